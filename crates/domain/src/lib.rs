@@ -1,0 +1,26 @@
+//! vodsnap's domain: the rules of snapshot task results, free of I/O.
+//!
+//! Every type here is parsed, not validated: a value exists only if it obeys
+//! its rule, so code that holds one never checks again. Nothing in this crate
+//! knows about HTTP, JSON, databases or an async runtime.
+
+pub mod id;
+pub mod outcome;
+pub mod paging;
+pub mod secret;
+pub mod selection;
+pub mod task_result;
+pub mod thumbnail;
+pub mod time;
+
+pub use id::{AssetId, IdError, ProjectId, TaskId};
+pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
+pub use paging::{DetailsPage, ListPage, PageError};
+pub use secret::Secret;
+pub use selection::{DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
+pub use task_result::{
+    Existing, ListFilter, NewTaskResult, ObjectKey, ObjectKeyError, RegistrationDecision,
+    RegistrationError, Snapshot, TaskResult, TaskSummary,
+};
+pub use thumbnail::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
+pub use time::Timestamp;

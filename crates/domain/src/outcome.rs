@@ -1,0 +1,133 @@
+//! The outcome of a delete: one item per selected task, with its status.
+
+use crate::id::{AssetId, TaskId};
+
+/// The per-item status, spelled exactly as on the wire (`UNKNOW` is Huawei's
+/// spelling and part of the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeleteStatus {
+    /// Deleted now or by an earlier call; durable.
+    Deleted,
+    /// Not deleted, for the reason in the item's error.
+    Failed,
+    /// The outcome could not be determined; safe to retry.
+    Unknow,
+}
+
+impl DeleteStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Deleted => "DELETED",
+            Self::Failed => "FAILED",
+            Self::Unknow => "UNKNOW",
+        }
+    }
+}
+
+/// Why an item was not deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemError {
+    /// No such task in the project (`VOD.10062`).
+    UnknownTask,
+    /// The task belongs to another asset than the selection's (`VOD.10053`).
+    OtherAsset,
+    /// The store could not say what happened (`VOD.10052`).
+    Indeterminate,
+}
+
+impl ItemError {
+    pub const fn status(self) -> DeleteStatus {
+        match self {
+            Self::UnknownTask | Self::OtherAsset => DeleteStatus::Failed,
+            Self::Indeterminate => DeleteStatus::Unknow,
+        }
+    }
+}
+
+/// One item of a delete result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemOutcome {
+    task_id: TaskId,
+    asset_id: Option<AssetId>,
+    error: Option<ItemError>,
+}
+
+impl ItemOutcome {
+    /// The task is deleted (now or earlier); `asset_id` is the task's own.
+    pub fn deleted(task_id: TaskId, asset_id: AssetId) -> Self {
+        Self {
+            task_id,
+            asset_id: Some(asset_id),
+            error: None,
+        }
+    }
+
+    /// The task was not deleted. `asset_id` is the task's asset when known,
+    /// else the selection's.
+    pub fn failed(task_id: TaskId, asset_id: Option<AssetId>, error: ItemError) -> Self {
+        Self {
+            task_id,
+            asset_id,
+            error: Some(error),
+        }
+    }
+
+    pub fn task_id(&self) -> &TaskId {
+        &self.task_id
+    }
+
+    pub fn asset_id(&self) -> Option<&AssetId> {
+        self.asset_id.as_ref()
+    }
+
+    pub fn error(&self) -> Option<ItemError> {
+        self.error
+    }
+
+    pub fn status(&self) -> DeleteStatus {
+        self.error.map_or(DeleteStatus::Deleted, ItemError::status)
+    }
+}
+
+/// The answer to a valid delete call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteReport {
+    pub items: Vec<ItemOutcome>,
+    /// Live task results of the selection's asset left after this call; 0
+    /// for a call by task ids alone.
+    pub remaining: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_strings_are_exact() {
+        assert_eq!(DeleteStatus::Deleted.as_str(), "DELETED");
+        assert_eq!(DeleteStatus::Failed.as_str(), "FAILED");
+        assert_eq!(DeleteStatus::Unknow.as_str(), "UNKNOW");
+    }
+
+    #[test]
+    fn status_follows_the_error() {
+        let t = TaskId::parse("t").unwrap();
+        let a = AssetId::parse("a").unwrap();
+        assert_eq!(
+            ItemOutcome::deleted(t.clone(), a.clone()).status(),
+            DeleteStatus::Deleted
+        );
+        assert_eq!(
+            ItemOutcome::failed(t.clone(), None, ItemError::UnknownTask).status(),
+            DeleteStatus::Failed
+        );
+        assert_eq!(
+            ItemOutcome::failed(t.clone(), Some(a), ItemError::OtherAsset).status(),
+            DeleteStatus::Failed
+        );
+        assert_eq!(
+            ItemOutcome::failed(t, None, ItemError::Indeterminate).status(),
+            DeleteStatus::Unknow
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! Snapshot task results: what a registration holds, and the rules for
+//! registering the same task id twice.
+
+use std::collections::HashSet;
+
+use crate::id::{AssetId, ProjectId, TaskId};
+use crate::thumbnail::ThumbnailPara;
+use crate::time::Timestamp;
+
+/// Most snapshots one task result may hold.
+pub const MAX_SNAPSHOTS: usize = 10_000;
+/// Longest object key, in bytes.
+pub const MAX_OBJECT_KEY_BYTES: usize = 1024;
+/// Largest snapshot offset, in seconds (fits a 32-bit signed column).
+pub const MAX_SNAPSHOT_OFFSET: i64 = i32::MAX as i64;
+
+/// Why a string is not a safe object key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectKeyError {
+    #[error("object_key must be 1 to {MAX_OBJECT_KEY_BYTES} bytes")]
+    Length,
+    #[error("object_key must be relative: no leading '/'")]
+    Absolute,
+    #[error("object_key must not contain a '..' segment")]
+    ParentSegment,
+    #[error("object_key must not contain control characters")]
+    ControlCharacter,
+}
+
+/// A key in object storage, relative to the store's root. It can never
+/// climb out of the root (`..`) or start at the top (`/`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub fn parse(raw: &str) -> Result<Self, ObjectKeyError> {
+        if raw.is_empty() || raw.len() > MAX_OBJECT_KEY_BYTES {
+            return Err(ObjectKeyError::Length);
+        }
+        if raw.starts_with('/') {
+            return Err(ObjectKeyError::Absolute);
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(ObjectKeyError::ControlCharacter);
+        }
+        if raw.split('/').any(|segment| segment == "..") {
+            return Err(ObjectKeyError::ParentSegment);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One image of a task result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    offset: i64,
+    object_key: ObjectKey,
+}
+
+impl Snapshot {
+    pub fn new(offset: i64, object_key: ObjectKey) -> Result<Self, RegistrationError> {
+        if !(0..=MAX_SNAPSHOT_OFFSET).contains(&offset) {
+            return Err(RegistrationError::Offset(offset));
+        }
+        Ok(Self { offset, object_key })
+    }
+
+    /// Seconds into the video.
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    pub fn object_key(&self) -> &ObjectKey {
+        &self.object_key
+    }
+}
+
+/// Why a registration is refused before any store is asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("thumbnails must hold 1 to {MAX_SNAPSHOTS} items, got {0}")]
+    SnapshotCount(usize),
+    #[error("thumbnails[].offset must be between 0 and {MAX_SNAPSHOT_OFFSET}, got {0}")]
+    Offset(i64),
+    #[error("thumbnails[].offset {0} appears more than once")]
+    DuplicateOffset(i64),
+    #[error("thumbnails[].object_key '{0}' appears more than once")]
+    DuplicateObjectKey(String),
+}
+
+/// A task result to register: valid, snapshots ordered by offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTaskResult {
+    project: ProjectId,
+    asset: AssetId,
+    task: TaskId,
+    para: ThumbnailPara,
+    snapshots: Vec<Snapshot>,
+}
+
+/// What a store already holds under a task id, as far as a registration cares.
+#[derive(Debug, Clone, Copy)]
+pub enum Existing<'a> {
+    Nothing,
+    Live(&'a TaskResult),
+    Deleted,
+}
+
+/// What a registration must do, given what the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationDecision {
+    /// Nothing under this id: store it (201).
+    Create,
+    /// The same result is already stored: answer it again (200).
+    AlreadyRegistered,
+    /// Another result is stored under this id (409).
+    ConflictsWithLive,
+    /// The id was deleted; ids are never reused (409).
+    ConflictsWithDeleted,
+}
+
+impl NewTaskResult {
+    pub fn new(
+        project: ProjectId,
+        asset: AssetId,
+        task: TaskId,
+        para: ThumbnailPara,
+        mut snapshots: Vec<Snapshot>,
+    ) -> Result<Self, RegistrationError> {
+        if snapshots.is_empty() || snapshots.len() > MAX_SNAPSHOTS {
+            return Err(RegistrationError::SnapshotCount(snapshots.len()));
+        }
+        let mut offsets = HashSet::with_capacity(snapshots.len());
+        let mut keys = HashSet::with_capacity(snapshots.len());
+        for s in &snapshots {
+            if !offsets.insert(s.offset) {
+                return Err(RegistrationError::DuplicateOffset(s.offset));
+            }
+            if !keys.insert(s.object_key.as_str()) {
+                return Err(RegistrationError::DuplicateObjectKey(
+                    s.object_key.as_str().to_owned(),
+                ));
+            }
+        }
+        snapshots.sort_by_key(Snapshot::offset);
+        Ok(Self {
+            project,
+            asset,
+            task,
+            para,
+            snapshots,
+        })
+    }
+
+    pub fn project(&self) -> &ProjectId {
+        &self.project
+    }
+    pub fn asset(&self) -> &AssetId {
+        &self.asset
+    }
+    pub fn task(&self) -> &TaskId {
+        &self.task
+    }
+    pub fn para(&self) -> &ThumbnailPara {
+        &self.para
+    }
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snapshots
+    }
+
+    /// The rule for a task id seen before: the same body is idempotent, a
+    /// different body or a deleted id conflicts.
+    pub fn decide(&self, existing: Existing<'_>) -> RegistrationDecision {
+        match existing {
+            Existing::Nothing => RegistrationDecision::Create,
+            Existing::Deleted => RegistrationDecision::ConflictsWithDeleted,
+            Existing::Live(stored) if self.same_as(stored) => {
+                RegistrationDecision::AlreadyRegistered
+            }
+            Existing::Live(_) => RegistrationDecision::ConflictsWithLive,
+        }
+    }
+
+    fn same_as(&self, stored: &TaskResult) -> bool {
+        self.project == stored.project
+            && self.asset == stored.asset
+            && self.task == stored.task
+            && self.para == stored.para
+            && self.snapshots == stored.snapshots
+    }
+
+    /// The stored form, stamped with its registration time.
+    pub fn into_stored(self, created_at: Timestamp) -> TaskResult {
+        TaskResult {
+            project: self.project,
+            asset: self.asset,
+            task: self.task,
+            para: self.para,
+            snapshots: self.snapshots,
+            created_at,
+        }
+    }
+}
+
+/// A registered, live task result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResult {
+    project: ProjectId,
+    asset: AssetId,
+    task: TaskId,
+    para: ThumbnailPara,
+    snapshots: Vec<Snapshot>,
+    created_at: Timestamp,
+}
+
+impl TaskResult {
+    pub fn project(&self) -> &ProjectId {
+        &self.project
+    }
+    pub fn asset(&self) -> &AssetId {
+        &self.asset
+    }
+    pub fn task(&self) -> &TaskId {
+        &self.task
+    }
+    pub fn para(&self) -> &ThumbnailPara {
+        &self.para
+    }
+    /// Ordered by offset.
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snapshots
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    pub fn summary(&self) -> TaskSummary {
+        TaskSummary {
+            task: self.task.clone(),
+            asset: self.asset.clone(),
+            para: self.para.clone(),
+            snapshot_count: self.snapshots.len(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A task result as the list call shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSummary {
+    pub task: TaskId,
+    pub asset: AssetId,
+    pub para: ThumbnailPara,
+    pub snapshot_count: usize,
+    pub created_at: Timestamp,
+}
+
+/// Filters of the list call; they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub asset: Option<AssetId>,
+    pub task: Option<TaskId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::thumbnail::ThumbnailParaInput;
+    use proptest::prelude::*;
+
+    fn para() -> ThumbnailPara {
+        ThumbnailPara::parse(ThumbnailParaInput {
+            kind: Some("time".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn snap(offset: i64, key: &str) -> Snapshot {
+        Snapshot::new(offset, ObjectKey::parse(key).unwrap()).unwrap()
+    }
+
+    fn new(task: &str, snaps: Vec<Snapshot>) -> Result<NewTaskResult, RegistrationError> {
+        NewTaskResult::new(
+            ProjectId::parse("p").unwrap(),
+            AssetId::parse("a").unwrap(),
+            TaskId::parse(task).unwrap(),
+            para(),
+            snaps,
+        )
+    }
+
+    #[test]
+    fn object_key_rules() {
+        assert!(ObjectKey::parse("p1/a1/t1/0.jpg").is_ok());
+        assert!(ObjectKey::parse("a..b/c").is_ok());
+        assert_eq!(ObjectKey::parse(""), Err(ObjectKeyError::Length));
+        assert_eq!(
+            ObjectKey::parse(&"k".repeat(1025)),
+            Err(ObjectKeyError::Length)
+        );
+        assert!(ObjectKey::parse(&"k".repeat(1024)).is_ok());
+        assert_eq!(ObjectKey::parse("/abs"), Err(ObjectKeyError::Absolute));
+        assert_eq!(
+            ObjectKey::parse("a/../b"),
+            Err(ObjectKeyError::ParentSegment)
+        );
+        assert_eq!(ObjectKey::parse(".."), Err(ObjectKeyError::ParentSegment));
+        assert_eq!(
+            ObjectKey::parse("a\nb"),
+            Err(ObjectKeyError::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn snapshot_offset_is_non_negative() {
+        assert_eq!(
+            Snapshot::new(-1, ObjectKey::parse("k").unwrap()),
+            Err(RegistrationError::Offset(-1))
+        );
+    }
+
+    #[test]
+    fn needs_one_to_ten_thousand_snapshots() {
+        assert_eq!(new("t", vec![]), Err(RegistrationError::SnapshotCount(0)));
+        let many: Vec<Snapshot> = (0..10_001).map(|i| snap(i, &format!("k{i}"))).collect();
+        assert_eq!(
+            new("t", many),
+            Err(RegistrationError::SnapshotCount(10_001))
+        );
+    }
+
+    #[test]
+    fn offsets_and_keys_are_distinct() {
+        assert_eq!(
+            new("t", vec![snap(1, "a"), snap(1, "b")]),
+            Err(RegistrationError::DuplicateOffset(1))
+        );
+        assert_eq!(
+            new("t", vec![snap(1, "a"), snap(2, "a")]),
+            Err(RegistrationError::DuplicateObjectKey("a".into()))
+        );
+    }
+
+    #[test]
+    fn snapshots_are_ordered_by_offset() {
+        let r = new("t", vec![snap(10, "b"), snap(0, "a")]).unwrap();
+        let offsets: Vec<i64> = r.snapshots().iter().map(Snapshot::offset).collect();
+        assert_eq!(offsets, [0, 10]);
+    }
+
+    #[test]
+    fn registration_decisions() {
+        let first = new("t", vec![snap(0, "a")]).unwrap();
+        let stored = first.clone().into_stored(Timestamp::from_micros(1));
+        assert_eq!(
+            first.decide(Existing::Nothing),
+            RegistrationDecision::Create
+        );
+        assert_eq!(
+            first.decide(Existing::Live(&stored)),
+            RegistrationDecision::AlreadyRegistered
+        );
+        let other = new("t", vec![snap(0, "b")]).unwrap();
+        assert_eq!(
+            other.decide(Existing::Live(&stored)),
+            RegistrationDecision::ConflictsWithLive
+        );
+        assert_eq!(
+            first.decide(Existing::Deleted),
+            RegistrationDecision::ConflictsWithDeleted
+        );
+    }
+
+    #[test]
+    fn same_snapshots_in_another_order_are_the_same_body() {
+        let a = new("t", vec![snap(0, "a"), snap(5, "b")]).unwrap();
+        let b = new("t", vec![snap(5, "b"), snap(0, "a")]).unwrap();
+        let stored = a.into_stored(Timestamp::from_micros(1));
+        assert_eq!(
+            b.decide(Existing::Live(&stored)),
+            RegistrationDecision::AlreadyRegistered
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_key_makes_object_key_parse_panic(raw in any::<String>()) {
+            if let Ok(k) = ObjectKey::parse(&raw) {
+                prop_assert_eq!(k.as_str(), raw.as_str());
+                prop_assert!(!raw.starts_with('/'));
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The ports: what vodsnap needs from the outside world, as traits.
+//!
+//! Adapters implement them (memory, PostgreSQL, HTTP's token signer); the
+//! HTTP adapter and the app use them through `Arc<dyn Port>`. Each operation
+//! has its own error enum: the business cases by name, then `Unavailable`
+//! (a dependency is down; retry later) and `Unknown` (a bug or a surprise).
+
+pub mod clock;
+pub mod credentials;
+pub mod store;
+pub mod tokens;
+
+pub use clock::{Clock, SystemClock};
+pub use credentials::{Credential, CredentialError, CredentialStore};
+pub use store::{
+    DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
+    SnapshotPage, TaskResultStore,
+};
+pub use tokens::{TokenAuthority, TokenClaims, TokenError};
