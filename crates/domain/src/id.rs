@@ -149,7 +149,7 @@ mod tests {
         fn every_accepted_string_round_trips(raw in "[A-Za-z0-9_-]{1,64}") {
             let id = TaskId::parse(&raw).unwrap();
             prop_assert_eq!(id.as_str(), raw.as_str());
-            prop_assert_eq!(TaskId::parse(&id.to_string()).unwrap(), id);
+            prop_assert_eq!(TaskId::parse(id.as_ref()).unwrap(), id);
         }
 
         #[test]

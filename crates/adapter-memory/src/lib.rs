@@ -1,0 +1,12 @@
+//! The embedded store: task results and credentials in memory.
+//!
+//! It is the default when no database is configured. Every operation takes
+//! one lock for its whole duration, so each is atomic: no lost update, and a
+//! task deleted once answers `DELETED` to every caller. Nothing outlives the
+//! process.
+
+mod credentials;
+mod store;
+
+pub use credentials::MemoryCredentialStore;
+pub use store::MemoryStore;

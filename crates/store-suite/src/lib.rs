@@ -1,0 +1,76 @@
+//! The behavioural suite of the store ports, run by every adapter.
+//!
+//! An adapter's tests call [`task_result_store_tests!`] and
+//! [`credential_store_tests!`] with a factory that gives each test a fresh,
+//! empty store; one `#[tokio::test]` per case is generated, so the memory
+//! and PostgreSQL adapters answer to exactly the same cases and cannot drift
+//! apart. The calling crate needs `tokio` (with `macros`, `rt-multi-thread`)
+//! as a dev-dependency.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test suite: a failed expectation is a failed test"
+)]
+
+pub mod cases;
+pub mod credential_cases;
+pub mod fixtures;
+
+/// One test per case of [`cases`]. `$make` is a closure returning a future
+/// of `Arc<dyn TaskResultStore>`, a fresh, empty store for each call.
+#[macro_export]
+macro_rules! task_result_store_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            cases;
+            register_creates_and_same_body_is_idempotent,
+            register_different_body_conflicts,
+            register_deleted_id_conflicts,
+            list_is_oldest_first_with_total_and_filters,
+            list_pages,
+            projects_are_isolated,
+            details_are_ordered_by_offset_and_paged,
+            details_of_unknown_or_deleted_task_is_not_found,
+            delete_by_tasks_answers_in_request_order,
+            delete_is_idempotent,
+            delete_with_asset_keeps_tasks_of_other_assets,
+            delete_by_asset_takes_oldest_ten_with_remaining,
+            delete_by_asset_without_tasks_is_empty,
+            deleted_tasks_leave_every_read,
+            concurrent_deletes_of_the_same_tasks_all_answer_deleted,
+            concurrent_asset_deletes_never_skip_or_repeat_a_task,
+            concurrent_identical_registrations_create_once,
+            registration_racing_a_delete_ends_consistent
+        );
+    };
+}
+
+/// One test per case of [`credential_cases`].
+#[macro_export]
+macro_rules! credential_store_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            credential_cases;
+            unknown_access_key_is_none,
+            upsert_creates_then_replaces
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __suite_tests {
+    ($make:expr, $module:ident; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let make = $make;
+                let store = make().await;
+                $crate::$module::$case(store).await;
+            }
+        )+
+    };
+}
