@@ -1,0 +1,68 @@
+//! `X-Request-Id` on every response, and the error body that carries it.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::Rng;
+use tracing::Instrument;
+
+use crate::error::{self, ApiError};
+
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_LEN: usize = 128;
+
+/// The request's id: the client's when it is 1 to 128 of
+/// `A-Z a-z 0-9 - _ .`, else one the server makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn from_client(value: Option<&HeaderValue>) -> Option<Self> {
+        let raw = value?.to_str().ok()?;
+        let valid = !raw.is_empty()
+            && raw.len() <= MAX_LEN
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    fn generate() -> Self {
+        let bytes: [u8; 16] = rand::thread_rng().r#gen();
+        Self(hex::encode(bytes))
+    }
+}
+
+/// Assigns the request id, runs the request in a span that carries it, and
+/// renders any [`ApiError`] as the Huawei error body with that id.
+pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
+    let id = RequestId::from_client(request.headers().get(&X_REQUEST_ID))
+        .unwrap_or_else(RequestId::generate);
+    request.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.as_str(),
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Some(api_error) = response.extensions_mut().remove::<ApiError>() {
+        let (mut parts, _) = response.into_parts();
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        response = Response::from_parts(parts, Body::from(error::body(&api_error, id.as_str())));
+    }
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    response
+}

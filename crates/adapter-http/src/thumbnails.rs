@@ -1,0 +1,207 @@
+//! The snapshot endpoints: register, list, details, delete.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use vodsnap_domain::{
+    AssetId, DeleteReport, DeleteSelection, DetailsPage, ItemError, ItemOutcome, ListFilter,
+    ListPage, TaskId,
+};
+use vodsnap_ports::{DeleteError, DetailsError, ListError, RegisterError, Registered};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, code};
+use crate::query::Params;
+use crate::state::AppState;
+use crate::wire::{
+    DeleteBody, DetailBody, DetailsBody, ListBody, RegisterBody, SummaryBody, TaskResultBody,
+};
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_parameter(e.to_string())
+}
+
+/// `POST /v1/{project_id}/asset/thumbnails`: registers a task result.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !body.is_empty() && !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_parameter(
+            "a JSON body is required: asset_id, task_id, thumbnail_para, thumbnails",
+        ));
+    }
+    let mut decoder = serde_json::Deserializer::from_slice(&body);
+    let parsed: RegisterBody = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_parameter(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::bad_parameter(format!("{path}: {inner}"))
+        }
+    })?;
+    decoder
+        .end()
+        .map_err(|e| ApiError::bad_parameter(format!("invalid JSON body: {e}")))?;
+    let new = parsed.try_into_domain(caller.project.clone())?;
+    match state.store.register(new, state.clock.now()).await {
+        Ok(Registered::Created(stored)) => {
+            tracing::info!(task_id = %stored.task(), "task result registered");
+            Ok((StatusCode::CREATED, Json(TaskResultBody::from(&stored))))
+        }
+        Ok(Registered::AlreadyRegistered(stored)) => {
+            Ok((StatusCode::OK, Json(TaskResultBody::from(&stored))))
+        }
+        Err(RegisterError::ConflictsWithLive) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::CONFLICT,
+            "another task result is registered under this task_id",
+        )),
+        Err(RegisterError::ConflictsWithDeleted) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::CONFLICT,
+            "this task_id was deleted; task ids are never reused",
+        )),
+        Err(RegisterError::Unavailable(e)) => Err(ApiError::dependency_down("the database", &e)),
+        Err(RegisterError::Unknown(e)) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// `GET /v1/{project_id}/asset/thumbnails`: lists live task results.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<ListBody>, ApiError> {
+    let params = Params::parse(uri.query(), &["asset_id", "task_id", "offset", "limit"])?;
+    let filter = ListFilter {
+        asset: params
+            .get("asset_id")
+            .map(AssetId::parse)
+            .transpose()
+            .map_err(bad)?,
+        task: params
+            .get("task_id")
+            .map(TaskId::parse)
+            .transpose()
+            .map_err(bad)?,
+    };
+    let page = ListPage::new(params.integer("offset")?, params.integer("limit")?).map_err(bad)?;
+    let listing = state
+        .store
+        .list(&caller.project, &filter, page)
+        .await
+        .map_err(|e| match e {
+            ListError::Unavailable(e) => ApiError::dependency_down("the database", &e),
+            ListError::Unknown(e) => ApiError::internal(&e),
+        })?;
+    Ok(Json(ListBody {
+        total: listing.total,
+        thumbnails: listing.items.iter().map(SummaryBody::from).collect(),
+    }))
+}
+
+/// `GET /v1/{project_id}/asset/thumbnail/details`: one task's snapshots.
+pub(crate) async fn details(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<DetailsBody>, ApiError> {
+    let params = Params::parse(uri.query(), &["task_id", "offset", "limit"])?;
+    let task = params
+        .get("task_id")
+        .ok_or_else(|| ApiError::bad_parameter("task_id is required"))
+        .and_then(|raw| TaskId::parse(raw).map_err(bad))?;
+    let page =
+        DetailsPage::new(params.integer("offset")?, params.integer("limit")?).map_err(bad)?;
+    let snapshots = state
+        .store
+        .details(&caller.project, &task, page)
+        .await
+        .map_err(|e| match e {
+            DetailsError::NotFound => {
+                ApiError::not_found(format!("no task result with task_id '{task}'"))
+            }
+            DetailsError::Unavailable(e) => ApiError::dependency_down("the database", &e),
+            DetailsError::Unknown(e) => ApiError::internal(&e),
+        })?;
+    let base = state.settings.public_base_url.trim_end_matches('/');
+    Ok(Json(DetailsBody {
+        total: snapshots.total,
+        thumbnail_result: snapshots
+            .items
+            .iter()
+            .map(|s| DetailBody {
+                offset: s.offset(),
+                url: format!("{base}/{}", s.object_key().as_str()),
+            })
+            .collect(),
+    }))
+}
+
+/// `DELETE /v1/{project_id}/asset/thumbnails`: deletes up to 10 task results.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Result<Json<DeleteBody>, ApiError> {
+    let pairs = crate::query::pairs(uri.query())?;
+    let selection = DeleteSelection::from_query(&pairs).map_err(bad)?;
+    let report = match state
+        .store
+        .delete(&caller.project, &selection, state.clock.now())
+        .await
+    {
+        Ok(report) => report,
+        // Named tasks: each item's outcome is unknown, and the answer says
+        // so item by item, as the contract's UNKNOW status is for.
+        Err(e) if !selection.is_asset_only() => {
+            let cause = match &e {
+                DeleteError::Unavailable(c) | DeleteError::Unknown(c) => c,
+            };
+            tracing::warn!(error = format!("{cause:#}"), "delete outcome unknown");
+            unknown_outcome(&selection)
+        }
+        Err(DeleteError::Unavailable(e)) => {
+            return Err(ApiError::dependency_down("the database", &e));
+        }
+        Err(DeleteError::Unknown(e)) => return Err(ApiError::internal(&e)),
+    };
+    let deleted = report.items.iter().filter(|i| i.error().is_none()).count();
+    tracing::info!(deleted, remaining = report.remaining, "delete answered");
+    Ok(Json(DeleteBody::from(&report)))
+}
+
+fn unknown_outcome(selection: &DeleteSelection) -> DeleteReport {
+    DeleteReport {
+        items: selection
+            .tasks()
+            .iter()
+            .map(|t| {
+                ItemOutcome::failed(
+                    t.clone(),
+                    selection.asset().cloned(),
+                    ItemError::Indeterminate,
+                )
+            })
+            .collect(),
+        remaining: 0,
+    }
+}

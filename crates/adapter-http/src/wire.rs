@@ -1,0 +1,258 @@
+//! The JSON shapes on the wire, mapped to and from the domain.
+//!
+//! Field names are Huawei's; extension fields (`remaining`, `error_code`,
+//! `created_at`, ...) are additions the SDKs ignore.
+
+use chrono::{DateTime, SecondsFormat};
+use serde::{Deserialize, Serialize};
+use vodsnap_domain::{
+    AssetId, DeleteReport, ItemError, ItemOutcome, NewTaskResult, ObjectKey, ProjectId, Snapshot,
+    TaskId, TaskResult, TaskSummary, ThumbnailKind, ThumbnailPara, ThumbnailParaInput, Timestamp,
+};
+
+use crate::error::{ApiError, code};
+
+/// Body of `POST /v1/{project_id}/asset/thumbnails`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterBody {
+    asset_id: String,
+    task_id: String,
+    thumbnail_para: ParaBody,
+    thumbnails: Vec<SnapshotBody>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParaBody {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dots: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantity: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantity_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cover_position: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aspect_ratio: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_length: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SnapshotBody {
+    offset: i64,
+    object_key: String,
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_parameter(e.to_string())
+}
+
+impl RegisterBody {
+    pub(crate) fn try_into_domain(self, project: ProjectId) -> Result<NewTaskResult, ApiError> {
+        let asset = AssetId::parse(&self.asset_id).map_err(bad)?;
+        let task = TaskId::parse(&self.task_id).map_err(bad)?;
+        let para = ThumbnailPara::parse(ThumbnailParaInput {
+            kind: self.thumbnail_para.kind,
+            time: self.thumbnail_para.time,
+            dots: self.thumbnail_para.dots,
+            quantity: self.thumbnail_para.quantity,
+            quantity_time: self.thumbnail_para.quantity_time,
+            cover_position: self.thumbnail_para.cover_position,
+            format: self.thumbnail_para.format,
+            aspect_ratio: self.thumbnail_para.aspect_ratio,
+            max_length: self.thumbnail_para.max_length,
+        })
+        .map_err(bad)?;
+        let snapshots = self
+            .thumbnails
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let key = ObjectKey::parse(&s.object_key)
+                    .map_err(|e| ApiError::bad_parameter(format!("thumbnails[{i}]: {e}")))?;
+                Snapshot::new(s.offset, key)
+                    .map_err(|e| ApiError::bad_parameter(format!("thumbnails[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        NewTaskResult::new(project, asset, task, para, snapshots).map_err(bad)
+    }
+}
+
+impl From<&ThumbnailPara> for ParaBody {
+    fn from(para: &ThumbnailPara) -> Self {
+        let mut body = Self {
+            kind: Some(para.kind_name().to_owned()),
+            time: None,
+            dots: None,
+            quantity: None,
+            quantity_time: None,
+            cover_position: Some(para.cover_position()),
+            format: Some(para.format()),
+            aspect_ratio: Some(para.aspect_ratio()),
+            max_length: para.max_length(),
+        };
+        match para.kind() {
+            ThumbnailKind::Time { time } => body.time = Some(*time),
+            ThumbnailKind::Dots { dots } => body.dots = Some(dots.clone()),
+            ThumbnailKind::Quantity {
+                quantity,
+                quantity_time,
+            } => {
+                body.quantity = Some(*quantity);
+                body.quantity_time = *quantity_time;
+            }
+        }
+        body
+    }
+}
+
+/// RFC 3339, UTC, microseconds.
+pub(crate) fn rfc3339(at: Timestamp) -> String {
+    DateTime::from_timestamp_micros(at.as_micros())
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// A stored task result, as registration answers it.
+#[derive(Debug, Serialize)]
+pub(crate) struct TaskResultBody {
+    asset_id: String,
+    task_id: String,
+    thumbnail_para: ParaBody,
+    thumbnail_count: usize,
+    created_at: String,
+    thumbnails: Vec<StoredSnapshotBody>,
+}
+
+#[derive(Debug, Serialize)]
+struct StoredSnapshotBody {
+    offset: i64,
+    object_key: String,
+}
+
+impl From<&TaskResult> for TaskResultBody {
+    fn from(r: &TaskResult) -> Self {
+        Self {
+            asset_id: r.asset().to_string(),
+            task_id: r.task().to_string(),
+            thumbnail_para: r.para().into(),
+            thumbnail_count: r.snapshots().len(),
+            created_at: rfc3339(r.created_at()),
+            thumbnails: r
+                .snapshots()
+                .iter()
+                .map(|s| StoredSnapshotBody {
+                    offset: s.offset(),
+                    object_key: s.object_key().as_str().to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /v1/{project_id}/asset/thumbnails`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ListBody {
+    pub total: u64,
+    pub thumbnails: Vec<SummaryBody>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SummaryBody {
+    task_id: String,
+    asset_id: String,
+    thumbnail_para: ParaBody,
+    thumbnail_count: usize,
+    created_at: String,
+}
+
+impl From<&TaskSummary> for SummaryBody {
+    fn from(s: &TaskSummary) -> Self {
+        Self {
+            task_id: s.task.to_string(),
+            asset_id: s.asset.to_string(),
+            thumbnail_para: (&s.para).into(),
+            thumbnail_count: s.snapshot_count,
+            created_at: rfc3339(s.created_at),
+        }
+    }
+}
+
+/// `GET /v1/{project_id}/asset/thumbnail/details`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DetailsBody {
+    pub total: u64,
+    pub thumbnail_result: Vec<DetailBody>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DetailBody {
+    pub offset: i64,
+    pub url: String,
+}
+
+/// `DELETE /v1/{project_id}/asset/thumbnails`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeleteBody {
+    delete_result_array: Vec<DeleteItemBody>,
+    remaining: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DeleteItemBody {
+    asset_id: String,
+    task_id: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_msg: Option<&'static str>,
+}
+
+fn item_error(error: ItemError) -> (&'static str, &'static str) {
+    match error {
+        ItemError::UnknownTask => (
+            code::NOT_FOUND,
+            "no task result with this task_id in the project",
+        ),
+        ItemError::OtherAsset => (
+            code::BAD_PARAMETER,
+            "the task result belongs to another asset than asset_id; it was not deleted",
+        ),
+        ItemError::Indeterminate => (
+            code::UNAVAILABLE,
+            "the outcome could not be determined; the call is safe to retry",
+        ),
+    }
+}
+
+impl From<&ItemOutcome> for DeleteItemBody {
+    fn from(item: &ItemOutcome) -> Self {
+        let error = item.error().map(item_error);
+        Self {
+            asset_id: item.asset_id().map(ToString::to_string).unwrap_or_default(),
+            task_id: item.task_id().to_string(),
+            status: item.status().as_str(),
+            error_code: error.map(|(c, _)| c),
+            error_msg: error.map(|(_, m)| m),
+        }
+    }
+}
+
+impl From<&DeleteReport> for DeleteBody {
+    fn from(report: &DeleteReport) -> Self {
+        Self {
+            delete_result_array: report.items.iter().map(Into::into).collect(),
+            remaining: report.remaining,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The command line. Every flag also reads the environment variable named
+//! beside it; `--help` shows both.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vodsnap_domain::Secret;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vodsnap",
+    version,
+    about = "Snapshot task results of a VOD platform, Huawei Cloud VOD-compatible"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Issue tokens for X-Auth-Token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a project-scoped token on stdout.
+    Issue(TokenIssueArgs),
+}
+
+fn secret(raw: &str) -> Result<Secret, Infallible> {
+    Ok(Secret::new(raw))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VODSNAP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Base of the `url` of each snapshot in details answers; the object
+    /// key is appended after a '/'. Default: http://{listen}/snapshots.
+    #[arg(long, env = "VODSNAP_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
+    /// Key that signs and checks tokens (at least 32 bytes). Without it a
+    /// random key is made for the process, and tokens die with it. Give
+    /// every instance behind one load balancer the same key.
+    #[arg(long, env = "VODSNAP_TOKEN_KEY", value_parser = secret, hide_env_values = true)]
+    pub token_key: Option<Secret>,
+
+    /// Credentials to create or update at start-up, as
+    /// AK:SK:PROJECT[:PROJECT...]; repeatable. In the environment, several
+    /// are separated by commas.
+    #[arg(
+        long = "seed-credential",
+        env = "VODSNAP_SEED_CREDENTIALS",
+        value_delimiter = ',',
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub seed_credentials: Vec<Secret>,
+
+    /// Log format.
+    #[arg(long, env = "VODSNAP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIssueArgs {
+    /// The project the token is valid for.
+    #[arg(long)]
+    pub project: String,
+
+    /// How long the token is valid: a number with s, m, h or d (e.g. 15m,
+    /// 12h); at most 30d.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+
+    /// Who the token is for; recorded with the calls made with it.
+    #[arg(long, default_value = "cli")]
+    pub subject: String,
+
+    /// The servers' token key (at least 32 bytes).
+    #[arg(long, env = "VODSNAP_TOKEN_KEY", value_parser = secret, hide_env_values = true)]
+    pub token_key: Option<Secret>,
+}
+
+/// Longest token lifetime `token issue` accepts.
+pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses `90s`, `15m`, `12h`, `7d`.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a duration like 90s, 15m, 12h or 7d"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{raw}': the unit must be s, m, h or d")),
+    };
+    let ttl = Duration::from_secs(n.saturating_mul(unit_secs));
+    if ttl.is_zero() || ttl > MAX_TTL {
+        return Err(format!("'{raw}': the ttl must be between 1s and 30d"));
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_ttl("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_ttl("30d"), Ok(MAX_TTL));
+    }
+
+    #[test]
+    fn ttl_rejects_nonsense() {
+        for bad in [
+            "",
+            "0s",
+            "31d",
+            "5",
+            "5w",
+            "-1s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,108 @@
+//! Demo data for the embedded store, so a newcomer can call the API at once.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use vodsnap_domain::{
+    AssetId, NewTaskResult, ObjectKey, ProjectId, Secret, Snapshot, TaskId, ThumbnailPara,
+    ThumbnailParaInput,
+};
+use vodsnap_ports::{
+    Clock, Credential, CredentialStore, SystemClock, TaskResultStore, TokenAuthority,
+};
+
+pub const DEMO_PROJECT: &str = "demo_project";
+pub const DEMO_ASSET: &str = "demo_asset";
+
+fn random(len: usize, upper: bool) -> String {
+    let s: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect();
+    if upper { s.to_uppercase() } else { s }
+}
+
+/// Registers three demo task results of five snapshots each, creates a
+/// random demo credential, and returns the banner to print.
+pub async fn seed(
+    store: &Arc<dyn TaskResultStore>,
+    credentials: &Arc<dyn CredentialStore>,
+    tokens: &dyn TokenAuthority,
+    local: SocketAddr,
+) -> anyhow::Result<String> {
+    let project = ProjectId::parse(DEMO_PROJECT).context("demo project id")?;
+    let asset = AssetId::parse(DEMO_ASSET).context("demo asset id")?;
+    for n in 1..=3 {
+        let task = TaskId::parse(&format!("demo_task_{n}")).context("demo task id")?;
+        let para = ThumbnailPara::parse(ThumbnailParaInput {
+            kind: Some("time".into()),
+            time: Some(10),
+            ..ThumbnailParaInput::default()
+        })
+        .context("demo thumbnail_para")?;
+        let snapshots = (0..5)
+            .map(|i| {
+                let key = ObjectKey::parse(&format!("{project}/{asset}/{task}/{i}.jpg"))
+                    .context("demo object key")?;
+                Snapshot::new(i * 10, key).context("demo snapshot")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let new = NewTaskResult::new(project.clone(), asset.clone(), task, para, snapshots)
+            .context("demo task result")?;
+        store
+            .register(new, SystemClock.now())
+            .await
+            .context("failed to register demo data")?;
+    }
+
+    let ak = random(20, true);
+    let sk = Secret::new(random(40, false));
+    credentials
+        .upsert(Credential::new(
+            ak.clone(),
+            sk.clone(),
+            vec![project.clone()],
+        ))
+        .await
+        .context("failed to create the demo credential")?;
+    let token = tokens.issue(
+        &project,
+        "demo",
+        Duration::from_secs(12 * 3600),
+        SystemClock.now(),
+    );
+
+    let base = format!("http://{local}");
+    let mut banner = String::new();
+    let _ = writeln!(
+        banner,
+        "vodsnap is running on {base} with the EMBEDDED store: nothing is kept after it stops."
+    );
+    let _ = writeln!(
+        banner,
+        "demo project:  {DEMO_PROJECT}   (asset {DEMO_ASSET}, tasks demo_task_1..3)"
+    );
+    let _ = writeln!(banner, "demo AK/SK:    {ak} / {}", sk.expose());
+    let _ = writeln!(banner, "demo token:    {} (12 hours)", token.expose());
+    let _ = writeln!(
+        banner,
+        "list:   curl -s -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}'",
+        token.expose()
+    );
+    let _ = writeln!(
+        banner,
+        "delete: curl -s -X DELETE -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}&task_id=demo_task_1'",
+        token.expose()
+    );
+    let _ = write!(
+        banner,
+        "python: see README.md (VodClient with BasicCredentials(AK, SK, '{DEMO_PROJECT}'), endpoint {base})"
+    );
+    Ok(banner)
+}

@@ -1,0 +1,16 @@
+//! The `vodsnap` binary: parses the command line and hands over to the app.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = vodsnap_app::cli::Cli::parse();
+    match vodsnap_app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `vodsnap serve`: wires the adapters, seeds, listens, shuts down cleanly.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use vodsnap_adapter_http::auth::HmacTokenAuthority;
+use vodsnap_adapter_http::{AppState, HttpSettings};
+use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
+use vodsnap_domain::{ProjectId, Secret};
+use vodsnap_ports::{Credential, CredentialStore, SystemClock, TaskResultStore, TokenAuthority};
+
+use crate::cli::ServeArgs;
+use crate::demo;
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let local = listener
+        .local_addr()
+        .context("failed to read the bound address")?;
+
+    let tokens: Arc<dyn TokenAuthority> = match &args.token_key {
+        Some(key) => Arc::new(HmacTokenAuthority::new(key).context("invalid --token-key")?),
+        None => {
+            tracing::warn!(
+                "no --token-key: tokens are signed with a random key and die with this process"
+            );
+            Arc::new(HmacTokenAuthority::random())
+        }
+    };
+
+    tracing::warn!(
+        "no --database-url: using the embedded in-memory store; nothing outlives this process"
+    );
+    let store: Arc<dyn TaskResultStore> = Arc::new(MemoryStore::new());
+    let credentials: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+
+    for raw in &args.seed_credentials {
+        let credential = parse_seed_credential(raw)?;
+        tracing::info!(
+            access_key = credential.access_key(),
+            projects = credential.projects().len(),
+            "seeding credential"
+        );
+        credentials
+            .upsert(credential)
+            .await
+            .context("failed to seed a credential")?;
+    }
+
+    let public_base_url = args
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}/snapshots"));
+    let state = AppState {
+        store: store.clone(),
+        credentials: credentials.clone(),
+        tokens: tokens.clone(),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(HttpSettings {
+            public_base_url,
+            ..HttpSettings::default()
+        }),
+    };
+
+    let banner = demo::seed(&store, &credentials, tokens.as_ref(), local).await?;
+    println!("{banner}");
+
+    tracing::info!(address = %local, "vodsnap listening");
+    axum::serve(listener, vodsnap_adapter_http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
+    tracing::info!("vodsnap stopped");
+    Ok(())
+}
+
+/// Parses `AK:SK:PROJECT[:PROJECT...]`. Errors never echo the value: it
+/// holds a secret.
+pub fn parse_seed_credential(raw: &Secret) -> anyhow::Result<Credential> {
+    let mut parts = raw.expose().split(':');
+    let (Some(ak), Some(sk)) = (parts.next(), parts.next()) else {
+        anyhow::bail!("a --seed-credential must be AK:SK:PROJECT[:PROJECT...]");
+    };
+    if ak.is_empty() || sk.is_empty() {
+        anyhow::bail!("a --seed-credential has an empty AK or SK");
+    }
+    let projects = parts
+        .map(ProjectId::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .context("a --seed-credential names an invalid project")?;
+    if projects.is_empty() {
+        anyhow::bail!("a --seed-credential must grant at least one project: AK:SK:PROJECT");
+    }
+    Ok(Credential::new(ak.to_owned(), Secret::new(sk), projects))
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_credential_grants_every_listed_project() {
+        let c = parse_seed_credential(&Secret::new("AK:SK:p1:p2")).unwrap();
+        assert_eq!(c.access_key(), "AK");
+        assert_eq!(c.secret_key().expose(), "SK");
+        assert_eq!(c.projects().len(), 2);
+    }
+
+    #[test]
+    fn malformed_seed_credentials_never_echo_the_secret() {
+        for raw in [
+            "AK",
+            "AK:topsecret",
+            ":topsecret:p",
+            "AK:topsecret:bad project",
+        ] {
+            let error = parse_seed_credential(&Secret::new(raw)).unwrap_err();
+            assert!(!format!("{error:#}").contains("topsecret"), "{raw}");
+        }
+    }
+}
