@@ -17,3 +17,12 @@ pub use store::{
     SnapshotPage, TaskResultStore,
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
+
+#[cfg(feature = "mocks")]
+pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use credentials::MockCredentialStore;
+#[cfg(feature = "mocks")]
+pub use store::MockTaskResultStore;
+#[cfg(feature = "mocks")]
+pub use tokens::MockTokenAuthority;

@@ -1,0 +1,376 @@
+//! The router through its public interface: requests in, responses out,
+//! with mocked ports where a failure must be staged and the memory store
+//! where behaviour is enough.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use vodsnap_adapter_http::auth::{HmacTokenAuthority, signature};
+use vodsnap_adapter_http::{AppState, HttpSettings, router};
+use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
+use vodsnap_domain::{ProjectId, Secret, Timestamp};
+use vodsnap_ports::{
+    Credential, CredentialStore, DeleteError, ListError, MockClock, MockTaskResultStore, PingError,
+    RegisterError, TaskResultStore, TokenAuthority,
+};
+
+const NOW: i64 = 1_790_000_000_000_000;
+const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
+
+fn clock() -> Arc<MockClock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(|| Timestamp::from_micros(NOW));
+    Arc::new(clock)
+}
+
+fn tokens() -> Arc<HmacTokenAuthority> {
+    Arc::new(HmacTokenAuthority::new(&Secret::new(KEY)).expect("key"))
+}
+
+fn token(project: &str) -> String {
+    tokens()
+        .issue(
+            &ProjectId::parse(project).expect("project"),
+            "test",
+            std::time::Duration::from_secs(600),
+            Timestamp::from_micros(NOW),
+        )
+        .expose()
+        .to_owned()
+}
+
+async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
+    let credentials = Arc::new(MemoryCredentialStore::new());
+    credentials
+        .upsert(Credential::new(
+            "AK1".into(),
+            Secret::new("SK1"),
+            vec![ProjectId::parse("p1").expect("project")],
+        ))
+        .await
+        .expect("seed");
+    AppState {
+        store,
+        credentials,
+        tokens: tokens(),
+        clock: clock(),
+        settings: Arc::new(HttpSettings {
+            public_base_url: "https://cdn.test/vod/".into(),
+            ..HttpSettings::default()
+        }),
+    }
+}
+
+async fn call(state: AppState, request: Request<Body>) -> (StatusCode, Value, Option<String>) {
+    let response = router(state).oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json, request_id)
+}
+
+fn with_token(method: &str, uri: &str, project: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-auth-token", token(project))
+        .body(Body::empty())
+        .expect("request")
+}
+
+fn registration(task: &str) -> String {
+    serde_json::json!({
+        "asset_id": "a1", "task_id": task,
+        "thumbnail_para": {"type": "time", "time": 10},
+        "thumbnails": [{"offset": 0, "object_key": format!("p1/a1/{task}/0.jpg")}]
+    })
+    .to_string()
+}
+
+fn post(uri: &str, body: String) -> Request<Body> {
+    Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("x-auth-token", token("p1"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn an_sdk_signed_request_is_accepted_and_a_tampered_one_is_not() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let date = "20260921T141320Z"; // NOW, as X-Sdk-Date
+    let query = "asset_id=a1&limit=5";
+    let path = "/v1/p1/asset/thumbnails";
+    let headers = [("host", "vodsnap.test"), ("x-sdk-date", date)];
+    let authorization = signature::sign("GET", path, Some(query), &headers, b"", "AK1", "SK1");
+    let build = |query: &str| {
+        Request::builder()
+            .uri(format!("{path}?{query}"))
+            .header("host", "vodsnap.test")
+            .header("x-sdk-date", date)
+            .header("authorization", authorization.clone())
+            .body(Body::empty())
+            .expect("request")
+    };
+
+    let (status, body, _) = call(state.clone(), build(query)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 0);
+
+    let (status, body, _) = call(state, build("asset_id=a1&limit=6")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "APIGW.0301");
+}
+
+#[tokio::test]
+async fn register_list_details_delete_round_trip() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let uri = "/v1/p1/asset/thumbnails";
+
+    let (status, body, _) = call(state.clone(), post(uri, registration("t1"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["thumbnail_para"]["aspect_ratio"], 1);
+    let (status, _, _) = call(state.clone(), post(uri, registration("t1"))).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let details = "/v1/p1/asset/thumbnail/details?task_id=t1";
+    let (status, body, _) = call(state.clone(), with_token("GET", details, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["thumbnail_result"][0]["url"],
+        "https://cdn.test/vod/p1/a1/t1/0.jpg"
+    );
+
+    let delete = "/v1/p1/asset/thumbnails?task_id=t1&task_id=t1&task_id=zz";
+    let (status, body, _) = call(state.clone(), with_token("DELETE", delete, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["delete_result_array"].as_array().expect("array");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["status"], "DELETED");
+    assert_eq!(items[1]["status"], "FAILED");
+    assert_eq!(items[1]["error_code"], "VOD.10062");
+    assert_eq!(items[1]["asset_id"], "");
+    assert_eq!(body["remaining"], 0);
+
+    let (status, body, _) = call(state.clone(), with_token("GET", details, "p1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "VOD.10062");
+    let (status, _, _) = call(state, post(uri, registration("t1"))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn errors_carry_the_request_id_of_the_header() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let mut request = with_token("DELETE", "/v1/p1/asset/thumbnails?task_ids=t1", "p1");
+    request
+        .headers_mut()
+        .insert("x-request-id", "client-id.1".parse().expect("header"));
+    let (status, body, id) = call(state.clone(), request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error_code"], "VOD.10053");
+    assert_eq!(id.as_deref(), Some("client-id.1"));
+    assert_eq!(body["request_id"], "client-id.1");
+
+    let mut request = with_token("GET", "/v1/p1/asset/thumbnails", "p1");
+    request
+        .headers_mut()
+        .insert("x-request-id", "not valid!".parse().expect("header"));
+    let (_, _, id) = call(state, request).await;
+    assert_ne!(id.as_deref(), Some("not valid!"));
+    assert!(id.is_some());
+}
+
+#[tokio::test]
+async fn a_token_is_scoped_to_its_project() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let (status, body, _) = call(state, with_token("GET", "/v1/p2/asset/thumbnails", "p1")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error_code"], "VOD.10057");
+}
+
+#[tokio::test]
+async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
+    let mut store = MockTaskResultStore::new();
+    store.expect_delete().returning(|_, _, _| {
+        Err(DeleteError::Unavailable(anyhow::anyhow!(
+            "connection refused"
+        )))
+    });
+    let state = state_with(Arc::new(store)).await;
+
+    let named = "/v1/p1/asset/thumbnails?task_id=t1&task_id=t2";
+    let (status, body, _) = call(state.clone(), with_token("DELETE", named, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = body["delete_result_array"].as_array().expect("array");
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "UNKNOW" && i["error_code"] == "VOD.10052")
+    );
+
+    let by_asset = "/v1/p1/asset/thumbnails?asset_id=a1";
+    let (status, body, _) = call(state, with_token("DELETE", by_asset, "p1")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error_code"], "VOD.10052");
+}
+
+#[tokio::test]
+async fn an_unexpected_store_error_is_a_generic_500_without_internals() {
+    let mut store = MockTaskResultStore::new();
+    store.expect_register().returning(|_, _| {
+        Err(RegisterError::Unknown(anyhow::anyhow!(
+            "SQL: duplicate key value violates unique constraint secret_idx"
+        )))
+    });
+    let state = state_with(Arc::new(store)).await;
+    let (status, body, _) = call(state, post("/v1/p1/asset/thumbnails", registration("t1"))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["error_code"], "VOD.10051");
+    let message = body["error_msg"].as_str().expect("message");
+    assert!(
+        !message.contains("SQL") && !message.contains("secret_idx"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_follows_the_store() {
+    let mut store = MockTaskResultStore::new();
+    let mut healthy = true;
+    store.expect_ping().returning(move || {
+        healthy = !healthy;
+        if healthy {
+            Ok(())
+        } else {
+            Err(PingError(anyhow::anyhow!("down")))
+        }
+    });
+    store
+        .expect_list()
+        .returning(|_, _, _| Err(ListError::Unavailable(anyhow::anyhow!("down"))));
+    let state = state_with(Arc::new(store)).await;
+    let ready = || {
+        Request::builder()
+            .uri("/readyz")
+            .body(Body::empty())
+            .expect("request")
+    };
+
+    let (status, _, _) = call(state.clone(), ready()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _, _) = call(state.clone(), ready()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = call(state, with_token("GET", "/v1/p1/asset/thumbnails", "p1")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error_code"], "VOD.10052");
+}
+
+#[tokio::test]
+async fn oversized_parts_get_4xx_in_the_contract_format() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let long_query = format!("/v1/p1/asset/thumbnails?asset_id={}", "a".repeat(10_000));
+    let (status, body, _) = call(state.clone(), with_token("GET", &long_query, "p1")).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert_eq!(body["error_code"], "VODSNAP.0414");
+
+    let big = "x".repeat(HttpSettings::default().max_body_bytes + 1);
+    let (status, body, _) = call(state.clone(), post("/v1/p1/asset/thumbnails", big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error_code"], "VODSNAP.0413");
+
+    let mut request = with_token("GET", "/v1/p1/asset/thumbnails", "p1");
+    request
+        .headers_mut()
+        .insert("x-padding", "p".repeat(40_000).parse().expect("header"));
+    let (status, body, _) = call(state, request).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body["error_code"], "VODSNAP.0431");
+}
+
+#[tokio::test]
+async fn json_type_errors_name_the_field() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let body = r#"{"asset_id":"a1","task_id":"t1","thumbnail_para":{"type":"time"},"thumbnails":[{"offset":"0","object_key":"k"}]}"#;
+    let (status, json, _) = call(state, post("/v1/p1/asset/thumbnails", body.into())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = json["error_msg"].as_str().expect("message");
+    assert!(message.contains("thumbnails[0].offset"), "{message}");
+}
+
+mod no_input_gives_5xx {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_queries_and_paths(
+            path in "/v1/[a-zA-Z0-9%_.-]{0,70}/asset/(thumbnails|thumbnail/details)",
+            query in "[a-zA-Z0-9%=&_.+-]{0,200}",
+            method in "GET|DELETE|POST|PUT",
+        ) {
+            let Ok(uri) = format!("{path}?{query}").parse::<axum::http::Uri>() else {
+                return Ok(());
+            };
+            let status = runtime().block_on(async {
+                let state = state_with(Arc::new(MemoryStore::new())).await;
+                let request = Request::builder()
+                    .method(method.as_str())
+                    .uri(uri)
+                    .header("x-auth-token", token("p1"))
+                    .body(Body::empty())
+                    .expect("request");
+                call(state, request).await.0
+            });
+            prop_assert!(!status.is_server_error(), "{status}");
+        }
+
+        #[test]
+        fn arbitrary_credential_headers(
+            authorization in proptest::option::of(any::<Vec<u8>>()),
+            token_value in proptest::option::of(any::<Vec<u8>>()),
+            date in proptest::option::of("[0-9TZ]{0,20}"),
+        ) {
+            let status = runtime().block_on(async {
+                let state = state_with(Arc::new(MemoryStore::new())).await;
+                let mut builder = Request::builder().uri("/v1/p1/asset/thumbnails");
+                if let Some(Ok(v)) = authorization.map(|b| axum::http::HeaderValue::from_bytes(&b)) {
+                    builder = builder.header("authorization", v);
+                }
+                if let Some(Ok(v)) = token_value.map(|b| axum::http::HeaderValue::from_bytes(&b)) {
+                    builder = builder.header("x-auth-token", v);
+                }
+                if let Some(d) = date {
+                    builder = builder.header("x-sdk-date", d);
+                }
+                call(state, builder.body(Body::empty()).expect("request")).await.0
+            });
+            prop_assert!(status == StatusCode::UNAUTHORIZED, "{status}");
+        }
+    }
+}
