@@ -2,6 +2,11 @@
 //! with mocked ports where a failure must be staged and the memory store
 //! where behaviour is enough.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failed expectation is a failed test"
+)]
+
 use std::sync::Arc;
 
 use axum::body::Body;
