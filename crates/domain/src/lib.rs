@@ -4,6 +4,7 @@
 //! its rule, so code that holds one never checks again. Nothing in this crate
 //! knows about HTTP, JSON, databases or an async runtime.
 
+pub mod cleanup;
 pub mod id;
 pub mod outcome;
 pub mod paging;
@@ -13,6 +14,7 @@ pub mod task_result;
 pub mod thumbnail;
 pub mod time;
 
+pub use cleanup::{AfterFailure, RetryPolicy, RetryPolicyError};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};

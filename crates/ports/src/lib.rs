@@ -7,11 +7,13 @@
 
 pub mod clock;
 pub mod credentials;
+pub mod images;
 pub mod store;
 pub mod tokens;
 
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
+pub use images::{ImageStore, ImageStoreError};
 pub use store::{
     DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
     SnapshotPage, TaskResultStore,
@@ -22,6 +24,8 @@ pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
 pub use credentials::MockCredentialStore;
+#[cfg(feature = "mocks")]
+pub use images::MockImageStore;
 #[cfg(feature = "mocks")]
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]

@@ -1,0 +1,686 @@
+//! Task results and their snapshots in PostgreSQL, with tombstones for
+//! deleted task ids.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, Transaction};
+use vodsnap_domain::{
+    AssetId, DeleteReport, DeleteSelection, DetailsPage, Existing, ItemError, ItemOutcome,
+    ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
+    RegistrationDecision, Snapshot, TaskId, TaskResult, TaskSummary, ThumbnailPara,
+    ThumbnailParaInput, Timestamp,
+};
+use vodsnap_ports::{
+    DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
+    SnapshotPage, TaskResultStore,
+};
+
+use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
+
+/// Task results in PostgreSQL. Cheap to clone: it is a handle on the pool.
+#[derive(Debug, Clone)]
+pub struct PgTaskResultStore {
+    pool: PgPool,
+}
+
+impl PgTaskResultStore {
+    /// A store on a pool whose database is migrated (see [`crate::migrate`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Row conversions
+
+/// `thumbnail_para` as stored: Huawei's `Thumbnail` field names, defaults
+/// filled in, so that the column reads naturally in `psql`.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPara {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dots: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantity: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantity_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cover_position: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aspect_ratio: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_length: Option<i64>,
+}
+
+impl StoredPara {
+    fn from_domain(para: &ThumbnailPara) -> Self {
+        let input = para.to_input();
+        Self {
+            kind: para.kind_name().to_owned(),
+            time: input.time,
+            dots: input.dots,
+            quantity: input.quantity,
+            quantity_time: input.quantity_time,
+            cover_position: input.cover_position,
+            format: input.format,
+            aspect_ratio: input.aspect_ratio,
+            max_length: input.max_length,
+        }
+    }
+
+    /// Parses the stored value with the domain's rules again: a row that no
+    /// longer obeys them is corrupt, and is reported rather than served.
+    fn into_domain(self) -> Result<ThumbnailPara, DbError> {
+        ThumbnailPara::parse(ThumbnailParaInput {
+            kind: Some(self.kind),
+            time: self.time,
+            dots: self.dots,
+            quantity: self.quantity,
+            quantity_time: self.quantity_time,
+            cover_position: self.cover_position,
+            format: self.format,
+            aspect_ratio: self.aspect_ratio,
+            max_length: self.max_length,
+        })
+        .context("failed to parse a stored thumbnail_para")
+        .map_err(DbError::unknown)
+    }
+}
+
+fn to_db_time(at: Timestamp) -> Result<DateTime<Utc>, DbError> {
+    DateTime::from_timestamp_micros(at.as_micros())
+        .ok_or_else(|| DbError::unknown(anyhow!("timestamp {at:?} is out of range")))
+}
+
+fn from_db_time(at: DateTime<Utc>) -> Timestamp {
+    Timestamp::from_micros(at.timestamp_micros())
+}
+
+fn parse_stored<T, E>(parse: impl FnOnce(&str) -> Result<T, E>, raw: &str) -> Result<T, DbError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    parse(raw)
+        .context("failed to parse an identifier read from the database")
+        .map_err(DbError::unknown)
+}
+
+fn count(total: i64) -> u64 {
+    u64::try_from(total).unwrap_or(0)
+}
+
+/// A task id as the database has it, live or tombstoned.
+enum Stored {
+    Live(TaskResult),
+    Deleted,
+}
+
+/// One task result with its snapshots, read in one statement so that a
+/// concurrent delete can never show a live row without its snapshots.
+const READ_ONE: &str = "\
+    SELECT r.asset_id, r.thumbnail_para, r.created_at, r.deleted_at IS NOT NULL AS deleted, \
+        ARRAY(SELECT s.offset_s FROM snapshots s \
+              WHERE s.project_id = r.project_id AND s.task_id = r.task_id \
+              ORDER BY s.offset_s) AS offsets, \
+        ARRAY(SELECT s.object_key FROM snapshots s \
+              WHERE s.project_id = r.project_id AND s.task_id = r.task_id \
+              ORDER BY s.offset_s) AS object_keys \
+    FROM task_results r WHERE r.project_id = $1 AND r.task_id = $2";
+
+#[derive(sqlx::FromRow)]
+struct ResultRow {
+    asset_id: String,
+    thumbnail_para: Json<StoredPara>,
+    created_at: DateTime<Utc>,
+    deleted: bool,
+    offsets: Vec<i32>,
+    object_keys: Vec<String>,
+}
+
+impl ResultRow {
+    fn into_stored(self, project: &ProjectId, task: &TaskId) -> Result<Stored, DbError> {
+        if self.deleted {
+            return Ok(Stored::Deleted);
+        }
+        let asset = parse_stored(AssetId::parse, &self.asset_id)?;
+        let para = self.thumbnail_para.0.into_domain()?;
+        let snapshots = self
+            .offsets
+            .into_iter()
+            .zip(self.object_keys)
+            .map(|(offset, key)| {
+                let key = parse_stored(ObjectKey::parse, &key)?;
+                Snapshot::new(i64::from(offset), key)
+                    .context("failed to rebuild a stored snapshot")
+                    .map_err(DbError::unknown)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = NewTaskResult::new(project.clone(), asset, task.clone(), para, snapshots)
+            .context("failed to rebuild a stored task result")
+            .map_err(DbError::unknown)?;
+        Ok(Stored::Live(
+            result.into_stored(from_db_time(self.created_at)),
+        ))
+    }
+}
+
+impl PgTaskResultStore {
+    async fn read_one(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<Option<Stored>, DbError> {
+        let row: Option<ResultRow> = sqlx::query_as(READ_ONE)
+            .bind(project.as_str())
+            .bind(task.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .db("failed to read a task result")?;
+        row.map(|r| r.into_stored(project, task)).transpose()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Registration
+
+impl PgTaskResultStore {
+    /// Inserts the task result unless its id is taken (live or deleted).
+    /// Returns whether it was inserted. `ON CONFLICT DO NOTHING` waits for a
+    /// concurrent insert of the same id to commit or roll back, so of many
+    /// concurrent registrations exactly one inserts.
+    async fn try_insert(&self, new: &NewTaskResult, now: Timestamp) -> Result<bool, DbError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .db("failed to begin a registration")?;
+        let count = i32::try_from(new.snapshots().len())
+            .context("failed to count the snapshots")
+            .map_err(DbError::unknown)?;
+        let inserted = sqlx::query(
+            "INSERT INTO task_results \
+                (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (project_id, task_id) DO NOTHING",
+        )
+        .bind(new.project().as_str())
+        .bind(new.task().as_str())
+        .bind(new.asset().as_str())
+        .bind(Json(StoredPara::from_domain(new.para())))
+        .bind(count)
+        .bind(to_db_time(now)?)
+        .execute(&mut *tx)
+        .await
+        .db("failed to insert a task result")?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            // Nothing was written; dropping the transaction rolls it back.
+            return Ok(false);
+        }
+        let offsets = new
+            .snapshots()
+            .iter()
+            .map(|s| i32::try_from(s.offset()))
+            .collect::<Result<Vec<i32>, _>>()
+            .context("failed to convert a snapshot offset")
+            .map_err(DbError::unknown)?;
+        let keys: Vec<&str> = new
+            .snapshots()
+            .iter()
+            .map(|s| s.object_key().as_str())
+            .collect();
+        // One statement for up to 10,000 snapshots instead of one per row.
+        sqlx::query(
+            "INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
+             SELECT $1, $2, u.offset_s, u.object_key \
+             FROM UNNEST($3::integer[], $4::text[]) AS u(offset_s, object_key)",
+        )
+        .bind(new.project().as_str())
+        .bind(new.task().as_str())
+        .bind(offsets)
+        .bind(keys)
+        .execute(&mut *tx)
+        .await
+        .db("failed to insert the snapshots")?;
+        tx.commit().await.db("failed to commit a registration")?;
+        Ok(true)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Lists and details
+
+/// The list call, in one statement so that `total` and the page agree. The
+/// count row always comes back, with the page's columns NULL when the page
+/// is empty. One query per filter combination, rather than
+/// `$n IS NULL OR ...`, so that each has a plan that uses its index.
+macro_rules! list_query {
+    ($filter:literal) => {
+        concat!(
+            "SELECT m.total, r.task_id, r.asset_id, r.thumbnail_para, r.snapshot_count, r.created_at \
+             FROM (SELECT count(*) AS total FROM task_results \
+                   WHERE project_id = $1 AND deleted_at IS NULL ",
+            $filter,
+            ") m \
+             LEFT JOIN LATERAL ( \
+                 SELECT task_id, asset_id, thumbnail_para, snapshot_count, created_at \
+                 FROM task_results WHERE project_id = $1 AND deleted_at IS NULL ",
+            $filter,
+            " ORDER BY created_at, task_id LIMIT $2 OFFSET $3) r ON true"
+        )
+    };
+}
+
+const LIST_ALL: &str = list_query!("");
+const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
+const LIST_BY_TASK: &str = list_query!("AND task_id = $4");
+const LIST_BY_TASK_AND_ASSET: &str = list_query!("AND task_id = $4 AND asset_id = $5");
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    total: i64,
+    task_id: Option<String>,
+    asset_id: Option<String>,
+    thumbnail_para: Option<Json<StoredPara>>,
+    snapshot_count: Option<i32>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl ListRow {
+    /// The page's item on this row, if the page is not empty.
+    fn into_summary(self) -> Result<Option<TaskSummary>, DbError> {
+        let (Some(task), Some(asset), Some(para), Some(snapshot_count), Some(created_at)) = (
+            self.task_id,
+            self.asset_id,
+            self.thumbnail_para,
+            self.snapshot_count,
+            self.created_at,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(TaskSummary {
+            task: parse_stored(TaskId::parse, &task)?,
+            asset: parse_stored(AssetId::parse, &asset)?,
+            para: para.0.into_domain()?,
+            snapshot_count: usize::try_from(snapshot_count).unwrap_or(0),
+            created_at: from_db_time(created_at),
+        }))
+    }
+}
+
+/// One task's snapshots, with the total, in one statement; no row at all
+/// means no live task.
+const DETAILS: &str = "\
+    SELECT t.total, s.offset_s, s.object_key \
+    FROM (SELECT snapshot_count AS total FROM task_results \
+          WHERE project_id = $1 AND task_id = $2 AND deleted_at IS NULL) t \
+    LEFT JOIN LATERAL ( \
+        SELECT offset_s, object_key FROM snapshots \
+        WHERE project_id = $1 AND task_id = $2 \
+        ORDER BY offset_s LIMIT $3 OFFSET $4) s ON true";
+
+#[derive(sqlx::FromRow)]
+struct DetailsRow {
+    total: i32,
+    offset_s: Option<i32>,
+    object_key: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Deletes
+
+/// The first rows of a delete by task ids: each existing selected task,
+/// locked. Locks are taken in task id order, so two deletes that share
+/// tasks queue behind each other instead of deadlocking; a delete that
+/// waited sees the other's tombstones once it gets the lock.
+const LOCK_SELECTED: &str = "\
+    SELECT task_id, asset_id, deleted_at IS NOT NULL AS deleted FROM task_results \
+    WHERE project_id = $1 AND task_id = ANY($2) \
+    ORDER BY task_id FOR UPDATE";
+
+/// The asset's oldest live results that no concurrent delete holds. Rows
+/// another transaction has locked are skipped, not waited for, so
+/// concurrent asset-only deletes (in this process or another) take
+/// disjoint batches: none skips a task for good (it stays live and counted
+/// in `remaining` until its holder commits) and none deletes a task twice.
+const PICK_OLDEST_OF_ASSET: &str = "\
+    SELECT task_id FROM task_results \
+    WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
+    ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED";
+
+const COUNT_LIVE_OF_ASSET: &str = "\
+    SELECT count(*) FROM task_results \
+    WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL";
+
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    task_id: String,
+    asset_id: String,
+    deleted: bool,
+}
+
+/// What one delete call decided: the answer, and the live tasks to turn
+/// into tombstones.
+struct Plan {
+    items: Vec<ItemOutcome>,
+    doomed: Vec<String>,
+}
+
+/// Classifies the selected tasks exactly as the embedded store does:
+/// tombstones answer `DELETED` with their own asset (unless asked for under
+/// another asset), unknown ids fail, tasks of another asset stay.
+fn plan_by_tasks(selection: &DeleteSelection, locked: Vec<LockedRow>) -> Result<Plan, DbError> {
+    let mut found: HashMap<String, (AssetId, bool)> = HashMap::with_capacity(locked.len());
+    for row in locked {
+        let asset = parse_stored(AssetId::parse, &row.asset_id)?;
+        found.insert(row.task_id, (asset, row.deleted));
+    }
+    let wanted = selection.asset();
+    let mut plan = Plan {
+        items: Vec::with_capacity(selection.tasks().len()),
+        doomed: Vec::new(),
+    };
+    for task in selection.tasks() {
+        let failed = |error| ItemOutcome::failed(task.clone(), wanted.cloned(), error);
+        let item = match found.remove(task.as_str()) {
+            None => failed(ItemError::UnknownTask),
+            Some((owner, _)) if wanted.is_some_and(|w| *w != owner) => {
+                failed(ItemError::OtherAsset)
+            }
+            Some((owner, already_deleted)) => {
+                if !already_deleted {
+                    plan.doomed.push(task.as_str().to_owned());
+                }
+                ItemOutcome::deleted(task.clone(), owner)
+            }
+        };
+        plan.items.push(item);
+    }
+    Ok(plan)
+}
+
+impl PgTaskResultStore {
+    async fn try_delete(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        now: Timestamp,
+    ) -> Result<DeleteReport, DbError> {
+        let mut tx = self.pool.begin().await.db("failed to begin a delete")?;
+        let plan = match (selection.is_asset_only(), selection.asset()) {
+            (true, Some(asset)) => {
+                let picked: Vec<String> = sqlx::query_scalar(PICK_OLDEST_OF_ASSET)
+                    .bind(project.as_str())
+                    .bind(asset.as_str())
+                    .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db("failed to pick the asset's oldest task results")?;
+                let items = picked
+                    .iter()
+                    .map(|t| {
+                        Ok(ItemOutcome::deleted(
+                            parse_stored(TaskId::parse, t)?,
+                            asset.clone(),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, DbError>>()?;
+                Plan {
+                    items,
+                    doomed: picked,
+                }
+            }
+            _ => {
+                let ids: Vec<&str> = selection.tasks().iter().map(TaskId::as_str).collect();
+                let locked: Vec<LockedRow> = sqlx::query_as(LOCK_SELECTED)
+                    .bind(project.as_str())
+                    .bind(ids)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db("failed to lock the selected task results")?;
+                plan_by_tasks(selection, locked)?
+            }
+        };
+        if !plan.doomed.is_empty() {
+            tombstone(&mut tx, project, &plan.doomed, now).await?;
+        }
+        let remaining = match selection.asset() {
+            Some(asset) => count(
+                sqlx::query_scalar(COUNT_LIVE_OF_ASSET)
+                    .bind(project.as_str())
+                    .bind(asset.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db("failed to count the asset's live task results")?,
+            ),
+            None => 0,
+        };
+        // Once this commits the deletion is durable; only then is DELETED
+        // answered.
+        tx.commit().await.db("failed to commit a delete")?;
+        Ok(DeleteReport {
+            items: plan.items,
+            remaining,
+        })
+    }
+}
+
+/// Marks the locked live tasks deleted and removes their snapshot rows, in
+/// the caller's transaction.
+async fn tombstone(
+    tx: &mut Transaction<'static, Postgres>,
+    project: &ProjectId,
+    tasks: &[String],
+    now: Timestamp,
+) -> Result<(), DbError> {
+    let marked = sqlx::query(
+        "UPDATE task_results SET deleted_at = $3 \
+         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL",
+    )
+    .bind(project.as_str())
+    .bind(tasks)
+    .bind(to_db_time(now)?)
+    .execute(&mut **tx)
+    .await
+    .db("failed to mark task results deleted")?
+    .rows_affected();
+    // The rows are locked by this transaction, so every one must still be
+    // live; anything else is a bug, and the transaction is rolled back.
+    if marked != tasks.len() as u64 {
+        return Err(DbError::unknown(anyhow!(
+            "marked {marked} of {} locked task results deleted",
+            tasks.len()
+        )));
+    }
+    // The object-cleanup outbox belongs here, in this same transaction, so
+    // that a durable DELETED always comes with its cleanup work:
+    // `WITH gone AS (DELETE ... RETURNING project_id, object_key)
+    //  INSERT INTO <outbox> SELECT ... FROM gone`.
+    let removed = sqlx::query("DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2)")
+        .bind(project.as_str())
+        .bind(tasks)
+        .execute(&mut **tx)
+        .await
+        .db("failed to remove the snapshots of deleted task results")?
+        .rows_affected();
+    tracing::debug!(
+        tasks = tasks.len(),
+        snapshots = removed,
+        "task results deleted"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The port
+
+#[async_trait]
+impl TaskResultStore for PgTaskResultStore {
+    #[tracing::instrument(skip_all, fields(project = %new.project(), task = %new.task()))]
+    async fn register(
+        &self,
+        new: NewTaskResult,
+        now: Timestamp,
+    ) -> Result<Registered, RegisterError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_insert(&new, now).await {
+                Ok(true) => return Ok(Registered::Created(new.into_stored(now))),
+                Ok(false) => break,
+                // ON CONFLICT makes this unreachable for the primary key;
+                // should it happen, the id is taken, which is decided below.
+                Err(e) if e.is_unique_violation() => break,
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The id is taken, by a committed row: task results are never
+        // removed, only tombstoned, so that row is still there.
+        let stored = self.read_one(new.project(), new.task()).await?;
+        let decision = match &stored {
+            None => {
+                return Err(RegisterError::Unknown(anyhow!(
+                    "task result {} conflicted on insert but cannot be read",
+                    new.task()
+                )));
+            }
+            Some(Stored::Deleted) => new.decide(Existing::Deleted),
+            Some(Stored::Live(result)) => new.decide(Existing::Live(result)),
+        };
+        match (decision, stored) {
+            (RegistrationDecision::AlreadyRegistered, Some(Stored::Live(result))) => {
+                Ok(Registered::AlreadyRegistered(result))
+            }
+            (RegistrationDecision::ConflictsWithLive, _) => Err(RegisterError::ConflictsWithLive),
+            (RegistrationDecision::ConflictsWithDeleted, _) => {
+                Err(RegisterError::ConflictsWithDeleted)
+            }
+            (decision, _) => Err(RegisterError::Unknown(anyhow!(
+                "registration of {} decided {decision:?} for a taken id",
+                new.task()
+            ))),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn list(
+        &self,
+        project: &ProjectId,
+        filter: &ListFilter,
+        page: ListPage,
+    ) -> Result<Listing, ListError> {
+        let sql = match (&filter.task, &filter.asset) {
+            (None, None) => LIST_ALL,
+            (None, Some(_)) => LIST_BY_ASSET,
+            (Some(_), None) => LIST_BY_TASK,
+            (Some(_), Some(_)) => LIST_BY_TASK_AND_ASSET,
+        };
+        let mut query = sqlx::query_as::<_, ListRow>(sql)
+            .bind(project.as_str())
+            .bind(i64::from(page.limit()))
+            .bind(i64::from(page.offset()));
+        // Binds follow the placeholders of the chosen query: the task
+        // before the asset.
+        if let Some(task) = &filter.task {
+            query = query.bind(task.as_str());
+        }
+        if let Some(asset) = &filter.asset {
+            query = query.bind(asset.as_str());
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .db("failed to list task results")?;
+        let total = rows.first().map_or(0, |r| count(r.total));
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(summary) = row.into_summary()? {
+                items.push(summary);
+            }
+        }
+        Ok(Listing { total, items })
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, task = %task))]
+    async fn details(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        page: DetailsPage,
+    ) -> Result<SnapshotPage, DetailsError> {
+        let rows: Vec<DetailsRow> = sqlx::query_as(DETAILS)
+            .bind(project.as_str())
+            .bind(task.as_str())
+            .bind(i64::from(page.limit()))
+            .bind(i64::from(page.offset()))
+            .fetch_all(&self.pool)
+            .await
+            .db("failed to read a task result's snapshots")?;
+        let Some(first) = rows.first() else {
+            return Err(DetailsError::NotFound);
+        };
+        let total = count(i64::from(first.total));
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (Some(offset), Some(key)) = (row.offset_s, row.object_key) else {
+                continue;
+            };
+            let key = parse_stored(ObjectKey::parse, &key)?;
+            let snapshot = Snapshot::new(i64::from(offset), key)
+                .context("failed to rebuild a stored snapshot")
+                .map_err(DbError::unknown)?;
+            items.push(snapshot);
+        }
+        Ok(SnapshotPage { total, items })
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project, task = %task))]
+    async fn get(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<Option<TaskResult>, DetailsError> {
+        Ok(match self.read_one(project, task).await? {
+            Some(Stored::Live(result)) => Some(result),
+            Some(Stored::Deleted) | None => None,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    async fn delete(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        now: Timestamp,
+    ) -> Result<DeleteReport, DeleteError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_delete(project, selection, now).await {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(attempt, error = ?e, "delete aborted by the database; retrying");
+                    attempt += 1;
+                }
+                other => return other.map_err(DeleteError::from),
+            }
+        }
+    }
+
+    async fn ping(&self) -> Result<(), PingError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .db("failed to reach the database")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,693 @@
+//! The PostgreSQL adapter against a real server: the shared store suite,
+//! then what only a database has (many connections, several processes,
+//! migrations, secrets at rest).
+//!
+//! Each test gets its own database, `vodsnap_t_<random>`, created on the
+//! server named by `DATABASE_URL` and dropped when the test ends. Without
+//! `DATABASE_URL` every test fails with a message saying so: these tests
+//! never skip silently.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers: a failed expectation is a failed test"
+)]
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
+use vodsnap_adapter_postgres::{
+    CredentialCipher, PgCredentialStore, PgTaskResultStore, connect, connect_with, migrate,
+};
+use vodsnap_domain::{
+    DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter, ListPage, NewTaskResult,
+    ObjectKey, ProjectId, Secret, Snapshot, TaskId, TaskResult, ThumbnailPara, ThumbnailParaInput,
+    Timestamp,
+};
+use vodsnap_ports::{
+    Credential, CredentialError, CredentialStore, DeleteError, DetailsError, ListError, Listing,
+    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+};
+use vodsnap_store_suite::fixtures::{asset, at, project, result, task};
+
+// ---------------------------------------------------------------------------
+// A database per test
+
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL is not set: these tests need a PostgreSQL server on which they may \
+         create databases, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    PgConnectOptions::from_str(&url).expect("DATABASE_URL is not a valid PostgreSQL URL")
+}
+
+/// A database of its own, dropped (connections and all) when this is.
+struct TestDb {
+    name: String,
+    admin: PgConnectOptions,
+    pool: PgPool,
+}
+
+impl TestDb {
+    /// A fresh, migrated database with a pool of 8 connections.
+    async fn migrated() -> Self {
+        let db = Self::empty().await;
+        migrate(&db.pool).await.expect("migrate the test database");
+        db
+    }
+
+    /// A fresh database without the schema.
+    async fn empty() -> Self {
+        let admin = admin_options();
+        let name = format!("vodsnap_t_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .expect("connect to the server named by DATABASE_URL");
+        // The name is ours (a fixed prefix and hex digits), so it is safe
+        // to splice into the statement; CREATE DATABASE takes no binds.
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the test database");
+        conn.close().await.expect("close the admin connection");
+        let pool = connect_with(admin.clone().database(&name), 8)
+            .await
+            .expect("connect to the test database");
+        Self { name, admin, pool }
+    }
+
+    /// Another pool on the same database, as a second process would have.
+    async fn another_pool(&self, max_connections: u32) -> PgPool {
+        connect_with(self.admin.clone().database(&self.name), max_connections)
+            .await
+            .expect("connect a second pool")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop cannot await, and may run on the test's runtime: a thread
+        // with its own runtime does the async work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+fn cipher_of(keys: &[(&str, u8)]) -> CredentialCipher {
+    let specs: Vec<String> = keys
+        .iter()
+        .map(|(id, byte)| {
+            format!(
+                "{id}:{}",
+                base64::engine::general_purpose::STANDARD.encode([*byte; 32])
+            )
+        })
+        .collect();
+    CredentialCipher::from_specs(&specs).expect("valid test keys")
+}
+
+/// A store that owns its database, so that the database is dropped when
+/// the suite's case lets go of the store.
+struct Scoped<S> {
+    // Declared first so that it is dropped before the database.
+    store: S,
+    _db: TestDb,
+}
+
+#[async_trait]
+impl TaskResultStore for Scoped<PgTaskResultStore> {
+    async fn register(
+        &self,
+        new: NewTaskResult,
+        now: Timestamp,
+    ) -> Result<Registered, RegisterError> {
+        self.store.register(new, now).await
+    }
+    async fn list(
+        &self,
+        project: &ProjectId,
+        filter: &ListFilter,
+        page: ListPage,
+    ) -> Result<Listing, ListError> {
+        self.store.list(project, filter, page).await
+    }
+    async fn details(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        page: DetailsPage,
+    ) -> Result<SnapshotPage, DetailsError> {
+        self.store.details(project, task, page).await
+    }
+    async fn get(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<Option<TaskResult>, DetailsError> {
+        self.store.get(project, task).await
+    }
+    async fn delete(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        now: Timestamp,
+    ) -> Result<DeleteReport, DeleteError> {
+        self.store.delete(project, selection, now).await
+    }
+    async fn ping(&self) -> Result<(), PingError> {
+        self.store.ping().await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for Scoped<PgCredentialStore> {
+    async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
+        self.store.find(access_key).await
+    }
+    async fn upsert(&self, credential: Credential) -> Result<(), CredentialError> {
+        self.store.upsert(credential).await
+    }
+}
+
+async fn fresh_task_store() -> Arc<dyn TaskResultStore> {
+    let db = TestDb::migrated().await;
+    Arc::new(Scoped {
+        store: PgTaskResultStore::new(db.pool.clone()),
+        _db: db,
+    })
+}
+
+async fn fresh_credential_store() -> Arc<dyn CredentialStore> {
+    let db = TestDb::migrated().await;
+    Arc::new(Scoped {
+        store: PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)])),
+        _db: db,
+    })
+}
+
+mod suite {
+    use super::*;
+
+    vodsnap_store_suite::task_result_store_tests!(fresh_task_store);
+}
+
+mod credential_suite {
+    use super::*;
+
+    vodsnap_store_suite::credential_store_tests!(fresh_credential_store);
+}
+
+// ---------------------------------------------------------------------------
+// What only a database has
+
+fn by_tasks(ids: &[String]) -> DeleteSelection {
+    DeleteSelection::new(None, ids.iter().map(|t| task(t)).collect()).unwrap()
+}
+
+async fn register(store: &PgTaskResultStore, a: &str, t: &str, when: i64) {
+    let outcome = store
+        .register(result("p", a, t, 3), at(when))
+        .await
+        .expect("register");
+    assert!(matches!(outcome, Registered::Created(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_deletes_over_eight_connections_record_the_deletion_once() {
+    // Arrange
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    let ids: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        register(&store, "a", id, 100 + i as i64).await;
+    }
+    let nows: Vec<i64> = (0..8).map(|i| 1_000_000 + i).collect();
+
+    // Act: eight callers, each with its own `now`, race over one pool.
+    let callers: Vec<_> = nows
+        .iter()
+        .map(|&now| {
+            let store = store.clone();
+            let ids = ids.clone();
+            tokio::spawn(async move { store.delete(&project("p"), &by_tasks(&ids), at(now)).await })
+        })
+        .collect();
+    let reports = futures::future::join_all(callers).await;
+
+    // Assert: everyone hears DELETED, and one caller's `now` is on every row.
+    for report in reports {
+        let report = report.expect("joined").expect("delete");
+        assert!(
+            report
+                .items
+                .iter()
+                .all(|i| i.status() == DeleteStatus::Deleted && i.asset_id() == Some(&asset("a")))
+        );
+    }
+    let stamps: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT deleted_at FROM task_results WHERE project_id = 'p' ORDER BY task_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stamps.len(), 10);
+    let distinct: HashSet<i64> = stamps.iter().map(DateTime::timestamp_micros).collect();
+    assert_eq!(
+        distinct.len(),
+        1,
+        "the deletion was recorded more than once"
+    );
+    let first = distinct.into_iter().next().unwrap();
+    assert!(
+        nows.contains(&first),
+        "deleted_at {first} is no caller's now"
+    );
+
+    // A later delete answers DELETED again and leaves the record alone.
+    let later = store
+        .delete(&project("p"), &by_tasks(&ids), at(9_000_000))
+        .await
+        .unwrap();
+    assert!(
+        later
+            .items
+            .iter()
+            .all(|i| i.status() == DeleteStatus::Deleted)
+    );
+    let after: Vec<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT DISTINCT deleted_at FROM task_results WHERE project_id = 'p'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(DateTime::timestamp_micros)
+            .collect::<Vec<_>>(),
+        [first]
+    );
+    let snapshots: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshots")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(snapshots, 0, "the snapshots of deleted tasks are gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn asset_deletes_from_two_processes_never_skip_or_repeat_a_task() {
+    // Arrange: two pools stand for two server processes.
+    let db = TestDb::migrated().await;
+    let total = 83;
+    let first = PgTaskResultStore::new(db.pool.clone());
+    for i in 0..total {
+        register(&first, "a", &format!("t{i:03}"), 100 + i).await;
+    }
+    register(&first, "b", "keep", 1).await;
+    let second = PgTaskResultStore::new(db.another_pool(4).await);
+
+    // Act: three workers per process empty the asset concurrently.
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let selection = DeleteSelection::new(Some(asset("a")), Vec::new()).unwrap();
+                let mut mine = Vec::new();
+                loop {
+                    let report = store
+                        .delete(&project("p"), &selection, at(5000 + i))
+                        .await
+                        .expect("delete");
+                    assert!(report.items.len() <= 10);
+                    mine.extend(report.items.into_iter().map(|i| i.task_id().clone()));
+                    if report.remaining == 0 {
+                        return mine;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<TaskId> = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker.expect("joined"));
+    }
+
+    // Assert
+    let distinct: HashSet<&TaskId> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "a task was deleted twice");
+    assert_eq!(all.len(), total as usize, "a task was skipped");
+    let (tombstones, live): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL), \
+                count(*) FILTER (WHERE deleted_at IS NULL) FROM task_results",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((tombstones, live), (total, 1));
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_may_race() {
+    // Arrange
+    let db = TestDb::empty().await;
+    let other = db.another_pool(2).await;
+
+    // Act: two processes migrate at once, then one again.
+    let (a, b) = tokio::join!(migrate(&db.pool), migrate(&other));
+    a.expect("first migrator");
+    b.expect("second migrator");
+    migrate(&db.pool).await.expect("migrating again");
+
+    // Assert
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    assert_eq!(applied, files as i64);
+}
+
+#[tokio::test]
+async fn every_project_table_is_keyed_by_project_first() {
+    let db = TestDb::migrated().await;
+    let leading: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, a.attname::text \
+         FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] \
+         WHERE i.indisprimary AND n.nspname = 'public' AND c.relname NOT LIKE '\\_sqlx%' \
+         ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        leading,
+        [
+            ("credentials".to_owned(), "access_key".to_owned()),
+            ("snapshots".to_owned(), "project_id".to_owned()),
+            ("task_results".to_owned(), "project_id".to_owned()),
+        ],
+        "credentials are global; every other table leads with project_id"
+    );
+}
+
+#[tokio::test]
+async fn every_thumbnail_type_round_trips() {
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    let paras = [
+        ThumbnailParaInput {
+            kind: Some("dots".into()),
+            dots: Some(vec![0, 7, 3]),
+            cover_position: Some(2),
+            aspect_ratio: Some(0),
+            max_length: Some(480),
+            ..ThumbnailParaInput::default()
+        },
+        ThumbnailParaInput {
+            kind: Some("quantity".into()),
+            quantity: Some(4),
+            quantity_time: Some(9),
+            ..ThumbnailParaInput::default()
+        },
+        ThumbnailParaInput {
+            kind: Some("quantity".into()),
+            quantity: Some(1),
+            ..ThumbnailParaInput::default()
+        },
+    ];
+    for (i, input) in paras.into_iter().enumerate() {
+        let t = format!("t{i}");
+        let snapshot = Snapshot::new(
+            i64::from(i32::MAX),
+            ObjectKey::parse(&format!("p/a/{t}/ü ñ.jpg")).unwrap(),
+        )
+        .unwrap();
+        let new = NewTaskResult::new(
+            project("p"),
+            asset("a"),
+            task(&t),
+            ThumbnailPara::parse(input).unwrap(),
+            vec![snapshot],
+        )
+        .unwrap();
+        let Registered::Created(created) = store.register(new.clone(), at(1)).await.unwrap() else {
+            panic!("expected Created");
+        };
+        assert_eq!(
+            store.get(&project("p"), &task(&t)).await.unwrap(),
+            Some(created.clone())
+        );
+        assert_eq!(
+            store.register(new, at(2)).await.unwrap(),
+            Registered::AlreadyRegistered(created)
+        );
+    }
+}
+
+#[tokio::test]
+async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    for t in ["a", "_x", "B", "-y", "A0"] {
+        register(&store, "a", t, 100).await;
+    }
+    let listing = store
+        .list(&project("p"), &ListFilter::default(), ListPage::default())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listing.items.iter().map(|s| s.task.as_str()).collect();
+    assert_eq!(ids, ["-y", "A0", "B", "_x", "a"]);
+    // This server's own locale may already sort bytewise; the schema must
+    // not depend on it.
+    let collations: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, collation_name::text \
+         FROM information_schema.columns \
+         WHERE table_schema = 'public' AND column_name IN ('project_id', 'task_id', 'asset_id') \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(collations.len(), 5);
+    for (table, column, collation) in collations {
+        assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_pool_is_unavailable_not_unknown() {
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    db.pool.close().await;
+
+    assert!(store.ping().await.is_err());
+    let registered = store.register(result("p", "a", "t", 1), at(1)).await;
+    assert!(
+        matches!(registered, Err(RegisterError::Unavailable(_))),
+        "{registered:?}"
+    );
+    let deleted = store
+        .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(1))
+        .await;
+    assert!(
+        matches!(deleted, Err(DeleteError::Unavailable(_))),
+        "{deleted:?}"
+    );
+    let listed = store
+        .list(&project("p"), &ListFilter::default(), ListPage::default())
+        .await;
+    assert!(
+        matches!(listed, Err(ListError::Unavailable(_))),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_fast() {
+    let started = Instant::now();
+    // Port 1 on loopback: nothing listens there, so the connection is refused.
+    let outcome = connect("postgres://postgres@127.0.0.1:1/postgres", 2).await;
+    assert!(outcome.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Credentials
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn secret_keys_are_not_stored_in_plain_text() {
+    // Arrange
+    let db = TestDb::migrated().await;
+    let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+
+    // Act
+    let (created_ak, created_sk) = store.create(&[project("p1"), project("p2")]).await.unwrap();
+    let chosen = Secret::new("plain-secret-that-must-not-appear");
+    store
+        .upsert(Credential::new(
+            "AKCHOSEN".into(),
+            chosen.clone(),
+            vec![project("p1")],
+        ))
+        .await
+        .unwrap();
+
+    // Assert
+    let rows: Vec<(String, Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT access_key, secret_ciphertext, nonce FROM credentials")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (ak, ciphertext, nonce) in &rows {
+        for sk in [&created_sk, &chosen] {
+            let plain = sk.expose().as_bytes();
+            assert!(!contains(ciphertext, plain), "the SK of {ak} is in clear");
+            assert!(!contains(nonce, plain));
+        }
+    }
+    let found = store
+        .find(&created_ak)
+        .await
+        .unwrap()
+        .expect("created credential");
+    assert_eq!(found.secret_key(), &created_sk);
+    assert_eq!(found.projects(), [project("p1"), project("p2")]);
+    assert_eq!(
+        store.find("AKCHOSEN").await.unwrap().unwrap().secret_key(),
+        &chosen
+    );
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_does_not_open() {
+    let db = TestDb::migrated().await;
+    let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let (victim, _) = store.create(&[project("p1")]).await.unwrap();
+    let (attacker, _) = store.create(&[project("p2")]).await.unwrap();
+    sqlx::query(
+        "UPDATE credentials SET (secret_ciphertext, nonce) = \
+         (SELECT secret_ciphertext, nonce FROM credentials WHERE access_key = $1) \
+         WHERE access_key = $2",
+    )
+    .bind(&victim)
+    .bind(&attacker)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert!(matches!(
+        store.find(&attacker).await,
+        Err(CredentialError::Unknown(_))
+    ));
+}
+
+#[tokio::test]
+async fn keys_rotate_without_losing_a_secret() {
+    // Arrange: secrets sealed with k1, one of them revoked.
+    let db = TestDb::migrated().await;
+    let old = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let (ak1, sk1) = old.create(&[project("p")]).await.unwrap();
+    let (ak2, _) = old.create(&[project("p")]).await.unwrap();
+    assert!(old.revoke(&ak2).await.unwrap());
+
+    // Act 1: k2 becomes current, k1 still opens.
+    let both = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k2", 2), ("k1", 1)]));
+    assert_eq!(both.find(&ak1).await.unwrap().unwrap().secret_key(), &sk1);
+    let new_only = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k2", 2)]));
+    assert!(
+        new_only.find(&ak1).await.is_err(),
+        "k1 may not be dropped before the re-encryption"
+    );
+    let resealed = both.reencrypt_all().await.unwrap();
+
+    // Assert: every row is under k2, and k1 can go.
+    assert_eq!(resealed, 2);
+    assert_eq!(both.reencrypt_all().await.unwrap(), 0);
+    let infos = both.list().await.unwrap();
+    assert!(infos.iter().all(|c| c.key_id == "k2"), "{infos:?}");
+    assert_eq!(
+        new_only.find(&ak1).await.unwrap().unwrap().secret_key(),
+        &sk1
+    );
+    let restored = Credential::new(ak2.clone(), Secret::new("fresh"), vec![project("p")]);
+    new_only.upsert(restored.clone()).await.unwrap();
+    assert_eq!(new_only.find(&ak2).await.unwrap(), Some(restored));
+}
+
+#[tokio::test]
+async fn a_revoked_credential_is_not_found_until_upserted_again() {
+    // Arrange
+    let db = TestDb::migrated().await;
+    let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let (ak, sk) = store.create(&[project("p")]).await.unwrap();
+
+    // Act
+    let revoked = store.revoke(&ak).await.unwrap();
+
+    // Assert
+    assert!(revoked);
+    assert_eq!(store.find(&ak).await.unwrap(), None);
+    assert!(!store.revoke(&ak).await.unwrap(), "already revoked");
+    assert!(!store.revoke("NO-SUCH-AK").await.unwrap());
+    let listed = store.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let info = listed.first().unwrap();
+    assert!(info.revoked);
+    assert_eq!(
+        (info.access_key.as_str(), info.projects.as_slice()),
+        (ak.as_str(), [project("p")].as_slice())
+    );
+    assert!(!format!("{listed:?}").contains(sk.expose()));
+
+    store
+        .upsert(Credential::new(ak.clone(), sk.clone(), vec![project("p")]))
+        .await
+        .unwrap();
+    assert_eq!(store.find(&ak).await.unwrap().unwrap().secret_key(), &sk);
+    assert!(!store.list().await.unwrap().first().unwrap().revoked);
+}

@@ -1,0 +1,32 @@
+//! The image store: where snapshot image files live (object storage).
+
+use async_trait::async_trait;
+use vodsnap_domain::ObjectKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageStoreError {
+    /// The storage did not answer or refused for a passing reason; retry.
+    #[error("the image store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+/// Snapshot images by object key, relative to the store's root.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ImageStore: Send + Sync + 'static {
+    /// Removes the object. An object that is already absent MUST count as
+    /// removed (`Ok`): cleanup is retried and must converge.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ImageStoreError>;
+
+    /// Stores `bytes` under `key`, replacing any object there. Used by the
+    /// demo data and tests; producers upload directly to the storage.
+    async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<(), ImageStoreError>;
+
+    /// Whether an object exists under `key`.
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, ImageStoreError>;
+
+    /// A name for logs: the kind of storage and its root, never a secret.
+    fn describe(&self) -> String;
+}
