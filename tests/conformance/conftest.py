@@ -8,6 +8,7 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -80,7 +81,10 @@ def _start(bin_path: str, log_dir: str, attempt: int):
         "--seed-credential", f"{ids['ak2']}:{ids['sk2']}:{ids['proj_c']}",
     ]
     if os.environ.get("VODSNAP_CONFORMANCE_STORE", "memory") == "postgres":
-        cmd += ["--database-url", os.environ["VODSNAP_CONFORMANCE_DATABASE_URL"]]
+        # SKs are stored encrypted: a fresh key per run, as an operator would give.
+        credential_key = "conf:" + base64.b64encode(secrets.token_bytes(32)).decode()
+        cmd += ["--database-url", os.environ["VODSNAP_CONFORMANCE_DATABASE_URL"],
+                "--credential-keys", credential_key]
     stdout_path = os.path.join(log_dir, f"server{attempt}.stdout.log")
     stderr_path = os.path.join(log_dir, f"server{attempt}.stderr.log")
     env = {k: v for k, v in os.environ.items()

@@ -26,6 +26,74 @@ pub enum Command {
     /// Issue tokens for X-Auth-Token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Bring the database schema up to date.
+    Migrate(DatabaseArgs),
+    /// Manage AK/SK credentials in the database.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://user:password@host:5432/vodsnap.
+    #[arg(long, env = "DATABASE_URL", value_parser = secret, hide_env_values = true)]
+    pub database_url: Secret,
+
+    /// Most connections this process opens to the database.
+    #[arg(long, env = "VODSNAP_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialKeyArgs {
+    /// Keys that encrypt SKs at rest, as ID:BASE64 (32 bytes) separated by
+    /// commas; the first encrypts, every one decrypts. Rotate by putting a
+    /// new key first, running `vodsnap credentials reencrypt`, then dropping
+    /// the old one. Make one with `vodsnap credentials keygen`.
+    #[arg(long, env = "VODSNAP_CREDENTIAL_KEYS", value_parser = secret, hide_env_values = true)]
+    pub credential_keys: Option<Secret>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Create a credential granted the given projects; prints AK and SK once.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: CredentialKeyArgs,
+        /// A project to grant; repeatable.
+        #[arg(long = "project", required = true)]
+        projects: Vec<String>,
+    },
+    /// List credentials (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: CredentialKeyArgs,
+    },
+    /// Revoke a credential by its AK.
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: CredentialKeyArgs,
+        access_key: String,
+    },
+    /// Re-encrypt every SK with the current (first) key.
+    Reencrypt {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: CredentialKeyArgs,
+    },
+    /// Print a new random key for --credential-keys, as ID:BASE64.
+    Keygen {
+        /// The key's id.
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +144,23 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "VODSNAP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// PostgreSQL URL. Without it, the embedded in-memory store with demo
+    /// data: nothing outlives the process.
+    #[arg(long, env = "DATABASE_URL", value_parser = secret, hide_env_values = true)]
+    pub database_url: Option<Secret>,
+
+    /// Most connections this process opens to the database.
+    #[arg(long, env = "VODSNAP_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+
+    /// Do not migrate the database at start-up (run `vodsnap migrate`
+    /// yourself before starting a new version).
+    #[arg(long, env = "VODSNAP_NO_MIGRATE")]
+    pub no_migrate: bool,
+
+    #[command(flatten)]
+    pub keys: CredentialKeyArgs,
 }
 
 #[derive(Debug, Args)]

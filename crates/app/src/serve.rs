@@ -6,10 +6,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use vodsnap_adapter_http::auth::HmacTokenAuthority;
 use vodsnap_adapter_http::{AppState, HttpSettings};
-use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
 use vodsnap_domain::{ProjectId, Secret};
-use vodsnap_ports::{Credential, CredentialStore, SystemClock, TaskResultStore, TokenAuthority};
+use vodsnap_ports::{Credential, SystemClock, TokenAuthority};
 
+use crate::backends::{self, Backends};
 use crate::cli::ServeArgs;
 use crate::demo;
 
@@ -31,11 +31,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
-    tracing::warn!(
-        "no --database-url: using the embedded in-memory store; nothing outlives this process"
-    );
-    let store: Arc<dyn TaskResultStore> = Arc::new(MemoryStore::new());
-    let credentials: Arc<dyn CredentialStore> = Arc::new(MemoryCredentialStore::new());
+    let backends = match &args.database_url {
+        Some(url) => {
+            let cipher = backends::cipher(&args.keys)?;
+            let pool = backends::connect(url, args.database_max_connections).await?;
+            if args.no_migrate {
+                tracing::info!("--no-migrate: the schema is not checked at start-up");
+            } else {
+                vodsnap_adapter_postgres::migrate(&pool)
+                    .await
+                    .context("failed to migrate the database at start-up")?;
+            }
+            tracing::info!("using PostgreSQL");
+            Backends::postgres(pool, cipher)
+        }
+        None => {
+            tracing::warn!(
+                "no --database-url: using the embedded in-memory store; nothing outlives this process"
+            );
+            Backends::embedded()
+        }
+    };
+    let store = backends.store.clone();
+    let credentials = backends.credentials.clone();
 
     for raw in &args.seed_credentials {
         let credential = parse_seed_credential(raw)?;
@@ -65,8 +83,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
     };
 
-    let banner = demo::seed(&store, &credentials, tokens.as_ref(), local).await?;
-    println!("{banner}");
+    if backends.embedded {
+        let banner = demo::seed(&store, &credentials, tokens.as_ref(), local).await?;
+        println!("{banner}");
+    } else {
+        println!("vodsnap is running on http://{local} with PostgreSQL");
+    }
 
     tracing::info!(address = %local, "vodsnap listening");
     axum::serve(listener, vodsnap_adapter_http::router(state))

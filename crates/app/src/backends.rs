@@ -1,0 +1,53 @@
+//! The stores the service runs on: PostgreSQL, or the embedded memory store.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
+use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, PgPool, PgTaskResultStore};
+use vodsnap_domain::Secret;
+use vodsnap_ports::{CredentialStore, TaskResultStore};
+
+use crate::cli::CredentialKeyArgs;
+
+/// The ports that depend on where data lives.
+pub struct Backends {
+    pub store: Arc<dyn TaskResultStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    /// Only the embedded store gets demo data.
+    pub embedded: bool,
+}
+
+impl Backends {
+    pub fn embedded() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            credentials: Arc::new(MemoryCredentialStore::new()),
+            embedded: true,
+        }
+    }
+
+    pub fn postgres(pool: PgPool, cipher: CredentialCipher) -> Self {
+        Self {
+            store: Arc::new(PgTaskResultStore::new(pool.clone())),
+            credentials: Arc::new(PgCredentialStore::new(pool, cipher)),
+            embedded: false,
+        }
+    }
+}
+
+/// Connects to PostgreSQL. The URL may hold a password: it is never logged.
+pub async fn connect(url: &Secret, max_connections: u32) -> anyhow::Result<PgPool> {
+    vodsnap_adapter_postgres::connect(url.expose(), max_connections)
+        .await
+        .context("failed to connect to the database given by --database-url / DATABASE_URL")
+}
+
+/// The SK cipher from `--credential-keys`, which PostgreSQL needs.
+pub fn cipher(keys: &CredentialKeyArgs) -> anyhow::Result<CredentialCipher> {
+    let keys = keys.credential_keys.as_ref().context(
+        "--credential-keys (VODSNAP_CREDENTIAL_KEYS) is required with a database: SKs are \
+         stored encrypted; make a key with `vodsnap credentials keygen`",
+    )?;
+    CredentialCipher::from_spec_list(keys.expose()).context("invalid --credential-keys")
+}

@@ -1,0 +1,90 @@
+//! `vodsnap migrate` and `vodsnap credentials ...`: database administration.
+
+use anyhow::Context;
+use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore};
+use vodsnap_domain::ProjectId;
+
+use crate::backends;
+use crate::cli::{CredentialKeyArgs, CredentialsCommand, DatabaseArgs};
+
+pub async fn migrate(database: &DatabaseArgs) -> anyhow::Result<()> {
+    let pool = backends::connect(&database.database_url, 2).await?;
+    vodsnap_adapter_postgres::migrate(&pool)
+        .await
+        .context("failed to migrate the database")?;
+    println!("the database schema is up to date");
+    Ok(())
+}
+
+async fn open(
+    database: &DatabaseArgs,
+    keys: &CredentialKeyArgs,
+) -> anyhow::Result<PgCredentialStore> {
+    let cipher = backends::cipher(keys)?;
+    let pool = backends::connect(&database.database_url, 2).await?;
+    Ok(PgCredentialStore::new(pool, cipher))
+}
+
+pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
+    match command {
+        CredentialsCommand::Create {
+            database,
+            keys,
+            projects,
+        } => {
+            let projects = projects
+                .iter()
+                .map(|p| ProjectId::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+                .context("invalid --project")?;
+            let store = open(&database, &keys).await?;
+            let (access_key, secret_key) = store
+                .create(&projects)
+                .await
+                .context("failed to create the credential")?;
+            // Shown once: the database keeps only the encrypted SK.
+            println!("AK={access_key}");
+            println!("SK={}", secret_key.expose());
+        }
+        CredentialsCommand::List { database, keys } => {
+            let store = open(&database, &keys).await?;
+            for c in store.list().await.context("failed to list credentials")? {
+                let projects: Vec<&str> = c.projects.iter().map(ProjectId::as_str).collect();
+                println!(
+                    "{}\t{}\t{}",
+                    c.access_key,
+                    if c.revoked { "revoked" } else { "active" },
+                    projects.join(",")
+                );
+            }
+        }
+        CredentialsCommand::Revoke {
+            database,
+            keys,
+            access_key,
+        } => {
+            let store = open(&database, &keys).await?;
+            if store
+                .revoke(&access_key)
+                .await
+                .context("failed to revoke")?
+            {
+                println!("revoked {access_key}");
+            } else {
+                anyhow::bail!("no active credential with AK {access_key}");
+            }
+        }
+        CredentialsCommand::Reencrypt { database, keys } => {
+            let store = open(&database, &keys).await?;
+            let n = store
+                .reencrypt_all()
+                .await
+                .context("failed to re-encrypt credentials")?;
+            println!("re-encrypted {n} credential(s) with the current key");
+        }
+        CredentialsCommand::Keygen { id } => {
+            println!("{}", CredentialCipher::generate_spec(&id)?.expose());
+        }
+    }
+    Ok(())
+}
