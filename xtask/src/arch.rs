@@ -1,0 +1,118 @@
+//! Architecture check: the inner crates must not depend, even indirectly, on
+//! runtime or infrastructure crates.
+//!
+//! Each rule names a package and the crates that must not appear in its normal
+//! (non-dev, non-build) dependency tree, as printed by
+//! `cargo tree -p <package> -e normal --prefix none`.
+
+use anyhow::{Result, bail};
+
+use crate::proc::{self, Env};
+use crate::workspace::Workspace;
+
+/// A package and the crates its normal dependency tree must not contain.
+#[derive(Debug)]
+struct Rule {
+    package: &'static str,
+    forbidden: &'static [&'static str],
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        package: "vodsnap-domain",
+        forbidden: &[
+            "tokio",
+            "axum",
+            "sqlx",
+            "serde_json",
+            "hyper",
+            "reqwest",
+            "async-trait",
+        ],
+    },
+    Rule {
+        package: "vodsnap-ports",
+        forbidden: &["axum", "sqlx", "hyper"],
+    },
+];
+
+/// Checks every rule whose package exists; fails listing every violation.
+pub fn check(ws: &Workspace, env: &Env) -> Result<()> {
+    let mut violations = Vec::new();
+    for rule in RULES {
+        if !ws.has_package(rule.package) {
+            println!(
+                "architecture: {} does not exist (yet): not checked",
+                rule.package
+            );
+            continue;
+        }
+        let mut cmd = env.cargo();
+        cmd.args([
+            "tree",
+            "-p",
+            rule.package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ]);
+        println!("$ {}", proc::display(&cmd));
+        let tree = proc::output(&mut cmd)?;
+        let found = forbidden_in(&tree, rule.forbidden);
+        if found.is_empty() {
+            println!(
+                "architecture: {} has none of [{}] in its normal dependencies: ok",
+                rule.package,
+                rule.forbidden.join(", ")
+            );
+        } else {
+            println!(
+                "architecture: {} depends on forbidden crate(s): {}",
+                rule.package,
+                found.join(", ")
+            );
+            violations.push(format!("{} -> {}", rule.package, found.join(", ")));
+        }
+    }
+    if !violations.is_empty() {
+        bail!(
+            "forbidden dependencies (see `cargo tree -i <crate> -p <package> -e normal`): {}",
+            violations.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The forbidden crate names that appear as a package name in `tree`
+/// (one package per line, name first, as `--prefix none` prints them).
+fn forbidden_in(tree: &str, forbidden: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| forbidden.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_exact_crate_names_only() {
+        let tree = "vodsnap-domain v0.1.0 (/repo/crates/domain)\n\
+                    thiserror v2.0.12\n\
+                    tokio-macros v2.5.0\n\
+                    serde_json v1.0.140\n\
+                    serde_json v1.0.140 (*)\n";
+        assert_eq!(
+            forbidden_in(tree, &["tokio", "serde_json"]),
+            vec!["serde_json".to_owned()]
+        );
+        assert!(forbidden_in(tree, &["axum"]).is_empty());
+    }
+}

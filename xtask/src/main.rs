@@ -1,0 +1,237 @@
+//! `cargo xtask`: the project's automation, the same for developers and CI
+//! (`.ci/run` and `.github/workflows/ci.yml` call nothing else).
+//!
+//! - `cargo xtask test`: architecture check, database selection, the Rust
+//!   tests (nextest when installed, plus doctests), then the conformance suite
+//!   once per store. Every step runs even when an earlier one failed (except
+//!   those that need what failed); a summary closes the run and the exit code
+//!   is non-zero if any step failed.
+//! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
+//! - `cargo xtask bench`: not implemented yet (issue 6).
+//!
+//! Environment:
+//! - `DATABASE_URL`: use this PostgreSQL server (otherwise testcontainers when a
+//!   Docker engine answers, otherwise the local server).
+//! - `VODSNAP_XTASK_NO_DOCKER=1`: never try testcontainers.
+//! - `VODSNAP_XTASK_LOCAL_PG=host:port`: the local server's address (default
+//!   `127.0.0.1:5432`); `127.0.0.1:1` simulates "no server answers".
+//! - `CARGO_TARGET_DIR`: honoured (read back from `cargo metadata`).
+
+mod arch;
+mod conformance;
+mod db;
+mod proc;
+mod workspace;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::proc::Env;
+use crate::workspace::Workspace;
+
+const ENV_HELP: &str = "Environment:
+  DATABASE_URL              PostgreSQL server for the tests (else testcontainers, else local)
+  VODSNAP_XTASK_NO_DOCKER   set to 1 to never try testcontainers
+  VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)";
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "vodsnap project automation", after_help = ENV_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Architecture check, Rust tests and the conformance suite, against PostgreSQL.
+    Test,
+    /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
+    Lint,
+    /// Benchmarks (not implemented yet: issue 6).
+    Bench,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Test => test(),
+        Cmd::Lint => lint(),
+        Cmd::Bench => {
+            eprintln!("cargo xtask bench: not yet implemented: see issue 6");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("test");
+
+    report.step("architecture", || arch::check(&ws, &env));
+
+    let Some(database) = report.step("database", db::select) else {
+        for name in ["rust tests", "conformance"] {
+            report.not_run(name, "no database");
+        }
+        return Ok(report.finish());
+    };
+    // Every child from here on sees the chosen server.
+    let mut env = env.with("DATABASE_URL", &database.url);
+
+    // The venv holds the SDK for the conformance suite and moto, the
+    // S3-compatible server that the object-storage tests start.
+    let python = report.step("python venv", || conformance::ensure_venv(&env));
+    if let Some(python) = &python
+        && let Some(bin) = python.parent()
+    {
+        env = env.with(
+            "VODSNAP_MOTO_SERVER",
+            &bin.join("moto_server").to_string_lossy(),
+        );
+    }
+
+    if nextest_available(&env) {
+        report.step("rust tests (nextest)", || {
+            proc::run(
+                env.cargo()
+                    .args(["nextest", "run", "--workspace", "--no-fail-fast"]),
+            )
+        });
+        report.step("doctests", || {
+            proc::run(env.cargo().args(["test", "--workspace", "--doc"]))
+        });
+    } else {
+        println!("cargo-nextest not installed: using cargo test");
+        report.step("rust tests (cargo test)", || {
+            proc::run(env.cargo().args(["test", "--workspace", "--no-fail-fast"]))
+        });
+    }
+
+    let prepared = python.and_then(|python| {
+        report.step("conformance setup", || {
+            conformance::setup(&ws, &env, python)
+        })
+    });
+    match prepared {
+        Some(prepared) => {
+            for store in conformance::CONFORMANCE_STORES {
+                report.step(&format!("conformance ({store})"), || {
+                    conformance::run_store(&env, &prepared, store, &database.url)
+                });
+            }
+        }
+        None => {
+            for store in conformance::CONFORMANCE_STORES {
+                report.not_run(&format!("conformance ({store})"), "setup failed");
+            }
+        }
+    }
+
+    // The container, if any, lives until every test and the suite finished.
+    drop(database);
+    Ok(report.finish())
+}
+
+fn lint() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("lint");
+    report.step("rustfmt", || {
+        proc::run(env.cargo().args(["fmt", "--all", "--", "--check"]))
+    });
+    report.step("clippy", || {
+        proc::run(env.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    Ok(report.finish())
+}
+
+fn nextest_available(env: &Env) -> bool {
+    proc::probe(
+        env.cargo().args(["nextest", "--version"]),
+        Duration::from_secs(60),
+    )
+}
+
+/// Outcome of each step, printed as a summary at the end.
+#[derive(Debug)]
+struct Report {
+    command: &'static str,
+    lines: Vec<String>,
+    failed: usize,
+}
+
+impl Report {
+    fn new(command: &'static str) -> Self {
+        Self {
+            command,
+            lines: Vec::new(),
+            failed: 0,
+        }
+    }
+
+    /// Runs one step, records its outcome, and returns its value if it succeeded.
+    fn step<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Option<T> {
+        println!("\n==> xtask {}: {name}", self.command);
+        let started = Instant::now();
+        let result = f();
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(value) => {
+                self.lines.push(format!("  ok      {name} ({secs:.1}s)"));
+                Some(value)
+            }
+            Err(err) => {
+                eprintln!("xtask {}: {name} FAILED: {err:#}", self.command);
+                let full = format!("{err:#}");
+                let first = full.lines().next().unwrap_or_default();
+                self.lines
+                    .push(format!("  FAILED  {name} ({secs:.1}s): {first}"));
+                self.failed += 1;
+                None
+            }
+        }
+    }
+
+    /// Records a step that could not run; it counts as a failure.
+    fn not_run(&mut self, name: &str, why: &str) {
+        self.lines.push(format!("  NOT RUN {name}: {why}"));
+        self.failed += 1;
+    }
+
+    fn finish(self) -> ExitCode {
+        println!("\n==> xtask {} summary", self.command);
+        for line in &self.lines {
+            println!("{line}");
+        }
+        if self.failed == 0 {
+            println!("xtask {}: every step succeeded", self.command);
+            ExitCode::SUCCESS
+        } else {
+            println!(
+                "xtask {}: {} of {} steps did not succeed",
+                self.command,
+                self.failed,
+                self.lines.len()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
