@@ -5,6 +5,7 @@
 //! task deleted once answers `DELETED` to every caller. Nothing outlives the
 //! process.
 
+mod cleanup;
 mod credentials;
 mod store;
 

@@ -3,15 +3,18 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::cleanup::CleanupState;
 use async_trait::async_trait;
+use std::time::Duration;
 use vodsnap_domain::{
     AssetId, DeleteReport, DeleteSelection, DetailsPage, Existing, ItemError, ItemOutcome,
-    ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ProjectId, RegistrationDecision,
-    TaskId, TaskResult, Timestamp,
+    ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
+    RegistrationDecision, TaskId, TaskResult, Timestamp,
 };
+
 use vodsnap_ports::{
-    DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
-    SnapshotPage, TaskResultStore,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, DeleteError, DetailsError, ListError,
+    Listing, ParkedItem, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -30,7 +33,14 @@ impl Project {
         tasks
     }
 
-    fn delete_one(&mut self, task: &TaskId, asset: Option<&AssetId>) -> ItemOutcome {
+    /// Deletes one task; the object keys of a task deleted now are returned
+    /// for the cleanup queue.
+    fn delete_one(
+        &mut self,
+        task: &TaskId,
+        asset: Option<&AssetId>,
+        freed: &mut Vec<ObjectKey>,
+    ) -> ItemOutcome {
         let failed = |error| ItemOutcome::failed(task.clone(), asset.cloned(), error);
         if let Some(owner) = self.deleted.get(task) {
             return match asset {
@@ -45,16 +55,26 @@ impl Project {
             return failed(ItemError::OtherAsset);
         }
         let owner = result.asset().clone();
-        self.live.remove(task);
+        if let Some(removed) = self.live.remove(task) {
+            freed.extend(removed.snapshots().iter().map(|s| s.object_key().clone()));
+        }
         self.deleted.insert(task.clone(), owner.clone());
         ItemOutcome::deleted(task.clone(), owner)
     }
 }
 
-/// Task results held in memory.
+/// Task results and the cleanup queue, behind one lock so that a delete
+/// and the enqueueing of its objects are one atomic step.
+#[derive(Debug, Default)]
+struct Inner {
+    projects: HashMap<ProjectId, Project>,
+    cleanup: CleanupState,
+}
+
+/// Task results held in memory, with their cleanup queue.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    projects: Mutex<HashMap<ProjectId, Project>>,
+    inner: Mutex<Inner>,
 }
 
 impl MemoryStore {
@@ -62,12 +82,16 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn with_projects<T>(&self, f: impl FnOnce(&mut HashMap<ProjectId, Project>) -> T) -> T {
+    fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         // A panic while holding the lock cannot leave a half-applied change:
-        // every mutation below is a single insert or remove pair after all
-        // checks, so the data is still consistent and we keep serving.
-        let mut guard = self.projects.lock().unwrap_or_else(|p| p.into_inner());
+        // every mutation below happens after all checks, so the data is
+        // still consistent and we keep serving.
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+
+    fn with_projects<T>(&self, f: impl FnOnce(&mut HashMap<ProjectId, Project>) -> T) -> T {
+        self.with_inner(|inner| f(&mut inner.projects))
     }
 }
 
@@ -181,10 +205,11 @@ impl TaskResultStore for MemoryStore {
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<DeleteReport, DeleteError> {
-        Ok(self.with_projects(|projects| {
-            let p = projects.entry(project.clone()).or_default();
+        Ok(self.with_inner(|inner| {
+            let mut freed = Vec::new();
+            let p = inner.projects.entry(project.clone()).or_default();
             let items: Vec<ItemOutcome> = if selection.is_asset_only() {
                 let picked: Vec<TaskId> = selection
                     .asset()
@@ -198,24 +223,76 @@ impl TaskResultStore for MemoryStore {
                     .unwrap_or_default();
                 picked
                     .iter()
-                    .map(|task| p.delete_one(task, selection.asset()))
+                    .map(|task| p.delete_one(task, selection.asset(), &mut freed))
                     .collect()
             } else {
                 selection
                     .tasks()
                     .iter()
-                    .map(|task| p.delete_one(task, selection.asset()))
+                    .map(|task| p.delete_one(task, selection.asset(), &mut freed))
                     .collect()
             };
             let remaining = selection
                 .asset()
                 .map_or(0, |asset| p.live_of_asset(asset).len() as u64);
+            for key in freed {
+                inner.cleanup.enqueue(project.clone(), key, now);
+            }
             DeleteReport { items, remaining }
         }))
     }
 
     async fn ping(&self) -> Result<(), PingError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl CleanupQueue for MemoryStore {
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<CleanupItem>, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.claim(worker, max, lease, now)))
+    }
+
+    async fn is_referenced(&self, key: &ObjectKey) -> Result<bool, CleanupError> {
+        Ok(self.with_inner(|inner| {
+            inner.projects.values().any(|p| {
+                p.live
+                    .values()
+                    .any(|t| t.snapshots().iter().any(|s| s.object_key() == key))
+            })
+        }))
+    }
+
+    async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.complete(item.id, worker)))
+    }
+
+    async fn fail(
+        &self,
+        item: &CleanupItem,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.fail(item.id, worker, error, retry_at)))
+    }
+
+    async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.status(now)))
+    }
+
+    async fn parked(&self, limit: u32) -> Result<Vec<ParkedItem>, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.parked(limit)))
+    }
+
+    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, CleanupError> {
+        Ok(self.with_inner(|inner| inner.cleanup.retry_parked(&ids, now)))
     }
 }
 
@@ -230,6 +307,21 @@ mod tests {
     vodsnap_store_suite::task_result_store_tests!(|| async {
         std::sync::Arc::new(MemoryStore::new()) as std::sync::Arc<dyn TaskResultStore>
     });
+
+    mod cleanup {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::cleanup_cases::Stores;
+
+        vodsnap_store_suite::cleanup_queue_tests!(|| async {
+            let store = Arc::new(MemoryStore::new());
+            Stores {
+                results: store.clone(),
+                cleanup: store,
+                keep_alive: Arc::new(()),
+            }
+        });
+    }
 
     mod credentials {
         use crate::MemoryCredentialStore;

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use vodsnap_ports::{
-    CredentialError, DeleteError, DetailsError, ListError, PingError, RegisterError,
+    CleanupError, CredentialError, DeleteError, DetailsError, ListError, PingError, RegisterError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -126,7 +126,8 @@ into_port_error!(
     ListError,
     DetailsError,
     DeleteError,
-    CredentialError
+    CredentialError,
+    CleanupError
 );
 
 impl From<DbError> for PingError {

@@ -19,6 +19,7 @@
 //! error codes; it answers with the ports' errors and domain values.
 
 mod cipher;
+mod cleanup;
 mod credentials;
 mod db_error;
 mod task_results;

@@ -33,6 +33,10 @@ impl PgTaskResultStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -97,16 +101,19 @@ impl StoredPara {
     }
 }
 
-fn to_db_time(at: Timestamp) -> Result<DateTime<Utc>, DbError> {
+pub(crate) fn to_db_time(at: Timestamp) -> Result<DateTime<Utc>, DbError> {
     DateTime::from_timestamp_micros(at.as_micros())
         .ok_or_else(|| DbError::unknown(anyhow!("timestamp {at:?} is out of range")))
 }
 
-fn from_db_time(at: DateTime<Utc>) -> Timestamp {
+pub(crate) fn from_db_time(at: DateTime<Utc>) -> Timestamp {
     Timestamp::from_micros(at.timestamp_micros())
 }
 
-fn parse_stored<T, E>(parse: impl FnOnce(&str) -> Result<T, E>, raw: &str) -> Result<T, DbError>
+pub(crate) fn parse_stored<T, E>(
+    parse: impl FnOnce(&str) -> Result<T, E>,
+    raw: &str,
+) -> Result<T, DbError>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -503,17 +510,22 @@ async fn tombstone(
             tasks.len()
         )));
     }
-    // The object-cleanup outbox belongs here, in this same transaction, so
-    // that a durable DELETED always comes with its cleanup work:
-    // `WITH gone AS (DELETE ... RETURNING project_id, object_key)
-    //  INSERT INTO <outbox> SELECT ... FROM gone`.
-    let removed = sqlx::query("DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2)")
-        .bind(project.as_str())
-        .bind(tasks)
-        .execute(&mut **tx)
-        .await
-        .db("failed to remove the snapshots of deleted task results")?
-        .rows_affected();
+    // The cleanup work is recorded in this same transaction, so that a
+    // durable DELETED always comes with the removal of its objects.
+    let removed = sqlx::query(
+        "WITH gone AS ( \
+             DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2) \
+             RETURNING project_id, object_key) \
+         INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
+         SELECT project_id, object_key, $3, $3 FROM gone",
+    )
+    .bind(project.as_str())
+    .bind(tasks)
+    .bind(to_db_time(now)?)
+    .execute(&mut **tx)
+    .await
+    .db("failed to queue the cleanup of deleted task results' objects")?
+    .rows_affected();
     tracing::debug!(
         tasks = tasks.len(),
         snapshots = removed,

@@ -220,6 +220,22 @@ mod suite {
     vodsnap_store_suite::task_result_store_tests!(fresh_task_store);
 }
 
+async fn fresh_cleanup_stores() -> vodsnap_store_suite::cleanup_cases::Stores {
+    let db = TestDb::migrated().await;
+    let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
+    vodsnap_store_suite::cleanup_cases::Stores {
+        results: store.clone(),
+        cleanup: store,
+        keep_alive: Arc::new(db),
+    }
+}
+
+mod cleanup_suite {
+    use super::*;
+
+    vodsnap_store_suite::cleanup_queue_tests!(fresh_cleanup_stores);
+}
+
 mod credential_suite {
     use super::*;
 
@@ -419,6 +435,7 @@ async fn every_project_table_is_keyed_by_project_first() {
     assert_eq!(
         leading,
         [
+            ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
             ("task_results".to_owned(), "project_id".to_owned()),
@@ -505,7 +522,8 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(collations.len(), 5);
+    // task_results: 3, snapshots: 2, cleanup_items: 1.
+    assert_eq!(collations.len(), 6);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }

@@ -5,12 +5,14 @@
 //! has its own error enum: the business cases by name, then `Unavailable`
 //! (a dependency is down; retry later) and `Unknown` (a bug or a surprise).
 
+pub mod cleanup;
 pub mod clock;
 pub mod credentials;
 pub mod images;
 pub mod store;
 pub mod tokens;
 
+pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
@@ -20,6 +22,8 @@ pub use store::{
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 
+#[cfg(feature = "mocks")]
+pub use cleanup::MockCleanupQueue;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]

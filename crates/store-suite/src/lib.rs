@@ -14,6 +14,7 @@
 )]
 
 pub mod cases;
+pub mod cleanup_cases;
 pub mod credential_cases;
 pub mod fixtures;
 
@@ -56,6 +57,28 @@ macro_rules! credential_store_tests {
             credential_cases;
             unknown_access_key_is_none,
             upsert_creates_then_replaces
+        );
+    };
+}
+
+/// One test per case of [`cleanup_cases`]. `$make` returns a future of
+/// [`cleanup_cases::Stores`]: both ports of one fresh, empty adapter.
+#[macro_export]
+macro_rules! cleanup_queue_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            cleanup_cases;
+            a_delete_enqueues_each_object_once,
+            a_live_task_enqueues_nothing,
+            a_lease_excludes_other_workers_until_it_expires,
+            complete_removes_the_item,
+            failures_retry_later_then_park,
+            retry_parked_takes_only_the_named_items,
+            another_workers_item_cannot_be_failed_or_completed,
+            a_key_of_a_live_task_is_referenced,
+            the_oldest_enqueued_item_is_reported,
+            concurrent_claims_never_share_an_item
         );
     };
 }

@@ -1,0 +1,167 @@
+//! The in-memory cleanup queue, kept under the store's lock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use vodsnap_domain::{ObjectKey, ProjectId, Timestamp};
+use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
+
+#[derive(Debug)]
+struct Queued {
+    item: CleanupItem,
+    enqueued_at: Timestamp,
+    due_at: Timestamp,
+    lease: Option<(String, Timestamp)>,
+    parked: bool,
+    last_error: String,
+}
+
+impl Queued {
+    fn leased_to(&self, worker: &str, now: Option<Timestamp>) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|(owner, until)| owner == worker && now.is_none_or(|n| *until > n))
+    }
+
+    fn lease_live(&self, now: Timestamp) -> bool {
+        self.lease.as_ref().is_some_and(|(_, until)| *until > now)
+    }
+}
+
+/// Items by id, so that claims go oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct CleanupState {
+    items: BTreeMap<i64, Queued>,
+    next_id: i64,
+}
+
+fn plus(at: Timestamp, d: Duration) -> Timestamp {
+    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    Timestamp::from_micros(at.as_micros().saturating_add(micros))
+}
+
+impl CleanupState {
+    pub(crate) fn enqueue(&mut self, project: ProjectId, object_key: ObjectKey, now: Timestamp) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.items.insert(
+            id,
+            Queued {
+                item: CleanupItem {
+                    id,
+                    project,
+                    object_key,
+                    attempts: 0,
+                },
+                enqueued_at: now,
+                due_at: now,
+                lease: None,
+                parked: false,
+                last_error: String::new(),
+            },
+        );
+    }
+
+    pub(crate) fn claim(
+        &mut self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Vec<CleanupItem> {
+        let until = plus(now, lease);
+        self.items
+            .values_mut()
+            .filter(|q| !q.parked && q.due_at <= now && !q.lease_live(now))
+            .take(max as usize)
+            .map(|q| {
+                q.lease = Some((worker.to_owned(), until));
+                q.item.clone()
+            })
+            .collect()
+    }
+
+    pub(crate) fn complete(&mut self, id: i64, worker: &str) -> bool {
+        // A worker whose lease ran out may still finish: its work is done
+        // and idempotent, and a second worker will find nothing to redo.
+        let owned = self
+            .items
+            .get(&id)
+            .is_some_and(|q| q.leased_to(worker, None));
+        if owned {
+            self.items.remove(&id);
+        }
+        owned
+    }
+
+    pub(crate) fn fail(
+        &mut self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> bool {
+        let Some(q) = self
+            .items
+            .get_mut(&id)
+            .filter(|q| q.leased_to(worker, None))
+        else {
+            return false;
+        };
+        q.item.attempts = q.item.attempts.saturating_add(1);
+        q.lease = None;
+        q.last_error = error.to_owned();
+        match retry_at {
+            Some(at) => q.due_at = at,
+            None => q.parked = true,
+        }
+        true
+    }
+
+    pub(crate) fn status(&self, now: Timestamp) -> CleanupStatus {
+        let mut status = CleanupStatus::default();
+        for q in self.items.values() {
+            status.failed_attempts += u64::from(q.item.attempts);
+            if q.parked {
+                status.parked += 1;
+                continue;
+            }
+            status.queued += 1;
+            if q.lease_live(now) {
+                status.leased += 1;
+            }
+            status.oldest_enqueued_at = Some(
+                status
+                    .oldest_enqueued_at
+                    .map_or(q.enqueued_at, |o| o.min(q.enqueued_at)),
+            );
+        }
+        status
+    }
+
+    pub(crate) fn parked(&self, limit: u32) -> Vec<ParkedItem> {
+        self.items
+            .values()
+            .filter(|q| q.parked)
+            .take(limit as usize)
+            .map(|q| ParkedItem {
+                item: q.item.clone(),
+                last_error: q.last_error.clone(),
+                enqueued_at: q.enqueued_at,
+            })
+            .collect()
+    }
+
+    pub(crate) fn retry_parked(&mut self, ids: &[i64], now: Timestamp) -> u64 {
+        let mut n = 0;
+        for q in self.items.values_mut() {
+            if q.parked && (ids.is_empty() || ids.contains(&q.item.id)) {
+                q.parked = false;
+                q.item.attempts = 0;
+                q.due_at = now;
+                n += 1;
+            }
+        }
+        n
+    }
+}

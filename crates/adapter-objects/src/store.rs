@@ -1,0 +1,371 @@
+//! `ObjectImageStore`: the image store port on the `object_store` crate, so
+//! one adapter serves S3-compatible buckets, a local directory and memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
+};
+use vodsnap_domain::ObjectKey;
+use vodsnap_ports::{ImageStore, ImageStoreError};
+
+use crate::failure::{is_absent, is_passing};
+use crate::storage_url::StorageUrl;
+
+/// How long to wait for a TCP (and TLS) connection to the storage.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one request may take, body included; snapshot images are small.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times object_store repeats a failed request before giving up.
+pub const MAX_RETRIES: usize = 3;
+/// After this long since the first attempt no retry starts, so an outage
+/// surfaces as `Unavailable` in seconds (cleanup retries later anyway) rather
+/// than after object_store's default three minutes.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(10);
+
+/// Snapshot images in object storage: an S3-compatible bucket, a local
+/// directory or memory, as `--storage` says.
+#[derive(Clone)]
+pub struct ObjectImageStore {
+    objects: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+/// By hand: object_store's S3 client would print its credentials.
+impl std::fmt::Debug for ObjectImageStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectImageStore")
+            .field("storage", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectImageStore {
+    /// Opens the store named by `url`, reading the S3 settings from the
+    /// process's `AWS_*` environment variables (see [`Self::open_with_env`]).
+    pub fn open(url: &StorageUrl) -> anyhow::Result<Self> {
+        Self::open_with_env(url, std::env::vars())
+    }
+
+    /// Opens the store named by `url` with the S3 settings taken from `env`,
+    /// `(name, value)` pairs as in the process environment; pairs whose name
+    /// does not start with `AWS_` are ignored.
+    ///
+    /// For `s3://bucket` these are read: `AWS_ENDPOINT_URL` (or
+    /// `AWS_ENDPOINT`), `AWS_REGION` (or `AWS_DEFAULT_REGION`),
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_ALLOW_HTTP`, and the other `AWS_*` settings object_store knows
+    /// (e.g. `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`). Taking them as an argument
+    /// lets tests and embedders configure a store without touching the
+    /// process environment, which parallel tests share.
+    ///
+    /// A `file:` directory is created if missing. Nothing here contacts the
+    /// storage: an unreachable bucket shows up on first use, as `Unavailable`.
+    pub fn open_with_env<K, V>(
+        url: &StorageUrl,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> anyhow::Result<Self>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        match url {
+            StorageUrl::File(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("failed to create the image directory {}", dir.display())
+                })?;
+                let objects = LocalFileSystem::new_with_prefix(dir)
+                    .with_context(|| {
+                        format!("failed to open the image directory {}", dir.display())
+                    })?
+                    // Deleting the last image of a task removes its now empty
+                    // directories, so the tree does not fill with husks.
+                    .with_automatic_cleanup(true);
+                Ok(Self {
+                    objects: Arc::new(objects),
+                    description: url.to_string(),
+                })
+            }
+            StorageUrl::S3 { bucket } => open_s3(bucket, aws_settings(env)),
+            StorageUrl::Memory => Ok(Self {
+                objects: Arc::new(InMemory::new()),
+                description: url.to_string(),
+            }),
+        }
+    }
+}
+
+/// The `AWS_*` pairs of `env`, by name; later pairs win, as in a shell.
+fn aws_settings<K, V>(env: impl IntoIterator<Item = (K, V)>) -> BTreeMap<String, String>
+where
+    K: Into<String>,
+    V: Into<String>,
+{
+    env.into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .filter(|(k, _)| k.starts_with("AWS_"))
+        .collect()
+}
+
+fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<ObjectImageStore> {
+    // The AWS SDKs' name first, then the older one object_store also reads.
+    let endpoint = settings
+        .get("AWS_ENDPOINT_URL")
+        .or_else(|| settings.get("AWS_ENDPOINT"))
+        .cloned();
+    let allow_http = settings
+        .get("AWS_ALLOW_HTTP")
+        // The spellings object_store itself takes as true.
+        .is_some_and(|v| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "1" | "true" | "on" | "yes" | "y"
+            )
+        });
+    if let Some(endpoint) = &endpoint
+        && endpoint.starts_with("http://")
+        && !allow_http
+    {
+        // object_store would refuse every request later with a vaguer message.
+        anyhow::bail!("the S3 endpoint uses plain http://; set AWS_ALLOW_HTTP=true to allow it");
+    }
+
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(CONNECT_TIMEOUT)
+                .with_timeout(REQUEST_TIMEOUT),
+        )
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(2),
+                base: 2.0,
+            },
+            max_retries: MAX_RETRIES,
+            retry_timeout: RETRY_WINDOW,
+        })
+        // One object per call: plain `DELETE /key` works on every
+        // S3-compatible service, the bulk `POST /?delete` API not on all.
+        .with_disable_bulk_delete(true);
+    for (name, value) in &settings {
+        if matches!(
+            name.as_str(),
+            "AWS_ENDPOINT_URL" | "AWS_ENDPOINT" | "AWS_BUCKET" | "AWS_BUCKET_NAME"
+        ) {
+            continue;
+        }
+        // Names object_store does not know (AWS_PROFILE, ...) are not ours
+        // to judge: other tools share the environment.
+        if let Ok(key) = name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            builder = builder.with_config(key, value);
+        }
+    }
+    if let Some(endpoint) = &endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    // The bucket comes from the URL only, whatever AWS_BUCKET says.
+    let objects = builder
+        .with_bucket_name(bucket)
+        .build()
+        // object_store's builder errors name settings, not their values.
+        .context("failed to configure the S3 image store from the AWS_* settings")?;
+
+    let description = match &endpoint {
+        Some(endpoint) => format!("s3://{bucket} (endpoint {})", without_userinfo(endpoint)),
+        None => format!("s3://{bucket}"),
+    };
+    Ok(ObjectImageStore {
+        objects: Arc::new(objects),
+        description,
+    })
+}
+
+/// `endpoint` without any `user:password@`, for logs.
+fn without_userinfo(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut url) => {
+            // Both only fail for URLs that cannot have credentials anyway.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.as_str().trim_end_matches('/').to_owned()
+        }
+        Err(_) => "(unparsable endpoint)".to_owned(),
+    }
+}
+
+/// The object_store location for `key`, which must be the very same string:
+/// producers upload under the key directly, so a rewritten key (object_store
+/// drops a trailing '/', refuses empty and '.' segments) would miss them.
+fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
+    let refused = || {
+        ImageStoreError::Unknown(anyhow::anyhow!(
+            "object key {:?} cannot be stored as is (empty or '.' segment, or a trailing '/')",
+            key.as_str()
+        ))
+    };
+    let path = Path::parse(key.as_str()).map_err(|_| refused())?;
+    if path.as_ref() != key.as_str() {
+        return Err(refused());
+    }
+    Ok(path)
+}
+
+/// Sorts a failed operation into the port's two cases.
+fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
+    if is_passing(&err) {
+        ImageStoreError::Unavailable(anyhow::Error::new(err).context(doing))
+    } else {
+        ImageStoreError::Unknown(anyhow::Error::new(err).context(doing))
+    }
+}
+
+#[async_trait]
+impl ImageStore for ObjectImageStore {
+    #[tracing::instrument(name = "image_store.delete", skip_all, fields(store = %self.description, key = key.as_str()))]
+    async fn delete(&self, key: &ObjectKey) -> Result<(), ImageStoreError> {
+        let path = location(key)?;
+        match self.objects.delete(&path).await {
+            Ok(()) => Ok(()),
+            // S3 answers 204 for a missing key, a directory store NotFound:
+            // either way the object is gone, which is what cleanup wants.
+            Err(err) if is_absent(&err) => Ok(()),
+            Err(err) => Err(failure(
+                err,
+                format!("failed to delete image {:?}", key.as_str()),
+            )),
+        }
+    }
+
+    #[tracing::instrument(name = "image_store.put", skip_all, fields(store = %self.description, key = key.as_str(), bytes = bytes.len()))]
+    async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<(), ImageStoreError> {
+        let path = location(key)?;
+        self.objects
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|err| failure(err, format!("failed to store image {:?}", key.as_str())))
+    }
+
+    #[tracing::instrument(name = "image_store.exists", skip_all, fields(store = %self.description, key = key.as_str()))]
+    async fn exists(&self, key: &ObjectKey) -> Result<bool, ImageStoreError> {
+        let path = location(key)?;
+        match self.objects.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_absent(&err) => Ok(false),
+            Err(err) => Err(failure(
+                err,
+                format!("failed to look up image {:?}", key.as_str()),
+            )),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(raw: &str) -> ObjectKey {
+        ObjectKey::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn keys_map_to_the_same_location() {
+        for raw in [
+            "a",
+            "p1/a1/t1/0.jpg",
+            "снимки/图像/🎞.jpg",
+            "a..b/c",
+            "a b/c+d",
+        ] {
+            assert_eq!(location(&key(raw)).unwrap().as_ref(), raw);
+        }
+    }
+
+    #[test]
+    fn keys_object_store_would_rewrite_are_refused() {
+        for raw in ["a//b", "a/./b", "a/", "."] {
+            assert!(
+                matches!(location(&key(raw)), Err(ImageStoreError::Unknown(_))),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_endpoints_need_allow_http() {
+        let url = StorageUrl::S3 {
+            bucket: "bucket".into(),
+        };
+        let env = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")];
+        let err = ObjectImageStore::open_with_env(&url, env).unwrap_err();
+        assert!(err.to_string().contains("AWS_ALLOW_HTTP"), "{err}");
+
+        let env = [
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_ALLOW_HTTP", "1"),
+        ];
+        assert!(ObjectImageStore::open_with_env(&url, env).is_ok());
+    }
+
+    #[test]
+    fn s3_description_names_bucket_and_endpoint_but_no_secret() {
+        let url = StorageUrl::S3 {
+            bucket: "bucket".into(),
+        };
+        let env = [
+            ("AWS_ENDPOINT_URL", "http://user:pw-in-url@127.0.0.1:9000/"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret"),
+            ("AWS_BUCKET", "another-bucket"),
+            ("HOME", "/root"),
+        ];
+        let store = ObjectImageStore::open_with_env(&url, env).unwrap();
+        assert_eq!(
+            store.describe(),
+            "s3://bucket (endpoint http://127.0.0.1:9000)"
+        );
+        let debug = format!("{store:?}");
+        for secret in ["AKIDEXAMPLE", "very-secret", "pw-in-url"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
+    fn aws_endpoint_url_wins_over_aws_endpoint() {
+        let url = StorageUrl::S3 {
+            bucket: "bucket".into(),
+        };
+        let env = [
+            ("AWS_ENDPOINT", "https://old.example"),
+            ("AWS_ENDPOINT_URL", "https://obs.example"),
+        ];
+        let store = ObjectImageStore::open_with_env(&url, env).unwrap();
+        assert_eq!(
+            store.describe(),
+            "s3://bucket (endpoint https://obs.example)"
+        );
+    }
+
+    #[test]
+    fn file_store_creates_its_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("images/nested");
+        let store = ObjectImageStore::open(&StorageUrl::File(dir.clone())).unwrap();
+        assert!(dir.is_dir());
+        assert!(store.describe().starts_with("file:///"));
+    }
+}

@@ -1,0 +1,204 @@
+//! The object image store against every storage it supports: the port's
+//! behaviour suite on memory, a local directory and a real S3-compatible
+//! server (moto), then what only a remote storage does: go away.
+//!
+//! The S3 tests need `VODSNAP_MOTO_SERVER`, the path of moto's
+//! `moto_server` executable (see `support/moto.rs`); without it they fail
+//! with a message saying how to get it.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers: a failed expectation is a failed test"
+)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::fake_server;
+use support::moto::{self, Moto};
+use support::suite::{self, key};
+use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
+use vodsnap_ports::{ImageStore, ImageStoreError};
+
+/// A store under test and whatever must outlive it (a directory, a server).
+struct Fixture {
+    store: ObjectImageStore,
+    _keep: Box<dyn std::any::Any>,
+}
+
+fn memory() -> Fixture {
+    let store = ObjectImageStore::open(&StorageUrl::Memory).expect("open a memory store");
+    Fixture {
+        store,
+        _keep: Box::new(()),
+    }
+}
+
+fn local_directory() -> Fixture {
+    let root = tempfile::tempdir().expect("create a temporary directory");
+    // A directory that does not exist yet: open must create it.
+    let url = StorageUrl::File(root.path().join("images"));
+    let store = ObjectImageStore::open(&url).expect("open a directory store");
+    Fixture {
+        store,
+        _keep: Box::new(root),
+    }
+}
+
+fn moto_s3() -> Fixture {
+    let moto = Moto::start();
+    let store = moto.store("vodsnap-images");
+    Fixture {
+        store,
+        _keep: Box::new(moto),
+    }
+}
+
+/// One test per behaviour of `support::suite`, for the backend `$make` builds.
+macro_rules! image_store_suite {
+    ($backend:ident, $describes_as:literal) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn put_then_exists_then_delete_then_gone() {
+                let fx = $backend();
+                suite::put_then_exists_then_delete_then_gone(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn putting_again_replaces() {
+                let fx = $backend();
+                suite::putting_again_replaces(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn deleting_an_absent_key_is_ok() {
+                let fx = $backend();
+                suite::deleting_an_absent_key_is_ok(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn nested_and_unicode_keys_round_trip() {
+                let fx = $backend();
+                suite::nested_and_unicode_keys_round_trip(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn delete_leaves_siblings() {
+                let fx = $backend();
+                suite::delete_leaves_siblings(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn a_prefix_of_other_keys_is_not_an_object() {
+                let fx = $backend();
+                suite::a_prefix_of_other_keys_is_not_an_object(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn a_key_under_an_object_is_absent() {
+                let fx = $backend();
+                suite::a_key_under_an_object_is_absent(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn describes_itself_without_secrets() {
+                let fx = $backend();
+                suite::describes_itself_without_secrets(&fx.store, $describes_as);
+            }
+        }
+    };
+}
+
+image_store_suite!(memory, "memory://");
+image_store_suite!(local_directory, "file:///");
+image_store_suite!(moto_s3, "s3://vodsnap-images (endpoint http://127.0.0.1:");
+
+// ---------------------------------------------------------------------------
+// Storage that goes away
+
+/// Longest an operation may take against a dead storage: object_store's
+/// retry window plus a margin for a loaded machine. Far below the minutes
+/// object_store would spend with its defaults.
+const OUTAGE_LIMIT: Duration = Duration::from_secs(20);
+
+/// Runs `op`, asserting it ends within `OUTAGE_LIMIT` and gives `Unavailable`.
+async fn assert_unavailable<T: std::fmt::Debug>(
+    what: &str,
+    op: impl Future<Output = Result<T, ImageStoreError>>,
+) {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(OUTAGE_LIMIT, op)
+        .await
+        .unwrap_or_else(|_| panic!("{what} still running after {OUTAGE_LIMIT:?}"));
+    match outcome {
+        Err(ImageStoreError::Unavailable(cause)) => {
+            let chain = format!("{cause:#}");
+            for secret in moto::SECRETS {
+                assert!(!chain.contains(secret), "{what}: the error shows a secret");
+            }
+        }
+        other => panic!("{what}: expected Unavailable, got {other:?}"),
+    }
+    eprintln!("{what}: Unavailable after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_unreachable_s3_endpoint_is_unavailable_quickly() {
+    let store = moto::s3_store("vodsnap-images", fake_server::closed_port());
+    let k = key("p1/asset-1/task-1/0.jpg");
+
+    assert_unavailable("delete", store.delete(&k)).await;
+    assert_unavailable("exists", store.exists(&k)).await;
+    assert_unavailable("put", store.put(&k, b"image".to_vec())).await;
+}
+
+#[tokio::test]
+async fn an_s3_endpoint_answering_503_is_unavailable() {
+    let port = fake_server::answering("503 Service Unavailable").await;
+    let store = moto::s3_store("vodsnap-images", port);
+    let k = key("p1/asset-1/task-1/0.jpg");
+
+    assert_unavailable("delete", store.delete(&k)).await;
+    assert_unavailable("exists", store.exists(&k)).await;
+}
+
+#[tokio::test]
+async fn an_s3_endpoint_refusing_access_is_not_unavailable() {
+    // A refusal will not pass by itself: retrying cannot help, so Unknown.
+    let port = fake_server::answering("403 Forbidden").await;
+    let store = moto::s3_store("vodsnap-images", port);
+
+    let outcome = store.delete(&key("p1/asset-1/task-1/0.jpg")).await;
+
+    assert!(
+        matches!(outcome, Err(ImageStoreError::Unknown(_))),
+        "expected Unknown, got {outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_is_unavailable_while_s3_is_down_and_ok_once_it_is_back() {
+    let mut moto = Moto::start();
+    let store = moto.store("vodsnap-images");
+    let k = key("p1/asset-1/task-1/0.jpg");
+    store
+        .put(&k, b"image".to_vec())
+        .await
+        .expect("put while up");
+
+    moto.stop();
+    assert_unavailable("delete while down", store.delete(&k)).await;
+
+    moto.restart();
+    // moto forgot everything: the bucket is back, empty, as after a restore.
+    moto.create_bucket("vodsnap-images");
+    store
+        .delete(&k)
+        .await
+        .expect("delete converges once the storage is back");
+    assert!(!store.exists(&k).await.expect("exists once back"));
+}

@@ -1,0 +1,307 @@
+//! The cases every `CleanupQueue` passes, together with the
+//! `TaskResultStore` of the same adapter (deletes feed the queue).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vodsnap_domain::{DeleteSelection, ObjectKey};
+use vodsnap_ports::{CleanupQueue, TaskResultStore};
+
+use crate::fixtures::{asset, at, project, result, task};
+
+/// The two ports of one adapter, sharing its data.
+#[derive(Clone)]
+pub struct Stores {
+    pub results: Arc<dyn TaskResultStore>,
+    pub cleanup: Arc<dyn CleanupQueue>,
+    /// Whatever must live as long as the stores (e.g. a test database that
+    /// is dropped with its guard).
+    pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+const LEASE_MICROS: i64 = 60_000_000;
+
+async fn register_and_delete(s: &Stores, p: &str, t: &str, count: i64) {
+    s.results
+        .register(result(p, "a", t, count), at(100))
+        .await
+        .expect("register");
+    let selection = DeleteSelection::new(None, vec![task(t)]).expect("selection");
+    s.results
+        .delete(&project(p), &selection, at(200))
+        .await
+        .expect("delete");
+}
+
+fn keys(items: &[vodsnap_ports::CleanupItem]) -> Vec<String> {
+    let mut keys: Vec<String> = items
+        .iter()
+        .map(|i| i.object_key.as_str().to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+pub async fn a_delete_enqueues_each_object_once(s: Stores) {
+    register_and_delete(&s, "p", "t1", 3).await;
+    // Deleting again, or failing to delete, enqueues nothing more.
+    let again =
+        DeleteSelection::new(Some(asset("a")), vec![task("t1"), task("nope")]).expect("selection");
+    s.results
+        .delete(&project("p"), &again, at(300))
+        .await
+        .expect("delete");
+
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        keys(&items),
+        ["p/a/t1/0.jpg", "p/a/t1/1.jpg", "p/a/t1/2.jpg"]
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| i.project == project("p") && i.attempts == 0)
+    );
+}
+
+pub async fn a_live_task_enqueues_nothing(s: Stores) {
+    s.results
+        .register(result("p", "a", "t1", 2), at(100))
+        .await
+        .expect("register");
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert!(items.is_empty());
+    let status = s.cleanup.status(at(1_000)).await.expect("status");
+    assert_eq!(status.queued, 0);
+}
+
+pub async fn a_lease_excludes_other_workers_until_it_expires(s: Stores) {
+    register_and_delete(&s, "p", "t1", 2).await;
+    let first = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 2);
+    let during = s
+        .cleanup
+        .claim("w2", 100, LEASE, at(1_001))
+        .await
+        .expect("claim");
+    assert!(during.is_empty());
+    let status = s.cleanup.status(at(1_001)).await.expect("status");
+    assert_eq!((status.queued, status.leased), (2, 2));
+
+    let after = s
+        .cleanup
+        .claim("w2", 100, LEASE, at(1_000 + LEASE_MICROS + 1))
+        .await
+        .expect("claim");
+    assert_eq!(keys(&after), keys(&first));
+    // The first worker's lease is gone: it can no longer complete.
+    let item = first.first().expect("item");
+    assert!(!s.cleanup.complete(item, "w1").await.expect("complete"));
+}
+
+pub async fn complete_removes_the_item(s: Stores) {
+    register_and_delete(&s, "p", "t1", 2).await;
+    let items = s
+        .cleanup
+        .claim("w1", 1, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    let item = items.first().expect("one item");
+    assert!(s.cleanup.complete(item, "w1").await.expect("complete"));
+    let status = s.cleanup.status(at(1_000)).await.expect("status");
+    assert_eq!(status.queued, 1);
+    let later = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000 + 2 * LEASE_MICROS))
+        .await
+        .expect("claim");
+    assert_eq!(later.len(), 1);
+    assert_ne!(later.first().map(|i| i.id), Some(item.id));
+}
+
+pub async fn failures_retry_later_then_park(s: Stores) {
+    register_and_delete(&s, "p", "t1", 1).await;
+    let item = s
+        .cleanup
+        .claim("w1", 1, LEASE, at(1_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("item");
+    assert!(
+        s.cleanup
+            .fail(&item, "w1", "storage unavailable", Some(at(5_000)))
+            .await
+            .expect("fail")
+    );
+    assert!(
+        s.cleanup
+            .claim("w1", 1, LEASE, at(4_999))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let retried = s
+        .cleanup
+        .claim("w1", 1, LEASE, at(5_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("due again");
+    assert_eq!(retried.attempts, 1);
+
+    assert!(
+        s.cleanup
+            .fail(&retried, "w1", "still down", None)
+            .await
+            .expect("park")
+    );
+    assert!(
+        s.cleanup
+            .claim("w1", 1, LEASE, at(9_999_999))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let status = s.cleanup.status(at(6_000)).await.expect("status");
+    assert_eq!(
+        (status.queued, status.parked, status.failed_attempts),
+        (0, 1, 2)
+    );
+    let parked = s.cleanup.parked(10).await.expect("parked");
+    assert_eq!(parked.len(), 1);
+    let first = parked.first().expect("parked item");
+    assert_eq!(first.last_error, "still down");
+    assert_eq!(first.item.object_key.as_str(), "p/a/t1/0.jpg");
+
+    assert_eq!(
+        s.cleanup
+            .retry_parked(Vec::new(), at(7_000))
+            .await
+            .expect("retry"),
+        1
+    );
+    let back = s
+        .cleanup
+        .claim("w2", 1, LEASE, at(7_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("claimable again");
+    assert_eq!(back.attempts, 0);
+}
+
+pub async fn retry_parked_takes_only_the_named_items(s: Stores) {
+    register_and_delete(&s, "p", "t1", 2).await;
+    let items = s
+        .cleanup
+        .claim("w1", 10, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    for item in &items {
+        s.cleanup
+            .fail(item, "w1", "boom", None)
+            .await
+            .expect("park");
+    }
+    let chosen = items.first().expect("item").id;
+    assert_eq!(
+        s.cleanup
+            .retry_parked(vec![chosen], at(2_000))
+            .await
+            .expect("retry"),
+        1
+    );
+    let status = s.cleanup.status(at(2_000)).await.expect("status");
+    assert_eq!((status.queued, status.parked), (1, 1));
+}
+
+pub async fn another_workers_item_cannot_be_failed_or_completed(s: Stores) {
+    register_and_delete(&s, "p", "t1", 1).await;
+    let item = s
+        .cleanup
+        .claim("w1", 1, LEASE, at(1_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("item");
+    assert!(!s.cleanup.fail(&item, "w2", "x", None).await.expect("fail"));
+    assert!(!s.cleanup.complete(&item, "w2").await.expect("complete"));
+    assert!(s.cleanup.complete(&item, "w1").await.expect("complete"));
+}
+
+pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
+    let key = ObjectKey::parse("p/a/t1/0.jpg").expect("key");
+    assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
+    s.results
+        .register(result("p", "a", "t1", 1), at(100))
+        .await
+        .expect("register");
+    assert!(s.cleanup.is_referenced(&key).await.expect("check"));
+    register_and_delete(&s, "p2", "t1", 1).await;
+    assert!(
+        s.cleanup.is_referenced(&key).await.expect("check"),
+        "another project's deletion does not free this project's live object"
+    );
+    let selection = DeleteSelection::new(None, vec![task("t1")]).expect("selection");
+    s.results
+        .delete(&project("p"), &selection, at(300))
+        .await
+        .expect("delete");
+    assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
+}
+
+pub async fn the_oldest_enqueued_item_is_reported(s: Stores) {
+    register_and_delete(&s, "p", "t1", 1).await;
+    let status = s.cleanup.status(at(10_000)).await.expect("status");
+    assert_eq!(status.oldest_enqueued_at, Some(at(200)));
+}
+
+pub async fn concurrent_claims_never_share_an_item(s: Stores) {
+    for t in 0..6 {
+        register_and_delete(&s, "p", &format!("t{t}"), 10).await;
+    }
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let cleanup = s.cleanup.clone();
+            tokio::spawn(async move {
+                let name = format!("w{w}");
+                let mut mine = Vec::new();
+                loop {
+                    let items = cleanup
+                        .claim(&name, 4, LEASE, at(1_000))
+                        .await
+                        .expect("claim");
+                    if items.is_empty() {
+                        return mine;
+                    }
+                    for item in items {
+                        assert!(cleanup.complete(&item, &name).await.expect("complete"));
+                        mine.push(item.id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker.expect("joined"));
+    }
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len(), "an item was claimed twice");
+    assert_eq!(all.len(), 60);
+}
