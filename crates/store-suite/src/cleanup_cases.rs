@@ -11,6 +11,10 @@ use vodsnap_ports::{CleanupQueue, TaskResultStore};
 use crate::fixtures::{asset, at, project, result, task};
 
 /// The two ports of one adapter, sharing its data.
+#[allow(
+    missing_debug_implementations,
+    reason = "holds trait objects without Debug; never printed"
+)]
 #[derive(Clone)]
 pub struct Stores {
     pub results: Arc<dyn TaskResultStore>,
