@@ -77,6 +77,8 @@ def _start(bin_path: str, log_dir: str, attempt: int):
         "--listen", f"127.0.0.1:{port}",
         "--token-key", token_key,
         "--public-base-url", "https://cdn.test/vod",
+        # Demo images would otherwise land in ./data/images.
+        "--storage", "memory://",
         "--seed-credential", f"{ids['ak1']}:{ids['sk1']}:{ids['proj_a']}:{ids['proj_b']}",
         "--seed-credential", f"{ids['ak2']}:{ids['sk2']}:{ids['proj_c']}",
     ]

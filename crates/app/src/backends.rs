@@ -4,33 +4,39 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
+use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
 use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, PgPool, PgTaskResultStore};
 use vodsnap_domain::Secret;
-use vodsnap_ports::{CredentialStore, TaskResultStore};
+use vodsnap_ports::{CleanupQueue, CredentialStore, ImageStore, TaskResultStore};
 
-use crate::cli::CredentialKeyArgs;
+use crate::cli::{CredentialKeyArgs, StorageArgs};
 
 /// The ports that depend on where data lives.
 pub struct Backends {
     pub store: Arc<dyn TaskResultStore>,
     pub credentials: Arc<dyn CredentialStore>,
+    pub cleanup: Arc<dyn CleanupQueue>,
     /// Only the embedded store gets demo data.
     pub embedded: bool,
 }
 
 impl Backends {
     pub fn embedded() -> Self {
+        let store = Arc::new(MemoryStore::new());
         Self {
-            store: Arc::new(MemoryStore::new()),
+            store: store.clone(),
             credentials: Arc::new(MemoryCredentialStore::new()),
+            cleanup: store,
             embedded: true,
         }
     }
 
     pub fn postgres(pool: PgPool, cipher: CredentialCipher) -> Self {
+        let store = Arc::new(PgTaskResultStore::new(pool.clone()));
         Self {
-            store: Arc::new(PgTaskResultStore::new(pool.clone())),
+            store: store.clone(),
             credentials: Arc::new(PgCredentialStore::new(pool, cipher)),
+            cleanup: store,
             embedded: false,
         }
     }
@@ -50,4 +56,22 @@ pub fn cipher(keys: &CredentialKeyArgs) -> anyhow::Result<CredentialCipher> {
          stored encrypted; make a key with `vodsnap credentials keygen`",
     )?;
     CredentialCipher::from_spec_list(keys.expose()).context("invalid --credential-keys")
+}
+
+/// The image store from `--storage`, by default a `data/images` directory
+/// under the current directory.
+pub fn images(args: &StorageArgs) -> anyhow::Result<Arc<dyn ImageStore>> {
+    let url = match &args.storage {
+        Some(raw) => raw.parse::<StorageUrl>().context("invalid --storage")?,
+        None => {
+            let dir = std::env::current_dir()
+                .context("failed to read the current directory")?
+                .join("data")
+                .join("images");
+            StorageUrl::File(dir)
+        }
+    };
+    let store = ObjectImageStore::open(&url).context("failed to open the image storage")?;
+    tracing::info!(storage = store.describe(), "image storage");
+    Ok(Arc::new(store))
 }

@@ -31,6 +31,84 @@ pub enum Command {
     /// Manage AK/SK credentials in the database.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// The cleanup of deleted task results' image objects.
+    #[command(subcommand)]
+    Cleanup(CleanupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CleanupCommand {
+    /// Run cleanup workers (for a deployment that runs them apart from
+    /// `serve`); stops on SIGTERM or SIGINT.
+    Run {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(flatten)]
+        cleanup: CleanupArgs,
+        /// Work until the queue has nothing due, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Print the queue's figures as JSON.
+    Status {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List parked items (those that ran out of attempts) as JSON lines.
+    Parked {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Make parked items due again, with fresh attempts: those named by
+    /// --id, or all of them.
+    Retry {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// A parked item's id; repeatable. Without it, every parked item.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Where snapshot images live: file:///abs/dir, s3://bucket (endpoint,
+    /// region and keys from the AWS_* variables), or memory://. Default:
+    /// file://{current directory}/data/images.
+    #[arg(long, env = "VODSNAP_STORAGE")]
+    pub storage: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Cleanup workers in this process (0: none; run `vodsnap cleanup run`
+    /// elsewhere).
+    #[arg(long, env = "VODSNAP_CLEANUP_WORKERS", default_value_t = 1)]
+    pub cleanup_workers: usize,
+
+    /// Attempts at removing an object before its item is parked.
+    #[arg(long, env = "VODSNAP_CLEANUP_MAX_ATTEMPTS", default_value_t = 10)]
+    pub cleanup_max_attempts: u32,
+
+    /// First retry delay; it doubles per attempt (with jitter).
+    #[arg(long, env = "VODSNAP_CLEANUP_RETRY_BASE", default_value = "1s", value_parser = parse_duration)]
+    pub cleanup_retry_base: Duration,
+
+    /// Longest retry delay.
+    #[arg(long, env = "VODSNAP_CLEANUP_RETRY_MAX", default_value = "5m", value_parser = parse_duration)]
+    pub cleanup_retry_max: Duration,
+
+    /// How long a worker holds a claimed item before another may take it.
+    #[arg(long, env = "VODSNAP_CLEANUP_LEASE", default_value = "2m", value_parser = parse_duration)]
+    pub cleanup_lease: Duration,
+
+    /// Pause after a pass that found nothing due.
+    #[arg(long, env = "VODSNAP_CLEANUP_IDLE", default_value = "1s", value_parser = parse_duration)]
+    pub cleanup_idle: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +239,12 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub keys: CredentialKeyArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(flatten)]
+    pub cleanup: CleanupArgs,
 }
 
 #[derive(Debug, Args)]
@@ -186,23 +270,33 @@ pub struct TokenIssueArgs {
 /// Longest token lifetime `token issue` accepts.
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// Parses `90s`, `15m`, `12h`, `7d`.
-pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+/// Parses `250ms`, `90s`, `15m`, `12h`, `7d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("'{raw}' is not a duration like 90s, 15m, 12h or 7d"))?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("'{raw}': the unit must be s, m, h or d")),
+        .map_err(|_| format!("'{raw}' is not a duration like 500ms, 90s, 15m, 12h or 7d"))?;
+    let unit_millis: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("'{raw}': the unit must be ms, s, m, h or d")),
     };
-    let ttl = Duration::from_secs(n.saturating_mul(unit_secs));
-    if ttl.is_zero() || ttl > MAX_TTL {
+    let duration = Duration::from_millis(n.saturating_mul(unit_millis));
+    if duration.is_zero() {
+        return Err(format!("'{raw}': the duration must be more than 0"));
+    }
+    Ok(duration)
+}
+
+/// Parses a token lifetime: a duration from 1s to 30d.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(raw)?;
+    if ttl < Duration::from_secs(1) || ttl > MAX_TTL {
         return Err(format!("'{raw}': the ttl must be between 1s and 30d"));
     }
     Ok(ttl)
@@ -234,6 +328,12 @@ mod tests {
         ] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_take_milliseconds() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("0ms").is_err());
     }
 
     #[test]

@@ -13,8 +13,11 @@ use vodsnap_domain::{
     ThumbnailParaInput,
 };
 use vodsnap_ports::{
-    Clock, Credential, CredentialStore, SystemClock, TaskResultStore, TokenAuthority,
+    Clock, Credential, CredentialStore, ImageStore, SystemClock, TaskResultStore, TokenAuthority,
 };
+
+/// A small placeholder snapshot (64x36 JPEG).
+const DEMO_IMAGE: &[u8] = include_bytes!("demo-snapshot.jpg");
 
 pub const DEMO_PROJECT: &str = "demo_project";
 pub const DEMO_ASSET: &str = "demo_asset";
@@ -33,6 +36,7 @@ fn random(len: usize, upper: bool) -> String {
 pub async fn seed(
     store: &Arc<dyn TaskResultStore>,
     credentials: &Arc<dyn CredentialStore>,
+    images: &dyn ImageStore,
     tokens: &dyn TokenAuthority,
     local: SocketAddr,
 ) -> anyhow::Result<String> {
@@ -53,6 +57,13 @@ pub async fn seed(
                 Snapshot::new(i * 10, key).context("demo snapshot")
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // Real files, so that a newcomer's delete removes real files.
+        for snapshot in &snapshots {
+            images
+                .put(snapshot.object_key(), DEMO_IMAGE.to_vec())
+                .await
+                .context("failed to write a demo image")?;
+        }
         let new = NewTaskResult::new(project.clone(), asset.clone(), task, para, snapshots)
             .context("demo task result")?;
         store

@@ -2,6 +2,8 @@
 //! start-up and shutdown. No rule of the domain lives here.
 
 mod backends;
+pub mod cleanup;
+mod cleanup_cmd;
 pub mod cli;
 mod credentials;
 mod demo;
@@ -23,6 +25,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(credentials::migrate(&args))
+        }
+        Command::Cleanup(command) => {
+            telemetry::init(LogFormat::Text);
+            runtime()?.block_on(cleanup_cmd::run(command))
         }
         Command::Credentials(command) => {
             telemetry::init(LogFormat::Text);

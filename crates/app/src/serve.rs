@@ -10,6 +10,7 @@ use vodsnap_domain::{ProjectId, Secret};
 use vodsnap_ports::{Credential, SystemClock, TokenAuthority};
 
 use crate::backends::{self, Backends};
+use crate::cleanup;
 use crate::cli::ServeArgs;
 use crate::demo;
 
@@ -54,6 +55,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = backends.store.clone();
     let credentials = backends.credentials.clone();
+    let images = backends::images(&args.storage)?;
+    let clock: Arc<dyn vodsnap_ports::Clock> = Arc::new(SystemClock);
 
     for raw in &args.seed_credentials {
         let credential = parse_seed_credential(raw)?;
@@ -76,7 +79,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         credentials: credentials.clone(),
         tokens: tokens.clone(),
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         settings: Arc::new(HttpSettings {
             public_base_url,
             ..HttpSettings::default()
@@ -84,17 +87,42 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     if backends.embedded {
-        let banner = demo::seed(&store, &credentials, tokens.as_ref(), local).await?;
+        let banner = demo::seed(
+            &store,
+            &credentials,
+            images.as_ref(),
+            tokens.as_ref(),
+            local,
+        )
+        .await?;
         println!("{banner}");
     } else {
         println!("vodsnap is running on http://{local} with PostgreSQL");
     }
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = cleanup::spawn_workers(
+        &args.cleanup,
+        backends.cleanup.clone(),
+        images.clone(),
+        clock,
+        &stop_rx,
+    )?;
+
     tracing::info!(address = %local, "vodsnap listening");
-    axum::serve(listener, vodsnap_adapter_http::router(state))
+    let served = axum::serve(listener, vodsnap_adapter_http::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("the server failed")?;
+        .context("the server failed");
+    // Workers stop between items; an unfinished item's lease runs out and
+    // the next worker (here after a restart, or in another instance) takes it.
+    let _ = stop_tx.send(true);
+    for worker in workers {
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "a cleanup worker panicked");
+        }
+    }
+    served?;
     tracing::info!("vodsnap stopped");
     Ok(())
 }
@@ -119,7 +147,7 @@ pub fn parse_seed_credential(raw: &Secret) -> anyhow::Result<Credential> {
     Ok(Credential::new(ak.to_owned(), Secret::new(sk), projects))
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");

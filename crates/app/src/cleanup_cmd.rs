@@ -1,0 +1,116 @@
+//! `vodsnap cleanup run|status|parked|retry`: the cleanup, for operators.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use vodsnap_adapter_postgres::PgTaskResultStore;
+use vodsnap_ports::{CleanupQueue, Clock, SystemClock};
+
+use crate::backends;
+use crate::cleanup::{self, Worker};
+use crate::cli::{CleanupCommand, DatabaseArgs};
+
+async fn queue(database: &DatabaseArgs) -> anyhow::Result<Arc<dyn CleanupQueue>> {
+    let pool = backends::connect(&database.database_url, database.database_max_connections).await?;
+    Ok(Arc::new(PgTaskResultStore::new(pool)))
+}
+
+fn micros_to_rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
+    match command {
+        CleanupCommand::Run {
+            database,
+            storage,
+            cleanup: args,
+            once,
+        } => {
+            let queue = queue(&database).await?;
+            let images = backends::images(&storage)?;
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            if once {
+                let (_keep, stop) = tokio::sync::watch::channel(false);
+                let worker = Worker {
+                    name: cleanup::worker_name(0),
+                    queue,
+                    images,
+                    clock,
+                    settings: cleanup::settings(&args)?,
+                };
+                let mut total = cleanup::Pass::default();
+                loop {
+                    let pass = worker.pass(&stop).await.context("cleanup pass failed")?;
+                    total.removed += pass.removed;
+                    total.kept += pass.kept;
+                    total.retried += pass.retried;
+                    total.parked += pass.parked;
+                    if pass.claimed == 0 {
+                        break;
+                    }
+                }
+                println!(
+                    "{{\"removed\":{},\"kept\":{},\"retried\":{},\"parked\":{}}}",
+                    total.removed, total.kept, total.retried, total.parked
+                );
+                return Ok(());
+            }
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let workers = cleanup::spawn_workers(&args, queue, images, clock, &stop_rx)?;
+            crate::serve::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            for worker in workers {
+                worker.await.context("a cleanup worker panicked")?;
+            }
+        }
+        CleanupCommand::Status { database } => {
+            let queue = queue(&database).await?;
+            let now = SystemClock.now();
+            let status = queue
+                .status(now)
+                .await
+                .context("failed to read the queue")?;
+            let oldest_age_seconds = status
+                .oldest_enqueued_at
+                .map_or(0, |t| (now.as_micros() - t.as_micros()).max(0) / 1_000_000);
+            println!(
+                "{{\"queued\":{},\"leased\":{},\"parked\":{},\"failed_attempts\":{},\"oldest_age_seconds\":{}}}",
+                status.queued,
+                status.leased,
+                status.parked,
+                status.failed_attempts,
+                oldest_age_seconds
+            );
+        }
+        CleanupCommand::Parked { database, limit } => {
+            let queue = queue(&database).await?;
+            for parked in queue
+                .parked(limit)
+                .await
+                .context("failed to list parked items")?
+            {
+                let line = serde_json::json!({
+                    "id": parked.item.id,
+                    "project_id": parked.item.project.as_str(),
+                    "object_key": parked.item.object_key.as_str(),
+                    "attempts": parked.item.attempts,
+                    "last_error": parked.last_error,
+                    "enqueued_at": micros_to_rfc3339(parked.enqueued_at.as_micros()),
+                });
+                println!("{line}");
+            }
+        }
+        CleanupCommand::Retry { database, ids } => {
+            let queue = queue(&database).await?;
+            let n = queue
+                .retry_parked(ids, SystemClock.now())
+                .await
+                .context("failed to retry parked items")?;
+            println!("{{\"retried\":{n}}}");
+        }
+    }
+    Ok(())
+}
