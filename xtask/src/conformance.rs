@@ -21,11 +21,13 @@ pub const CONFORMANCE_STORES: &[&str] = &["memory", "postgres"];
 const APP_PACKAGE: &str = "vodsnap-app";
 const BIN: &str = "vodsnap";
 const SUITE: &str = "tests/conformance";
-/// Everything the venv holds: the suite's client (the Huawei SDK, pytest)
-/// and the S3-compatible server the object-storage tests run against.
+/// Everything the venv holds: the suite's client (the Huawei SDK, pytest),
+/// the S3-compatible server the object-storage tests run against, and
+/// schemathesis for `cargo xtask fuzz`.
 const REQUIREMENTS: &[&str] = &[
     "tests/conformance/requirements.txt",
     "tests/requirements-moto.txt",
+    "tests/fuzz/requirements.txt",
 ];
 const STAMP: &str = ".vodsnap-requirements.hash";
 /// pytest's exit code when it collected no test.
@@ -36,6 +38,13 @@ const PYTEST_NO_TESTS: i32 = 5;
 pub struct Prepared {
     bin: PathBuf,
     python: PathBuf,
+}
+
+impl Prepared {
+    /// The built `vodsnap` binary.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
 }
 
 /// Builds the binary; `python` is the venv's, from [`ensure_venv`].

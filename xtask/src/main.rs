@@ -7,7 +7,10 @@
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
-//! - `cargo xtask bench`: not implemented yet (issue 6).
+//! - `cargo xtask bench [--quick]`: vodsnap on PostgreSQL against pgbench running
+//!   the same statements; writes `docs/benchmarks.md` (see `bench.rs`).
+//! - `cargo xtask fuzz`: schemathesis against `vodsnap serve`, from
+//!   `docs/openapi.json`, with and without credentials (see `fuzz.rs`).
 //!
 //! Environment:
 //! - `DATABASE_URL`: use this PostgreSQL server (otherwise testcontainers when a
@@ -18,8 +21,10 @@
 //! - `CARGO_TARGET_DIR`: honoured (read back from `cargo metadata`).
 
 mod arch;
+mod bench;
 mod conformance;
 mod db;
+mod fuzz;
 mod proc;
 mod workspace;
 
@@ -50,8 +55,10 @@ enum Cmd {
     Test,
     /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
     Lint,
-    /// Benchmarks (not implemented yet: issue 6).
-    Bench,
+    /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL.
+    Bench(bench::BenchArgs),
+    /// Fuzzing of the HTTP API from docs/openapi.json with schemathesis, with and without credentials.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,10 +66,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Test => test(),
         Cmd::Lint => lint(),
-        Cmd::Bench => {
-            eprintln!("cargo xtask bench: not yet implemented: see issue 6");
-            return ExitCode::from(2);
-        }
+        Cmd::Bench(args) => bench::run(&args),
+        Cmd::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(code) => code,

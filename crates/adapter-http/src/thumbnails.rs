@@ -11,6 +11,7 @@ use vodsnap_domain::{
 };
 use vodsnap_ports::{DeleteError, DetailsError, ListError, RegisterError, Registered};
 
+use crate::RequestId;
 use crate::auth::Caller;
 use crate::error::{ApiError, code};
 use crate::query::Params;
@@ -27,6 +28,7 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 pub(crate) async fn register(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -61,7 +63,8 @@ pub(crate) async fn register(
         .end()
         .map_err(|e| ApiError::bad_parameter(format!("invalid JSON body: {e}")))?;
     let new = parsed.try_into_domain(caller.project.clone())?;
-    match state.store.register(new, state.clock.now()).await {
+    let actor = caller.actor(&request_id);
+    match state.store.register(new, state.clock.now(), &actor).await {
         Ok(Registered::Created(stored)) => {
             tracing::info!(task_id = %stored.task(), "task result registered");
             Ok((StatusCode::CREATED, Json(TaskResultBody::from(&stored))))
@@ -160,13 +163,19 @@ pub(crate) async fn details(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     uri: Uri,
 ) -> Result<Json<DeleteBody>, ApiError> {
     let pairs = crate::query::pairs(uri.query())?;
     let selection = DeleteSelection::from_query(&pairs).map_err(bad)?;
     let report = match state
         .store
-        .delete(&caller.project, &selection, state.clock.now())
+        .delete(
+            &caller.project,
+            &selection,
+            state.clock.now(),
+            &caller.actor(&request_id),
+        )
         .await
     {
         Ok(report) => report,

@@ -213,7 +213,7 @@ async fn a_token_is_scoped_to_its_project() {
 #[tokio::test]
 async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
     let mut store = MockTaskResultStore::new();
-    store.expect_delete().returning(|_, _, _| {
+    store.expect_delete().returning(|_, _, _, _| {
         Err(DeleteError::Unavailable(anyhow::anyhow!(
             "connection refused"
         )))
@@ -240,7 +240,7 @@ async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
 #[tokio::test]
 async fn an_unexpected_store_error_is_a_generic_500_without_internals() {
     let mut store = MockTaskResultStore::new();
-    store.expect_register().returning(|_, _| {
+    store.expect_register().returning(|_, _, _| {
         Err(RegisterError::Unknown(anyhow::anyhow!(
             "SQL: duplicate key value violates unique constraint secret_idx"
         )))

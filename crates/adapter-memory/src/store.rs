@@ -13,8 +13,9 @@ use vodsnap_domain::{
 };
 
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, DeleteError, DetailsError, ListError,
-    Listing, ParkedItem, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, CleanupError,
+    CleanupItem, CleanupQueue, CleanupStatus, DeleteError, DetailsError, ListError, Listing,
+    ParkedItem, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -69,6 +70,7 @@ impl Project {
 struct Inner {
     projects: HashMap<ProjectId, Project>,
     cleanup: CleanupState,
+    audit: Vec<AuditRecord>,
 }
 
 /// Task results held in memory, with their cleanup queue.
@@ -101,34 +103,28 @@ impl TaskResultStore for MemoryStore {
         &self,
         new: NewTaskResult,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<Registered, RegisterError> {
-        self.with_projects(|projects| {
-            let project = projects.entry(new.project().clone()).or_default();
-            let existing = if project.deleted.contains_key(new.task()) {
-                Existing::Deleted
-            } else {
-                project
-                    .live
-                    .get(new.task())
-                    .map_or(Existing::Nothing, Existing::Live)
+        self.with_inner(|inner| {
+            let registered = register_in(&mut inner.projects, new, now)?;
+            let (stored, status) = match &registered {
+                Registered::Created(s) => (s, "CREATED"),
+                Registered::AlreadyRegistered(s) => (s, "ALREADY_REGISTERED"),
             };
-            match new.decide(existing) {
-                RegistrationDecision::Create => {
-                    let stored = new.into_stored(now);
-                    project.live.insert(stored.task().clone(), stored.clone());
-                    Ok(Registered::Created(stored))
-                }
-                RegistrationDecision::AlreadyRegistered => project
-                    .live
-                    .get(new.task())
-                    .cloned()
-                    .map(Registered::AlreadyRegistered)
-                    .ok_or_else(|| RegisterError::Unknown(anyhow_missing())),
-                RegistrationDecision::ConflictsWithLive => Err(RegisterError::ConflictsWithLive),
-                RegistrationDecision::ConflictsWithDeleted => {
-                    Err(RegisterError::ConflictsWithDeleted)
-                }
-            }
+            inner.audit.push(AuditRecord {
+                at: now,
+                project: stored.project().clone(),
+                actor: actor.clone(),
+                action: AuditAction::Register,
+                asset: Some(stored.asset().clone()),
+                requested: vec![stored.task().clone()],
+                outcomes: vec![AuditOutcome {
+                    task: stored.task().clone(),
+                    status: status.to_owned(),
+                    reason: None,
+                }],
+            });
+            Ok(registered)
         })
     }
 
@@ -206,6 +202,7 @@ impl TaskResultStore for MemoryStore {
         project: &ProjectId,
         selection: &DeleteSelection,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<DeleteReport, DeleteError> {
         Ok(self.with_inner(|inner| {
             let mut freed = Vec::new();
@@ -238,12 +235,42 @@ impl TaskResultStore for MemoryStore {
             for key in freed {
                 inner.cleanup.enqueue(project.clone(), key, now);
             }
+            inner.audit.push(AuditRecord {
+                at: now,
+                project: project.clone(),
+                actor: actor.clone(),
+                action: AuditAction::Delete,
+                asset: selection.asset().cloned(),
+                requested: selection.tasks().to_vec(),
+                outcomes: items.iter().map(AuditOutcome::from).collect(),
+            });
             DeleteReport { items, remaining }
         }))
     }
 
     async fn ping(&self) -> Result<(), PingError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
+        Ok(self.with_inner(|inner| {
+            inner
+                .audit
+                .iter()
+                .filter(|r| r.project == query.project)
+                .filter(|r| query.since.is_none_or(|since| r.at >= since))
+                .filter(|r| {
+                    query.task.as_ref().is_none_or(|t| {
+                        r.requested.contains(t) || r.outcomes.iter().any(|o| &o.task == t)
+                    })
+                })
+                .take(query.limit as usize)
+                .cloned()
+                .collect()
+        }))
     }
 }
 
@@ -296,6 +323,37 @@ impl CleanupQueue for MemoryStore {
     }
 }
 
+fn register_in(
+    projects: &mut HashMap<ProjectId, Project>,
+    new: NewTaskResult,
+    now: Timestamp,
+) -> Result<Registered, RegisterError> {
+    let project = projects.entry(new.project().clone()).or_default();
+    let existing = if project.deleted.contains_key(new.task()) {
+        Existing::Deleted
+    } else {
+        project
+            .live
+            .get(new.task())
+            .map_or(Existing::Nothing, Existing::Live)
+    };
+    match new.decide(existing) {
+        RegistrationDecision::Create => {
+            let stored = new.into_stored(now);
+            project.live.insert(stored.task().clone(), stored.clone());
+            Ok(Registered::Created(stored))
+        }
+        RegistrationDecision::AlreadyRegistered => project
+            .live
+            .get(new.task())
+            .cloned()
+            .map(Registered::AlreadyRegistered)
+            .ok_or_else(|| RegisterError::Unknown(anyhow_missing())),
+        RegistrationDecision::ConflictsWithLive => Err(RegisterError::ConflictsWithLive),
+        RegistrationDecision::ConflictsWithDeleted => Err(RegisterError::ConflictsWithDeleted),
+    }
+}
+
 fn anyhow_missing() -> anyhow::Error {
     anyhow::anyhow!("a task result vanished while its project was locked")
 }
@@ -317,7 +375,8 @@ mod tests {
             let store = Arc::new(MemoryStore::new());
             Stores {
                 results: store.clone(),
-                cleanup: store,
+                cleanup: store.clone(),
+                audit: store,
                 keep_alive: Arc::new(()),
             }
         });

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use vodsnap_ports::{
-    CleanupError, CredentialError, DeleteError, DetailsError, ListError, PingError, RegisterError,
+    AuditError, CleanupError, CredentialError, DeleteError, DetailsError, ListError, PingError,
+    RegisterError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -127,7 +128,8 @@ into_port_error!(
     DetailsError,
     DeleteError,
     CredentialError,
-    CleanupError
+    CleanupError,
+    AuditError
 );
 
 impl From<DbError> for PingError {

@@ -18,6 +18,7 @@
 //! **Architecture Invariant:** only this crate knows sqlx and PostgreSQL
 //! error codes; it answers with the ports' errors and domain values.
 
+mod audit;
 mod cipher;
 mod cleanup;
 mod credentials;

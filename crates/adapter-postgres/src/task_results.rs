@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::audit;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,8 +17,8 @@ use vodsnap_domain::{
     ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
-    DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
-    SnapshotPage, TaskResultStore,
+    Actor, AuditAction, AuditOutcome, AuditRecord, DeleteError, DetailsError, ListError, Listing,
+    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
@@ -205,7 +206,12 @@ impl PgTaskResultStore {
     /// Returns whether it was inserted. `ON CONFLICT DO NOTHING` waits for a
     /// concurrent insert of the same id to commit or roll back, so of many
     /// concurrent registrations exactly one inserts.
-    async fn try_insert(&self, new: &NewTaskResult, now: Timestamp) -> Result<bool, DbError> {
+    async fn try_insert(
+        &self,
+        new: &NewTaskResult,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<bool, DbError> {
         let mut tx = self
             .pool
             .begin()
@@ -260,6 +266,15 @@ impl PgTaskResultStore {
         .execute(&mut *tx)
         .await
         .db("failed to insert the snapshots")?;
+        let record = audit::registration(
+            new.project(),
+            new.asset(),
+            new.task(),
+            "CREATED",
+            now,
+            actor,
+        );
+        audit::insert(&mut tx, &record).await?;
         tx.commit().await.db("failed to commit a registration")?;
         Ok(true)
     }
@@ -423,6 +438,7 @@ impl PgTaskResultStore {
         project: &ProjectId,
         selection: &DeleteSelection,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<DeleteReport, DbError> {
         let mut tx = self.pool.begin().await.db("failed to begin a delete")?;
         let plan = match (selection.is_asset_only(), selection.asset()) {
@@ -473,6 +489,16 @@ impl PgTaskResultStore {
             ),
             None => 0,
         };
+        let record = AuditRecord {
+            at: now,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: AuditAction::Delete,
+            asset: selection.asset().cloned(),
+            requested: selection.tasks().to_vec(),
+            outcomes: plan.items.iter().map(AuditOutcome::from).collect(),
+        };
+        audit::insert(&mut tx, &record).await?;
         // Once this commits the deletion is durable; only then is DELETED
         // answered.
         tx.commit().await.db("failed to commit a delete")?;
@@ -544,10 +570,11 @@ impl TaskResultStore for PgTaskResultStore {
         &self,
         new: NewTaskResult,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<Registered, RegisterError> {
         let mut attempt = 1;
         loop {
-            match self.try_insert(&new, now).await {
+            match self.try_insert(&new, now, actor).await {
                 Ok(true) => return Ok(Registered::Created(new.into_stored(now))),
                 Ok(false) => break,
                 // ON CONFLICT makes this unreachable for the primary key;
@@ -572,6 +599,22 @@ impl TaskResultStore for PgTaskResultStore {
         };
         match (decision, stored) {
             (RegistrationDecision::AlreadyRegistered, Some(Stored::Live(result))) => {
+                // Nothing changed, so there is no transaction to join.
+                let record = audit::registration(
+                    new.project(),
+                    new.asset(),
+                    new.task(),
+                    "ALREADY_REGISTERED",
+                    now,
+                    actor,
+                );
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .db("failed to begin an audit record")?;
+                audit::insert(&mut tx, &record).await?;
+                tx.commit().await.db("failed to commit an audit record")?;
                 Ok(Registered::AlreadyRegistered(result))
             }
             (RegistrationDecision::ConflictsWithLive, _) => Err(RegisterError::ConflictsWithLive),
@@ -675,10 +718,11 @@ impl TaskResultStore for PgTaskResultStore {
         project: &ProjectId,
         selection: &DeleteSelection,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<DeleteReport, DeleteError> {
         let mut attempt = 1;
         loop {
-            match self.try_delete(project, selection, now).await {
+            match self.try_delete(project, selection, now, actor).await {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(attempt, error = ?e, "delete aborted by the database; retrying");
                     attempt += 1;

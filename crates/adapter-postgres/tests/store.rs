@@ -32,10 +32,10 @@ use vodsnap_domain::{
     Timestamp,
 };
 use vodsnap_ports::{
-    Credential, CredentialError, CredentialStore, DeleteError, DetailsError, ListError, Listing,
-    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    Actor, Credential, CredentialError, CredentialStore, DeleteError, DetailsError, ListError,
+    Listing, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
-use vodsnap_store_suite::fixtures::{asset, at, project, result, task};
+use vodsnap_store_suite::fixtures::{actor, asset, at, project, result, task};
 
 // ---------------------------------------------------------------------------
 // A database per test
@@ -149,8 +149,9 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
         &self,
         new: NewTaskResult,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<Registered, RegisterError> {
-        self.store.register(new, now).await
+        self.store.register(new, now, actor).await
     }
     async fn list(
         &self,
@@ -180,8 +181,9 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
         project: &ProjectId,
         selection: &DeleteSelection,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<DeleteReport, DeleteError> {
-        self.store.delete(project, selection, now).await
+        self.store.delete(project, selection, now, actor).await
     }
     async fn ping(&self) -> Result<(), PingError> {
         self.store.ping().await
@@ -225,7 +227,8 @@ async fn fresh_cleanup_stores() -> vodsnap_store_suite::cleanup_cases::Stores {
     let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
     vodsnap_store_suite::cleanup_cases::Stores {
         results: store.clone(),
-        cleanup: store,
+        cleanup: store.clone(),
+        audit: store,
         keep_alive: Arc::new(db),
     }
 }
@@ -251,7 +254,7 @@ fn by_tasks(ids: &[String]) -> DeleteSelection {
 
 async fn register(store: &PgTaskResultStore, a: &str, t: &str, when: i64) {
     let outcome = store
-        .register(result("p", a, t, 3), at(when))
+        .register(result("p", a, t, 3), at(when), &actor())
         .await
         .expect("register");
     assert!(matches!(outcome, Registered::Created(_)));
@@ -274,7 +277,11 @@ async fn concurrent_deletes_over_eight_connections_record_the_deletion_once() {
         .map(|&now| {
             let store = store.clone();
             let ids = ids.clone();
-            tokio::spawn(async move { store.delete(&project("p"), &by_tasks(&ids), at(now)).await })
+            tokio::spawn(async move {
+                store
+                    .delete(&project("p"), &by_tasks(&ids), at(now), &actor())
+                    .await
+            })
         })
         .collect();
     let reports = futures::future::join_all(callers).await;
@@ -310,7 +317,7 @@ async fn concurrent_deletes_over_eight_connections_record_the_deletion_once() {
 
     // A later delete answers DELETED again and leaves the record alone.
     let later = store
-        .delete(&project("p"), &by_tasks(&ids), at(9_000_000))
+        .delete(&project("p"), &by_tasks(&ids), at(9_000_000), &actor())
         .await
         .unwrap();
     assert!(
@@ -363,7 +370,7 @@ async fn asset_deletes_from_two_processes_never_skip_or_repeat_a_task() {
                 let mut mine = Vec::new();
                 loop {
                     let report = store
-                        .delete(&project("p"), &selection, at(5000 + i))
+                        .delete(&project("p"), &selection, at(5000 + i), &actor())
                         .await
                         .expect("delete");
                     assert!(report.items.len() <= 10);
@@ -435,6 +442,7 @@ async fn every_project_table_is_keyed_by_project_first() {
     assert_eq!(
         leading,
         [
+            ("audit_log".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
@@ -484,7 +492,9 @@ async fn every_thumbnail_type_round_trips() {
             vec![snapshot],
         )
         .unwrap();
-        let Registered::Created(created) = store.register(new.clone(), at(1)).await.unwrap() else {
+        let Registered::Created(created) =
+            store.register(new.clone(), at(1), &actor()).await.unwrap()
+        else {
             panic!("expected Created");
         };
         assert_eq!(
@@ -492,7 +502,7 @@ async fn every_thumbnail_type_round_trips() {
             Some(created.clone())
         );
         assert_eq!(
-            store.register(new, at(2)).await.unwrap(),
+            store.register(new, at(2), &actor()).await.unwrap(),
             Registered::AlreadyRegistered(created)
         );
     }
@@ -522,8 +532,8 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    // task_results: 3, snapshots: 2, cleanup_items: 1.
-    assert_eq!(collations.len(), 6);
+    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2.
+    assert_eq!(collations.len(), 8);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
@@ -536,13 +546,15 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
     db.pool.close().await;
 
     assert!(store.ping().await.is_err());
-    let registered = store.register(result("p", "a", "t", 1), at(1)).await;
+    let registered = store
+        .register(result("p", "a", "t", 1), at(1), &actor())
+        .await;
     assert!(
         matches!(registered, Err(RegisterError::Unavailable(_))),
         "{registered:?}"
     );
     let deleted = store
-        .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(1))
+        .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(1), &actor())
         .await;
     assert!(
         matches!(deleted, Err(DeleteError::Unavailable(_))),

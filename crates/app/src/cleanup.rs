@@ -259,6 +259,10 @@ mod tests {
     };
     use vodsnap_ports::{ImageStoreError, MockImageStore, SystemClock, TaskResultStore};
 
+    fn actor() -> vodsnap_ports::Actor {
+        vodsnap_ports::Actor::system("test")
+    }
+
     fn new_result(task: &str, keys: &[&str]) -> NewTaskResult {
         let para = ThumbnailPara::parse(ThumbnailParaInput {
             kind: Some("time".into()),
@@ -287,6 +291,7 @@ mod tests {
                 &ProjectId::parse("p").unwrap(),
                 &selection,
                 SystemClock.now(),
+                &actor(),
             )
             .await
             .unwrap();
@@ -331,11 +336,16 @@ mod tests {
             .register(
                 new_result("gone", &["k/1.jpg", "k/2.jpg", "k/shared.jpg"]),
                 now,
+                &actor(),
             )
             .await
             .unwrap();
         store
-            .register(new_result("live", &["k/shared.jpg", "k/live.jpg"]), now)
+            .register(
+                new_result("live", &["k/shared.jpg", "k/live.jpg"]),
+                now,
+                &actor(),
+            )
             .await
             .unwrap();
         delete(&store, "gone").await;
@@ -375,7 +385,11 @@ mod tests {
         });
         images.expect_describe().returning(|| "mock".into());
         store
-            .register(new_result("gone", &["k/1.jpg"]), SystemClock.now())
+            .register(
+                new_result("gone", &["k/1.jpg"]),
+                SystemClock.now(),
+                &actor(),
+            )
             .await
             .unwrap();
         delete(&store, "gone").await;
@@ -407,6 +421,7 @@ mod tests {
             .register(
                 new_result("gone", &["k/1.jpg", "k/2.jpg"]),
                 SystemClock.now(),
+                &actor(),
             )
             .await
             .unwrap();

@@ -34,6 +34,26 @@ pub enum Command {
     /// The cleanup of deleted task results' image objects.
     #[command(subcommand)]
     Cleanup(CleanupCommand),
+    /// Print the audit trail of a project as JSON lines, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The project whose records to print.
+    #[arg(long)]
+    pub project: String,
+    /// Only records at or after this instant (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records that named or touched this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Most records to print.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,8 @@ use vodsnap_domain::{
     ThumbnailParaInput,
 };
 use vodsnap_ports::{
-    Clock, Credential, CredentialStore, ImageStore, SystemClock, TaskResultStore, TokenAuthority,
+    Actor, Clock, Credential, CredentialStore, ImageStore, SystemClock, TaskResultStore,
+    TokenAuthority,
 };
 
 /// A small placeholder snapshot (64x36 JPEG).
@@ -67,7 +68,7 @@ pub async fn seed(
         let new = NewTaskResult::new(project.clone(), asset.clone(), task, para, snapshots)
             .context("demo task result")?;
         store
-            .register(new, SystemClock.now())
+            .register(new, SystemClock.now(), &Actor::system("demo"))
             .await
             .context("failed to register demo data")?;
     }

@@ -1,6 +1,7 @@
 //! vodsnap's application layer: configuration, wiring of the adapters,
 //! start-up and shutdown. No rule of the domain lives here.
 
+mod audit_cmd;
 mod backends;
 pub mod cleanup;
 mod cleanup_cmd;
@@ -25,6 +26,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(credentials::migrate(&args))
+        }
+        Command::Audit(args) => {
+            telemetry::init(LogFormat::Text);
+            runtime()?.block_on(audit_cmd::run(args))
         }
         Command::Cleanup(command) => {
             telemetry::init(LogFormat::Text);

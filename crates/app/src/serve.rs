@@ -110,7 +110,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
 
     tracing::info!(address = %local, "vodsnap listening");
-    let served = axum::serve(listener, vodsnap_adapter_http::router(state))
+    let app = vodsnap_adapter_http::router(state)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed");

@@ -5,6 +5,7 @@
 //! has its own error enum: the business cases by name, then `Unavailable`
 //! (a dependency is down; retry later) and `Unknown` (a bug or a surprise).
 
+pub mod audit;
 pub mod cleanup;
 pub mod clock;
 pub mod credentials;
@@ -12,6 +13,7 @@ pub mod images;
 pub mod store;
 pub mod tokens;
 
+pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
 pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
@@ -22,6 +24,8 @@ pub use store::{
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 
+#[cfg(feature = "mocks")]
+pub use audit::MockAuditLog;
 #[cfg(feature = "mocks")]
 pub use cleanup::MockCleanupQueue;
 #[cfg(feature = "mocks")]

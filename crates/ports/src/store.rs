@@ -1,6 +1,8 @@
 //! The task-result store: registrations, lists, details and deletes.
 
 use async_trait::async_trait;
+
+use crate::audit::Actor;
 use vodsnap_domain::{
     DeleteReport, DeleteSelection, DetailsPage, ListFilter, ListPage, NewTaskResult, ProjectId,
     Snapshot, TaskId, TaskResult, TaskSummary, Timestamp,
@@ -88,10 +90,13 @@ pub trait TaskResultStore: Send + Sync + 'static {
     /// - MUST return `ConflictsWithLive` if another result is stored under
     ///   the id, and `ConflictsWithDeleted` if the id was deleted.
     /// - Concurrent identical registrations MUST give exactly one `Created`.
+    /// - A registration answered `Created` or `AlreadyRegistered` MUST be
+    ///   recorded in the audit trail, atomically with its effect.
     async fn register(
         &self,
         new: NewTaskResult,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<Registered, RegisterError>;
 
     /// Lists live task results matching `filter`, oldest first, ties by
@@ -130,11 +135,14 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///   `DELETED`, and `remaining` = the asset's live results left.
     /// - A deletion MUST be recorded once, however many callers race, and
     ///   MUST be durable before this returns.
+    /// - Every answered call MUST be recorded in the audit trail,
+    ///   atomically with its effect.
     async fn delete(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<DeleteReport, DeleteError>;
 
     /// Whether the store answers; for readiness.

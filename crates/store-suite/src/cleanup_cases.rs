@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vodsnap_domain::{DeleteSelection, ObjectKey};
-use vodsnap_ports::{CleanupQueue, TaskResultStore};
+use vodsnap_ports::{AuditAction, AuditLog, AuditQuery, CleanupQueue, TaskResultStore};
 
-use crate::fixtures::{asset, at, project, result, task};
+use crate::fixtures::{actor, asset, at, project, result, task};
 
 /// The two ports of one adapter, sharing its data.
 #[allow(
@@ -19,6 +19,7 @@ use crate::fixtures::{asset, at, project, result, task};
 pub struct Stores {
     pub results: Arc<dyn TaskResultStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
+    pub audit: Arc<dyn AuditLog>,
     /// Whatever must live as long as the stores (e.g. a test database that
     /// is dropped with its guard).
     pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
@@ -29,12 +30,12 @@ const LEASE_MICROS: i64 = 60_000_000;
 
 async fn register_and_delete(s: &Stores, p: &str, t: &str, count: i64) {
     s.results
-        .register(result(p, "a", t, count), at(100))
+        .register(result(p, "a", t, count), at(100), &actor())
         .await
         .expect("register");
     let selection = DeleteSelection::new(None, vec![task(t)]).expect("selection");
     s.results
-        .delete(&project(p), &selection, at(200))
+        .delete(&project(p), &selection, at(200), &actor())
         .await
         .expect("delete");
 }
@@ -54,7 +55,7 @@ pub async fn a_delete_enqueues_each_object_once(s: Stores) {
     let again =
         DeleteSelection::new(Some(asset("a")), vec![task("t1"), task("nope")]).expect("selection");
     s.results
-        .delete(&project("p"), &again, at(300))
+        .delete(&project("p"), &again, at(300), &actor())
         .await
         .expect("delete");
 
@@ -76,7 +77,7 @@ pub async fn a_delete_enqueues_each_object_once(s: Stores) {
 
 pub async fn a_live_task_enqueues_nothing(s: Stores) {
     s.results
-        .register(result("p", "a", "t1", 2), at(100))
+        .register(result("p", "a", "t1", 2), at(100), &actor())
         .await
         .expect("register");
     let items = s
@@ -252,7 +253,7 @@ pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
     let key = ObjectKey::parse("p/a/t1/0.jpg").expect("key");
     assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
     s.results
-        .register(result("p", "a", "t1", 1), at(100))
+        .register(result("p", "a", "t1", 1), at(100), &actor())
         .await
         .expect("register");
     assert!(s.cleanup.is_referenced(&key).await.expect("check"));
@@ -263,7 +264,7 @@ pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
     );
     let selection = DeleteSelection::new(None, vec![task("t1")]).expect("selection");
     s.results
-        .delete(&project("p"), &selection, at(300))
+        .delete(&project("p"), &selection, at(300), &actor())
         .await
         .expect("delete");
     assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
@@ -308,4 +309,99 @@ pub async fn concurrent_claims_never_share_an_item(s: Stores) {
     let distinct: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(distinct.len(), all.len(), "an item was claimed twice");
     assert_eq!(all.len(), 60);
+}
+
+pub async fn registrations_and_deletes_are_audited(s: Stores) {
+    s.results
+        .register(result("p", "a", "t1", 1), at(100), &actor())
+        .await
+        .expect("register");
+    s.results
+        .register(result("p", "a", "t1", 1), at(150), &actor())
+        .await
+        .expect("register again");
+    let selection = DeleteSelection::new(None, vec![task("t1"), task("nope")]).expect("selection");
+    s.results
+        .delete(&project("p"), &selection, at(200), &actor())
+        .await
+        .expect("delete");
+    s.results
+        .register(result("other", "a", "t9", 1), at(300), &actor())
+        .await
+        .expect("another project");
+
+    let query = AuditQuery {
+        project: project("p"),
+        since: None,
+        task: None,
+        limit: 100,
+    };
+    let records = s.audit.records(&query).await.expect("audit");
+    let summary: Vec<(AuditAction, Vec<(&str, &str)>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.action,
+                r.outcomes
+                    .iter()
+                    .map(|o| (o.task.as_str(), o.status.as_str()))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (AuditAction::Register, vec![("t1", "CREATED")]),
+            (AuditAction::Register, vec![("t1", "ALREADY_REGISTERED")]),
+            (
+                AuditAction::Delete,
+                vec![("t1", "DELETED"), ("nope", "FAILED")]
+            ),
+        ]
+    );
+    let delete = records.get(2).expect("the delete");
+    assert_eq!(delete.actor, actor());
+    assert_eq!(delete.at, at(200));
+    assert_eq!(
+        delete.outcomes.get(1).and_then(|o| o.reason.as_deref()),
+        Some("unknown_task")
+    );
+}
+
+pub async fn the_audit_trail_filters_by_time_and_task(s: Stores) {
+    for (t, when) in [("t1", 100), ("t2", 200), ("t3", 300)] {
+        s.results
+            .register(result("p", "a", t, 1), at(when), &actor())
+            .await
+            .expect("register");
+    }
+    let by_asset = DeleteSelection::new(Some(asset("a")), Vec::new()).expect("selection");
+    s.results
+        .delete(&project("p"), &by_asset, at(400), &actor())
+        .await
+        .expect("delete");
+    let query = |since: Option<i64>, t: Option<&str>| AuditQuery {
+        project: project("p"),
+        since: since.map(at),
+        task: t.map(task),
+        limit: 100,
+    };
+    let since = s
+        .audit
+        .records(&query(Some(200), None))
+        .await
+        .expect("since");
+    assert_eq!(since.len(), 3, "t2, t3 and the delete");
+    let of_t1 = s
+        .audit
+        .records(&query(None, Some("t1")))
+        .await
+        .expect("task");
+    let actions: Vec<AuditAction> = of_t1.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [AuditAction::Register, AuditAction::Delete],
+        "the asset-only delete touched t1"
+    );
 }

@@ -17,6 +17,15 @@ pub fn task(raw: &str) -> TaskId {
     TaskId::parse(raw).expect("valid task id")
 }
 
+/// The actor the suite's changes are made by.
+pub fn actor() -> vodsnap_ports::Actor {
+    vodsnap_ports::Actor {
+        principal: "ak:SUITE".into(),
+        request_id: "req-suite".into(),
+        client: Some("127.0.0.1:1".into()),
+    }
+}
+
 pub fn at(micros: i64) -> Timestamp {
     Timestamp::from_micros(micros)
 }

@@ -78,7 +78,9 @@ macro_rules! cleanup_queue_tests {
             another_workers_item_cannot_be_failed_or_completed,
             a_key_of_a_live_task_is_referenced,
             the_oldest_enqueued_item_is_reported,
-            concurrent_claims_never_share_an_item
+            concurrent_claims_never_share_an_item,
+            registrations_and_deletes_are_audited,
+            the_audit_trail_filters_by_time_and_task
         );
     };
 }

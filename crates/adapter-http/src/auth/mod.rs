@@ -31,6 +31,22 @@ const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
 pub struct Caller {
     pub project: ProjectId,
     pub principal: Principal,
+    /// The peer's address, when the server knows it.
+    pub client: Option<String>,
+}
+
+impl Caller {
+    /// The audit trail's actor for this call.
+    pub fn actor(&self, request_id: &crate::RequestId) -> vodsnap_ports::Actor {
+        vodsnap_ports::Actor {
+            principal: match &self.principal {
+                Principal::AccessKey(ak) => format!("ak:{ak}"),
+                Principal::Token { subject } => format!("token:{subject}"),
+            },
+            request_id: request_id.as_str().to_owned(),
+            client: self.client.clone(),
+        }
+    }
 }
 
 /// The credential a call was authenticated with; never a secret.
@@ -133,7 +149,15 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> 
         )));
     }
     tracing::debug!(principal = ?principal, "authenticated");
-    parts.extensions.insert(Caller { project, principal });
+    let client = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.to_string());
+    parts.extensions.insert(Caller {
+        project,
+        principal,
+        client,
+    });
     Ok(Request::from_parts(parts, Body::from(body)))
 }
 

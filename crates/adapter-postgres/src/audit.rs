@@ -1,0 +1,154 @@
+//! The audit trail on PostgreSQL: written inside the changes' transactions.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{Postgres, Transaction};
+use vodsnap_domain::{AssetId, ProjectId, TaskId};
+use vodsnap_ports::{
+    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
+};
+
+use crate::db_error::{DbError, DbResultExt};
+use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
+
+#[derive(Serialize, Deserialize)]
+struct StoredOutcome {
+    task_id: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// Writes `record` in the caller's transaction.
+pub(crate) async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    record: &AuditRecord,
+) -> Result<(), DbError> {
+    let requested: Vec<&str> = record.requested.iter().map(TaskId::as_str).collect();
+    let touched: Vec<&str> = record.outcomes.iter().map(|o| o.task.as_str()).collect();
+    let outcomes: Vec<StoredOutcome> = record
+        .outcomes
+        .iter()
+        .map(|o| StoredOutcome {
+            task_id: o.task.as_str().to_owned(),
+            status: o.status.clone(),
+            reason: o.reason.clone(),
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_log (project_id, at, principal, request_id, client, action, \
+             asset_id, requested, touched, outcomes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(record.project.as_str())
+    .bind(to_db_time(record.at)?)
+    .bind(&record.actor.principal)
+    .bind(&record.actor.request_id)
+    .bind(record.actor.client.as_deref())
+    .bind(record.action.as_str())
+    .bind(record.asset.as_ref().map(AssetId::as_str))
+    .bind(requested)
+    .bind(touched)
+    .bind(Json(outcomes))
+    .execute(&mut **tx)
+    .await
+    .db("failed to write the audit record")?;
+    Ok(())
+}
+
+type Row = (
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Vec<String>,
+    Json<Vec<StoredOutcome>>,
+);
+
+#[async_trait]
+impl AuditLog for PgTaskResultStore {
+    async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
+        let since = query.since.map(to_db_time).transpose()?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT at, principal, request_id, client, action, asset_id, requested, outcomes \
+             FROM audit_log \
+             WHERE project_id = $1 AND ($2::timestamptz IS NULL OR at >= $2) \
+               AND ($3::text IS NULL OR $3 = ANY(requested) OR $3 = ANY(touched)) \
+             ORDER BY at, id LIMIT $4",
+        )
+        .bind(query.project.as_str())
+        .bind(since)
+        .bind(query.task.as_ref().map(TaskId::as_str))
+        .bind(i64::from(query.limit))
+        .fetch_all(self.pool())
+        .await
+        .db("failed to read the audit trail")?;
+        rows.into_iter()
+            .map(
+                |(at, principal, request_id, client, action, asset, requested, outcomes)| {
+                    Ok(AuditRecord {
+                        at: from_db_time(at),
+                        project: query.project.clone(),
+                        actor: Actor {
+                            principal,
+                            request_id,
+                            client,
+                        },
+                        action: if action == "register" {
+                            AuditAction::Register
+                        } else {
+                            AuditAction::Delete
+                        },
+                        asset: asset
+                            .map(|a| parse_stored(AssetId::parse, &a))
+                            .transpose()?,
+                        requested: requested
+                            .iter()
+                            .map(|t| parse_stored(TaskId::parse, t))
+                            .collect::<Result<_, _>>()?,
+                        outcomes: outcomes
+                            .0
+                            .into_iter()
+                            .map(|o| {
+                                Ok(AuditOutcome {
+                                    task: parse_stored(TaskId::parse, &o.task_id)?,
+                                    status: o.status,
+                                    reason: o.reason,
+                                })
+                            })
+                            .collect::<Result<_, DbError>>()?,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, DbError>>()
+            .map_err(AuditError::from)
+    }
+}
+
+/// The record of a registration.
+pub(crate) fn registration(
+    project: &ProjectId,
+    asset: &AssetId,
+    task: &TaskId,
+    status: &str,
+    at: vodsnap_domain::Timestamp,
+    actor: &Actor,
+) -> AuditRecord {
+    AuditRecord {
+        at,
+        project: project.clone(),
+        actor: actor.clone(),
+        action: AuditAction::Register,
+        asset: Some(asset.clone()),
+        requested: vec![task.clone()],
+        outcomes: vec![AuditOutcome {
+            task: task.clone(),
+            status: status.to_owned(),
+            reason: None,
+        }],
+    }
+}

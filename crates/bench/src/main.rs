@@ -1,0 +1,604 @@
+//! `vodsnap-bench`: the load generator behind `cargo xtask bench`.
+//!
+//! It drives one workload against a running vodsnap at a fixed concurrency
+//! for a fixed time and prints one `RESULT key=value ...` line on stdout,
+//! which xtask parses. Every request is AK/SK-signed exactly as the Huawei
+//! SDK signs (`vodsnap_adapter_http::auth::signature::sign`: `Host`,
+//! `X-Sdk-Date`, `X-Project-Id` and, for bodies, `Content-Type` are signed),
+//! so authentication is on the measured path.
+//!
+//! Why raw HTTP/1.1 over tokio sockets rather than a hyper client: the
+//! client shares the machine's two cores with the server and PostgreSQL, so
+//! it should cost as little as possible and add no pooling or scheduling of
+//! its own to the latency it measures. Each simulated client owns exactly
+//! one keep-alive connection and sends one request at a time (no
+//! pipelining), which is what a pool of SDK clients does; vodsnap answers
+//! with `Content-Length` (chunked bodies are decoded too, for safety). The
+//! whole client is about the size of the glue a hyper client would need.
+//!
+//! Workloads (see `cargo xtask bench --help` for the data set they expect):
+//! - `list`: `GET /v1/{p}/asset/thumbnails?asset_id=a{random}`;
+//! - `details`: `GET /v1/{p}/asset/thumbnail/details?task_id=t{random}`;
+//! - `register`: `POST /v1/{p}/asset/thumbnails` of a new task id
+//!   `{prefix}_{client}_{seq}` with `--images` snapshots on a random asset;
+//! - `delete-tasks`: `DELETE ...?task_id=..` with ten consecutive ids
+//!   `{prefix}{n}` of the pre-registered range `[lo, hi)`, each id used once;
+//! - `delete-asset`: `DELETE ...?asset_id={prefix}{n}`, each asset of
+//!   `[lo, hi)` once.
+//!
+//! The delete workloads stop early, and say `exhausted=1`, when their range
+//! runs out; the rate is then over the time actually run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vodsnap_adapter_http::auth::signature::sign;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    List,
+    Details,
+    Register,
+    DeleteTasks,
+    DeleteAsset,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vodsnap-bench",
+    about = "Drives one workload against a running vodsnap"
+)]
+struct Args {
+    /// Server address, host:port.
+    #[arg(long)]
+    addr: String,
+    #[arg(long, default_value = "bench")]
+    project: String,
+    #[arg(long)]
+    ak: String,
+    #[arg(long)]
+    sk: String,
+    #[arg(long, value_enum)]
+    workload: Workload,
+    /// Simultaneous clients, one keep-alive connection each.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u32,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Task results `t0..t{tasks-1}` (details).
+    #[arg(long, default_value_t = 100_000)]
+    tasks: u64,
+    /// Assets `a0..a{assets-1}` (list, register).
+    #[arg(long, default_value_t = 10_000)]
+    assets: u64,
+    /// Snapshots per registered task result.
+    #[arg(long, default_value_t = 10)]
+    images: u32,
+    /// Id prefix: new task ids (register), pool ids (deletes).
+    #[arg(long, default_value = "g")]
+    prefix: String,
+    /// First number of the pool (deletes).
+    #[arg(long, default_value_t = 0)]
+    lo: u64,
+    /// End (exclusive) of the pool (deletes).
+    #[arg(long, default_value_t = 0)]
+    hi: u64,
+    /// Runtime threads; 1 (the default) is a current-thread runtime, the
+    /// cheapest for a client that shares the machine with the server.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let result = runtime
+        .context("failed to start the runtime")
+        .and_then(|rt| rt.block_on(run(Arc::new(args))));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("vodsnap-bench: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What one client measured.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Latency of each successful request, in microseconds.
+    latencies: Vec<u32>,
+    errors: u64,
+    exhausted: bool,
+    /// When this client stopped, since the start.
+    finished: Duration,
+}
+
+/// State shared by the clients of one run.
+#[derive(Debug)]
+struct Shared {
+    args: Arc<Args>,
+    /// Next pool slot (deletes).
+    next: AtomicU64,
+    /// Error samples printed so far (a few are enough to diagnose).
+    samples: AtomicU64,
+}
+
+async fn run(args: Arc<Args>) -> Result<()> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if matches!(args.workload, Workload::DeleteTasks | Workload::DeleteAsset) && args.hi <= args.lo
+    {
+        bail!("the delete workloads need a pool: --lo < --hi");
+    }
+    // Connect every client before the clock starts.
+    let mut conns = Vec::new();
+    for _ in 0..args.concurrency {
+        conns.push(Conn::connect(&args.addr).await?);
+    }
+    let shared = Arc::new(Shared {
+        args: args.clone(),
+        next: AtomicU64::new(0),
+        samples: AtomicU64::new(0),
+    });
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(args.secs);
+    let mut handles = Vec::new();
+    for (client, conn) in conns.into_iter().enumerate() {
+        let shared = shared.clone();
+        handles.push(tokio::spawn(client_loop(
+            shared, client, conn, started, deadline,
+        )));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut exhausted = false;
+    let mut elapsed = Duration::ZERO;
+    for handle in handles {
+        let stats = handle.await.context("a client task failed")?;
+        all.extend_from_slice(&stats.latencies);
+        errors += stats.errors;
+        exhausted |= stats.exhausted;
+        elapsed = elapsed.max(stats.finished);
+    }
+    all.sort_unstable();
+    let ok = all.len() as u64;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "RESULT workload={:?} concurrency={} ok={ok} errors={errors} secs={secs:.3} rps={:.1} \
+         p50_us={} p99_us={} p999_us={} exhausted={}",
+        args.workload,
+        args.concurrency,
+        ok as f64 / secs,
+        percentile(&all, 0.50),
+        percentile(&all, 0.99),
+        percentile(&all, 0.999),
+        u8::from(exhausted),
+    );
+    Ok(())
+}
+
+/// Nearest-rank percentile of sorted values (0 when there are none).
+fn percentile(sorted: &[u32], q: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn client_loop(
+    shared: Arc<Shared>,
+    client: usize,
+    conn: Conn,
+    started: Instant,
+    deadline: Instant,
+) -> Stats {
+    let args = &shared.args;
+    let mut stats = Stats::default();
+    let mut conn = Some(conn);
+    // xorshift64*, seeded per client: no dependency, and reproducible.
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((client as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut seq: u64 = 0;
+    while Instant::now() < deadline {
+        let Some(request) = next_request(&shared, client, &mut rng, &mut seq) else {
+            stats.exhausted = true;
+            break;
+        };
+        let wire = request.to_wire(args);
+        let begin = Instant::now();
+        let outcome = match conn.as_mut() {
+            Some(c) => c.roundtrip(&wire).await,
+            None => match Conn::connect(&args.addr).await {
+                Ok(c) => conn.insert(c).roundtrip(&wire).await,
+                Err(e) => Err(e),
+            },
+        };
+        let took = begin.elapsed();
+        match outcome {
+            Ok(response) => match request.expect.check(&response) {
+                Ok(()) => stats
+                    .latencies
+                    .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX)),
+                Err(why) => {
+                    stats.errors += 1;
+                    sample(
+                        &shared,
+                        &format!("{} {}: {why}", request.method, request.query),
+                    );
+                }
+            },
+            Err(err) => {
+                stats.errors += 1;
+                conn = None;
+                sample(
+                    &shared,
+                    &format!("{} {}: {err:#}", request.method, request.query),
+                );
+                // Do not spin on a dead server.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if response_closes(&conn) {
+            conn = None;
+        }
+    }
+    stats.finished = started.elapsed();
+    stats
+}
+
+fn response_closes(conn: &Option<Conn>) -> bool {
+    conn.as_ref().is_some_and(|c| c.closed)
+}
+
+fn sample(shared: &Shared, line: &str) {
+    if shared.samples.fetch_add(1, Ordering::Relaxed) < 5 {
+        eprintln!("vodsnap-bench: error: {line}");
+    }
+}
+
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// What a response must be to count as a success.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Status(u16),
+    /// A 200 delete answer with exactly this many `DELETED` items and no
+    /// `FAILED`/`UNKNOW` one; `0` means "at least one".
+    Deleted(usize),
+}
+
+impl Expect {
+    fn check(self, response: &Response) -> Result<(), String> {
+        let want = match self {
+            Self::Status(s) => s,
+            Self::Deleted(_) => 200,
+        };
+        if response.status != want {
+            return Err(format!(
+                "HTTP {} (expected {want}): {}",
+                response.status,
+                String::from_utf8_lossy(&response.body[..response.body.len().min(300)])
+            ));
+        }
+        if let Self::Deleted(n) = self {
+            let body = String::from_utf8_lossy(&response.body);
+            let deleted = body.matches("\"DELETED\"").count();
+            let bad = body.contains("\"FAILED\"") || body.contains("\"UNKNOW\"");
+            let enough = if n == 0 { deleted >= 1 } else { deleted == n };
+            if bad || !enough {
+                return Err(format!("unexpected delete answer: {body}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Request {
+    method: &'static str,
+    path: String,
+    query: String,
+    body: Vec<u8>,
+    expect: Expect,
+}
+
+fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) -> Option<Request> {
+    let args = &shared.args;
+    let project = &args.project;
+    let thumbnails = format!("/v1/{project}/asset/thumbnails");
+    Some(match args.workload {
+        Workload::List => Request {
+            method: "GET",
+            path: thumbnails,
+            query: format!("asset_id=a{}", rng.below(args.assets)),
+            body: Vec::new(),
+            expect: Expect::Status(200),
+        },
+        Workload::Details => Request {
+            method: "GET",
+            path: format!("/v1/{project}/asset/thumbnail/details"),
+            query: format!("task_id=t{}", rng.below(args.tasks)),
+            body: Vec::new(),
+            expect: Expect::Status(200),
+        },
+        Workload::Register => {
+            *seq += 1;
+            let task = format!("{}_{client}_{seq}", args.prefix);
+            let asset = format!("a{}", rng.below(args.assets));
+            let snapshots: Vec<String> = (0..args.images)
+                .map(|k| {
+                    format!(
+                        r#"{{"offset":{},"object_key":"{project}/{asset}/{task}/{k}.jpg"}}"#,
+                        k * 10
+                    )
+                })
+                .collect();
+            let body = format!(
+                r#"{{"asset_id":"{asset}","task_id":"{task}","thumbnail_para":{{"type":"time","time":12}},"thumbnails":[{}]}}"#,
+                snapshots.join(",")
+            );
+            Request {
+                method: "POST",
+                path: thumbnails,
+                query: String::new(),
+                body: body.into_bytes(),
+                expect: Expect::Status(201),
+            }
+        }
+        Workload::DeleteTasks => {
+            let batch = shared.next.fetch_add(1, Ordering::Relaxed);
+            let first = args.lo + batch * 10;
+            if first + 10 > args.hi {
+                return None;
+            }
+            let query = (first..first + 10)
+                .map(|n| format!("task_id={}{n}", args.prefix))
+                .collect::<Vec<_>>()
+                .join("&");
+            Request {
+                method: "DELETE",
+                path: thumbnails,
+                query,
+                body: Vec::new(),
+                expect: Expect::Deleted(10),
+            }
+        }
+        Workload::DeleteAsset => {
+            let n = args.lo + shared.next.fetch_add(1, Ordering::Relaxed);
+            if n >= args.hi {
+                return None;
+            }
+            Request {
+                method: "DELETE",
+                path: thumbnails,
+                query: format!("asset_id={}{n}", args.prefix),
+                body: Vec::new(),
+                expect: Expect::Deleted(0),
+            }
+        }
+    })
+}
+
+impl Request {
+    /// The request as sent: signed now, as the SDK signs.
+    fn to_wire(&self, args: &Args) -> Vec<u8> {
+        let date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Host", args.addr.as_str()),
+            ("X-Sdk-Date", date.as_str()),
+            ("X-Project-Id", args.project.as_str()),
+        ];
+        if !self.body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let query = (!self.query.is_empty()).then_some(self.query.as_str());
+        let authorization = sign(
+            self.method,
+            &self.path,
+            query,
+            &headers,
+            &self.body,
+            &args.ak,
+            &args.sk,
+        );
+        let mut head = format!("{} {}", self.method, self.path);
+        if let Some(q) = query {
+            head.push('?');
+            head.push_str(q);
+        }
+        head.push_str(" HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "Authorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            self.body.len()
+        ));
+        let mut wire = head.into_bytes();
+        wire.extend_from_slice(&self.body);
+        wire
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// One keep-alive HTTP/1.1 connection.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// The server said `Connection: close`.
+    closed: bool,
+}
+
+impl Conn {
+    async fn connect(addr: &str) -> Result<Self> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("failed to connect to {addr}"))?;
+        stream
+            .set_nodelay(true)
+            .context("failed to set TCP_NODELAY")?;
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            closed: false,
+        })
+    }
+
+    /// Reads more bytes into the buffer; fails on end of stream.
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .context("failed to read the response")?;
+        if n == 0 {
+            bail!("the server closed the connection");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Bytes up to the next CRLF (removed from the buffer, CRLF dropped).
+    async fn line(&mut self) -> Result<Vec<u8>> {
+        loop {
+            if let Some(i) = find(&self.buf, b"\r\n") {
+                let line = self.buf[..i].to_vec();
+                self.buf.drain(..i + 2);
+                return Ok(line);
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn take(&mut self, n: usize) -> Result<Vec<u8>> {
+        while self.buf.len() < n {
+            self.fill().await?;
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+
+    async fn roundtrip(&mut self, request: &[u8]) -> Result<Response> {
+        self.stream
+            .write_all(request)
+            .await
+            .context("failed to send the request")?;
+        let status_line = self.line().await?;
+        let status_line = String::from_utf8_lossy(&status_line);
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {status_line:?}"))?;
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            let line = self.line().await?;
+            if line.is_empty() {
+                break;
+            }
+            let line = String::from_utf8_lossy(&line);
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.parse::<usize>().context("bad Content-Length")?);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            } else if name.eq_ignore_ascii_case("connection") {
+                self.closed = value.eq_ignore_ascii_case("close");
+            }
+        }
+        let body = if chunked {
+            let mut body = Vec::new();
+            loop {
+                let size = self.line().await?;
+                let size = String::from_utf8_lossy(&size);
+                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                    .context("bad chunk size")?;
+                if size == 0 {
+                    // Trailers, if any, end with an empty line.
+                    while !self.line().await?.is_empty() {}
+                    break;
+                }
+                body.extend(self.take(size).await?);
+                self.line().await?;
+            }
+            body
+        } else {
+            self.take(length.unwrap_or(0)).await?
+        };
+        Ok(Response { status, body })
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let v: Vec<u32> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 0.5), 500);
+        assert_eq!(percentile(&v, 0.99), 990);
+        assert_eq!(percentile(&v, 0.999), 999);
+        assert_eq!(percentile(&[], 0.5), 0);
+        assert_eq!(percentile(&[7], 0.999), 7);
+    }
+
+    #[test]
+    fn delete_answers_are_checked_item_by_item() {
+        let ok = Response {
+            status: 200,
+            body: br#"{"delete_result_array":[{"status":"DELETED"}],"remaining":0}"#.to_vec(),
+        };
+        assert!(Expect::Deleted(1).check(&ok).is_ok());
+        assert!(Expect::Deleted(0).check(&ok).is_ok());
+        assert!(Expect::Deleted(10).check(&ok).is_err());
+        let failed = Response {
+            status: 200,
+            body: br#"{"delete_result_array":[{"status":"DELETED"},{"status":"FAILED"}]}"#.to_vec(),
+        };
+        assert!(Expect::Deleted(0).check(&failed).is_err());
+        assert!(Expect::Status(201).check(&ok).is_err());
+    }
+}
