@@ -1,6 +1,8 @@
 //! AK/SK credentials in PostgreSQL, secret keys sealed at rest.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
@@ -35,10 +37,72 @@ pub struct CredentialInfo {
 }
 
 /// Credentials in PostgreSQL. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgCredentialStore {
     pool: PgPool,
     cipher: Arc<CredentialCipher>,
+    cache: Arc<FindCache>,
+}
+
+impl std::fmt::Debug for PgCredentialStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgCredentialStore")
+            .field("cipher", &self.cipher)
+            .field("find_cache_ttl", &self.cache.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most access keys the find cache holds; past that it starts over, so
+/// that requests with random AKs cannot grow it without bound.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Recent `find` answers, found or not, for `ttl`. Every AK/SK request
+/// looks its credential up; the cache saves that round trip. A revocation
+/// or change made through another instance takes effect here within `ttl`;
+/// one made through this instance at once.
+#[derive(Default)]
+#[allow(
+    missing_debug_implementations,
+    reason = "holds secrets; PgCredentialStore's Debug skips it"
+)]
+struct FindCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (Instant, Option<Credential>)>>,
+}
+
+impl FindCache {
+    fn get(&self, access_key: &str) -> Option<Option<Credential>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(access_key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, found)| found.clone())
+    }
+
+    fn put(&self, access_key: &str, found: Option<Credential>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(access_key.to_owned(), (Instant::now(), found));
+    }
+
+    fn forget(&self, access_key: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.remove(access_key);
+    }
+
+    fn forget_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.clear();
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,7 +168,18 @@ impl PgCredentialStore {
         Self {
             pool,
             cipher: Arc::new(cipher),
+            cache: Arc::new(FindCache::default()),
         }
+    }
+
+    /// Keeps `find` answers for `ttl` (zero: no cache). See [`FindCache`]
+    /// for what that means for revocations made elsewhere.
+    pub fn with_find_cache(mut self, ttl: Duration) -> Self {
+        self.cache = Arc::new(FindCache {
+            ttl,
+            entries: RwLock::default(),
+        });
+        self
     }
 
     fn seal(&self, access_key: &str, secret: &Secret) -> Result<Sealed, DbError> {
@@ -184,6 +259,7 @@ impl PgCredentialStore {
         .await
         .db("failed to revoke a credential")?
         .rows_affected();
+        self.cache.forget(access_key);
         Ok(revoked == 1)
     }
 
@@ -228,14 +304,13 @@ impl PgCredentialStore {
             .rows_affected();
             resealed += usize::try_from(updated).unwrap_or(0);
         }
+        self.cache.forget_all();
         Ok(resealed)
     }
 }
 
-#[async_trait]
-impl CredentialStore for PgCredentialStore {
-    #[tracing::instrument(skip_all, fields(access_key = %access_key))]
-    async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
+impl PgCredentialStore {
+    async fn find_uncached(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         let row: Option<SealedRow> = sqlx::query_as(
             "SELECT access_key, secret_ciphertext, nonce, key_id, projects \
              FROM credentials WHERE access_key = $1 AND revoked_at IS NULL",
@@ -253,6 +328,19 @@ impl CredentialStore for PgCredentialStore {
             .map_err(CredentialError::Unknown)?;
         let projects = parse_projects(&row.projects)?;
         Ok(Some(Credential::new(row.access_key, secret, projects)))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for PgCredentialStore {
+    #[tracing::instrument(skip_all, fields(access_key = %access_key))]
+    async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
+        if let Some(found) = self.cache.get(access_key) {
+            return Ok(found);
+        }
+        let found = self.find_uncached(access_key).await?;
+        self.cache.put(access_key, found.clone());
+        Ok(found)
     }
 
     #[tracing::instrument(skip_all, fields(access_key = %credential.access_key()))]
@@ -278,6 +366,7 @@ impl CredentialStore for PgCredentialStore {
         .execute(&self.pool)
         .await
         .db("failed to store a credential")?;
+        self.cache.forget(credential.access_key());
         Ok(())
     }
 }

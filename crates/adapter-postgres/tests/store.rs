@@ -721,3 +721,39 @@ async fn a_revoked_credential_is_not_found_until_upserted_again() {
     assert_eq!(store.find(&ak).await.unwrap().unwrap().secret_key(), &sk);
     assert!(!store.list().await.unwrap().first().unwrap().revoked);
 }
+
+#[tokio::test]
+async fn the_find_cache_forgets_local_changes_at_once_and_remote_ones_after_its_ttl() {
+    let db = TestDb::migrated().await;
+    let here = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
+        .with_find_cache(Duration::from_secs(600));
+    let elsewhere = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let (ak, _) = here.create(&[project("p1")]).await.unwrap();
+    assert!(here.find(&ak).await.unwrap().is_some());
+
+    // Revoked through another instance: this one still answers from its
+    // cache until the TTL runs out.
+    assert!(elsewhere.revoke(&ak).await.unwrap());
+    assert!(here.find(&ak).await.unwrap().is_some());
+
+    // Changed through this instance: seen at once.
+    here.upsert(Credential::new(
+        ak.clone(),
+        Secret::new("new-sk"),
+        vec![project("p2")],
+    ))
+    .await
+    .unwrap();
+    let found = here
+        .find(&ak)
+        .await
+        .unwrap()
+        .expect("un-revoked by the upsert");
+    assert_eq!(found.secret_key().expose(), "new-sk");
+    assert!(here.revoke(&ak).await.unwrap());
+    assert_eq!(here.find(&ak).await.unwrap(), None);
+
+    let uncached = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
+        .with_find_cache(Duration::ZERO);
+    assert_eq!(uncached.find(&ak).await.unwrap(), None);
+}

@@ -1,6 +1,7 @@
 //! The stores the service runs on: PostgreSQL, or the embedded memory store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
@@ -31,11 +32,17 @@ impl Backends {
         }
     }
 
-    pub fn postgres(pool: PgPool, cipher: CredentialCipher) -> Self {
+    pub fn postgres(
+        pool: PgPool,
+        cipher: CredentialCipher,
+        credential_cache_ttl: Duration,
+    ) -> Self {
         let store = Arc::new(PgTaskResultStore::new(pool.clone()));
         Self {
             store: store.clone(),
-            credentials: Arc::new(PgCredentialStore::new(pool, cipher)),
+            credentials: Arc::new(
+                PgCredentialStore::new(pool, cipher).with_find_cache(credential_cache_ttl),
+            ),
             cleanup: store,
             embedded: false,
         }

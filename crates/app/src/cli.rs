@@ -248,9 +248,18 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_URL", value_parser = secret, hide_env_values = true)]
     pub database_url: Option<Secret>,
 
-    /// Most connections this process opens to the database.
-    #[arg(long, env = "VODSNAP_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    /// Most connections this process opens to the database. Small pools
+    /// are faster than large ones (docs/benchmarks.md): start near twice
+    /// the database server's cores, divided among the instances.
+    #[arg(long, env = "VODSNAP_DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
     pub database_max_connections: u32,
+
+    /// How long a credential looked up for an AK/SK request is reused. A
+    /// revocation made through another instance takes effect here within
+    /// this time (through this instance: at once); 1ms practically turns
+    /// the cache off.
+    #[arg(long, env = "VODSNAP_CREDENTIAL_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub credential_cache_ttl: Duration,
 
     /// Do not migrate the database at start-up (run `vodsnap migrate`
     /// yourself before starting a new version).

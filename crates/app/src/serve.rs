@@ -44,7 +44,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .context("failed to migrate the database at start-up")?;
             }
             tracing::info!("using PostgreSQL");
-            Backends::postgres(pool, cipher)
+            Backends::postgres(pool, cipher, args.credential_cache_ttl)
         }
         None => {
             tracing::warn!(
