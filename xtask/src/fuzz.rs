@@ -164,6 +164,9 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
             if run == Run::Token {
                 // The token is the credential: no generated Authorization
                 // beside it (that would be "both kinds at once", a 401).
+                // `--checks` adds to the list given above (schemathesis
+                // merges repeated options): ignored_auth checks that each
+                // operation refuses the request once the token is removed.
                 cmd.args(["--generation-with-security-parameters", "false"])
                     .args(["--checks", "ignored_auth"]);
             }

@@ -84,9 +84,38 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 429, with `Retry-After` (whole seconds, at least 1).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            code::RATE_LIMITED,
+            format!(
+                "the project's request rate limit is reached; retry after {} s",
+                secs.max(1)
+            ),
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            let secs = self
+                .message
+                .rsplit("after ")
+                .next()
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("1")
+                .to_owned();
+            if let Ok(value) = axum::http::HeaderValue::from_str(&secs) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
         response.extensions_mut().insert(self);
         response
     }

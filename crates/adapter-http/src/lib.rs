@@ -15,7 +15,7 @@ mod thumbnails;
 mod wire;
 
 pub use request_id::RequestId;
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, HttpSettings, ProjectRateLimit};
 
 use axum::Router;
 use axum::middleware;
@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_id::assign,
+        ))
         .with_state(state)
 }

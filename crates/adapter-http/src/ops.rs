@@ -21,12 +21,16 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<impl IntoRes
     }
 }
 
-/// Prometheus text format. The operations issue fills in the figures.
-pub(crate) async fn metrics() -> impl IntoResponse {
+/// Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map_or_else(String::new, |render| render());
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        "# vodsnap metrics\nvodsnap_up 1\n",
+        body,
     )
 }
 

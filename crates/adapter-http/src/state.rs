@@ -1,7 +1,11 @@
 //! What the handlers share: the ports and the HTTP settings.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use vodsnap_domain::ProjectId;
 use vodsnap_ports::{Clock, CredentialStore, TaskResultStore, TokenAuthority};
 
 /// Settings of the HTTP layer.
@@ -16,6 +20,8 @@ pub struct HttpSettings {
     pub max_query_bytes: usize,
     /// Largest total size of the request headers, in bytes.
     pub max_header_bytes: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -26,6 +32,7 @@ impl Default for HttpSettings {
             max_body_bytes: 12 * 1024 * 1024,
             max_query_bytes: 8 * 1024,
             max_header_bytes: 32 * 1024,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -38,6 +45,39 @@ pub struct AppState {
     pub tokens: Arc<dyn TokenAuthority>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<HttpSettings>,
+    /// Renders the metrics in Prometheus' text format; `None` when no
+    /// recorder is installed.
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+    /// Per-project request rate; `None` for no limit.
+    pub rate_limit: Option<Arc<ProjectRateLimit>>,
+}
+
+/// Requests per second per project, with a burst of as many.
+pub struct ProjectRateLimit {
+    limiter: DefaultKeyedRateLimiter<ProjectId>,
+}
+
+impl ProjectRateLimit {
+    pub fn per_second(requests: NonZeroU32) -> Self {
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_second(requests).allow_burst(requests)),
+        }
+    }
+
+    /// `Err(wait)` when the project is over its rate.
+    pub(crate) fn check(&self, project: &ProjectId) -> Result<(), Duration> {
+        self.limiter.check_key(project).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
+}
+
+impl std::fmt::Debug for ProjectRateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectRateLimit").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -66,22 +66,25 @@ pub(crate) async fn register(
     let actor = caller.actor(&request_id);
     match state.store.register(new, state.clock.now(), &actor).await {
         Ok(Registered::Created(stored)) => {
+            metrics::counter!("vodsnap_registrations_total", "outcome" => "created").increment(1);
             tracing::info!(task_id = %stored.task(), "task result registered");
             Ok((StatusCode::CREATED, Json(TaskResultBody::from(&stored))))
         }
         Ok(Registered::AlreadyRegistered(stored)) => {
+            metrics::counter!("vodsnap_registrations_total", "outcome" => "already_registered")
+                .increment(1);
             Ok((StatusCode::OK, Json(TaskResultBody::from(&stored))))
         }
-        Err(RegisterError::ConflictsWithLive) => Err(ApiError::new(
+        Err(RegisterError::ConflictsWithLive) => Err(conflict(ApiError::new(
             StatusCode::CONFLICT,
             code::CONFLICT,
             "another task result is registered under this task_id",
-        )),
-        Err(RegisterError::ConflictsWithDeleted) => Err(ApiError::new(
+        ))),
+        Err(RegisterError::ConflictsWithDeleted) => Err(conflict(ApiError::new(
             StatusCode::CONFLICT,
             code::CONFLICT,
             "this task_id was deleted; task ids are never reused",
-        )),
+        ))),
         Err(RegisterError::Unavailable(e)) => Err(ApiError::dependency_down("the database", &e)),
         Err(RegisterError::Unknown(e)) => Err(ApiError::internal(&e)),
     }
@@ -193,9 +196,18 @@ pub(crate) async fn delete(
         }
         Err(DeleteError::Unknown(e)) => return Err(ApiError::internal(&e)),
     };
+    for item in &report.items {
+        metrics::counter!("vodsnap_deletions_total", "status" => item.status().as_str())
+            .increment(1);
+    }
     let deleted = report.items.iter().filter(|i| i.error().is_none()).count();
     tracing::info!(deleted, remaining = report.remaining, "delete answered");
     Ok(Json(DeleteBody::from(&report)))
+}
+
+fn conflict(error: ApiError) -> ApiError {
+    metrics::counter!("vodsnap_registrations_total", "outcome" => "conflict").increment(1);
+    error
 }
 
 fn unknown_outcome(selection: &DeleteSelection) -> DeleteReport {

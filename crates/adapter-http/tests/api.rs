@@ -67,6 +67,8 @@ async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
             public_base_url: "https://cdn.test/vod/".into(),
             ..HttpSettings::default()
         }),
+        metrics: None,
+        rate_limit: None,
     }
 }
 
@@ -326,6 +328,7 @@ mod no_input_gives_5xx {
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .expect("runtime")
     }
@@ -378,4 +381,32 @@ mod no_input_gives_5xx {
             prop_assert!(status == StatusCode::UNAUTHORIZED, "{status}");
         }
     }
+}
+
+#[tokio::test]
+async fn over_the_project_rate_the_answer_is_429_with_retry_after() {
+    let mut state = state_with(Arc::new(MemoryStore::new())).await;
+    state.rate_limit = Some(Arc::new(
+        vodsnap_adapter_http::ProjectRateLimit::per_second(
+            std::num::NonZeroU32::new(1).expect("non-zero"),
+        ),
+    ));
+    let list = || with_token("GET", "/v1/p1/asset/thumbnails", "p1");
+
+    let first = router(state.clone())
+        .oneshot(list())
+        .await
+        .expect("infallible");
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = router(state).oneshot(list()).await.expect("infallible");
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = second
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert_eq!(retry_after, Some(1));
+    let body = second.into_body().collect().await.expect("body").to_bytes();
+    let json: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(json["error_code"], "APIGW.0308");
 }

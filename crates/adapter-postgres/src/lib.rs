@@ -42,6 +42,10 @@ pub use task_results::PgTaskResultStore;
 /// not hang a request until the client gives up.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest one statement may run (PostgreSQL's `statement_timeout`).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+const STATEMENT_TIMEOUT_SQL: &str = "20s";
+
 /// The schema, embedded in the binary so that `vodsnap migrate` needs no
 /// files next to it.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -61,7 +65,14 @@ pub async fn connect_with(
     max_connections: u32,
 ) -> anyhow::Result<PgPool> {
     pool_options(max_connections)
-        .connect_with(options.application_name("vodsnap"))
+        .connect_with(
+            options
+                .application_name("vodsnap")
+                // A statement that runs longer is cancelled, so a stuck
+                // query turns into an error the caller can retry instead of
+                // a request that never ends.
+                .options([("statement_timeout", STATEMENT_TIMEOUT_SQL)]),
+        )
         .await
         .context("failed to connect to the database")
 }

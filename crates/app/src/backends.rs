@@ -17,6 +17,8 @@ pub struct Backends {
     pub store: Arc<dyn TaskResultStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
+    /// The database pool, for its gauges.
+    pub pool: Option<PgPool>,
     /// Only the embedded store gets demo data.
     pub embedded: bool,
 }
@@ -28,6 +30,7 @@ impl Backends {
             store: store.clone(),
             credentials: Arc::new(MemoryCredentialStore::new()),
             cleanup: store,
+            pool: None,
             embedded: true,
         }
     }
@@ -41,9 +44,10 @@ impl Backends {
         Self {
             store: store.clone(),
             credentials: Arc::new(
-                PgCredentialStore::new(pool, cipher).with_find_cache(credential_cache_ttl),
+                PgCredentialStore::new(pool.clone(), cipher).with_find_cache(credential_cache_ttl),
             ),
             cleanup: store,
+            pool: Some(pool),
             embedded: false,
         }
     }

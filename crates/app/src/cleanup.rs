@@ -109,6 +109,7 @@ impl Worker {
                 "object kept: a live task still references it"
             );
             self.queue.complete(item, &self.name).await?;
+            metrics::counter!("vodsnap_cleanup_objects_total", "result" => "kept").increment(1);
             pass.kept += 1;
             return Ok(());
         }
@@ -127,6 +128,8 @@ impl Worker {
                         "object removed after the lease ran out"
                     );
                 }
+                metrics::counter!("vodsnap_cleanup_objects_total", "result" => "removed")
+                    .increment(1);
                 pass.removed += 1;
             }
             Err(error) => {
@@ -136,11 +139,15 @@ impl Worker {
                 let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
                     AfterFailure::RetryIn(delay) => {
                         pass.retried += 1;
+                        metrics::counter!("vodsnap_cleanup_objects_total", "result" => "retried")
+                            .increment(1);
                         tracing::warn!(key = item.object_key.as_str(), attempts, retry_in = ?delay, error = message.as_str(), "object removal failed; will retry");
                         Some(later(self.clock.now(), delay))
                     }
                     AfterFailure::Park => {
                         pass.parked += 1;
+                        metrics::counter!("vodsnap_cleanup_objects_total", "result" => "parked")
+                            .increment(1);
                         tracing::error!(
                             key = item.object_key.as_str(),
                             attempts,

@@ -274,6 +274,19 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub cleanup: CleanupArgs,
+
+    /// Requests per second allowed per project (with a burst of as many);
+    /// over it, 429 APIGW.0308 with Retry-After. Off when not given.
+    #[arg(long, env = "VODSNAP_RATE_LIMIT")]
+    pub rate_limit: Option<std::num::NonZeroU32>,
+
+    /// Longest a request may take before it is answered 503 (safe to retry).
+    #[arg(long, env = "VODSNAP_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "VODSNAP_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ pub mod cli;
 mod credentials;
 mod demo;
 mod serve;
-mod telemetry;
+pub(crate) mod telemetry;
 mod token;
 
 use anyhow::Context;

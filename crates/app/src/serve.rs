@@ -13,6 +13,7 @@ use crate::backends::{self, Backends};
 use crate::cleanup;
 use crate::cli::ServeArgs;
 use crate::demo;
+use crate::telemetry;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen)
@@ -82,8 +83,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: clock.clone(),
         settings: Arc::new(HttpSettings {
             public_base_url,
+            request_timeout: args.request_timeout,
             ..HttpSettings::default()
         }),
+        metrics: Some(telemetry::metrics()?),
+        rate_limit: args
+            .rate_limit
+            .map(|n| Arc::new(vodsnap_adapter_http::ProjectRateLimit::per_second(n))),
     };
 
     if backends.embedded {
@@ -101,6 +107,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(gauges(
+        backends.pool.clone(),
+        backends.cleanup.clone(),
+        clock.clone(),
+        stop_rx.clone(),
+    ));
     let workers = cleanup::spawn_workers(
         &args.cleanup,
         backends.cleanup.clone(),
@@ -112,10 +124,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(address = %local, "vodsnap listening");
     let app = vodsnap_adapter_http::router(state)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed");
+    // On a signal, stop accepting and let in-flight requests finish, for at
+    // most --shutdown-timeout.
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let graceful = async move {
+        shutdown_signal().await;
+        let _ = signalled_tx.send(());
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let shutdown_timeout = args.shutdown_timeout;
+    let served = tokio::select! {
+        result = server => result.context("the server failed"),
+        () = async move {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(shutdown_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(?shutdown_timeout, "in-flight requests outlived the shutdown timeout; exiting");
+            Ok(())
+        }
+    };
     // Workers stop between items; an unfinished item's lease runs out and
     // the next worker (here after a restart, or in another instance) takes it.
     let _ = stop_tx.send(true);
@@ -127,6 +157,45 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("vodsnap stopped");
     Ok(())
+}
+
+/// Publishes the database pool's and the cleanup queue's figures as
+/// gauges every few seconds.
+async fn gauges(
+    pool: Option<vodsnap_adapter_postgres::PgPool>,
+    cleanup: Arc<dyn vodsnap_ports::CleanupQueue>,
+    clock: Arc<dyn vodsnap_ports::Clock>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Some(pool) = &pool {
+            let size = f64::from(pool.size());
+            let idle = pool.num_idle() as f64;
+            metrics::gauge!("vodsnap_db_pool_connections", "state" => "idle").set(idle);
+            metrics::gauge!("vodsnap_db_pool_connections", "state" => "in_use").set(size - idle);
+            metrics::gauge!("vodsnap_db_pool_max_connections")
+                .set(f64::from(pool.options().get_max_connections()));
+        }
+        let now = clock.now();
+        match cleanup.status(now).await {
+            Ok(status) => {
+                let age = status.oldest_enqueued_at.map_or(0.0, |t| {
+                    (now.as_micros() - t.as_micros()).max(0) as f64 / 1e6
+                });
+                metrics::gauge!("vodsnap_cleanup_queue_depth").set(status.queued as f64);
+                metrics::gauge!("vodsnap_cleanup_leased_items").set(status.leased as f64);
+                metrics::gauge!("vodsnap_cleanup_parked_items").set(status.parked as f64);
+                metrics::gauge!("vodsnap_cleanup_failed_attempts")
+                    .set(status.failed_attempts as f64);
+                metrics::gauge!("vodsnap_cleanup_oldest_item_age_seconds").set(age);
+            }
+            Err(e) => tracing::debug!(error = %e, "cleanup figures unavailable"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Parses `AK:SK:PROJECT[:PROJECT...]`. Errors never echo the value: it

@@ -84,6 +84,7 @@ impl AuthFailure {
 
 fn unauthenticated(reason: AuthFailure, message: &str) -> ApiError {
     tracing::info!(reason = reason.label(), "authentication failed");
+    metrics::counter!("vodsnap_auth_failures_total", "reason" => reason.label()).increment(1);
     let code = if reason == AuthFailure::TokenExpired {
         code::TOKEN_EXPIRED
     } else {
@@ -144,9 +145,16 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> 
         ));
     }
     if !grant.allows(&project) {
+        metrics::counter!("vodsnap_auth_failures_total", "reason" => "not_granted").increment(1);
         return Err(ApiError::forbidden(format!(
             "these credentials are not granted project '{project}'"
         )));
+    }
+    if let Some(limit) = &state.rate_limit
+        && let Err(wait) = limit.check(&project)
+    {
+        metrics::counter!("vodsnap_rate_limited_total").increment(1);
+        return Err(ApiError::rate_limited(wait));
     }
     tracing::debug!(principal = ?principal, "authenticated");
     let client = parts
