@@ -121,15 +121,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Huawei's error body, as every error answers it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// One of the contract's codes, such as `VOD.10053`.
+    error_code: &'a str,
+    /// What went wrong, for a person.
+    error_msg: &'a str,
+    /// Equals the `X-Request-Id` response header.
+    request_id: &'a str,
+}
+
 /// Renders Huawei's error body.
 pub(crate) fn body(error: &ApiError, request_id: &str) -> Vec<u8> {
-    serde_json::json!({
-        "error_code": error.code,
-        "error_msg": error.message,
-        "request_id": request_id,
+    serde_json::to_vec(&ErrorBody {
+        error_code: error.code,
+        error_msg: &error.message,
+        request_id,
     })
-    .to_string()
-    .into_bytes()
+    .unwrap_or_default()
 }
 
 pub(crate) async fn not_found() -> ApiError {

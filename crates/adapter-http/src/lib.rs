@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+mod openapi;
 mod ops;
 mod query;
 mod request_id;
@@ -14,6 +15,7 @@ mod state;
 mod thumbnails;
 mod wire;
 
+pub use openapi::openapi_json;
 pub use request_id::RequestId;
 pub use state::{AppState, HttpSettings, ProjectRateLimit};
 

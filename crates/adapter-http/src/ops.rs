@@ -5,23 +5,54 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
+/// `{"status": ...}` of `/healthz` and `/readyz`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct StatusBody {
+    /// `ok` (alive) or `ready`.
+    status: &'static str,
+}
+
 /// The process is alive.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "Healthz",
+    tag = "operations",
+    responses((status = 200, description = "alive", body = StatusBody)),
+)]
 pub(crate) async fn healthz() -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok"}))
+    Json(StatusBody { status: "ok" })
 }
 
 /// The store answers; 503 while it does not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "Readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "the store answers", body = StatusBody),
+        (status = 503, description = "the database is unavailable (VOD.10052)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(serde_json::json!({"status": "ready"}))),
+        Ok(()) => Ok(Json(StatusBody { status: "ready" })),
         Err(e) => Err(ApiError::dependency_down("the database", &e.0)),
     }
 }
 
 /// Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "Metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = state
         .metrics
@@ -34,10 +65,18 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     )
 }
 
-/// The OpenAPI document, committed as docs/openapi.json.
+/// The OpenAPI document, generated from the handlers and committed as
+/// docs/openapi.json.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "OpenApi",
+    tag = "operations",
+    responses((status = 200, description = "this document (OpenAPI 3.1)", body = Object, content_type = "application/json")),
+)]
 pub(crate) async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../../../docs/openapi.json"),
+        crate::openapi::cached_json(),
     )
 }

@@ -13,7 +13,7 @@ use vodsnap_ports::{DeleteError, DetailsError, ListError, RegisterError, Registe
 
 use crate::RequestId;
 use crate::auth::Caller;
-use crate::error::{ApiError, code};
+use crate::error::{ApiError, ErrorBody, code};
 use crate::query::Params;
 use crate::state::AppState;
 use crate::wire::{
@@ -25,6 +25,31 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// `POST /v1/{project_id}/asset/thumbnails`: registers a task result.
+#[utoipa::path(
+    post,
+    path = "/v1/{project_id}/asset/thumbnails",
+    operation_id = "RegisterThumbnails",
+    tag = "thumbnails",
+    security(("aksk" = []), ("token" = [])),
+    params(("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body(content = RegisterBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "already registered with the same body: the stored result", body = TaskResultBody),
+        (status = 201, description = "registered: the stored result", body = TaskResultBody),
+        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
+        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
+        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
+        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
+        (status = 409, description = "conflicts with a live result under this task_id, or the task_id was deleted (VODSNAP.0409)", body = ErrorBody),
+        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
+        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
+        (status = 415, description = "a body without Content-Type: application/json (VOD.10059)", body = ErrorBody),
+        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
+        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
+        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
+        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn register(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -91,6 +116,33 @@ pub(crate) async fn register(
 }
 
 /// `GET /v1/{project_id}/asset/thumbnails`: lists live task results.
+#[utoipa::path(
+    get,
+    path = "/v1/{project_id}/asset/thumbnails",
+    operation_id = "ListThumbnailInfo",
+    tag = "thumbnails",
+    security(("aksk" = []), ("token" = [])),
+    params(
+        ("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("asset_id" = Option<String>, Query, description = "only this asset's task results", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("task_id" = Option<String>, Query, description = "only this task result", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("offset" = Option<i64>, Query, description = "items to skip (default 0)", minimum = 0, maximum = 20000),
+        ("limit" = Option<i64>, Query, description = "items per page (default 10)", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "live task results, oldest first", body = ListBody),
+        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
+        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
+        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
+        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
+        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
+        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
+        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
+        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
+        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
+        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -125,6 +177,33 @@ pub(crate) async fn list(
 }
 
 /// `GET /v1/{project_id}/asset/thumbnail/details`: one task's snapshots.
+#[utoipa::path(
+    get,
+    path = "/v1/{project_id}/asset/thumbnail/details",
+    operation_id = "ListThumbnailDetails",
+    tag = "thumbnails",
+    security(("aksk" = []), ("token" = [])),
+    params(
+        ("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("task_id" = String, Query, description = "the task result", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("offset" = Option<i64>, Query, description = "snapshots to skip (default 0)", minimum = 0, maximum = 20480),
+        ("limit" = Option<i64>, Query, description = "snapshots per page (default 20)", minimum = 1, maximum = 100),
+    ),
+    responses(
+        (status = 200, description = "the task's snapshots, ordered by offset", body = DetailsBody),
+        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
+        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
+        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
+        (status = 404, description = "unknown or deleted task (VOD.10062)", body = ErrorBody),
+        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
+        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
+        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
+        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
+        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
+        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
+        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn details(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -163,6 +242,31 @@ pub(crate) async fn details(
 }
 
 /// `DELETE /v1/{project_id}/asset/thumbnails`: deletes up to 10 task results.
+#[utoipa::path(
+    delete,
+    path = "/v1/{project_id}/asset/thumbnails",
+    operation_id = "DeleteThumbnails",
+    tag = "thumbnails",
+    security(("aksk" = []), ("token" = [])),
+    params(
+        ("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("asset_id" = Option<String>, Query, description = "the asset whose task results to delete, or to which the named tasks must belong", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("task_id" = Option<Vec<String>>, Query, description = "task results to delete, up to 10", style = Form, explode, max_items = 10),
+    ),
+    responses(
+        (status = 200, description = "the outcome, item by item", body = DeleteBody),
+        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
+        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
+        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
+        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
+        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
+        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
+        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
+        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
+        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
+        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

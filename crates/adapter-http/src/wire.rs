@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use vodsnap_domain::{
     AssetId, DeleteReport, ItemError, ItemOutcome, NewTaskResult, ObjectKey, ProjectId, Snapshot,
     TaskId, TaskResult, TaskSummary, ThumbnailKind, ThumbnailPara, ThumbnailParaInput, Timestamp,
@@ -13,43 +14,76 @@ use vodsnap_domain::{
 use crate::error::{ApiError, code};
 
 /// Body of `POST /v1/{project_id}/asset/thumbnails`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     asset_id: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     task_id: String,
     thumbnail_para: ParaBody,
+    #[schema(min_items = 1, max_items = 10000)]
     thumbnails: Vec<SnapshotBody>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ParaBody {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = ParaKind, required = true)]
     kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
     time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<u64>>, min_items = 1, max_items = 10000)]
     dots: Option<Vec<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 10)]
     quantity: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     quantity_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     cover_position: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1)]
     format: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1)]
     aspect_ratio: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     max_length: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SnapshotBody {
+    #[schema(minimum = 0, maximum = 2147483647)]
     offset: i64,
+    #[schema(min_length = 1, max_length = 1024)]
     object_key: String,
+}
+
+/// The snapshot type of `thumbnail_para` (the schema of `type` only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the wire; the domain parses the string
+pub(crate) enum ParaKind {
+    Time,
+    Dots,
+    Quantity,
+}
+
+/// The status of one item of a delete (the schema of `status` only).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)] // documents the wire; the domain names the status
+pub(crate) enum DeleteStatus {
+    DELETED,
+    FAILED,
+    UNKNOW,
 }
 
 fn bad(e: impl std::fmt::Display) -> ApiError {
@@ -123,18 +157,19 @@ pub(crate) fn rfc3339(at: Timestamp) -> String {
 }
 
 /// A stored task result, as registration answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TaskResultBody {
     asset_id: String,
     task_id: String,
     thumbnail_para: ParaBody,
     thumbnail_count: usize,
+    #[schema(format = DateTime)]
     created_at: String,
     thumbnails: Vec<StoredSnapshotBody>,
 }
 
-#[derive(Debug, Serialize)]
-struct StoredSnapshotBody {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StoredSnapshotBody {
     offset: i64,
     object_key: String,
 }
@@ -160,18 +195,19 @@ impl From<&TaskResult> for TaskResultBody {
 }
 
 /// `GET /v1/{project_id}/asset/thumbnails`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListBody {
     pub total: u64,
     pub thumbnails: Vec<SummaryBody>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SummaryBody {
     task_id: String,
     asset_id: String,
     thumbnail_para: ParaBody,
     thumbnail_count: usize,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -188,33 +224,38 @@ impl From<&TaskSummary> for SummaryBody {
 }
 
 /// `GET /v1/{project_id}/asset/thumbnail/details`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DetailsBody {
     pub total: u64,
     pub thumbnail_result: Vec<DetailBody>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DetailBody {
     pub offset: i64,
     pub url: String,
 }
 
 /// `DELETE /v1/{project_id}/asset/thumbnails`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeleteBody {
     delete_result_array: Vec<DeleteItemBody>,
     remaining: u64,
 }
 
-#[derive(Debug, Serialize)]
-struct DeleteItemBody {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeleteItemBody {
     asset_id: String,
     task_id: String,
+    #[schema(value_type = DeleteStatus)]
     status: &'static str,
+    /// On `FAILED` and `UNKNOW` items only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     error_code: Option<&'static str>,
+    /// On `FAILED` and `UNKNOW` items only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     error_msg: Option<&'static str>,
 }
 
