@@ -13,9 +13,9 @@ use vodsnap_domain::{
 };
 
 use vodsnap_ports::{
-    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, CleanupError,
-    CleanupItem, CleanupQueue, CleanupStatus, DeleteError, DetailsError, ListError, Listing,
-    ParkedItem, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    Actor, AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
+    CleanupStatus, DeleteError, DetailsError, ListError, Listing, ParkedItem, PingError,
+    RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -111,19 +111,14 @@ impl TaskResultStore for MemoryStore {
                 Registered::Created(s) => (s, "CREATED"),
                 Registered::AlreadyRegistered(s) => (s, "ALREADY_REGISTERED"),
             };
-            inner.audit.push(AuditRecord {
-                at: now,
-                project: stored.project().clone(),
-                actor: actor.clone(),
-                action: AuditAction::Register,
-                asset: Some(stored.asset().clone()),
-                requested: vec![stored.task().clone()],
-                outcomes: vec![AuditOutcome {
-                    task: stored.task().clone(),
-                    status: status.to_owned(),
-                    reason: None,
-                }],
-            });
+            inner.audit.push(AuditRecord::registration(
+                stored.project(),
+                stored.asset(),
+                stored.task(),
+                status,
+                now,
+                actor,
+            ));
             Ok(registered)
         })
     }
@@ -235,15 +230,9 @@ impl TaskResultStore for MemoryStore {
             for key in freed {
                 inner.cleanup.enqueue(project.clone(), key, now);
             }
-            inner.audit.push(AuditRecord {
-                at: now,
-                project: project.clone(),
-                actor: actor.clone(),
-                action: AuditAction::Delete,
-                asset: selection.asset().cloned(),
-                requested: selection.tasks().to_vec(),
-                outcomes: items.iter().map(AuditOutcome::from).collect(),
-            });
+            inner.audit.push(AuditRecord::deletion(
+                project, selection, &items, now, actor,
+            ));
             DeleteReport { items, remaining }
         }))
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
-use vodsnap_domain::{AssetId, ProjectId, TaskId};
+use vodsnap_domain::{AssetId, TaskId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
 };
@@ -126,29 +126,5 @@ impl AuditLog for PgTaskResultStore {
             )
             .collect::<Result<Vec<_>, DbError>>()
             .map_err(AuditError::from)
-    }
-}
-
-/// The record of a registration.
-pub(crate) fn registration(
-    project: &ProjectId,
-    asset: &AssetId,
-    task: &TaskId,
-    status: &str,
-    at: vodsnap_domain::Timestamp,
-    actor: &Actor,
-) -> AuditRecord {
-    AuditRecord {
-        at,
-        project: project.clone(),
-        actor: actor.clone(),
-        action: AuditAction::Register,
-        asset: Some(asset.clone()),
-        requested: vec![task.clone()],
-        outcomes: vec![AuditOutcome {
-            task: task.clone(),
-            status: status.to_owned(),
-            reason: None,
-        }],
     }
 }

@@ -17,8 +17,8 @@ use vodsnap_domain::{
     ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
-    Actor, AuditAction, AuditOutcome, AuditRecord, DeleteError, DetailsError, ListError, Listing,
-    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    Actor, AuditRecord, DeleteError, DetailsError, ListError, Listing, PingError, RegisterError,
+    Registered, SnapshotPage, TaskResultStore,
 };
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
@@ -266,7 +266,7 @@ impl PgTaskResultStore {
         .execute(&mut *tx)
         .await
         .db("failed to insert the snapshots")?;
-        let record = audit::registration(
+        let record = AuditRecord::registration(
             new.project(),
             new.asset(),
             new.task(),
@@ -489,15 +489,7 @@ impl PgTaskResultStore {
             ),
             None => 0,
         };
-        let record = AuditRecord {
-            at: now,
-            project: project.clone(),
-            actor: actor.clone(),
-            action: AuditAction::Delete,
-            asset: selection.asset().cloned(),
-            requested: selection.tasks().to_vec(),
-            outcomes: plan.items.iter().map(AuditOutcome::from).collect(),
-        };
+        let record = AuditRecord::deletion(project, selection, &plan.items, now, actor);
         audit::insert(&mut tx, &record).await?;
         // Once this commits the deletion is durable; only then is DELETED
         // answered.
@@ -600,7 +592,7 @@ impl TaskResultStore for PgTaskResultStore {
         match (decision, stored) {
             (RegistrationDecision::AlreadyRegistered, Some(Stored::Live(result))) => {
                 // Nothing changed, so there is no transaction to join.
-                let record = audit::registration(
+                let record = AuditRecord::registration(
                     new.project(),
                     new.asset(),
                     new.task(),

@@ -1,7 +1,9 @@
 //! The audit trail: who registered and deleted what, when, from where.
 
 use async_trait::async_trait;
-use vodsnap_domain::{AssetId, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp};
+use vodsnap_domain::{
+    AssetId, DeleteSelection, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp,
+};
 
 /// Who made a change, carried into the store so that the audit record is
 /// written with the change itself (for PostgreSQL: in its transaction).
@@ -80,6 +82,52 @@ pub struct AuditRecord {
     /// The task ids the call named (empty for an asset-only delete).
     pub requested: Vec<TaskId>,
     pub outcomes: Vec<AuditOutcome>,
+}
+
+impl AuditRecord {
+    /// The record of a registration answered `status` (`CREATED` or
+    /// `ALREADY_REGISTERED`).
+    pub fn registration(
+        project: &ProjectId,
+        asset: &AssetId,
+        task: &TaskId,
+        status: &str,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: AuditAction::Register,
+            asset: Some(asset.clone()),
+            requested: vec![task.clone()],
+            outcomes: vec![AuditOutcome {
+                task: task.clone(),
+                status: status.to_owned(),
+                reason: None,
+            }],
+        }
+    }
+
+    /// The record of an answered delete.
+    pub fn deletion(
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        items: &[ItemOutcome],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: AuditAction::Delete,
+            asset: selection.asset().cloned(),
+            requested: selection.tasks().to_vec(),
+            outcomes: items.iter().map(AuditOutcome::from).collect(),
+        }
+    }
 }
 
 /// Which records to read.
