@@ -782,6 +782,7 @@ impl Runner {
             .arg("-f")
             .arg(self.scripts.join(workload.script()))
             .args(["-D", &format!("project={PROJECT}")])
+            .args(["-D", &format!("ak={ACCESS_KEY}")])
             .args(["-D", &format!("assets={}", p.assets)])
             .args(["-D", &format!("tasks={}", p.tasks)])
             .args(["-D", "seq=0"])

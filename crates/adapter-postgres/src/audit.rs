@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres};
 use vodsnap_domain::{AssetId, TaskId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
@@ -21,11 +21,25 @@ struct StoredOutcome {
     reason: Option<String>,
 }
 
-/// Writes `record` in the caller's transaction.
-pub(crate) async fn insert(
-    tx: &mut Transaction<'static, Postgres>,
-    record: &AuditRecord,
-) -> Result<(), DbError> {
+/// `audit_log`'s columns as the audit insert of every change fills them,
+/// for statements that write their audit record themselves: the record's
+/// ten values follow the statement's own parameters, bound by [`bind`].
+macro_rules! audit_columns {
+    () => {
+        "audit_log (project_id, at, principal, request_id, client, action, \
+             asset_id, requested, touched, outcomes)"
+    };
+}
+pub(crate) use audit_columns;
+
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `record`'s ten values to the next ten placeholders of `query`, in
+/// the order of [`audit_columns`].
+pub(crate) fn bind<'q>(
+    query: PgQuery<'q>,
+    record: &'q AuditRecord,
+) -> Result<PgQuery<'q>, DbError> {
     let requested: Vec<&str> = record.requested.iter().map(TaskId::as_str).collect();
     let touched: Vec<&str> = record.outcomes.iter().map(|o| o.task.as_str()).collect();
     let outcomes: Vec<StoredOutcome> = record
@@ -37,22 +51,30 @@ pub(crate) async fn insert(
             reason: o.reason.clone(),
         })
         .collect();
-    sqlx::query(
-        "INSERT INTO audit_log (project_id, at, principal, request_id, client, action, \
-             asset_id, requested, touched, outcomes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(record.project.as_str())
-    .bind(to_db_time(record.at)?)
-    .bind(&record.actor.principal)
-    .bind(&record.actor.request_id)
-    .bind(record.actor.client.as_deref())
-    .bind(record.action.as_str())
-    .bind(record.asset.as_ref().map(AssetId::as_str))
-    .bind(requested)
-    .bind(touched)
-    .bind(Json(outcomes))
-    .execute(&mut **tx)
+    Ok(query
+        .bind(record.project.as_str())
+        .bind(to_db_time(record.at)?)
+        .bind(&record.actor.principal)
+        .bind(&record.actor.request_id)
+        .bind(record.actor.client.as_deref())
+        .bind(record.action.as_str())
+        .bind(record.asset.as_ref().map(AssetId::as_str))
+        .bind(requested)
+        .bind(touched)
+        .bind(Json(outcomes)))
+}
+
+/// Writes `record` on `conn`, in its transaction if it has one.
+pub(crate) async fn insert(conn: &mut PgConnection, record: &AuditRecord) -> Result<(), DbError> {
+    bind(
+        sqlx::query(concat!(
+            "INSERT INTO ",
+            audit_columns!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )),
+        record,
+    )?
+    .execute(conn)
     .await
     .db("failed to write the audit record")?;
     Ok(())
@@ -84,7 +106,7 @@ impl AuditLog for PgTaskResultStore {
         .bind(since)
         .bind(query.task.as_ref().map(TaskId::as_str))
         .bind(i64::from(query.limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.database().acquire().await?)
         .await
         .db("failed to read the audit trail")?;
         rows.into_iter()

@@ -53,7 +53,7 @@ impl CleanupQueue for PgTaskResultStore {
         .bind(i64::from(max))
         .bind(worker)
         .bind(to_db_time(plus(now, lease))?)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.database().acquire().await?)
         .await
         .db("failed to claim cleanup items")?;
         let mut items = rows
@@ -68,7 +68,7 @@ impl CleanupQueue for PgTaskResultStore {
         let (referenced,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM snapshots WHERE object_key = $1)")
                 .bind(key.as_str())
-                .fetch_one(self.pool())
+                .fetch_one(&mut *self.database().acquire().await?)
                 .await
                 .db("failed to check whether an object is still referenced")?;
         Ok(referenced)
@@ -81,7 +81,7 @@ impl CleanupQueue for PgTaskResultStore {
         .bind(item.project.as_str())
         .bind(item.id)
         .bind(worker)
-        .execute(self.pool())
+        .execute(&mut *self.database().acquire().await?)
         .await
         .db("failed to complete a cleanup item")?
         .rows_affected();
@@ -107,7 +107,7 @@ impl CleanupQueue for PgTaskResultStore {
         .bind(worker)
         .bind(error)
         .bind(retry_at)
-        .execute(self.pool())
+        .execute(&mut *self.database().acquire().await?)
         .await
         .db("failed to record a failed cleanup attempt")?
         .rows_affected();
@@ -130,7 +130,7 @@ impl CleanupQueue for PgTaskResultStore {
              FROM cleanup_items",
         )
         .bind(to_db_time(now)?)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.database().acquire().await?)
         .await
         .db("failed to read the cleanup queue's figures")?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -149,7 +149,7 @@ impl CleanupQueue for PgTaskResultStore {
              FROM cleanup_items WHERE parked_at IS NOT NULL ORDER BY id LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.database().acquire().await?)
         .await
         .db("failed to list parked cleanup items")?;
         rows.into_iter()
@@ -171,7 +171,7 @@ impl CleanupQueue for PgTaskResultStore {
         )
         .bind(to_db_time(now)?)
         .bind(&ids)
-        .execute(self.pool())
+        .execute(&mut *self.database().acquire().await?)
         .await
         .db("failed to retry parked cleanup items")?
         .rows_affected();

@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
-use sqlx::PgPool;
 use vodsnap_domain::{ProjectId, Secret, Timestamp};
 use vodsnap_ports::{Credential, CredentialError, CredentialStore};
 
 use crate::cipher::{CredentialCipher, Sealed};
+use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
 
 /// Characters of a generated access key: upper case and digits, like the
@@ -39,7 +39,7 @@ pub struct CredentialInfo {
 /// Credentials in PostgreSQL. Cheap to clone.
 #[derive(Clone)]
 pub struct PgCredentialStore {
-    pool: PgPool,
+    database: PgDatabase,
     cipher: Arc<CredentialCipher>,
     cache: Arc<FindCache>,
 }
@@ -162,11 +162,12 @@ fn random_secret_key() -> Secret {
 }
 
 impl PgCredentialStore {
-    /// A store on a migrated database; `cipher` seals new secrets and opens
-    /// stored ones.
-    pub fn new(pool: PgPool, cipher: CredentialCipher) -> Self {
+    /// A store on a migrated database (a [`PgDatabase`] shared with the
+    /// process's other stores, or a pool); `cipher` seals new secrets and
+    /// opens stored ones.
+    pub fn new(database: impl Into<PgDatabase>, cipher: CredentialCipher) -> Self {
         Self {
-            pool,
+            database: database.into(),
             cipher: Arc::new(cipher),
             cache: Arc::new(FindCache::default()),
         }
@@ -212,7 +213,7 @@ impl PgCredentialStore {
             .bind(&sealed.nonce)
             .bind(&sealed.key_id)
             .bind(project_strings(projects))
-            .execute(&self.pool)
+            .execute(&mut *self.database.acquire().await?)
             .await
             .db("failed to insert a credential");
             match inserted {
@@ -229,7 +230,7 @@ impl PgCredentialStore {
             "SELECT access_key, projects, created_at, revoked_at IS NOT NULL AS revoked, key_id \
              FROM credentials ORDER BY created_at, access_key",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to list credentials")?;
         rows.into_iter()
@@ -255,7 +256,7 @@ impl PgCredentialStore {
              WHERE access_key = $1 AND revoked_at IS NULL",
         )
         .bind(access_key)
-        .execute(&self.pool)
+        .execute(&mut *self.database.acquire().await?)
         .await
         .db("failed to revoke a credential")?
         .rows_affected();
@@ -275,7 +276,7 @@ impl PgCredentialStore {
              FROM credentials WHERE key_id <> $1 ORDER BY access_key",
         )
         .bind(current)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to read the credentials to re-encrypt")?;
         let mut resealed = 0;
@@ -298,7 +299,7 @@ impl PgCredentialStore {
             .bind(&sealed.key_id)
             .bind(&row.key_id)
             .bind(&row.nonce)
-            .execute(&self.pool)
+            .execute(&mut *self.database.acquire().await?)
             .await
             .db("failed to re-encrypt a credential")?
             .rows_affected();
@@ -311,14 +312,16 @@ impl PgCredentialStore {
 
 impl PgCredentialStore {
     async fn find_uncached(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
+        let mut conn = self.database.acquire().await?;
         let row: Option<SealedRow> = sqlx::query_as(
             "SELECT access_key, secret_ciphertext, nonce, key_id, projects \
              FROM credentials WHERE access_key = $1 AND revoked_at IS NULL",
         )
         .bind(access_key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await
         .db("failed to read a credential")?;
+        conn.release();
         let Some(row) = row else {
             return Ok(None);
         };
@@ -363,7 +366,7 @@ impl CredentialStore for PgCredentialStore {
         .bind(&sealed.nonce)
         .bind(&sealed.key_id)
         .bind(project_strings(credential.projects()))
-        .execute(&self.pool)
+        .execute(&mut *self.database.acquire().await?)
         .await
         .db("failed to store a credential")?;
         self.cache.forget(credential.access_key());

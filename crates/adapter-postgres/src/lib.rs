@@ -22,6 +22,7 @@ mod audit;
 mod cipher;
 mod cleanup;
 mod credentials;
+mod database;
 mod db_error;
 mod task_results;
 
@@ -33,6 +34,7 @@ use sqlx::postgres::PgPoolOptions;
 
 pub use cipher::{CipherKeyError, CredentialCipher};
 pub use credentials::{CredentialInfo, PgCredentialStore};
+pub use database::PgDatabase;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
 pub use task_results::PgTaskResultStore;

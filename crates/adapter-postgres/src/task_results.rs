@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
-use crate::audit;
+use crate::audit::{self, audit_columns};
+use crate::database::PgDatabase;
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
     AssetId, DeleteReport, DeleteSelection, DetailsPage, Existing, ItemError, ItemOutcome,
     ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
@@ -23,20 +24,24 @@ use vodsnap_ports::{
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
 
-/// Task results in PostgreSQL. Cheap to clone: it is a handle on the pool.
+/// Task results in PostgreSQL. Cheap to clone: it is a handle on the
+/// database.
 #[derive(Debug, Clone)]
 pub struct PgTaskResultStore {
-    pool: PgPool,
+    database: PgDatabase,
 }
 
 impl PgTaskResultStore {
-    /// A store on a pool whose database is migrated (see [`crate::migrate`]).
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// A store on a migrated database (see [`crate::migrate`]): a
+    /// [`PgDatabase`] shared with the process's other stores, or a pool.
+    pub fn new(database: impl Into<PgDatabase>) -> Self {
+        Self {
+            database: database.into(),
+        }
     }
 
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
+    pub(crate) fn database(&self) -> &PgDatabase {
+        &self.database
     }
 }
 
@@ -188,12 +193,14 @@ impl PgTaskResultStore {
         project: &ProjectId,
         task: &TaskId,
     ) -> Result<Option<Stored>, DbError> {
+        let mut conn = self.database.acquire().await?;
         let row: Option<ResultRow> = sqlx::query_as(READ_ONE)
             .bind(project.as_str())
             .bind(task.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .db("failed to read a task result")?;
+        conn.release();
         row.map(|r| r.into_stored(project, task)).transpose()
     }
 }
@@ -201,46 +208,42 @@ impl PgTaskResultStore {
 // ---------------------------------------------------------------------------
 // Registration
 
+/// A registration in one statement, so one round trip and no explicit
+/// transaction: the task result unless its id is taken (live or deleted),
+/// then, only if it was inserted, its snapshots from two arrays and its
+/// audit record. `ON CONFLICT DO NOTHING` waits for a concurrent insert of
+/// the same id to commit or roll back, so of many concurrent registrations
+/// exactly one inserts. Answers a row if it inserted the task result.
+const REGISTER: &str = concat!(
+    "WITH created AS ( \
+         INSERT INTO task_results \
+             (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (project_id, task_id) DO NOTHING \
+         RETURNING project_id, task_id), \
+     images AS ( \
+         INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
+         SELECT c.project_id, c.task_id, u.offset_s, u.object_key \
+         FROM created c, UNNEST($7::integer[], $8::text[]) AS u(offset_s, object_key)), \
+     audited AS ( \
+         INSERT INTO ",
+    audit_columns!(),
+    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM created) \
+     SELECT 1 FROM created"
+);
+
 impl PgTaskResultStore {
     /// Inserts the task result unless its id is taken (live or deleted).
-    /// Returns whether it was inserted. `ON CONFLICT DO NOTHING` waits for a
-    /// concurrent insert of the same id to commit or roll back, so of many
-    /// concurrent registrations exactly one inserts.
+    /// Returns whether it was inserted.
     async fn try_insert(
         &self,
         new: &NewTaskResult,
         now: Timestamp,
         actor: &Actor,
     ) -> Result<bool, DbError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .db("failed to begin a registration")?;
         let count = i32::try_from(new.snapshots().len())
             .context("failed to count the snapshots")
             .map_err(DbError::unknown)?;
-        let inserted = sqlx::query(
-            "INSERT INTO task_results \
-                (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (project_id, task_id) DO NOTHING",
-        )
-        .bind(new.project().as_str())
-        .bind(new.task().as_str())
-        .bind(new.asset().as_str())
-        .bind(Json(StoredPara::from_domain(new.para())))
-        .bind(count)
-        .bind(to_db_time(now)?)
-        .execute(&mut *tx)
-        .await
-        .db("failed to insert a task result")?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            // Nothing was written; dropping the transaction rolls it back.
-            return Ok(false);
-        }
         let offsets = new
             .snapshots()
             .iter()
@@ -253,19 +256,6 @@ impl PgTaskResultStore {
             .iter()
             .map(|s| s.object_key().as_str())
             .collect();
-        // One statement for up to 10,000 snapshots instead of one per row.
-        sqlx::query(
-            "INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
-             SELECT $1, $2, u.offset_s, u.object_key \
-             FROM UNNEST($3::integer[], $4::text[]) AS u(offset_s, object_key)",
-        )
-        .bind(new.project().as_str())
-        .bind(new.task().as_str())
-        .bind(offsets)
-        .bind(keys)
-        .execute(&mut *tx)
-        .await
-        .db("failed to insert the snapshots")?;
         let record = AuditRecord::registration(
             new.project(),
             new.asset(),
@@ -274,9 +264,24 @@ impl PgTaskResultStore {
             now,
             actor,
         );
-        audit::insert(&mut tx, &record).await?;
-        tx.commit().await.db("failed to commit a registration")?;
-        Ok(true)
+        let query = sqlx::query(REGISTER)
+            .bind(new.project().as_str())
+            .bind(new.task().as_str())
+            .bind(new.asset().as_str())
+            .bind(Json(StoredPara::from_domain(new.para())))
+            .bind(count)
+            .bind(to_db_time(now)?)
+            .bind(offsets)
+            .bind(keys);
+        let query = audit::bind(query, &record)?;
+        let mut conn = self.database.acquire().await?;
+        let inserted = query
+            .fetch_optional(&mut *conn)
+            .await
+            .db("failed to register a task result")?
+            .is_some();
+        conn.release();
+        Ok(inserted)
     }
 }
 
@@ -381,10 +386,6 @@ const PICK_OLDEST_OF_ASSET: &str = "\
     WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
     ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED";
 
-const COUNT_LIVE_OF_ASSET: &str = "\
-    SELECT count(*) FROM task_results \
-    WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL";
-
 #[derive(sqlx::FromRow)]
 struct LockedRow {
     task_id: String,
@@ -440,7 +441,8 @@ impl PgTaskResultStore {
         now: Timestamp,
         actor: &Actor,
     ) -> Result<DeleteReport, DbError> {
-        let mut tx = self.pool.begin().await.db("failed to begin a delete")?;
+        let mut conn = self.database.acquire().await?;
+        let mut tx = conn.begin().await.db("failed to begin a delete")?;
         let plan = match (selection.is_asset_only(), selection.asset()) {
             (true, Some(asset)) => {
                 let picked: Vec<String> = sqlx::query_scalar(PICK_OLDEST_OF_ASSET)
@@ -475,25 +477,26 @@ impl PgTaskResultStore {
                 plan_by_tasks(selection, locked)?
             }
         };
-        if !plan.doomed.is_empty() {
-            tombstone(&mut tx, project, &plan.doomed, now).await?;
-        }
-        let remaining = match selection.asset() {
-            Some(asset) => count(
-                sqlx::query_scalar(COUNT_LIVE_OF_ASSET)
-                    .bind(project.as_str())
-                    .bind(asset.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .db("failed to count the asset's live task results")?,
-            ),
-            None => 0,
-        };
         let record = AuditRecord::deletion(project, selection, &plan.items, now, actor);
-        audit::insert(&mut tx, &record).await?;
+        let done = tombstone(
+            &mut tx,
+            project,
+            selection.asset(),
+            &plan.doomed,
+            now,
+            &record,
+        )
+        .await?;
         // Once this commits the deletion is durable; only then is DELETED
         // answered.
         tx.commit().await.db("failed to commit a delete")?;
+        conn.release();
+        // Counted before the tombstones, which are all the asset's (a
+        // selected task of another asset fails instead).
+        let remaining = match selection.asset() {
+            Some(_) => count(done.live_before).saturating_sub(plan.doomed.len() as u64),
+            None => 0,
+        };
         Ok(DeleteReport {
             items: plan.items,
             remaining,
@@ -501,55 +504,76 @@ impl PgTaskResultStore {
     }
 }
 
-/// Marks the locked live tasks deleted and removes their snapshot rows, in
-/// the caller's transaction.
+/// The rest of a delete, in one statement once the doomed tasks are known
+/// and locked: their tombstones, their snapshot rows moved to the cleanup
+/// queue (so that a durable DELETED always comes with the removal of its
+/// objects), the audit record, and the asset's live tasks as they were
+/// before the statement (`$4`, NULL for none: then 0).
+const TOMBSTONE: &str = concat!(
+    "WITH marked AS ( \
+         UPDATE task_results SET deleted_at = $3 \
+         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL \
+         RETURNING 1), \
+     gone AS ( \
+         DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2) \
+         RETURNING project_id, object_key), \
+     queued AS ( \
+         INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
+         SELECT project_id, object_key, $3, $3 FROM gone \
+         RETURNING 1), \
+     audited AS ( \
+         INSERT INTO ",
+    audit_columns!(),
+    " VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14)) \
+     SELECT (SELECT count(*) FROM marked) AS marked, \
+            (SELECT count(*) FROM queued) AS queued, \
+            (SELECT count(*) FROM task_results \
+             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL) AS live_before"
+);
+
+#[derive(sqlx::FromRow)]
+struct Tombstoned {
+    marked: i64,
+    queued: i64,
+    live_before: i64,
+}
+
+/// Runs [`TOMBSTONE`] for the locked live tasks `doomed`, in the caller's
+/// transaction.
 async fn tombstone(
-    tx: &mut Transaction<'static, Postgres>,
+    conn: &mut PgConnection,
     project: &ProjectId,
-    tasks: &[String],
+    asset: Option<&AssetId>,
+    doomed: &[String],
     now: Timestamp,
-) -> Result<(), DbError> {
-    let marked = sqlx::query(
-        "UPDATE task_results SET deleted_at = $3 \
-         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL",
-    )
-    .bind(project.as_str())
-    .bind(tasks)
-    .bind(to_db_time(now)?)
-    .execute(&mut **tx)
-    .await
-    .db("failed to mark task results deleted")?
-    .rows_affected();
+    record: &AuditRecord,
+) -> Result<Tombstoned, DbError> {
+    let query = sqlx::query(TOMBSTONE)
+        .bind(project.as_str())
+        .bind(doomed)
+        .bind(to_db_time(now)?)
+        .bind(asset.map(AssetId::as_str));
+    let row = audit::bind(query, record)?
+        .fetch_one(conn)
+        .await
+        .db("failed to mark task results deleted")?;
+    let done =
+        <Tombstoned as sqlx::FromRow<_>>::from_row(&row).db("failed to read what a delete did")?;
     // The rows are locked by this transaction, so every one must still be
     // live; anything else is a bug, and the transaction is rolled back.
-    if marked != tasks.len() as u64 {
+    if done.marked != doomed.len() as i64 {
         return Err(DbError::unknown(anyhow!(
-            "marked {marked} of {} locked task results deleted",
-            tasks.len()
+            "marked {} of {} locked task results deleted",
+            done.marked,
+            doomed.len()
         )));
     }
-    // The cleanup work is recorded in this same transaction, so that a
-    // durable DELETED always comes with the removal of its objects.
-    let removed = sqlx::query(
-        "WITH gone AS ( \
-             DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2) \
-             RETURNING project_id, object_key) \
-         INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
-         SELECT project_id, object_key, $3, $3 FROM gone",
-    )
-    .bind(project.as_str())
-    .bind(tasks)
-    .bind(to_db_time(now)?)
-    .execute(&mut **tx)
-    .await
-    .db("failed to queue the cleanup of deleted task results' objects")?
-    .rows_affected();
     tracing::debug!(
-        tasks = tasks.len(),
-        snapshots = removed,
+        tasks = doomed.len(),
+        snapshots = done.queued,
         "task results deleted"
     );
-    Ok(())
+    Ok(done)
 }
 
 // ---------------------------------------------------------------------------
@@ -600,13 +624,9 @@ impl TaskResultStore for PgTaskResultStore {
                     now,
                     actor,
                 );
-                let mut tx = self
-                    .pool
-                    .begin()
-                    .await
-                    .db("failed to begin an audit record")?;
-                audit::insert(&mut tx, &record).await?;
-                tx.commit().await.db("failed to commit an audit record")?;
+                let mut conn = self.database.acquire().await?;
+                audit::insert(&mut conn, &record).await?;
+                conn.release();
                 Ok(Registered::AlreadyRegistered(result))
             }
             (RegistrationDecision::ConflictsWithLive, _) => Err(RegisterError::ConflictsWithLive),
@@ -645,10 +665,12 @@ impl TaskResultStore for PgTaskResultStore {
         if let Some(asset) = &filter.asset {
             query = query.bind(asset.as_str());
         }
+        let mut conn = self.database.acquire().await?;
         let rows = query
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .db("failed to list task results")?;
+        conn.release();
         let total = rows.first().map_or(0, |r| count(r.total));
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
@@ -666,14 +688,16 @@ impl TaskResultStore for PgTaskResultStore {
         task: &TaskId,
         page: DetailsPage,
     ) -> Result<SnapshotPage, DetailsError> {
+        let mut conn = self.database.acquire().await?;
         let rows: Vec<DetailsRow> = sqlx::query_as(DETAILS)
             .bind(project.as_str())
             .bind(task.as_str())
             .bind(i64::from(page.limit()))
             .bind(i64::from(page.offset()))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .db("failed to read a task result's snapshots")?;
+        conn.release();
         let Some(first) = rows.first() else {
             return Err(DetailsError::NotFound);
         };
@@ -725,10 +749,12 @@ impl TaskResultStore for PgTaskResultStore {
     }
 
     async fn ping(&self) -> Result<(), PingError> {
+        let mut conn = self.database.acquire().await?;
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .db("failed to reach the database")?;
+        conn.release();
         Ok(())
     }
 }

@@ -24,7 +24,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use vodsnap_adapter_postgres::{
-    CredentialCipher, PgCredentialStore, PgTaskResultStore, connect, connect_with, migrate,
+    CredentialCipher, PgCredentialStore, PgDatabase, PgTaskResultStore, connect, connect_with,
+    migrate,
 };
 use vodsnap_domain::{
     DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter, ListPage, NewTaskResult,
@@ -756,4 +757,168 @@ async fn the_find_cache_forgets_local_changes_at_once_and_remote_ones_after_its_
     let uncached = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
         .with_find_cache(Duration::ZERO);
     assert_eq!(uncached.find(&ak).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------
+// Connections kept between operations (PgDatabase)
+
+/// A connection outside the pool that holds row locks on task results until
+/// it commits, so that a store's operation waits on them.
+async fn lock_tasks(db: &TestDb, tasks: &[&str]) -> PgConnection {
+    let mut blocker = PgConnection::connect_with(&db.admin.clone().database(&db.name))
+        .await
+        .expect("connect the blocker");
+    sqlx::query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .expect("begin");
+    sqlx::query(
+        "SELECT 1 FROM task_results WHERE project_id = 'p' AND task_id = ANY($1) FOR UPDATE",
+    )
+    .bind(tasks)
+    .execute(&mut blocker)
+    .await
+    .expect("lock the tasks");
+    blocker
+}
+
+#[tokio::test]
+async fn operations_one_after_another_reuse_one_kept_connection() {
+    let db = TestDb::migrated().await;
+    let pool = db.another_pool(8).await;
+    let database = PgDatabase::from(pool.clone());
+    let store = PgTaskResultStore::new(database.clone());
+    let credentials = PgCredentialStore::new(database.clone(), cipher_of(&[("k1", 1)]));
+
+    register(&store, "a", "t", 1).await;
+    for _ in 0..5 {
+        store
+            .list(&project("p"), &ListFilter::default(), ListPage::default())
+            .await
+            .expect("list");
+        credentials.find("NOSUCHAK").await.expect("find");
+    }
+
+    assert_eq!(
+        database.kept_idle(),
+        1,
+        "the connection is kept between operations"
+    );
+    assert_eq!(pool.size(), 1, "one connection served every operation");
+    assert_eq!(pool.num_idle(), 0, "it never went back to sqlx's pool");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_delete_is_not_kept_and_leaves_no_transaction_open() {
+    // Arrange: the delete will wait on a lock another connection holds.
+    let db = TestDb::migrated().await;
+    let database = PgDatabase::from(db.pool.clone());
+    let store = PgTaskResultStore::new(database.clone());
+    register(&store, "a", "t", 1).await;
+    let mut blocker = lock_tasks(&db, &["t"]).await;
+
+    // Act: the caller gives up while the delete waits (as a request
+    // timeout does), then the lock goes away.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        store.delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor()),
+    )
+    .await;
+    assert!(
+        gave_up.is_err(),
+        "the delete should still be waiting: {gave_up:?}"
+    );
+    sqlx::query("COMMIT")
+        .execute(&mut blocker)
+        .await
+        .expect("commit the blocker");
+
+    // Assert: the abandoned connection was not kept, its transaction is
+    // rolled back (nothing is left idle in a transaction, nothing was
+    // deleted), and the task can be deleted at once.
+    assert_eq!(database.kept_idle(), 0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&mut blocker)
+        .await
+        .expect("read pg_stat_activity");
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} sessions stay idle in a transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM task_results WHERE task_id = 't' AND deleted_at IS NULL",
+    )
+    .fetch_one(&mut blocker)
+    .await
+    .expect("count live tasks");
+    assert_eq!(live, 1, "the abandoned delete changed nothing");
+    let report = tokio::time::timeout(
+        Duration::from_secs(5),
+        store.delete(&project("p"), &by_tasks(&["t".to_owned()]), at(6), &actor()),
+    )
+    .await
+    .expect("the delete does not wait on a leftover lock")
+    .expect("delete");
+    assert_eq!(report.items[0].status(), DeleteStatus::Deleted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_connections_leave_one_for_other_users_of_the_pool() {
+    // Arrange: a pool of two, both in use by deletes waiting on locks.
+    let db = TestDb::migrated().await;
+    let pool = db.another_pool(2).await;
+    let database = PgDatabase::from(pool.clone());
+    let store = PgTaskResultStore::new(database.clone());
+    register(&store, "a", "t1", 1).await;
+    register(&store, "a", "t2", 2).await;
+    let mut blocker = lock_tasks(&db, &["t1", "t2"]).await;
+    let deletes: Vec<_> = ["t1", "t2"]
+        .into_iter()
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .delete(&project("p"), &by_tasks(&[t.to_owned()]), at(5), &actor())
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pool.size(), 2, "both connections are in use");
+
+    // Act
+    sqlx::query("COMMIT")
+        .execute(&mut blocker)
+        .await
+        .expect("commit the blocker");
+    for delete in futures::future::join_all(deletes).await {
+        delete.expect("joined").expect("delete");
+    }
+
+    // Assert: one is kept, the other is back in the pool for anyone.
+    assert_eq!(database.kept_idle(), 1);
+    let direct = tokio::time::timeout(Duration::from_secs(2), pool.acquire())
+        .await
+        .expect("a direct user of the pool is not starved")
+        .expect("acquire");
+    drop(direct);
+
+    // Closing through the database gives the kept connection back first.
+    tokio::time::timeout(Duration::from_secs(5), database.close())
+        .await
+        .expect("close does not wait for kept connections");
+    assert!(
+        store.ping().await.is_err(),
+        "a closed database is unavailable"
+    );
 }

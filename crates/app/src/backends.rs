@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
 use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
-use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, PgPool, PgTaskResultStore};
+use vodsnap_adapter_postgres::{
+    CredentialCipher, PgCredentialStore, PgDatabase, PgPool, PgTaskResultStore,
+};
 use vodsnap_domain::Secret;
 use vodsnap_ports::{CleanupQueue, CredentialStore, ImageStore, TaskResultStore};
 
@@ -17,8 +19,8 @@ pub struct Backends {
     pub store: Arc<dyn TaskResultStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
-    /// The database pool, for its gauges.
-    pub pool: Option<PgPool>,
+    /// The database, for its pool's gauges.
+    pub database: Option<PgDatabase>,
     /// Only the embedded store gets demo data.
     pub embedded: bool,
 }
@@ -30,7 +32,7 @@ impl Backends {
             store: store.clone(),
             credentials: Arc::new(MemoryCredentialStore::new()),
             cleanup: store,
-            pool: None,
+            database: None,
             embedded: true,
         }
     }
@@ -40,14 +42,17 @@ impl Backends {
         cipher: CredentialCipher,
         credential_cache_ttl: Duration,
     ) -> Self {
-        let store = Arc::new(PgTaskResultStore::new(pool.clone()));
+        // One database for both stores: they share its kept connections.
+        let database = PgDatabase::from(pool);
+        let store = Arc::new(PgTaskResultStore::new(database.clone()));
         Self {
             store: store.clone(),
             credentials: Arc::new(
-                PgCredentialStore::new(pool.clone(), cipher).with_find_cache(credential_cache_ttl),
+                PgCredentialStore::new(database.clone(), cipher)
+                    .with_find_cache(credential_cache_ttl),
             ),
             cleanup: store,
-            pool: Some(pool),
+            database: Some(database),
             embedded: false,
         }
     }

@@ -108,7 +108,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(gauges(
-        backends.pool.clone(),
+        backends.database.clone(),
         backends.cleanup.clone(),
         clock.clone(),
         stop_rx.clone(),
@@ -162,15 +162,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Publishes the database pool's and the cleanup queue's figures as
 /// gauges every few seconds.
 async fn gauges(
-    pool: Option<vodsnap_adapter_postgres::PgPool>,
+    database: Option<vodsnap_adapter_postgres::PgDatabase>,
     cleanup: Arc<dyn vodsnap_ports::CleanupQueue>,
     clock: Arc<dyn vodsnap_ports::Clock>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        if let Some(pool) = &pool {
+        if let Some(database) = &database {
+            let pool = database.pool();
             let size = f64::from(pool.size());
-            let idle = pool.num_idle() as f64;
+            // Kept connections are idle too, though the pool counts them
+            // checked out.
+            let idle = (pool.num_idle() + database.kept_idle()) as f64;
             metrics::gauge!("vodsnap_db_pool_connections", "state" => "idle").set(idle);
             metrics::gauge!("vodsnap_db_pool_connections", "state" => "in_use").set(size - idle);
             metrics::gauge!("vodsnap_db_pool_max_connections")
