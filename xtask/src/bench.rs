@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::cpu;
 use crate::db::{self, ScratchDatabase};
 use crate::proc::{self, Env};
 use crate::workspace::Workspace;
@@ -213,6 +214,8 @@ struct Point {
     p999_us: f64,
     /// Something the reader must know (pool ran out, ...).
     note: String,
+    /// CPU per request of each process involved.
+    cpu: cpu::PerRequest,
 }
 
 #[derive(Debug)]
@@ -300,6 +303,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         sql,
         next_d: 0,
         next_x: 0,
+        tick_us: cpu::tick_us(),
     };
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -636,6 +640,8 @@ struct Runner {
     next_d: u64,
     /// Next unused number of the `x{n}` asset pool.
     next_x: u64,
+    /// A CPU clock tick, µs.
+    tick_us: f64,
 }
 
 /// Requests per second assumed for a delete pool before anything was measured.
@@ -728,10 +734,12 @@ impl Runner {
         }
         let line = proc::display(&cmd);
         println!("$ {line}");
+        let cpu_before = cpu::sample(Some(server.pid()));
         let out = cmd
             .stderr(Stdio::inherit())
             .output()
             .with_context(|| format!("could not start `{line}`"))?;
+        let cpu_after = cpu::sample(Some(server.pid()));
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             bail!("`{line}` failed ({}): {stdout}", out.status);
@@ -756,7 +764,9 @@ impl Runner {
             p99_us: get("p99_us"),
             p999_us: get("p999_us"),
             note: String::new(),
+            cpu: cpu::PerRequest::default(),
         };
+        point.cpu = cpu_before.per_request(&cpu_after, point.ok, self.tick_us);
         if get("exhausted") > 0.0 {
             point.note = format!("pool ran out after {:.1}s", point.secs);
         }
@@ -826,9 +836,11 @@ impl Runner {
         cmd.arg(&self.sql.url);
         let line = proc::display(&cmd);
         println!("$ {line}");
+        let cpu_before = cpu::sample(None);
         let out = cmd
             .output()
             .with_context(|| format!("could not start `{line}`"))?;
+        let cpu_after = cpu::sample(None);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let find = |prefix: &str| -> Option<f64> {
@@ -857,6 +869,7 @@ impl Runner {
             p99_us: percentile(&latencies, 0.99),
             p999_us: percentile(&latencies, 0.999),
             note: String::new(),
+            cpu: cpu_before.per_request(&cpu_after, processed, self.tick_us),
         };
         if let Some(before) = tombstones_before {
             let deleted = self.sql.tombstones()?.saturating_sub(before);
@@ -1050,7 +1063,52 @@ fn render(params: &Params, rows: &[Row], admin: &str, took: Duration, env: &Env)
     if !notes.is_empty() {
         let _ = writeln!(md, "\nNotes:\n\n{}", notes.join("\n"));
     }
+    render_cpu(&mut md, rows);
     md
+}
+
+/// Where the CPU goes, per request: with the machine's cores saturated,
+/// throughput is about cores / CPU per request, so this table explains the
+/// ratio of the first.
+fn render_cpu(md: &mut String, rows: &[Row]) {
+    md.push_str(
+        "\n### CPU per request\n\n\
+         User + system CPU time per request (vodsnap) or transaction (pgbench), µs, from \
+         `/proc` over each point: `server` is `vodsnap serve` in user space (`user`) and in \
+         the kernel (`sys`, its sockets mostly), `postgres` every PostgreSQL process (backends \
+         that exited included), `client` the load generator or pgbench. When the cores are \
+         saturated, throughput is about cores / total, so `CPU ratio` (pgbench total / \
+         vodsnap total) is the ratio that the machine's CPU allows, and `without user` the \
+         ratio it would allow if vodsnap's own code took no CPU at all.\n\n\
+         | workload | clients | server user | server sys | postgres | client | total | pgbench postgres | client | total | CPU ratio | without user |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let us = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
+    for row in rows {
+        let v = row.vodsnap.cpu;
+        let g = row.pgbench.as_ref().map(|p| p.cpu).unwrap_or_default();
+        let ratio = |vodsnap: Option<f64>| match (g.total_us(), vodsnap) {
+            (Some(g), Some(v)) if v > 0.0 => format!("{:.2}", g / v),
+            _ => "-".to_owned(),
+        };
+        let without_user = v.total_us().map(|t| t - v.server_user_us.unwrap_or(0.0));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            row.workload.title(),
+            row.clients,
+            us(v.server_user_us),
+            us(v.server_sys_us),
+            us(v.postgres_us),
+            us(v.client_us),
+            us(v.total_us()),
+            us(g.postgres_us),
+            us(g.client_us),
+            us(g.total_us()),
+            ratio(v.total_us()),
+            ratio(without_user),
+        );
+    }
 }
 
 /// Writes `report`, keeping the "Before/after notes" section of the file

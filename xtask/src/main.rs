@@ -23,6 +23,7 @@
 mod arch;
 mod bench;
 mod conformance;
+mod cpu;
 mod db;
 mod fuzz;
 mod proc;
