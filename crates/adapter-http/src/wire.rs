@@ -177,8 +177,8 @@ pub(crate) struct StoredSnapshotBody {
 impl From<&TaskResult> for TaskResultBody {
     fn from(r: &TaskResult) -> Self {
         Self {
-            asset_id: r.asset().to_string(),
-            task_id: r.task().to_string(),
+            asset_id: r.asset().as_str().to_owned(),
+            task_id: r.task().as_str().to_owned(),
             thumbnail_para: r.para().into(),
             thumbnail_count: r.snapshots().len(),
             created_at: rfc3339(r.created_at()),
@@ -214,8 +214,8 @@ pub(crate) struct SummaryBody {
 impl From<&TaskSummary> for SummaryBody {
     fn from(s: &TaskSummary) -> Self {
         Self {
-            task_id: s.task.to_string(),
-            asset_id: s.asset.to_string(),
+            task_id: s.task.as_str().to_owned(),
+            asset_id: s.asset.as_str().to_owned(),
             thumbnail_para: (&s.para).into(),
             thumbnail_count: s.snapshot_count,
             created_at: rfc3339(s.created_at),
@@ -281,7 +281,7 @@ impl From<&ItemOutcome> for DeleteItemBody {
         let error = item.error().map(item_error);
         Self {
             asset_id: item.asset_id().map(ToString::to_string).unwrap_or_default(),
-            task_id: item.task_id().to_string(),
+            task_id: item.task_id().as_str().to_owned(),
             status: item.status().as_str(),
             error_code: error.map(|(c, _)| c),
             error_msg: error.map(|(_, m)| m),

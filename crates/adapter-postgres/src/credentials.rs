@@ -336,17 +336,19 @@ impl PgCredentialStore {
 
 #[async_trait]
 impl CredentialStore for PgCredentialStore {
-    #[tracing::instrument(skip_all, fields(access_key = %access_key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(access_key = %access_key))]
     async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         if let Some(found) = self.cache.get(access_key) {
             return Ok(found);
         }
-        let found = self.find_uncached(access_key).await?;
+        // Boxed: the lookup's future is large, and inlined it would make
+        // every call's future as large, copied on every cache hit too.
+        let found = Box::pin(self.find_uncached(access_key)).await?;
         self.cache.put(access_key, found.clone());
         Ok(found)
     }
 
-    #[tracing::instrument(skip_all, fields(access_key = %credential.access_key()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(access_key = %credential.access_key()))]
     async fn upsert(&self, credential: Credential) -> Result<(), CredentialError> {
         if credential.access_key().is_empty() {
             return Err(CredentialError::Unknown(anyhow!(

@@ -108,9 +108,10 @@ impl PgDatabase {
                 self.lock().pop()
             };
             let Some(mut kept) = popped else {
-                let conn = self
-                    .pool
-                    .acquire()
+                // Boxed: sqlx's acquire future is large, and inlined it would
+                // grow (and be copied with) every operation's future, though
+                // most operations take a kept connection.
+                let conn = Box::pin(self.pool.acquire())
                     .await
                     .db("failed to get a database connection")?;
                 return Ok(Lease {
@@ -124,7 +125,7 @@ impl PgDatabase {
                 drop(kept);
                 continue;
             }
-            if kept.used_at.elapsed() >= STALE_AFTER && kept.conn.ping().await.is_err() {
+            if kept.used_at.elapsed() >= STALE_AFTER && Box::pin(kept.conn.ping()).await.is_err() {
                 // Dead; sqlx closes it.
                 drop(kept);
                 continue;

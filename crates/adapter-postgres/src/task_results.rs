@@ -581,7 +581,7 @@ async fn tombstone(
 
 #[async_trait]
 impl TaskResultStore for PgTaskResultStore {
-    #[tracing::instrument(skip_all, fields(project = %new.project(), task = %new.task()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %new.project(), task = %new.task()))]
     async fn register(
         &self,
         new: NewTaskResult,
@@ -640,7 +640,7 @@ impl TaskResultStore for PgTaskResultStore {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(project = %project))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
     async fn list(
         &self,
         project: &ProjectId,
@@ -681,7 +681,7 @@ impl TaskResultStore for PgTaskResultStore {
         Ok(Listing { total, items })
     }
 
-    #[tracing::instrument(skip_all, fields(project = %project, task = %task))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project, task = %task))]
     async fn details(
         &self,
         project: &ProjectId,
@@ -716,7 +716,7 @@ impl TaskResultStore for PgTaskResultStore {
         Ok(SnapshotPage { total, items })
     }
 
-    #[tracing::instrument(skip_all, fields(project = %project, task = %task))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project, task = %task))]
     async fn get(
         &self,
         project: &ProjectId,
@@ -728,7 +728,7 @@ impl TaskResultStore for PgTaskResultStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(project = %project))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
     async fn delete(
         &self,
         project: &ProjectId,
