@@ -645,7 +645,7 @@ struct Runner {
 }
 
 /// Requests per second assumed for a delete pool before anything was measured.
-const FIRST_GUESS_RPS: f64 = 300.0;
+const FIRST_GUESS_RPS: f64 = 1000.0;
 
 impl Runner {
     /// Requests (or transactions) a pool must serve for `rps` over the point.

@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use vodsnap_adapter_postgres::{
-    CredentialCipher, PgCredentialStore, PgDatabase, PgTaskResultStore, connect, connect_with,
-    migrate,
+    ACQUIRE_TIMEOUT, CredentialCipher, PgCredentialStore, PgDatabase, PgTaskResultStore, connect,
+    connect_with, migrate,
 };
 use vodsnap_domain::{
     DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter, ListPage, NewTaskResult,
@@ -921,4 +921,41 @@ async fn kept_connections_leave_one_for_other_users_of_the_pool() {
         store.ping().await.is_err(),
         "a closed database is unavailable"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_sustained_load_every_operation_gets_its_turn() {
+    // Arrange: far more callers than connections, for longer than a caller
+    // may wait for one (ACQUIRE_TIMEOUT): a caller passed over again and
+    // again by newcomers would time out.
+    let db = TestDb::migrated().await;
+    let database = PgDatabase::from(db.another_pool(8).await);
+    let store = PgTaskResultStore::new(database.clone());
+    register(&store, "a", "t", 1).await;
+    let until = Instant::now() + ACQUIRE_TIMEOUT + Duration::from_secs(1);
+
+    // Act
+    let callers: Vec<_> = (0..64)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut done = 0_u64;
+                while Instant::now() < until {
+                    store
+                        .list(&project("p"), &ListFilter::default(), ListPage::default())
+                        .await?;
+                    done += 1;
+                }
+                Ok::<_, ListError>(done)
+            })
+        })
+        .collect();
+
+    // Assert
+    for caller in futures::future::join_all(callers).await {
+        let done = caller
+            .expect("joined")
+            .expect("no caller waits past its turn");
+        assert!(done > 0);
+    }
 }
