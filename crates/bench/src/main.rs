@@ -24,7 +24,10 @@
 //! - `delete-tasks`: `DELETE ...?task_id=..` with ten consecutive ids
 //!   `{prefix}{n}` of the pre-registered range `[lo, hi)`, each id used once;
 //! - `delete-asset`: `DELETE ...?asset_id={prefix}{n}`, each asset of
-//!   `[lo, hi)` once.
+//!   `[lo, hi)` once;
+//! - `healthz`: `GET /healthz` (signed like the others, though it needs no
+//!   authentication): HTTP alone, no database, the floor under every other
+//!   workload on the same machine.
 //!
 //! The delete workloads stop early, and say `exhausted=1`, when their range
 //! runs out; the rate is then over the time actually run.
@@ -46,6 +49,7 @@ enum Workload {
     Register,
     DeleteTasks,
     DeleteAsset,
+    Healthz,
 }
 
 #[derive(Debug, Parser)]
@@ -339,6 +343,13 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
             method: "GET",
             path: thumbnails,
             query: format!("asset_id=a{}", rng.below(args.assets)),
+            body: Vec::new(),
+            expect: Expect::Status(200),
+        },
+        Workload::Healthz => Request {
+            method: "GET",
+            path: "/healthz".to_owned(),
+            query: String::new(),
             body: Vec::new(),
             expect: Expect::Status(200),
         },
