@@ -20,16 +20,24 @@
 //! they look for a connection: without it, an operation arriving just as
 //! another released its connection would take it ahead of the ones already
 //! waiting in sqlx's queue, and under load those waited until they timed
-//! out (seen with 64 clients on 8 connections: 503s after 5 s). At most all but one of the pool's
-//! connections are kept, so a direct user of the pool (migrations, a
-//! test's checks, a second `PgDatabase` on the same pool) always gets a
-//! connection once the operations in flight are done. Kept connections are
-//! bounded in time too: one idle for [`STALE_AFTER`] is pinged before it is
-//! used (and the least recently used one goes back to sqlx at the next
-//! release), and one kept for [`RETURN_AFTER`] goes back to sqlx, which
-//! then applies its own lifetime and idle rules.
+//! out (seen with 64 clients on 8 connections: 503s after 5 s).
+//!
+//! Kept connections never starve anyone for long:
+//! - at most all but one of the pool's connections are kept;
+//! - while one of this database's operations waits in sqlx's pool (another
+//!   user of the pool holds the rest), a released connection goes back to
+//!   sqlx instead of being kept, so that operation gets it;
+//! - a connection kept idle for [`IDLE_RETURN`] goes back to sqlx (checked
+//!   twice a second by a task started with the first operation), so a
+//!   direct user of the pool, or a second `PgDatabase` on it, gets the
+//!   connections of an idle database within about a second, and an idle
+//!   connection is never reused without sqlx's checks;
+//! - a connection kept for [`RETURN_AFTER`] in all goes back to sqlx, which
+//!   applies its own lifetime rules;
+//! - once the pool or the database is closed, nothing is kept.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -38,10 +46,12 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::db_error::{DbError, DbResultExt as _};
 
-/// A kept connection idle this long is pinged before its next use.
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
+/// A kept connection idle this long goes back to sqlx's pool.
+pub const IDLE_RETURN: Duration = Duration::from_secs(1);
 /// A connection goes back to sqlx's pool once it has been kept this long.
 pub const RETURN_AFTER: Duration = Duration::from_secs(300);
+/// How often idle kept connections are looked for.
+const REAP_EVERY: Duration = Duration::from_millis(500);
 
 /// The stores' database: one per pool, shared by every store on it (clones
 /// share their kept connections).
@@ -51,6 +61,9 @@ pub struct PgDatabase {
     /// One permit per connection of the pool; a lease holds one.
     turns: Arc<Semaphore>,
     kept: Arc<Mutex<Vec<Kept>>>,
+    /// This database's operations waiting in sqlx's pool.
+    waiting: Arc<AtomicUsize>,
+    reaper_started: Arc<AtomicBool>,
     /// All but one of the pool's connections.
     max_kept: usize,
 }
@@ -70,9 +83,54 @@ impl From<PgPool> for PgDatabase {
         Self {
             max_kept: max.saturating_sub(1),
             turns: Arc::new(Semaphore::new(max.max(1))),
-            pool,
             kept: Arc::default(),
+            waiting: Arc::default(),
+            reaper_started: Arc::default(),
+            pool,
         }
+    }
+}
+
+fn lock(kept: &Mutex<Vec<Kept>>) -> std::sync::MutexGuard<'_, Vec<Kept>> {
+    // The list holds no invariant a panicking holder could break.
+    kept.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Gives the connections idle for [`IDLE_RETURN`] back to sqlx, until the
+/// database is dropped.
+async fn reap(kept: Weak<Mutex<Vec<Kept>>>) {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        let Some(kept) = kept.upgrade() else {
+            return;
+        };
+        let idle: Vec<Kept> = {
+            let mut kept = lock(&kept);
+            let (idle, busy) = std::mem::take(&mut *kept)
+                .into_iter()
+                .partition(|k| k.used_at.elapsed() >= IDLE_RETURN);
+            *kept = busy;
+            idle
+        };
+        // Back to sqlx, outside the lock.
+        drop(idle);
+    }
+}
+
+/// Counts an operation waiting in sqlx's pool, even if it is cancelled.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -85,31 +143,25 @@ impl PgDatabase {
     /// Connections kept between operations: idle, though sqlx's pool counts
     /// them in use.
     pub fn kept_idle(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
-        // The list holds no invariant a panicking holder could break.
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.kept).len()
     }
 
     /// Gives the kept connections back and closes the pool: use this rather
     /// than `pool().close()`, which would wait for the kept connections
-    /// for ever.
+    /// until they idle out.
     pub async fn close(&self) {
         self.turns.close();
-        let kept = std::mem::take(&mut *self.lock());
+        let kept = std::mem::take(&mut *lock(&self.kept));
         drop(kept);
         self.pool.close().await;
     }
 
-    /// A connection for one operation: the most recently used kept one, else
-    /// one from sqlx's pool (waiting up to its acquire timeout). Once the
-    /// pool is closed, kept connections are given back and this fails as
-    /// the pool does.
+    /// A connection for one operation, in turn: the most recently used kept
+    /// one, else one from sqlx's pool (waiting up to its acquire timeout).
     pub(crate) async fn acquire(&self) -> Result<Lease<'_>, DbError> {
+        if !self.reaper_started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(reap(Arc::downgrade(&self.kept)));
+        }
         let turn = match tokio::time::timeout(crate::ACQUIRE_TIMEOUT, self.turns.acquire()).await {
             Ok(Ok(turn)) => turn,
             Ok(Err(_closed)) => {
@@ -121,18 +173,20 @@ impl PgDatabase {
         };
         loop {
             let popped = if self.pool.is_closed() {
-                drop(std::mem::take(&mut *self.lock()));
+                drop(std::mem::take(&mut *lock(&self.kept)));
                 None
             } else {
-                self.lock().pop()
+                lock(&self.kept).pop()
             };
-            let Some(mut kept) = popped else {
+            let Some(kept) = popped else {
+                let waiting = Waiting::new(&self.waiting);
                 // Boxed: sqlx's acquire future is large, and inlined it would
                 // grow (and be copied with) every operation's future, though
                 // most operations take a kept connection.
                 let conn = Box::pin(self.pool.acquire())
                     .await
                     .db("failed to get a database connection")?;
+                drop(waiting);
                 return Ok(Lease {
                     conn,
                     taken_at: Instant::now(),
@@ -142,11 +196,6 @@ impl PgDatabase {
             };
             if kept.taken_at.elapsed() >= RETURN_AFTER {
                 // Back to sqlx, which applies its lifetime and idle rules.
-                drop(kept);
-                continue;
-            }
-            if kept.used_at.elapsed() >= STALE_AFTER && Box::pin(kept.conn.ping()).await.is_err() {
-                // Dead; sqlx closes it.
                 drop(kept);
                 continue;
             }
@@ -173,8 +222,9 @@ pub(crate) struct Lease<'a> {
 
 impl Lease<'_> {
     /// The operation finished cleanly: keep the connection for the next.
-    /// One in a transaction, or with unsent messages, goes back to sqlx
-    /// instead.
+    /// It goes back to sqlx instead when it is in a transaction or has
+    /// unsent messages, when one of this database's operations waits in
+    /// sqlx's pool, when enough are kept, or once the database is closed.
     pub(crate) fn release(self) {
         let Self {
             conn,
@@ -185,19 +235,14 @@ impl Lease<'_> {
         if conn.is_in_transaction() || conn.should_flush() {
             return;
         }
-        if database.max_kept == 0 {
+        if database.waiting.load(Ordering::SeqCst) > 0 {
             return;
         }
-        let now = Instant::now();
-        let mut kept = database.lock();
-        // The least recently used connection goes back to sqlx once it has
-        // idled past the staleness bound, so a burst's connections do not
-        // stay checked out for good.
-        if kept
-            .first()
-            .is_some_and(|oldest| now.duration_since(oldest.used_at) >= STALE_AFTER)
-        {
-            drop(kept.remove(0));
+        let mut kept = lock(&database.kept);
+        // Checked under the lock: `close` closes `turns` before it empties
+        // the list, so a release after that sees it.
+        if database.turns.is_closed() || database.pool.is_closed() {
+            return;
         }
         if kept.len() >= database.max_kept {
             return;
@@ -205,7 +250,7 @@ impl Lease<'_> {
         kept.push(Kept {
             conn,
             taken_at,
-            used_at: now,
+            used_at: Instant::now(),
         });
         drop(kept);
         drop(turn_to_give_back);

@@ -959,3 +959,116 @@ async fn under_sustained_load_every_operation_gets_its_turn() {
         assert!(done > 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_database_gives_its_kept_connections_back_to_the_pool() {
+    let db = TestDb::migrated().await;
+    let pool = db.another_pool(2).await;
+    let database = PgDatabase::from(pool.clone());
+    let store = PgTaskResultStore::new(database.clone());
+    store.ping().await.expect("ping");
+    assert_eq!(database.kept_idle(), 1);
+
+    // Nothing else happens: the kept connection goes back to sqlx, and a
+    // direct user may then take both of the pool's connections.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while database.kept_idle() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the kept connection never went back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = pool.acquire().await.expect("first");
+    let second = tokio::time::timeout(Duration::from_secs(4), pool.acquire())
+        .await
+        .expect("the idle database's connection is back in the pool")
+        .expect("second");
+    drop((first, second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_waiting_while_another_user_holds_a_connection_gets_the_next_one() {
+    // Arrange: a pool of two; a direct user holds one connection, a delete
+    // waiting on a lock holds the other, and a list waits behind them.
+    let db = TestDb::migrated().await;
+    let pool = db.another_pool(2).await;
+    let database = PgDatabase::from(pool.clone());
+    let store = PgTaskResultStore::new(database.clone());
+    register(&store, "a", "t", 1).await;
+    let outsider = pool.acquire().await.expect("the direct user's connection");
+    let mut blocker = lock_tasks(&db, &["t"]).await;
+    let delete = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let list = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .list(&project("p"), &ListFilter::default(), ListPage::default())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act: the delete finishes; the direct user keeps its connection.
+    sqlx::query("COMMIT")
+        .execute(&mut blocker)
+        .await
+        .expect("commit the blocker");
+    delete.await.expect("joined").expect("delete");
+
+    // Assert: the list gets the delete's connection, well before it would
+    // time out.
+    let listed = tokio::time::timeout(Duration::from_secs(4), list)
+        .await
+        .expect("the waiting list is not left behind a kept connection")
+        .expect("joined");
+    assert!(listed.is_ok(), "{listed:?}");
+    drop(outsider);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_while_an_operation_runs_keeps_nothing_and_finishes() {
+    let db = TestDb::migrated().await;
+    let database = PgDatabase::from(db.another_pool(4).await);
+    let store = PgTaskResultStore::new(database.clone());
+    register(&store, "a", "t", 1).await;
+    let mut blocker = lock_tasks(&db, &["t"]).await;
+    let delete = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Close while the delete waits, then let the delete finish.
+    let closing = {
+        let database = database.clone();
+        tokio::spawn(async move { database.close().await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("COMMIT")
+        .execute(&mut blocker)
+        .await
+        .expect("commit the blocker");
+    let _ = delete.await.expect("joined");
+
+    // Its connection was not kept (kept, it would hold the pool's close up
+    // until it idled out)...
+    assert_eq!(database.kept_idle(), 0);
+    // ...and the close finishes.
+    tokio::time::timeout(Duration::from_secs(5), closing)
+        .await
+        .expect("close finishes once the operation in flight is done")
+        .expect("joined");
+}
