@@ -31,7 +31,8 @@
 //!   twice a second by a task started with the first operation), so a
 //!   direct user of the pool, or a second `PgDatabase` on it, gets the
 //!   connections of an idle database within about a second, and an idle
-//!   connection is never reused without sqlx's checks;
+//!   connection is left to sqlx's rules (its ping on the way back, its idle
+//!   timeout);
 //! - a connection kept for [`RETURN_AFTER`] in all goes back to sqlx, which
 //!   applies its own lifetime rules;
 //! - once the pool or the database is closed, nothing is kept.
