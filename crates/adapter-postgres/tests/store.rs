@@ -782,6 +782,28 @@ async fn lock_tasks(db: &TestDb, tasks: &[&str]) -> PgConnection {
     blocker
 }
 
+/// Ends the blocker's transaction, freeing its locks.
+async fn unlock(blocker: &mut PgConnection) {
+    sqlx::query("COMMIT")
+        .execute(blocker)
+        .await
+        .expect("commit the blocker");
+}
+
+/// Deletes task `t` of project `p` in a task of its own.
+fn spawn_delete(
+    store: &PgTaskResultStore,
+    t: &str,
+) -> tokio::task::JoinHandle<Result<DeleteReport, DeleteError>> {
+    let store = store.clone();
+    let selection = by_tasks(&[t.to_owned()]);
+    tokio::spawn(async move {
+        store
+            .delete(&project("p"), &selection, at(5), &actor())
+            .await
+    })
+}
+
 #[tokio::test]
 async fn operations_one_after_another_reuse_one_kept_connection() {
     let db = TestDb::migrated().await;
@@ -828,10 +850,7 @@ async fn a_cancelled_delete_is_not_kept_and_leaves_no_transaction_open() {
         gave_up.is_err(),
         "the delete should still be waiting: {gave_up:?}"
     );
-    sqlx::query("COMMIT")
-        .execute(&mut blocker)
-        .await
-        .expect("commit the blocker");
+    unlock(&mut blocker).await;
 
     // Assert: the abandoned connection was not kept, its transaction is
     // rolled back (nothing is left idle in a transaction, nothing was
@@ -884,23 +903,13 @@ async fn kept_connections_leave_one_for_other_users_of_the_pool() {
     let mut blocker = lock_tasks(&db, &["t1", "t2"]).await;
     let deletes: Vec<_> = ["t1", "t2"]
         .into_iter()
-        .map(|t| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .delete(&project("p"), &by_tasks(&[t.to_owned()]), at(5), &actor())
-                    .await
-            })
-        })
+        .map(|t| spawn_delete(&store, t))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pool.size(), 2, "both connections are in use");
 
     // Act
-    sqlx::query("COMMIT")
-        .execute(&mut blocker)
-        .await
-        .expect("commit the blocker");
+    unlock(&mut blocker).await;
     for delete in futures::future::join_all(deletes).await {
         delete.expect("joined").expect("delete");
     }
@@ -998,14 +1007,7 @@ async fn an_operation_waiting_while_another_user_holds_a_connection_gets_the_nex
     register(&store, "a", "t", 1).await;
     let outsider = pool.acquire().await.expect("the direct user's connection");
     let mut blocker = lock_tasks(&db, &["t"]).await;
-    let delete = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor())
-                .await
-        })
-    };
+    let delete = spawn_delete(&store, "t");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let list = {
         let store = store.clone();
@@ -1018,10 +1020,7 @@ async fn an_operation_waiting_while_another_user_holds_a_connection_gets_the_nex
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Act: the delete finishes; the direct user keeps its connection.
-    sqlx::query("COMMIT")
-        .execute(&mut blocker)
-        .await
-        .expect("commit the blocker");
+    unlock(&mut blocker).await;
     delete.await.expect("joined").expect("delete");
 
     // Assert: the list gets the delete's connection, well before it would
@@ -1041,14 +1040,7 @@ async fn closing_while_an_operation_runs_keeps_nothing_and_finishes() {
     let store = PgTaskResultStore::new(database.clone());
     register(&store, "a", "t", 1).await;
     let mut blocker = lock_tasks(&db, &["t"]).await;
-    let delete = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor())
-                .await
-        })
-    };
+    let delete = spawn_delete(&store, "t");
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Close while the delete waits, then let the delete finish.
@@ -1057,10 +1049,7 @@ async fn closing_while_an_operation_runs_keeps_nothing_and_finishes() {
         tokio::spawn(async move { database.close().await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    sqlx::query("COMMIT")
-        .execute(&mut blocker)
-        .await
-        .expect("commit the blocker");
+    unlock(&mut blocker).await;
     let _ = delete.await.expect("joined");
 
     // Its connection was not kept (kept, it would hold the pool's close up
