@@ -160,7 +160,11 @@ impl PgDatabase {
     /// A connection for one operation, in turn: the most recently used kept
     /// one, else one from sqlx's pool (waiting up to its acquire timeout).
     pub(crate) async fn acquire(&self) -> Result<Lease<'_>, DbError> {
-        if !self.reaper_started.swap(true, Ordering::SeqCst) {
+        // A load first: on the hot path the flag is only read, so the
+        // threads do not fight over its cache line.
+        if !self.reaper_started.load(Ordering::Relaxed)
+            && !self.reaper_started.swap(true, Ordering::SeqCst)
+        {
             tokio::spawn(reap(Arc::downgrade(&self.kept)));
         }
         let turn = match tokio::time::timeout(crate::ACQUIRE_TIMEOUT, self.turns.acquire()).await {
