@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod openapi;
 mod ops;
+mod port_errors;
 mod query;
 mod request_id;
 mod state;

@@ -39,10 +39,8 @@ pub(crate) async fn healthz() -> impl IntoResponse {
     ),
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    match state.store.ping().await {
-        Ok(()) => Ok(Json(StatusBody { status: "ready" })),
-        Err(e) => Err(ApiError::dependency_down("the database", &e.0)),
-    }
+    state.snapshots.ready().await?;
+    Ok(Json(StatusBody { status: "ready" }))
 }
 
 /// Prometheus text format.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use vodsnap_domain::ProjectId;
-use vodsnap_ports::{Clock, CredentialStore, TaskResultStore, TokenAuthority};
+use vodsnap_ports::{Clock, CredentialStore, TokenAuthority};
+use vodsnap_service::Snapshots;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -40,7 +41,8 @@ impl Default for HttpSettings {
 /// The ports and settings, injected into every handler.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn TaskResultStore>,
+    /// The snapshot use cases; handlers call nothing else for data.
+    pub snapshots: Snapshots,
     pub credentials: Arc<dyn CredentialStore>,
     pub tokens: Arc<dyn TokenAuthority>,
     pub clock: Arc<dyn Clock>,

@@ -5,11 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::IntoResponse;
-use vodsnap_domain::{
-    AssetId, DeleteReport, DeleteSelection, DetailsPage, ItemError, ItemOutcome, ListFilter,
-    ListPage, TaskId,
-};
-use vodsnap_ports::{DeleteError, DetailsError, ListError, RegisterError, Registered};
+use vodsnap_domain::{AssetId, DeleteSelection, DetailsPage, ListFilter, ListPage, TaskId};
+use vodsnap_ports::{DetailsError, Registered};
 
 use crate::RequestId;
 use crate::auth::Caller;
@@ -88,31 +85,22 @@ pub(crate) async fn register(
         .end()
         .map_err(|e| ApiError::bad_parameter(format!("invalid JSON body: {e}")))?;
     let new = parsed.try_into_domain(caller.project.clone())?;
-    let actor = caller.actor(&request_id);
-    match state.store.register(new, state.clock.now(), &actor).await {
-        Ok(Registered::Created(stored)) => {
+    let registered = state
+        .snapshots
+        .register(new, &caller.actor(&request_id))
+        .await?;
+    Ok(match registered {
+        Registered::Created(stored) => {
             metrics::counter!("vodsnap_registrations_total", "outcome" => "created").increment(1);
             tracing::info!(task_id = %stored.task(), "task result registered");
-            Ok((StatusCode::CREATED, Json(TaskResultBody::from(&stored))))
+            (StatusCode::CREATED, Json(TaskResultBody::from(&stored)))
         }
-        Ok(Registered::AlreadyRegistered(stored)) => {
+        Registered::AlreadyRegistered(stored) => {
             metrics::counter!("vodsnap_registrations_total", "outcome" => "already_registered")
                 .increment(1);
-            Ok((StatusCode::OK, Json(TaskResultBody::from(&stored))))
+            (StatusCode::OK, Json(TaskResultBody::from(&stored)))
         }
-        Err(RegisterError::ConflictsWithLive) => Err(conflict(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            "another task result is registered under this task_id",
-        ))),
-        Err(RegisterError::ConflictsWithDeleted) => Err(conflict(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            "this task_id was deleted; task ids are never reused",
-        ))),
-        Err(RegisterError::Unavailable(e)) => Err(ApiError::dependency_down("the database", &e)),
-        Err(RegisterError::Unknown(e)) => Err(ApiError::internal(&e)),
-    }
+    })
 }
 
 /// `GET /v1/{project_id}/asset/thumbnails`: lists live task results.
@@ -162,14 +150,7 @@ pub(crate) async fn list(
             .map_err(bad)?,
     };
     let page = ListPage::new(params.integer("offset")?, params.integer("limit")?).map_err(bad)?;
-    let listing = state
-        .store
-        .list(&caller.project, &filter, page)
-        .await
-        .map_err(|e| match e {
-            ListError::Unavailable(e) => ApiError::dependency_down("the database", &e),
-            ListError::Unknown(e) => ApiError::internal(&e),
-        })?;
+    let listing = state.snapshots.list(&caller.project, &filter, page).await?;
     Ok(Json(ListBody {
         total: listing.total,
         thumbnails: listing.items.iter().map(SummaryBody::from).collect(),
@@ -217,15 +198,14 @@ pub(crate) async fn details(
     let page =
         DetailsPage::new(params.integer("offset")?, params.integer("limit")?).map_err(bad)?;
     let snapshots = state
-        .store
+        .snapshots
         .details(&caller.project, &task, page)
         .await
         .map_err(|e| match e {
             DetailsError::NotFound => {
                 ApiError::not_found(format!("no task result with task_id '{task}'"))
             }
-            DetailsError::Unavailable(e) => ApiError::dependency_down("the database", &e),
-            DetailsError::Unknown(e) => ApiError::internal(&e),
+            other => other.into(),
         })?;
     let base = state.settings.public_base_url.trim_end_matches('/');
     Ok(Json(DetailsBody {
@@ -275,31 +255,10 @@ pub(crate) async fn delete(
 ) -> Result<Json<DeleteBody>, ApiError> {
     let pairs = crate::query::pairs(uri.query())?;
     let selection = DeleteSelection::from_query(&pairs).map_err(bad)?;
-    let report = match state
-        .store
-        .delete(
-            &caller.project,
-            &selection,
-            state.clock.now(),
-            &caller.actor(&request_id),
-        )
-        .await
-    {
-        Ok(report) => report,
-        // Named tasks: each item's outcome is unknown, and the answer says
-        // so item by item, as the contract's UNKNOW status is for.
-        Err(e) if !selection.is_asset_only() => {
-            let cause = match &e {
-                DeleteError::Unavailable(c) | DeleteError::Unknown(c) => c,
-            };
-            tracing::warn!(error = format!("{cause:#}"), "delete outcome unknown");
-            unknown_outcome(&selection)
-        }
-        Err(DeleteError::Unavailable(e)) => {
-            return Err(ApiError::dependency_down("the database", &e));
-        }
-        Err(DeleteError::Unknown(e)) => return Err(ApiError::internal(&e)),
-    };
+    let report = state
+        .snapshots
+        .delete(&caller.project, &selection, &caller.actor(&request_id))
+        .await?;
     for item in &report.items {
         metrics::counter!("vodsnap_deletions_total", "status" => item.status().as_str())
             .increment(1);
@@ -307,26 +266,4 @@ pub(crate) async fn delete(
     let deleted = report.items.iter().filter(|i| i.error().is_none()).count();
     tracing::info!(deleted, remaining = report.remaining, "delete answered");
     Ok(Json(DeleteBody::from(&report)))
-}
-
-fn conflict(error: ApiError) -> ApiError {
-    metrics::counter!("vodsnap_registrations_total", "outcome" => "conflict").increment(1);
-    error
-}
-
-fn unknown_outcome(selection: &DeleteSelection) -> DeleteReport {
-    DeleteReport {
-        items: selection
-            .tasks()
-            .iter()
-            .map(|t| {
-                ItemOutcome::failed(
-                    t.clone(),
-                    selection.asset().cloned(),
-                    ItemError::Indeterminate,
-                )
-            })
-            .collect(),
-        remaining: 0,
-    }
 }

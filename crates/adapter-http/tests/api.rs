@@ -22,6 +22,7 @@ use vodsnap_ports::{
     Credential, CredentialStore, DeleteError, ListError, MockClock, MockTaskResultStore, PingError,
     RegisterError, TaskResultStore, TokenAuthority,
 };
+use vodsnap_service::Snapshots;
 
 const NOW: i64 = 1_790_000_000_000_000;
 const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
@@ -59,7 +60,7 @@ async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
         .await
         .expect("seed");
     AppState {
-        store,
+        snapshots: Snapshots::new(store, Arc::new(MemoryStore::new()), clock()),
         credentials,
         tokens: tokens(),
         clock: clock(),
@@ -215,7 +216,7 @@ async fn a_token_is_scoped_to_its_project() {
 #[tokio::test]
 async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
     let mut store = MockTaskResultStore::new();
-    store.expect_delete().returning(|_, _, _, _| {
+    store.expect_delete().returning(|_, _, _| {
         Err(DeleteError::Unavailable(anyhow::anyhow!(
             "connection refused"
         )))
@@ -242,7 +243,7 @@ async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
 #[tokio::test]
 async fn an_unexpected_store_error_is_a_generic_500_without_internals() {
     let mut store = MockTaskResultStore::new();
-    store.expect_register().returning(|_, _, _| {
+    store.expect_insert().returning(|_, _, _| {
         Err(RegisterError::Unknown(anyhow::anyhow!(
             "SQL: duplicate key value violates unique constraint secret_idx"
         )))

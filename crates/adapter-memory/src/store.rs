@@ -7,15 +7,14 @@ use crate::cleanup::CleanupState;
 use async_trait::async_trait;
 use std::time::Duration;
 use vodsnap_domain::{
-    AssetId, DeleteReport, DeleteSelection, DetailsPage, Existing, ItemError, ItemOutcome,
-    ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
-    RegistrationDecision, TaskId, TaskResult, Timestamp,
+    AssetId, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL,
+    NewTaskResult, ObjectKey, ProjectId, TaskId, TaskResult, Timestamp,
 };
 
 use vodsnap_ports::{
-    Actor, AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
-    CleanupStatus, DeleteError, DetailsError, ListError, Listing, ParkedItem, PingError,
-    RegisterError, Registered, SnapshotPage, TaskResultStore,
+    AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
+    CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
+    Listing, ParkedItem, PingError, RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -34,33 +33,37 @@ impl Project {
         tasks
     }
 
-    /// Deletes one task; the object keys of a task deleted now are returned
-    /// for the cleanup queue.
-    fn delete_one(
-        &mut self,
-        task: &TaskId,
-        asset: Option<&AssetId>,
-        freed: &mut Vec<ObjectKey>,
-    ) -> ItemOutcome {
-        let failed = |error| ItemOutcome::failed(task.clone(), asset.cloned(), error);
-        if let Some(owner) = self.deleted.get(task) {
-            return match asset {
-                Some(wanted) if wanted != owner => failed(ItemError::OtherAsset),
-                _ => ItemOutcome::deleted(task.clone(), owner.clone()),
-            };
+    /// The selected tasks that exist, live or tombstoned; for an asset-only
+    /// selection, the asset's oldest live ones.
+    fn find(&self, selection: &DeleteSelection) -> Vec<FoundTask> {
+        if selection.is_asset_only() {
+            return selection
+                .asset()
+                .map(|asset| {
+                    self.live_of_asset(asset)
+                        .into_iter()
+                        .take(MAX_TASKS_PER_CALL)
+                        .map(|t| FoundTask::live(t.task().clone(), asset.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
         }
-        let Some(result) = self.live.get(task) else {
-            return failed(ItemError::UnknownTask);
-        };
-        if asset.is_some_and(|wanted| wanted != result.asset()) {
-            return failed(ItemError::OtherAsset);
-        }
-        let owner = result.asset().clone();
-        if let Some(removed) = self.live.remove(task) {
-            freed.extend(removed.snapshots().iter().map(|s| s.object_key().clone()));
-        }
-        self.deleted.insert(task.clone(), owner.clone());
-        ItemOutcome::deleted(task.clone(), owner)
+        selection
+            .tasks()
+            .iter()
+            .filter_map(|task| {
+                if let Some(asset) = self.deleted.get(task) {
+                    return Some(FoundTask {
+                        task: task.clone(),
+                        asset: asset.clone(),
+                        deleted: true,
+                    });
+                }
+                self.live
+                    .get(task)
+                    .map(|t| FoundTask::live(task.clone(), t.asset().clone()))
+            })
+            .collect()
     }
 }
 
@@ -99,28 +102,25 @@ impl MemoryStore {
 
 #[async_trait]
 impl TaskResultStore for MemoryStore {
-    async fn register(
+    async fn insert(
         &self,
-        new: NewTaskResult,
+        new: &NewTaskResult,
         now: Timestamp,
-        actor: &Actor,
-    ) -> Result<Registered, RegisterError> {
-        self.with_inner(|inner| {
-            let registered = register_in(&mut inner.projects, new, now)?;
-            let (stored, status) = match &registered {
-                Registered::Created(s) => (s, "CREATED"),
-                Registered::AlreadyRegistered(s) => (s, "ALREADY_REGISTERED"),
-            };
-            inner.audit.push(AuditRecord::registration(
-                stored.project(),
-                stored.asset(),
-                stored.task(),
-                status,
-                now,
-                actor,
-            ));
-            Ok(registered)
-        })
+        audit: &AuditRecord,
+    ) -> Result<Inserted, RegisterError> {
+        Ok(self.with_inner(|inner| {
+            let project = inner.projects.entry(new.project().clone()).or_default();
+            if project.deleted.contains_key(new.task()) {
+                return Inserted::Taken(Stored::Deleted);
+            }
+            if let Some(live) = project.live.get(new.task()) {
+                return Inserted::Taken(Stored::Live(live.clone()));
+            }
+            let stored = new.clone().into_stored(now);
+            project.live.insert(stored.task().clone(), stored.clone());
+            inner.audit.push(audit.clone());
+            Inserted::Created(stored)
+        }))
     }
 
     async fn list(
@@ -192,49 +192,44 @@ impl TaskResultStore for MemoryStore {
         }))
     }
 
-    async fn delete(
+    async fn delete<'a>(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        now: Timestamp,
-        actor: &Actor,
-    ) -> Result<DeleteReport, DeleteError> {
-        Ok(self.with_inner(|inner| {
-            let mut freed = Vec::new();
+        planner: DeletePlanner<'a>,
+    ) -> Result<CommittedDelete, DeleteError> {
+        // One lock for the whole unit of work: find, plan, write.
+        self.with_inner(|inner| {
             let p = inner.projects.entry(project.clone()).or_default();
-            let items: Vec<ItemOutcome> = if selection.is_asset_only() {
-                let picked: Vec<TaskId> = selection
-                    .asset()
-                    .map(|asset| {
-                        p.live_of_asset(asset)
-                            .into_iter()
-                            .take(MAX_TASKS_PER_CALL)
-                            .map(|t| t.task().clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                picked
-                    .iter()
-                    .map(|task| p.delete_one(task, selection.asset(), &mut freed))
-                    .collect()
-            } else {
-                selection
-                    .tasks()
-                    .iter()
-                    .map(|task| p.delete_one(task, selection.asset(), &mut freed))
-                    .collect()
-            };
-            let remaining = selection
-                .asset()
-                .map_or(0, |asset| p.live_of_asset(asset).len() as u64);
-            for key in freed {
-                inner.cleanup.enqueue(project.clone(), key, now);
+            let planned = planner(p.find(selection));
+            // Every doomed task must be live: checked before any write, so
+            // a wrong plan changes nothing.
+            if let Some(task) = planned
+                .plan
+                .doomed()
+                .iter()
+                .find(|t| !p.live.contains_key(*t))
+            {
+                return Err(DeleteError::Unknown(anyhow::anyhow!(
+                    "the plan dooms task {task}, which is not live"
+                )));
             }
-            inner.audit.push(AuditRecord::deletion(
-                project, selection, &items, now, actor,
-            ));
-            DeleteReport { items, remaining }
-        }))
+            let mut freed: Vec<ObjectKey> = Vec::new();
+            for task in planned.plan.doomed() {
+                if let Some(removed) = p.live.remove(task) {
+                    freed.extend(removed.snapshots().iter().map(|s| s.object_key().clone()));
+                    p.deleted.insert(task.clone(), removed.asset().clone());
+                }
+            }
+            let live_left = selection
+                .asset()
+                .map(|asset| p.live_of_asset(asset).len() as u64);
+            for key in freed {
+                inner.cleanup.enqueue(project.clone(), key, planned.at);
+            }
+            inner.audit.push(planned.audit.clone());
+            Ok(CommittedDelete { planned, live_left })
+        })
     }
 
     async fn ping(&self) -> Result<(), PingError> {
@@ -261,6 +256,11 @@ impl AuditLog for MemoryStore {
                 .collect()
         }))
     }
+
+    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        self.with_inner(|inner| inner.audit.push(record.clone()));
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -275,9 +275,13 @@ impl CleanupQueue for MemoryStore {
         Ok(self.with_inner(|inner| inner.cleanup.claim(worker, max, lease, now)))
     }
 
-    async fn is_referenced(&self, key: &ObjectKey) -> Result<bool, CleanupError> {
+    async fn is_referenced(
+        &self,
+        project: &ProjectId,
+        key: &ObjectKey,
+    ) -> Result<bool, CleanupError> {
         Ok(self.with_inner(|inner| {
-            inner.projects.values().any(|p| {
+            inner.projects.get(project).is_some_and(|p| {
                 p.live
                     .values()
                     .any(|t| t.snapshots().iter().any(|s| s.object_key() == key))
@@ -312,47 +316,13 @@ impl CleanupQueue for MemoryStore {
     }
 }
 
-fn register_in(
-    projects: &mut HashMap<ProjectId, Project>,
-    new: NewTaskResult,
-    now: Timestamp,
-) -> Result<Registered, RegisterError> {
-    let project = projects.entry(new.project().clone()).or_default();
-    let existing = if project.deleted.contains_key(new.task()) {
-        Existing::Deleted
-    } else {
-        project
-            .live
-            .get(new.task())
-            .map_or(Existing::Nothing, Existing::Live)
-    };
-    match new.decide(existing) {
-        RegistrationDecision::Create => {
-            let stored = new.into_stored(now);
-            project.live.insert(stored.task().clone(), stored.clone());
-            Ok(Registered::Created(stored))
-        }
-        RegistrationDecision::AlreadyRegistered => project
-            .live
-            .get(new.task())
-            .cloned()
-            .map(Registered::AlreadyRegistered)
-            .ok_or_else(|| RegisterError::Unknown(anyhow_missing())),
-        RegistrationDecision::ConflictsWithLive => Err(RegisterError::ConflictsWithLive),
-        RegistrationDecision::ConflictsWithDeleted => Err(RegisterError::ConflictsWithDeleted),
-    }
-}
-
-fn anyhow_missing() -> anyhow::Error {
-    anyhow::anyhow!("a task result vanished while its project was locked")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     vodsnap_store_suite::task_result_store_tests!(|| async {
-        std::sync::Arc::new(MemoryStore::new()) as std::sync::Arc<dyn TaskResultStore>
+        std::sync::Arc::new(MemoryStore::new())
+            as std::sync::Arc<dyn vodsnap_store_suite::use_cases::SuiteStore>
     });
 
     mod cleanup {

@@ -295,12 +295,34 @@ mod tests {
     }
 
     #[test]
-    fn keys_object_store_would_rewrite_are_refused() {
-        for raw in ["a//b", "a/./b", "a/", "."] {
-            assert!(
-                matches!(location(&key(raw)), Err(ImageStoreError::Unknown(_))),
-                "{raw}"
-            );
+    fn keys_object_store_would_rewrite_cannot_be_made() {
+        for raw in ["a//b", "a/./b", "a/", ".", "a/b#12"] {
+            assert!(ObjectKey::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every key the domain accepts is stored under exactly that name:
+        /// object_store's `Path` keeps it unchanged, and its file store
+        /// accepts the file name.
+        #[test]
+        fn every_accepted_key_round_trips_through_path(
+            raw in proptest::string::string_regex("([a-z0-9#.~%\\\\ é_-]{0,4}/?){1,5}").unwrap(),
+            any_raw in proptest::prelude::any::<String>(),
+        ) {
+            for candidate in [raw, any_raw] {
+                if let Ok(key) = ObjectKey::parse(&candidate) {
+                    let path = location(&key);
+                    proptest::prop_assert!(path.is_ok(), "{candidate:?}: {path:?}");
+                    let path = path.unwrap();
+                    proptest::prop_assert_eq!(path.as_ref(), candidate.as_str());
+                    let file_name = path.filename().unwrap_or_default();
+                    let reserved = file_name
+                        .split_once('#')
+                        .is_some_and(|(_, s)| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+                    proptest::prop_assert!(!reserved, "{candidate:?}");
+                }
+            }
         }
     }
 

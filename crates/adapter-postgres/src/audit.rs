@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use vodsnap_domain::{AssetId, TaskId};
+use vodsnap_domain::{AssetId, AuditStatus, ItemError, TaskId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
 };
@@ -47,8 +47,8 @@ pub(crate) fn bind<'q>(
         .iter()
         .map(|o| StoredOutcome {
             task_id: o.task.as_str().to_owned(),
-            status: o.status.clone(),
-            reason: o.reason.clone(),
+            status: o.status.as_str().to_owned(),
+            reason: o.reason.map(|r| r.as_str().to_owned()),
         })
         .collect();
     Ok(query
@@ -138,8 +138,11 @@ impl AuditLog for PgTaskResultStore {
                             .map(|o| {
                                 Ok(AuditOutcome {
                                     task: parse_stored(TaskId::parse, &o.task_id)?,
-                                    status: o.status,
-                                    reason: o.reason,
+                                    status: parse_stored(parse_status, &o.status)?,
+                                    reason: o
+                                        .reason
+                                        .map(|r| parse_stored(parse_reason, &r))
+                                        .transpose()?,
                                 })
                             })
                             .collect::<Result<_, DbError>>()?,
@@ -149,4 +152,23 @@ impl AuditLog for PgTaskResultStore {
             .collect::<Result<Vec<_>, DbError>>()
             .map_err(AuditError::from)
     }
+
+    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let mut conn = self.database().acquire().await?;
+        insert(&mut conn, record).await?;
+        conn.release();
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown audit value '{0}'")]
+struct UnknownValue(String);
+
+fn parse_status(raw: &str) -> Result<AuditStatus, UnknownValue> {
+    AuditStatus::parse(raw).ok_or_else(|| UnknownValue(raw.to_owned()))
+}
+
+fn parse_reason(raw: &str) -> Result<ItemError, UnknownValue> {
+    ItemError::parse(raw).ok_or_else(|| UnknownValue(raw.to_owned()))
 }

@@ -64,13 +64,19 @@ impl CleanupQueue for PgTaskResultStore {
         Ok(items)
     }
 
-    async fn is_referenced(&self, key: &ObjectKey) -> Result<bool, CleanupError> {
-        let (referenced,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM snapshots WHERE object_key = $1)")
-                .bind(key.as_str())
-                .fetch_one(&mut *self.database().acquire().await?)
-                .await
-                .db("failed to check whether an object is still referenced")?;
+    async fn is_referenced(
+        &self,
+        project: &ProjectId,
+        key: &ObjectKey,
+    ) -> Result<bool, CleanupError> {
+        let (referenced,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)",
+        )
+        .bind(project.as_str())
+        .bind(key.as_str())
+        .fetch_one(&mut *self.database().acquire().await?)
+        .await
+        .db("failed to check whether an object is still referenced")?;
         Ok(referenced)
     }
 

@@ -1,8 +1,6 @@
 //! Task results and their snapshots in PostgreSQL, with tombstones for
 //! deleted task ids.
 
-use std::collections::HashMap;
-
 use crate::audit::{self, audit_columns};
 use crate::database::PgDatabase;
 use anyhow::{Context as _, anyhow};
@@ -12,14 +10,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
-    AssetId, DeleteReport, DeleteSelection, DetailsPage, Existing, ItemError, ItemOutcome,
-    ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
-    RegistrationDecision, Snapshot, TaskId, TaskResult, TaskSummary, ThumbnailPara,
+    AssetId, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL,
+    NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult, TaskSummary, ThumbnailPara,
     ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
-    Actor, AuditRecord, DeleteError, DetailsError, ListError, Listing, PingError, RegisterError,
-    Registered, SnapshotPage, TaskResultStore,
+    AuditRecord, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
+    Listing, PingError, PlannedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
@@ -132,21 +129,17 @@ fn count(total: i64) -> u64 {
     u64::try_from(total).unwrap_or(0)
 }
 
-/// A task id as the database has it, live or tombstoned.
-enum Stored {
-    Live(TaskResult),
-    Deleted,
-}
-
 /// One task result with its snapshots, read in one statement so that a
-/// concurrent delete can never show a live row without its snapshots.
+/// concurrent delete can never show a live row without its snapshots. Each
+/// subquery names the project and task itself (not `r.project_id`), so that
+/// with Citus the whole statement routes to one shard.
 const READ_ONE: &str = "\
     SELECT r.asset_id, r.thumbnail_para, r.created_at, r.deleted_at IS NOT NULL AS deleted, \
         ARRAY(SELECT s.offset_s FROM snapshots s \
-              WHERE s.project_id = r.project_id AND s.task_id = r.task_id \
+              WHERE s.project_id = $1 AND s.task_id = $2 \
               ORDER BY s.offset_s) AS offsets, \
         ARRAY(SELECT s.object_key FROM snapshots s \
-              WHERE s.project_id = r.project_id AND s.task_id = r.task_id \
+              WHERE s.project_id = $1 AND s.task_id = $2 \
               ORDER BY s.offset_s) AS object_keys \
     FROM task_results r WHERE r.project_id = $1 AND r.task_id = $2";
 
@@ -178,12 +171,17 @@ impl ResultRow {
                     .map_err(DbError::unknown)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let result = NewTaskResult::new(project.clone(), asset, task.clone(), para, snapshots)
-            .context("failed to rebuild a stored task result")
-            .map_err(DbError::unknown)?;
-        Ok(Stored::Live(
-            result.into_stored(from_db_time(self.created_at)),
-        ))
+        let result = TaskResult::restore(
+            project.clone(),
+            asset,
+            task.clone(),
+            para,
+            snapshots,
+            from_db_time(self.created_at),
+        )
+        .context("failed to rebuild a stored task result")
+        .map_err(DbError::unknown)?;
+        Ok(Stored::Live(result))
     }
 }
 
@@ -239,7 +237,7 @@ impl PgTaskResultStore {
         &self,
         new: &NewTaskResult,
         now: Timestamp,
-        actor: &Actor,
+        record: &AuditRecord,
     ) -> Result<bool, DbError> {
         let count = i32::try_from(new.snapshots().len())
             .context("failed to count the snapshots")
@@ -256,14 +254,6 @@ impl PgTaskResultStore {
             .iter()
             .map(|s| s.object_key().as_str())
             .collect();
-        let record = AuditRecord::registration(
-            new.project(),
-            new.asset(),
-            new.task(),
-            "CREATED",
-            now,
-            actor,
-        );
         let query = sqlx::query(REGISTER)
             .bind(new.project().as_str())
             .bind(new.task().as_str())
@@ -273,7 +263,7 @@ impl PgTaskResultStore {
             .bind(to_db_time(now)?)
             .bind(offsets)
             .bind(keys);
-        let query = audit::bind(query, &record)?;
+        let query = audit::bind(query, record)?;
         let mut conn = self.database.acquire().await?;
         let inserted = query
             .fetch_optional(&mut *conn)
@@ -382,7 +372,7 @@ const LOCK_SELECTED: &str = "\
 /// disjoint batches: none skips a task for good (it stays live and counted
 /// in `remaining` until its holder commits) and none deletes a task twice.
 const PICK_OLDEST_OF_ASSET: &str = "\
-    SELECT task_id FROM task_results \
+    SELECT task_id, asset_id, false AS deleted FROM task_results \
     WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
     ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED";
 
@@ -393,113 +383,58 @@ struct LockedRow {
     deleted: bool,
 }
 
-/// What one delete call decided: the answer, and the live tasks to turn
-/// into tombstones.
-struct Plan {
-    items: Vec<ItemOutcome>,
-    doomed: Vec<String>,
-}
-
-/// Classifies the selected tasks exactly as the embedded store does:
-/// tombstones answer `DELETED` with their own asset (unless asked for under
-/// another asset), unknown ids fail, tasks of another asset stay.
-fn plan_by_tasks(selection: &DeleteSelection, locked: Vec<LockedRow>) -> Result<Plan, DbError> {
-    let mut found: HashMap<String, (AssetId, bool)> = HashMap::with_capacity(locked.len());
-    for row in locked {
-        let asset = parse_stored(AssetId::parse, &row.asset_id)?;
-        found.insert(row.task_id, (asset, row.deleted));
+impl LockedRow {
+    fn into_found(self) -> Result<FoundTask, DbError> {
+        Ok(FoundTask {
+            task: parse_stored(TaskId::parse, &self.task_id)?,
+            asset: parse_stored(AssetId::parse, &self.asset_id)?,
+            deleted: self.deleted,
+        })
     }
-    let wanted = selection.asset();
-    let mut plan = Plan {
-        items: Vec::with_capacity(selection.tasks().len()),
-        doomed: Vec::new(),
-    };
-    for task in selection.tasks() {
-        let failed = |error| ItemOutcome::failed(task.clone(), wanted.cloned(), error);
-        let item = match found.remove(task.as_str()) {
-            None => failed(ItemError::UnknownTask),
-            Some((owner, _)) if wanted.is_some_and(|w| *w != owner) => {
-                failed(ItemError::OtherAsset)
-            }
-            Some((owner, already_deleted)) => {
-                if !already_deleted {
-                    plan.doomed.push(task.as_str().to_owned());
-                }
-                ItemOutcome::deleted(task.clone(), owner)
-            }
-        };
-        plan.items.push(item);
-    }
-    Ok(plan)
 }
 
 impl PgTaskResultStore {
+    /// `BEGIN`, lock (or pick), [`TOMBSTONE`], `COMMIT`: the planner runs
+    /// between the lock and the write, on the rows this transaction holds.
     async fn try_delete(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        now: Timestamp,
-        actor: &Actor,
-    ) -> Result<DeleteReport, DbError> {
+        planner: DeletePlanner<'_>,
+    ) -> Result<CommittedDelete, DbError> {
         let mut conn = self.database.acquire().await?;
         let mut tx = conn.begin().await.db("failed to begin a delete")?;
-        let plan = match (selection.is_asset_only(), selection.asset()) {
-            (true, Some(asset)) => {
-                let picked: Vec<String> = sqlx::query_scalar(PICK_OLDEST_OF_ASSET)
-                    .bind(project.as_str())
-                    .bind(asset.as_str())
-                    .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db("failed to pick the asset's oldest task results")?;
-                let items = picked
-                    .iter()
-                    .map(|t| {
-                        Ok(ItemOutcome::deleted(
-                            parse_stored(TaskId::parse, t)?,
-                            asset.clone(),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, DbError>>()?;
-                Plan {
-                    items,
-                    doomed: picked,
-                }
-            }
+        let rows: Vec<LockedRow> = match (selection.is_asset_only(), selection.asset()) {
+            (true, Some(asset)) => sqlx::query_as(PICK_OLDEST_OF_ASSET)
+                .bind(project.as_str())
+                .bind(asset.as_str())
+                .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
+                .fetch_all(&mut *tx)
+                .await
+                .db("failed to pick the asset's oldest task results")?,
             _ => {
                 let ids: Vec<&str> = selection.tasks().iter().map(TaskId::as_str).collect();
-                let locked: Vec<LockedRow> = sqlx::query_as(LOCK_SELECTED)
+                sqlx::query_as(LOCK_SELECTED)
                     .bind(project.as_str())
                     .bind(ids)
                     .fetch_all(&mut *tx)
                     .await
-                    .db("failed to lock the selected task results")?;
-                plan_by_tasks(selection, locked)?
+                    .db("failed to lock the selected task results")?
             }
         };
-        let record = AuditRecord::deletion(project, selection, &plan.items, now, actor);
-        let done = tombstone(
-            &mut tx,
-            project,
-            selection.asset(),
-            &plan.doomed,
-            now,
-            &record,
-        )
-        .await?;
+        let found = rows
+            .into_iter()
+            .map(LockedRow::into_found)
+            .collect::<Result<Vec<_>, _>>()?;
+        let planned = planner(found);
+        let done = tombstone(&mut tx, project, selection.asset(), &planned).await?;
         // Once this commits the deletion is durable; only then is DELETED
         // answered.
         tx.commit().await.db("failed to commit a delete")?;
         conn.release();
-        // Counted before the tombstones, which are all the asset's (a
-        // selected task of another asset fails instead).
-        let remaining = match selection.asset() {
-            Some(_) => count(done.live_before).saturating_sub(plan.doomed.len() as u64),
-            None => 0,
-        };
-        Ok(DeleteReport {
-            items: plan.items,
-            remaining,
+        Ok(CommittedDelete {
+            planned,
+            live_left: selection.asset().map(|_| count(done.live_left)),
         })
     }
 }
@@ -507,8 +442,10 @@ impl PgTaskResultStore {
 /// The rest of a delete, in one statement once the doomed tasks are known
 /// and locked: their tombstones, their snapshot rows moved to the cleanup
 /// queue (so that a durable DELETED always comes with the removal of its
-/// objects), the audit record, and the asset's live tasks as they were
-/// before the statement (`$4`, NULL for none: then 0).
+/// objects), the audit record, and the asset's live tasks left (`$4`, NULL
+/// for none: then 0). That count excludes the doomed tasks by id rather than
+/// relying on the CTEs' snapshot, so it is the same whether the CTEs run as
+/// one statement (PostgreSQL) or as steps in order (Citus).
 const TOMBSTONE: &str = concat!(
     "WITH marked AS ( \
          UPDATE task_results SET deleted_at = $3 \
@@ -528,32 +465,32 @@ const TOMBSTONE: &str = concat!(
      SELECT (SELECT count(*) FROM marked) AS marked, \
             (SELECT count(*) FROM queued) AS queued, \
             (SELECT count(*) FROM task_results \
-             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL) AS live_before"
+             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL \
+               AND NOT (task_id = ANY($2))) AS live_left"
 );
 
 #[derive(sqlx::FromRow)]
 struct Tombstoned {
     marked: i64,
     queued: i64,
-    live_before: i64,
+    live_left: i64,
 }
 
-/// Runs [`TOMBSTONE`] for the locked live tasks `doomed`, in the caller's
-/// transaction.
+/// Runs [`TOMBSTONE`] for the plan's doomed tasks, which this transaction
+/// has locked.
 async fn tombstone(
     conn: &mut PgConnection,
     project: &ProjectId,
     asset: Option<&AssetId>,
-    doomed: &[String],
-    now: Timestamp,
-    record: &AuditRecord,
+    planned: &PlannedDelete,
 ) -> Result<Tombstoned, DbError> {
+    let doomed: Vec<&str> = planned.plan.doomed().iter().map(TaskId::as_str).collect();
     let query = sqlx::query(TOMBSTONE)
         .bind(project.as_str())
-        .bind(doomed)
-        .bind(to_db_time(now)?)
+        .bind(&doomed)
+        .bind(to_db_time(planned.at)?)
         .bind(asset.map(AssetId::as_str));
-    let row = audit::bind(query, record)?
+    let row = audit::bind(query, &planned.audit)?
         .fetch_one(conn)
         .await
         .db("failed to mark task results deleted")?;
@@ -582,19 +519,19 @@ async fn tombstone(
 #[async_trait]
 impl TaskResultStore for PgTaskResultStore {
     #[tracing::instrument(level = "debug", skip_all, fields(project = %new.project(), task = %new.task()))]
-    async fn register(
+    async fn insert(
         &self,
-        new: NewTaskResult,
+        new: &NewTaskResult,
         now: Timestamp,
-        actor: &Actor,
-    ) -> Result<Registered, RegisterError> {
+        audit: &AuditRecord,
+    ) -> Result<Inserted, RegisterError> {
         let mut attempt = 1;
         loop {
-            match self.try_insert(&new, now, actor).await {
-                Ok(true) => return Ok(Registered::Created(new.into_stored(now))),
+            match self.try_insert(new, now, audit).await {
+                Ok(true) => return Ok(Inserted::Created(new.clone().into_stored(now))),
                 Ok(false) => break,
                 // ON CONFLICT makes this unreachable for the primary key;
-                // should it happen, the id is taken, which is decided below.
+                // should it happen, the id is taken, which is read below.
                 Err(e) if e.is_unique_violation() => break,
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => attempt += 1,
                 Err(e) => return Err(e.into()),
@@ -602,39 +539,10 @@ impl TaskResultStore for PgTaskResultStore {
         }
         // The id is taken, by a committed row: task results are never
         // removed, only tombstoned, so that row is still there.
-        let stored = self.read_one(new.project(), new.task()).await?;
-        let decision = match &stored {
-            None => {
-                return Err(RegisterError::Unknown(anyhow!(
-                    "task result {} conflicted on insert but cannot be read",
-                    new.task()
-                )));
-            }
-            Some(Stored::Deleted) => new.decide(Existing::Deleted),
-            Some(Stored::Live(result)) => new.decide(Existing::Live(result)),
-        };
-        match (decision, stored) {
-            (RegistrationDecision::AlreadyRegistered, Some(Stored::Live(result))) => {
-                // Nothing changed, so there is no transaction to join.
-                let record = AuditRecord::registration(
-                    new.project(),
-                    new.asset(),
-                    new.task(),
-                    "ALREADY_REGISTERED",
-                    now,
-                    actor,
-                );
-                let mut conn = self.database.acquire().await?;
-                audit::insert(&mut conn, &record).await?;
-                conn.release();
-                Ok(Registered::AlreadyRegistered(result))
-            }
-            (RegistrationDecision::ConflictsWithLive, _) => Err(RegisterError::ConflictsWithLive),
-            (RegistrationDecision::ConflictsWithDeleted, _) => {
-                Err(RegisterError::ConflictsWithDeleted)
-            }
-            (decision, _) => Err(RegisterError::Unknown(anyhow!(
-                "registration of {} decided {decision:?} for a taken id",
+        match self.read_one(new.project(), new.task()).await? {
+            Some(stored) => Ok(Inserted::Taken(stored)),
+            None => Err(RegisterError::Unknown(anyhow!(
+                "task result {} conflicted on insert but cannot be read",
                 new.task()
             ))),
         }
@@ -729,16 +637,15 @@ impl TaskResultStore for PgTaskResultStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
-    async fn delete(
+    async fn delete<'a>(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        now: Timestamp,
-        actor: &Actor,
-    ) -> Result<DeleteReport, DeleteError> {
+        planner: DeletePlanner<'a>,
+    ) -> Result<CommittedDelete, DeleteError> {
         let mut attempt = 1;
         loop {
-            match self.try_delete(project, selection, now, actor).await {
+            match self.try_delete(project, selection, planner).await {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(attempt, error = ?e, "delete aborted by the database; retrying");
                     attempt += 1;

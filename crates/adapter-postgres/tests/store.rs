@@ -33,10 +33,13 @@ use vodsnap_domain::{
     Timestamp,
 };
 use vodsnap_ports::{
-    Actor, Credential, CredentialError, CredentialStore, DeleteError, DetailsError, ListError,
-    Listing, PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    AuditError, AuditLog, AuditQuery, AuditRecord, CommittedDelete, Credential, CredentialError,
+    CredentialStore, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
+    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
+use vodsnap_service::Snapshots;
 use vodsnap_store_suite::fixtures::{actor, asset, at, project, result, task};
+use vodsnap_store_suite::use_cases::{FixedClock, SuiteStore};
 
 // ---------------------------------------------------------------------------
 // A database per test
@@ -136,6 +139,21 @@ fn cipher_of(keys: &[(&str, u8)]) -> CredentialCipher {
     CredentialCipher::from_specs(&specs).expect("valid test keys")
 }
 
+/// The snapshot use cases on a store, with the clock at `at`.
+trait UseCases {
+    fn service(&self, at: Timestamp) -> Snapshots;
+}
+
+impl UseCases for PgTaskResultStore {
+    fn service(&self, at: Timestamp) -> Snapshots {
+        Snapshots::new(
+            Arc::new(self.clone()),
+            Arc::new(self.clone()),
+            Arc::new(FixedClock(at)),
+        )
+    }
+}
+
 /// A store that owns its database, so that the database is dropped when
 /// the suite's case lets go of the store.
 struct Scoped<S> {
@@ -146,13 +164,13 @@ struct Scoped<S> {
 
 #[async_trait]
 impl TaskResultStore for Scoped<PgTaskResultStore> {
-    async fn register(
+    async fn insert(
         &self,
-        new: NewTaskResult,
+        new: &NewTaskResult,
         now: Timestamp,
-        actor: &Actor,
-    ) -> Result<Registered, RegisterError> {
-        self.store.register(new, now, actor).await
+        audit: &AuditRecord,
+    ) -> Result<Inserted, RegisterError> {
+        self.store.insert(new, now, audit).await
     }
     async fn list(
         &self,
@@ -177,17 +195,26 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
     ) -> Result<Option<TaskResult>, DetailsError> {
         self.store.get(project, task).await
     }
-    async fn delete(
+    async fn delete<'a>(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        now: Timestamp,
-        actor: &Actor,
-    ) -> Result<DeleteReport, DeleteError> {
-        self.store.delete(project, selection, now, actor).await
+        planner: DeletePlanner<'a>,
+    ) -> Result<CommittedDelete, DeleteError> {
+        self.store.delete(project, selection, planner).await
     }
     async fn ping(&self) -> Result<(), PingError> {
         self.store.ping().await
+    }
+}
+
+#[async_trait]
+impl AuditLog for Scoped<PgTaskResultStore> {
+    async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
+        self.store.records(query).await
+    }
+    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        self.store.append(record).await
     }
 }
 
@@ -201,7 +228,7 @@ impl CredentialStore for Scoped<PgCredentialStore> {
     }
 }
 
-async fn fresh_task_store() -> Arc<dyn TaskResultStore> {
+async fn fresh_task_store() -> Arc<dyn SuiteStore> {
     let db = TestDb::migrated().await;
     Arc::new(Scoped {
         store: PgTaskResultStore::new(db.pool.clone()),
@@ -255,7 +282,8 @@ fn by_tasks(ids: &[String]) -> DeleteSelection {
 
 async fn register(store: &PgTaskResultStore, a: &str, t: &str, when: i64) {
     let outcome = store
-        .register(result("p", a, t, 3), at(when), &actor())
+        .service(at(when))
+        .register(result("p", a, t, 3), &actor())
         .await
         .expect("register");
     assert!(matches!(outcome, Registered::Created(_)));
@@ -280,7 +308,8 @@ async fn concurrent_deletes_over_eight_connections_record_the_deletion_once() {
             let ids = ids.clone();
             tokio::spawn(async move {
                 store
-                    .delete(&project("p"), &by_tasks(&ids), at(now), &actor())
+                    .service(at(now))
+                    .delete(&project("p"), &by_tasks(&ids), &actor())
                     .await
             })
         })
@@ -318,7 +347,8 @@ async fn concurrent_deletes_over_eight_connections_record_the_deletion_once() {
 
     // A later delete answers DELETED again and leaves the record alone.
     let later = store
-        .delete(&project("p"), &by_tasks(&ids), at(9_000_000), &actor())
+        .service(at(9_000_000))
+        .delete(&project("p"), &by_tasks(&ids), &actor())
         .await
         .unwrap();
     assert!(
@@ -371,7 +401,8 @@ async fn asset_deletes_from_two_processes_never_skip_or_repeat_a_task() {
                 let mut mine = Vec::new();
                 loop {
                     let report = store
-                        .delete(&project("p"), &selection, at(5000 + i), &actor())
+                        .service(at(5000 + i))
+                        .delete(&project("p"), &selection, &actor())
                         .await
                         .expect("delete");
                     assert!(report.items.len() <= 10);
@@ -493,8 +524,11 @@ async fn every_thumbnail_type_round_trips() {
             vec![snapshot],
         )
         .unwrap();
-        let Registered::Created(created) =
-            store.register(new.clone(), at(1), &actor()).await.unwrap()
+        let Registered::Created(created) = store
+            .service(at(1))
+            .register(new.clone(), &actor())
+            .await
+            .unwrap()
         else {
             panic!("expected Created");
         };
@@ -503,7 +537,7 @@ async fn every_thumbnail_type_round_trips() {
             Some(created.clone())
         );
         assert_eq!(
-            store.register(new, at(2), &actor()).await.unwrap(),
+            store.service(at(2)).register(new, &actor()).await.unwrap(),
             Registered::AlreadyRegistered(created)
         );
     }
@@ -548,18 +582,36 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
 
     assert!(store.ping().await.is_err());
     let registered = store
-        .register(result("p", "a", "t", 1), at(1), &actor())
+        .service(at(1))
+        .register(result("p", "a", "t", 1), &actor())
         .await;
     assert!(
         matches!(registered, Err(RegisterError::Unavailable(_))),
         "{registered:?}"
     );
+    // The port itself, not the service (which answers UNKNOW items).
+    let plan_nothing = |found| vodsnap_ports::PlannedDelete {
+        plan: vodsnap_domain::DeletePlan::decide(&by_tasks(&["t".to_owned()]), found),
+        audit: AuditRecord::deletion(&project("p"), &by_tasks(&[]), &[], at(1), &actor()),
+        at: at(1),
+    };
     let deleted = store
-        .delete(&project("p"), &by_tasks(&["t".to_owned()]), at(1), &actor())
+        .delete(&project("p"), &by_tasks(&["t".to_owned()]), &plan_nothing)
         .await;
     assert!(
         matches!(deleted, Err(DeleteError::Unavailable(_))),
         "{deleted:?}"
+    );
+    let answered = store
+        .service(at(1))
+        .delete(&project("p"), &by_tasks(&["t".to_owned()]), &actor())
+        .await
+        .expect("named tasks answer UNKNOW items");
+    assert!(
+        answered
+            .items
+            .iter()
+            .all(|i| i.status() == DeleteStatus::Unknow)
     );
     let listed = store
         .list(&project("p"), &ListFilter::default(), ListPage::default())
@@ -799,7 +851,8 @@ fn spawn_delete(
     let selection = by_tasks(&[t.to_owned()]);
     tokio::spawn(async move {
         store
-            .delete(&project("p"), &selection, at(5), &actor())
+            .service(at(5))
+            .delete(&project("p"), &selection, &actor())
             .await
     })
 }
@@ -843,7 +896,9 @@ async fn a_cancelled_delete_is_not_kept_and_leaves_no_transaction_open() {
     // timeout does), then the lock goes away.
     let gave_up = tokio::time::timeout(
         Duration::from_millis(300),
-        store.delete(&project("p"), &by_tasks(&["t".to_owned()]), at(5), &actor()),
+        store
+            .service(at(5))
+            .delete(&project("p"), &by_tasks(&["t".to_owned()]), &actor()),
     )
     .await;
     assert!(
@@ -883,7 +938,9 @@ async fn a_cancelled_delete_is_not_kept_and_leaves_no_transaction_open() {
     assert_eq!(live, 1, "the abandoned delete changed nothing");
     let report = tokio::time::timeout(
         Duration::from_secs(5),
-        store.delete(&project("p"), &by_tasks(&["t".to_owned()]), at(6), &actor()),
+        store
+            .service(at(6))
+            .delete(&project("p"), &by_tasks(&["t".to_owned()]), &actor()),
     )
     .await
     .expect("the delete does not wait on a leftover lock")

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use vodsnap_adapter_postgres::PgTaskResultStore;
 use vodsnap_domain::{ProjectId, TaskId, Timestamp};
-use vodsnap_ports::{AuditLog, AuditQuery};
+use vodsnap_ports::AuditQuery;
+use vodsnap_service::AuditTrail;
 
 use crate::backends;
 use crate::cli::AuditArgs;
@@ -35,8 +36,8 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let pool = backends::connect(&args.database.database_url, 2).await?;
-    let store = PgTaskResultStore::new(pool);
-    for record in store
+    let trail = AuditTrail::new(std::sync::Arc::new(PgTaskResultStore::new(pool)));
+    for record in trail
         .records(&query)
         .await
         .context("failed to read the audit trail")?
@@ -52,8 +53,8 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             "task_ids": record.requested.iter().map(TaskId::as_str).collect::<Vec<_>>(),
             "outcomes": record.outcomes.iter().map(|o| serde_json::json!({
                 "task_id": o.task.as_str(),
-                "status": o.status,
-                "reason": o.reason,
+                "status": o.status.as_str(),
+                "reason": o.reason.map(|r| r.as_str()),
             })).collect::<Vec<_>>(),
         });
         println!("{line}");

@@ -10,13 +10,14 @@ use vodsnap_adapter_postgres::{
     CredentialCipher, PgCredentialStore, PgDatabase, PgPool, PgTaskResultStore,
 };
 use vodsnap_domain::Secret;
-use vodsnap_ports::{CleanupQueue, CredentialStore, ImageStore, TaskResultStore};
+use vodsnap_ports::{AuditLog, CleanupQueue, CredentialStore, ImageStore, TaskResultStore};
 
 use crate::cli::{CredentialKeyArgs, StorageArgs};
 
 /// The ports that depend on where data lives.
 pub struct Backends {
     pub store: Arc<dyn TaskResultStore>,
+    pub audit: Arc<dyn AuditLog>,
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
     /// The database, for its pool's gauges.
@@ -30,6 +31,7 @@ impl Backends {
         let store = Arc::new(MemoryStore::new());
         Self {
             store: store.clone(),
+            audit: store.clone(),
             credentials: Arc::new(MemoryCredentialStore::new()),
             cleanup: store,
             database: None,
@@ -47,6 +49,7 @@ impl Backends {
         let store = Arc::new(PgTaskResultStore::new(database.clone()));
         Self {
             store: store.clone(),
+            audit: store.clone(),
             credentials: Arc::new(
                 PgCredentialStore::new(database.clone(), cipher)
                     .with_find_cache(credential_cache_ttl),

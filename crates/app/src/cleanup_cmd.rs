@@ -5,14 +5,22 @@ use std::sync::Arc;
 use anyhow::Context;
 use vodsnap_adapter_postgres::PgTaskResultStore;
 use vodsnap_ports::{CleanupQueue, Clock, SystemClock};
+use vodsnap_service::{CleanupAdmin, Pass, Worker};
 
 use crate::backends;
-use crate::cleanup::{self, Worker};
+use crate::cleanup;
 use crate::cli::{CleanupCommand, DatabaseArgs};
 
 async fn queue(database: &DatabaseArgs) -> anyhow::Result<Arc<dyn CleanupQueue>> {
     let pool = backends::connect(&database.database_url, database.database_max_connections).await?;
     Ok(Arc::new(PgTaskResultStore::new(pool)))
+}
+
+async fn admin(database: &DatabaseArgs) -> anyhow::Result<CleanupAdmin> {
+    Ok(CleanupAdmin::new(
+        queue(database).await?,
+        Arc::new(SystemClock),
+    ))
 }
 
 fn micros_to_rfc3339(micros: i64) -> String {
@@ -41,7 +49,7 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
                     clock,
                     settings: cleanup::settings(&args)?,
                 };
-                let mut total = cleanup::Pass::default();
+                let mut total = Pass::default();
                 loop {
                     let pass = worker.pass(&stop).await.context("cleanup pass failed")?;
                     total.removed += pass.removed;
@@ -67,10 +75,10 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             }
         }
         CleanupCommand::Status { database } => {
-            let queue = queue(&database).await?;
             let now = SystemClock.now();
-            let status = queue
-                .status(now)
+            let status = admin(&database)
+                .await?
+                .status()
                 .await
                 .context("failed to read the queue")?;
             let oldest_age_seconds = status
@@ -86,8 +94,8 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             );
         }
         CleanupCommand::Parked { database, limit } => {
-            let queue = queue(&database).await?;
-            for parked in queue
+            for parked in admin(&database)
+                .await?
                 .parked(limit)
                 .await
                 .context("failed to list parked items")?
@@ -104,9 +112,9 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             }
         }
         CleanupCommand::Retry { database, ids } => {
-            let queue = queue(&database).await?;
-            let n = queue
-                .retry_parked(ids, SystemClock.now())
+            let n = admin(&database)
+                .await?
+                .retry_parked(ids)
                 .await
                 .context("failed to retry parked items")?;
             println!("{{\"retried\":{n}}}");

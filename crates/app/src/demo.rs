@@ -13,9 +13,9 @@ use vodsnap_domain::{
     ThumbnailParaInput,
 };
 use vodsnap_ports::{
-    Actor, Clock, Credential, CredentialStore, ImageStore, SystemClock, TaskResultStore,
-    TokenAuthority,
+    Actor, Clock, Credential, CredentialStore, ImageStore, SystemClock, TokenAuthority,
 };
+use vodsnap_service::Snapshots;
 
 /// A small placeholder snapshot (64x36 JPEG).
 const DEMO_IMAGE: &[u8] = include_bytes!("demo-snapshot.jpg");
@@ -35,7 +35,7 @@ fn random(len: usize, upper: bool) -> String {
 /// Registers three demo task results of five snapshots each, creates a
 /// random demo credential, and returns the banner to print.
 pub async fn seed(
-    store: &Arc<dyn TaskResultStore>,
+    service: &Snapshots,
     credentials: &Arc<dyn CredentialStore>,
     images: &dyn ImageStore,
     tokens: &dyn TokenAuthority,
@@ -67,8 +67,8 @@ pub async fn seed(
         }
         let new = NewTaskResult::new(project.clone(), asset.clone(), task, para, snapshots)
             .context("demo task result")?;
-        store
-            .register(new, SystemClock.now(), &Actor::system("demo"))
+        service
+            .register(new, &Actor::system("demo"))
             .await
             .context("failed to register demo data")?;
     }

@@ -8,6 +8,7 @@ use vodsnap_adapter_http::auth::HmacTokenAuthority;
 use vodsnap_adapter_http::{AppState, HttpSettings};
 use vodsnap_domain::{ProjectId, Secret};
 use vodsnap_ports::{Credential, SystemClock, TokenAuthority};
+use vodsnap_service::Snapshots;
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
@@ -54,10 +55,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Backends::embedded()
         }
     };
-    let store = backends.store.clone();
     let credentials = backends.credentials.clone();
     let images = backends::images(&args.storage)?;
     let clock: Arc<dyn vodsnap_ports::Clock> = Arc::new(SystemClock);
+    let snapshots = Snapshots::new(
+        backends.store.clone(),
+        backends.audit.clone(),
+        clock.clone(),
+    );
 
     for raw in &args.seed_credentials {
         let credential = parse_seed_credential(raw)?;
@@ -77,7 +82,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{local}/snapshots"));
     let state = AppState {
-        store: store.clone(),
+        snapshots: snapshots.clone(),
         credentials: credentials.clone(),
         tokens: tokens.clone(),
         clock: clock.clone(),
@@ -94,7 +99,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     if backends.embedded {
         let banner = demo::seed(
-            &store,
+            &snapshots,
             &credentials,
             images.as_ref(),
             tokens.as_ref(),

@@ -1,6 +1,55 @@
-//! The cleanup of image objects: how often a failed removal is retried.
+//! The cleanup of image objects: what to do with one object of a deleted
+//! task, and how often a failed removal is retried.
 
 use std::time::Duration;
+
+use crate::id::ProjectId;
+use crate::task_result::ObjectKey;
+
+/// What the cleanup does with one queued object, before it asks the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanupDecision {
+    /// Remove it from object storage.
+    Remove,
+    /// A live task of the same project still references it: done, kept.
+    KeepReferenced,
+    /// Never remove it; park the item for an operator.
+    Park(ParkReason),
+}
+
+/// Why an item is parked without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkReason {
+    /// The key is outside its item's project prefix (`{project_id}/`): a
+    /// row written before that rule; removing it could remove another
+    /// project's image.
+    OutsideProject,
+}
+
+impl ParkReason {
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::OutsideProject => {
+                "object key outside its project's prefix: never removed by the cleanup"
+            }
+        }
+    }
+}
+
+impl CleanupDecision {
+    /// Decides one item: `referenced` says whether a live task of
+    /// `project` references `key`. The project check comes first, so no
+    /// answer of the store can make the cleanup remove another project's key.
+    pub fn for_object(project: &ProjectId, key: &ObjectKey, referenced: bool) -> Self {
+        if !key.belongs_to(project) {
+            Self::Park(ParkReason::OutsideProject)
+        } else if referenced {
+            Self::KeepReferenced
+        } else {
+            Self::Remove
+        }
+    }
+}
 
 /// Exponential backoff with jitter, and the attempt after which an item is
 /// parked for an operator.
@@ -139,7 +188,45 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_object_is_removed_kept_or_parked() {
+        let p = ProjectId::parse("p1").unwrap();
+        let key = |raw| ObjectKey::parse(raw).unwrap();
+        assert_eq!(
+            CleanupDecision::for_object(&p, &key("p1/a/1.jpg"), false),
+            CleanupDecision::Remove
+        );
+        assert_eq!(
+            CleanupDecision::for_object(&p, &key("p1/a/1.jpg"), true),
+            CleanupDecision::KeepReferenced
+        );
+        for foreign in ["p2/a/1.jpg", "p1x/a.jpg", "p1.jpg"] {
+            assert_eq!(
+                CleanupDecision::for_object(&p, &key(foreign), false),
+                CleanupDecision::Park(ParkReason::OutsideProject),
+                "{foreign}"
+            );
+        }
+    }
+
     proptest! {
+        /// A key outside the project's prefix is never removed, whatever
+        /// the reference check said.
+        #[test]
+        fn a_foreign_key_is_never_removed(
+            project in "[a-z]{1,4}",
+            key in "[a-z]{1,4}/[a-z]{1,4}\\.jpg",
+            referenced in any::<bool>(),
+        ) {
+            let p = ProjectId::parse(&project).unwrap();
+            let k = ObjectKey::parse(&key).unwrap();
+            let decision = CleanupDecision::for_object(&p, &k, referenced);
+            prop_assert_eq!(
+                decision == CleanupDecision::Remove,
+                key.starts_with(&format!("{project}/")) && !referenced
+            );
+        }
+
         #[test]
         fn a_delay_never_exceeds_the_cap(attempts in 0u32..u32::MAX, jitter in any::<f64>()) {
             if let AfterFailure::RetryIn(d) = policy().after_failure(attempts, jitter) {

@@ -4,7 +4,9 @@
 //! its rule, so code that holds one never checks again. Nothing in this crate
 //! knows about HTTP, JSON, databases or an async runtime.
 
+pub mod audit;
 pub mod cleanup;
+pub mod delete_plan;
 pub mod id;
 pub mod outcome;
 pub mod paging;
@@ -14,7 +16,9 @@ pub mod task_result;
 pub mod thumbnail;
 pub mod time;
 
-pub use cleanup::{AfterFailure, RetryPolicy, RetryPolicyError};
+pub use audit::AuditStatus;
+pub use cleanup::{AfterFailure, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError};
+pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};

@@ -21,14 +21,25 @@ pub enum ObjectKeyError {
     Length,
     #[error("object_key must be relative: no leading '/'")]
     Absolute,
-    #[error("object_key must not contain a '..' segment")]
-    ParentSegment,
+    #[error("object_key must not end with '/': it names an object, not a folder")]
+    TrailingSlash,
+    #[error("object_key must not contain an empty segment ('//')")]
+    EmptySegment,
+    #[error("object_key must not contain a '.' or '..' segment")]
+    DotSegment,
     #[error("object_key must not contain control characters")]
     ControlCharacter,
+    #[error("object_key must not end with '#' and digits, which file storage reserves")]
+    ReservedSuffix,
 }
 
-/// A key in object storage, relative to the store's root. It can never
-/// climb out of the root (`..`) or start at the top (`/`).
+/// A key in object storage, relative to the store's root.
+///
+/// It accepts only keys that every supported store holds under exactly this
+/// name (object_store's `Path` rules, and its file store's): no leading or
+/// trailing `/`, no empty, `.` or `..` segment (so it can never climb out of
+/// the root), no control character, and a last segment that does not end
+/// in `#` and digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
@@ -40,17 +51,38 @@ impl ObjectKey {
         if raw.starts_with('/') {
             return Err(ObjectKeyError::Absolute);
         }
+        if raw.ends_with('/') {
+            return Err(ObjectKeyError::TrailingSlash);
+        }
         if raw.chars().any(char::is_control) {
             return Err(ObjectKeyError::ControlCharacter);
         }
-        if raw.split('/').any(|segment| segment == "..") {
-            return Err(ObjectKeyError::ParentSegment);
+        for segment in raw.split('/') {
+            match segment {
+                "" => return Err(ObjectKeyError::EmptySegment),
+                "." | ".." => return Err(ObjectKeyError::DotSegment),
+                _ => {}
+            }
+        }
+        let file_name = raw.rsplit('/').next().unwrap_or(raw);
+        if let Some((_, suffix)) = file_name.split_once('#')
+            && !suffix.is_empty()
+            && suffix.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(ObjectKeyError::ReservedSuffix);
         }
         Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the key lies under `project`'s prefix, `{project_id}/`.
+    pub fn belongs_to(&self, project: &ProjectId) -> bool {
+        self.0
+            .strip_prefix(project.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -90,6 +122,8 @@ pub enum RegistrationError {
     DuplicateOffset(i64),
     #[error("thumbnails[].object_key '{0}' appears more than once")]
     DuplicateObjectKey(String),
+    #[error("thumbnails[{index}].object_key must start with the project's prefix '{prefix}'")]
+    ObjectKeyOutsideProject { index: usize, prefix: String },
 }
 
 /// A task result to register: valid, snapshots ordered by offset.
@@ -125,6 +159,30 @@ pub enum RegistrationDecision {
 
 impl NewTaskResult {
     pub fn new(
+        project: ProjectId,
+        asset: AssetId,
+        task: TaskId,
+        para: ThumbnailPara,
+        snapshots: Vec<Snapshot>,
+    ) -> Result<Self, RegistrationError> {
+        // Checked before the snapshots are sorted, so that the error names
+        // the item as the request listed it.
+        if let Some(index) = snapshots
+            .iter()
+            .position(|s| !s.object_key.belongs_to(&project))
+        {
+            return Err(RegistrationError::ObjectKeyOutsideProject {
+                index,
+                prefix: format!("{project}/"),
+            });
+        }
+        Self::checked(project, asset, task, para, snapshots)
+    }
+
+    /// The rules every task result obeys, stored or new; the project
+    /// prefix of object keys is a registration rule (rows stored before it
+    /// may break it, and stay readable and deletable).
+    fn checked(
         project: ProjectId,
         asset: AssetId,
         task: TaskId,
@@ -218,6 +276,19 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// A task result as a store kept it: every rule of a task result but
+    /// the registration-only object-key prefix (see [`NewTaskResult::new`]).
+    pub fn restore(
+        project: ProjectId,
+        asset: AssetId,
+        task: TaskId,
+        para: ThumbnailPara,
+        snapshots: Vec<Snapshot>,
+        created_at: Timestamp,
+    ) -> Result<Self, RegistrationError> {
+        Ok(NewTaskResult::checked(project, asset, task, para, snapshots)?.into_stored(created_at))
+    }
+
     pub fn project(&self) -> &ProjectId {
         &self.project
     }
@@ -305,11 +376,27 @@ mod tests {
         );
         assert!(ObjectKey::parse(&"k".repeat(1024)).is_ok());
         assert_eq!(ObjectKey::parse("/abs"), Err(ObjectKeyError::Absolute));
+        assert_eq!(ObjectKey::parse("a/../b"), Err(ObjectKeyError::DotSegment));
+        assert_eq!(ObjectKey::parse(".."), Err(ObjectKeyError::DotSegment));
         assert_eq!(
-            ObjectKey::parse("a/../b"),
-            Err(ObjectKeyError::ParentSegment)
+            ObjectKey::parse("p/a/./b.jpg"),
+            Err(ObjectKeyError::DotSegment)
         );
-        assert_eq!(ObjectKey::parse(".."), Err(ObjectKeyError::ParentSegment));
+        assert_eq!(
+            ObjectKey::parse("p/a//b.jpg"),
+            Err(ObjectKeyError::EmptySegment)
+        );
+        assert_eq!(
+            ObjectKey::parse("p/a/b/"),
+            Err(ObjectKeyError::TrailingSlash)
+        );
+        assert_eq!(
+            ObjectKey::parse("p/a#12"),
+            Err(ObjectKeyError::ReservedSuffix)
+        );
+        assert!(ObjectKey::parse("p/a#12/b").is_ok());
+        assert!(ObjectKey::parse("p/a#x1").is_ok());
+        assert!(ObjectKey::parse("p/a#").is_ok());
         assert_eq!(
             ObjectKey::parse("a\nb"),
             Err(ObjectKeyError::ControlCharacter)
@@ -327,7 +414,7 @@ mod tests {
     #[test]
     fn needs_one_to_ten_thousand_snapshots() {
         assert_eq!(new("t", vec![]), Err(RegistrationError::SnapshotCount(0)));
-        let many: Vec<Snapshot> = (0..10_001).map(|i| snap(i, &format!("k{i}"))).collect();
+        let many: Vec<Snapshot> = (0..10_001).map(|i| snap(i, &format!("p/k{i}"))).collect();
         assert_eq!(
             new("t", many),
             Err(RegistrationError::SnapshotCount(10_001))
@@ -337,25 +424,67 @@ mod tests {
     #[test]
     fn offsets_and_keys_are_distinct() {
         assert_eq!(
-            new("t", vec![snap(1, "a"), snap(1, "b")]),
+            new("t", vec![snap(1, "p/a"), snap(1, "p/b")]),
             Err(RegistrationError::DuplicateOffset(1))
         );
         assert_eq!(
-            new("t", vec![snap(1, "a"), snap(2, "a")]),
-            Err(RegistrationError::DuplicateObjectKey("a".into()))
+            new("t", vec![snap(1, "p/a"), snap(2, "p/a")]),
+            Err(RegistrationError::DuplicateObjectKey("p/a".into()))
         );
     }
 
     #[test]
+    fn object_keys_belong_to_their_project() {
+        let p = ProjectId::parse("p").unwrap();
+        assert!(ObjectKey::parse("p/a.jpg").unwrap().belongs_to(&p));
+        assert!(!ObjectKey::parse("px/a.jpg").unwrap().belongs_to(&p));
+        assert!(!ObjectKey::parse("q/p/a.jpg").unwrap().belongs_to(&p));
+        assert!(!ObjectKey::parse("p").unwrap().belongs_to(&p));
+    }
+
+    #[test]
+    fn a_registration_names_the_first_key_outside_its_project() {
+        let snaps = vec![
+            snap(5, "p/a"),
+            Snapshot::new(1, ObjectKey::parse("q/b").unwrap()).unwrap(),
+        ];
+        assert_eq!(
+            new("t", snaps.clone()),
+            Err(RegistrationError::ObjectKeyOutsideProject {
+                index: 1,
+                prefix: "p/".into()
+            })
+        );
+        assert_eq!(
+            new("t", snaps).unwrap_err().to_string(),
+            "thumbnails[1].object_key must start with the project's prefix 'p/'"
+        );
+    }
+
+    #[test]
+    fn a_stored_result_outside_the_prefix_is_restored() {
+        let restored = TaskResult::restore(
+            ProjectId::parse("p").unwrap(),
+            AssetId::parse("a").unwrap(),
+            TaskId::parse("t").unwrap(),
+            para(),
+            vec![Snapshot::new(0, ObjectKey::parse("legacy/k").unwrap()).unwrap()],
+            Timestamp::from_micros(1),
+        )
+        .unwrap();
+        assert_eq!(restored.snapshots()[0].object_key().as_str(), "legacy/k");
+    }
+
+    #[test]
     fn snapshots_are_ordered_by_offset() {
-        let r = new("t", vec![snap(10, "b"), snap(0, "a")]).unwrap();
+        let r = new("t", vec![snap(10, "p/b"), snap(0, "p/a")]).unwrap();
         let offsets: Vec<i64> = r.snapshots().iter().map(Snapshot::offset).collect();
         assert_eq!(offsets, [0, 10]);
     }
 
     #[test]
     fn registration_decisions() {
-        let first = new("t", vec![snap(0, "a")]).unwrap();
+        let first = new("t", vec![snap(0, "p/a")]).unwrap();
         let stored = first.clone().into_stored(Timestamp::from_micros(1));
         assert_eq!(
             first.decide(Existing::Nothing),
@@ -365,7 +494,7 @@ mod tests {
             first.decide(Existing::Live(&stored)),
             RegistrationDecision::AlreadyRegistered
         );
-        let other = new("t", vec![snap(0, "b")]).unwrap();
+        let other = new("t", vec![snap(0, "p/b")]).unwrap();
         assert_eq!(
             other.decide(Existing::Live(&stored)),
             RegistrationDecision::ConflictsWithLive
@@ -378,8 +507,8 @@ mod tests {
 
     #[test]
     fn same_snapshots_in_another_order_are_the_same_body() {
-        let a = new("t", vec![snap(0, "a"), snap(5, "b")]).unwrap();
-        let b = new("t", vec![snap(5, "b"), snap(0, "a")]).unwrap();
+        let a = new("t", vec![snap(0, "p/a"), snap(5, "p/b")]).unwrap();
+        let b = new("t", vec![snap(5, "p/b"), snap(0, "p/a")]).unwrap();
         let stored = a.into_stored(Timestamp::from_micros(1));
         assert_eq!(
             b.decide(Existing::Live(&stored)),

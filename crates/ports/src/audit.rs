@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use vodsnap_domain::{
-    AssetId, DeleteSelection, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp,
+    AssetId, AuditStatus, DeleteSelection, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp,
 };
 
 /// Who made a change, carried into the store so that the audit record is
@@ -42,29 +42,21 @@ impl AuditAction {
     }
 }
 
-/// What happened to one task in an audited call: `CREATED` or
-/// `ALREADY_REGISTERED` for a registration; `DELETED`, `FAILED` or
-/// `UNKNOW` for a delete, with the reason of a failure.
+/// What happened to one task in an audited call, with the reason of a
+/// failed delete item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditOutcome {
     pub task: TaskId,
-    pub status: String,
-    pub reason: Option<String>,
+    pub status: AuditStatus,
+    pub reason: Option<ItemError>,
 }
 
 impl From<&ItemOutcome> for AuditOutcome {
     fn from(item: &ItemOutcome) -> Self {
         Self {
             task: item.task_id().clone(),
-            status: item.status().as_str().to_owned(),
-            reason: item.error().map(|e| {
-                match e {
-                    ItemError::UnknownTask => "unknown_task",
-                    ItemError::OtherAsset => "other_asset",
-                    ItemError::Indeterminate => "indeterminate",
-                }
-                .to_owned()
-            }),
+            status: item.into(),
+            reason: item.error(),
         }
     }
 }
@@ -85,13 +77,13 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// The record of a registration answered `status` (`CREATED` or
-    /// `ALREADY_REGISTERED`).
+    /// The record of a registration answered `status` (`Created` or
+    /// `AlreadyRegistered`).
     pub fn registration(
         project: &ProjectId,
         asset: &AssetId,
         task: &TaskId,
-        status: &str,
+        status: AuditStatus,
         at: Timestamp,
         actor: &Actor,
     ) -> Self {
@@ -104,7 +96,7 @@ impl AuditRecord {
             requested: vec![task.clone()],
             outcomes: vec![AuditOutcome {
                 task: task.clone(),
-                status: status.to_owned(),
+                status,
                 reason: None,
             }],
         }
@@ -148,10 +140,16 @@ pub enum AuditError {
     Unknown(anyhow::Error),
 }
 
-/// Reads the audit trail that the task-result store writes.
+/// The audit trail. Changes write their records through the store that
+/// makes them, atomically; this port reads them and appends the records of
+/// calls that changed nothing.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync + 'static {
     /// Records of `query.project`, oldest first, at most `query.limit`.
     async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError>;
+
+    /// Appends the record of a call that changed nothing (a repeated
+    /// registration). MUST be durable before it returns.
+    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError>;
 }

@@ -69,9 +69,14 @@ pub trait CleanupQueue: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Vec<CleanupItem>, CleanupError>;
 
-    /// Whether a live task result, in any project, references `key`. Such
-    /// an object MUST NOT be removed.
-    async fn is_referenced(&self, key: &ObjectKey) -> Result<bool, CleanupError>;
+    /// Whether a live task result of `project` references `key`. Such an
+    /// object MUST NOT be removed. Other projects are never looked at: one
+    /// tenant cannot keep another's deleted images alive.
+    async fn is_referenced(
+        &self,
+        project: &ProjectId,
+        key: &ObjectKey,
+    ) -> Result<bool, CleanupError>;
 
     /// The item is done (its object is gone, or it is still referenced):
     /// removes it. Returns false, changing nothing, if the lease is no

@@ -19,8 +19,8 @@ pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
 pub use store::{
-    DeleteError, DetailsError, ListError, Listing, PingError, RegisterError, Registered,
-    SnapshotPage, TaskResultStore,
+    CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
+    PingError, PlannedDelete, RegisterError, Registered, SnapshotPage, Stored, TaskResultStore,
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 

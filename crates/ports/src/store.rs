@@ -1,12 +1,54 @@
-//! The task-result store: registrations, lists, details and deletes.
+//! The task-result store: what registrations, lists, details and deletes
+//! read and write. The store decides nothing: the service asks the domain
+//! (`NewTaskResult::decide`, `DeletePlan::decide`) and the store writes
+//! what it was told, atomically with its audit record and cleanup items.
 
 use async_trait::async_trait;
 
-use crate::audit::Actor;
+use crate::audit::AuditRecord;
 use vodsnap_domain::{
-    DeleteReport, DeleteSelection, DetailsPage, ListFilter, ListPage, NewTaskResult, ProjectId,
-    Snapshot, TaskId, TaskResult, TaskSummary, Timestamp,
+    DeletePlan, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, NewTaskResult,
+    ProjectId, Snapshot, TaskId, TaskResult, TaskSummary, Timestamp,
 };
+
+/// What a store holds under a task id it refused to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Live(TaskResult),
+    /// A tombstone: the id was deleted, and is never reused.
+    Deleted,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored now, with its audit record.
+    Created(TaskResult),
+    /// The id is taken; nothing was written.
+    Taken(Stored),
+}
+
+/// A delete decided under the store's lock: the plan, its audit record and
+/// the time of its tombstones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDelete {
+    pub plan: DeletePlan,
+    pub audit: AuditRecord,
+    pub at: Timestamp,
+}
+
+/// A committed delete: what was planned, and the live task results of the
+/// selection's asset left after it (`None` when it names no asset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedDelete {
+    pub planned: PlannedDelete,
+    pub live_left: Option<u64>,
+}
+
+/// Decides a delete from the rows a store found under its lock. A store
+/// MAY call it more than once (a transaction retried after a deadlock) and
+/// commits only what its last call answered.
+pub type DeletePlanner<'a> = &'a (dyn Fn(Vec<FoundTask>) -> PlannedDelete + Send + Sync);
 
 /// What a registration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,22 +124,21 @@ pub struct PingError(#[source] pub anyhow::Error);
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait TaskResultStore: Send + Sync + 'static {
-    /// Registers a task result, stamped `now` if it is new.
+    /// Inserts `new`, stamped `now`, with its snapshots and `audit`, in one
+    /// atomic step, unless its task id is taken.
     ///
-    /// - MUST return `Created` and store it if the task id was never used.
-    /// - MUST return `AlreadyRegistered` with the stored result, changing
-    ///   nothing, if the same result is stored (see `NewTaskResult::decide`).
-    /// - MUST return `ConflictsWithLive` if another result is stored under
-    ///   the id, and `ConflictsWithDeleted` if the id was deleted.
-    /// - Concurrent identical registrations MUST give exactly one `Created`.
-    /// - A registration answered `Created` or `AlreadyRegistered` MUST be
-    ///   recorded in the audit trail, atomically with its effect.
-    async fn register(
+    /// - MUST insert and return `Created` if the id was never used.
+    /// - MUST return `Taken` with what it holds, writing nothing, if the id
+    ///   is live or deleted.
+    /// - Of concurrent inserts of one id, exactly one MUST return `Created`.
+    ///
+    /// Only `Unavailable` and `Unknown` errors.
+    async fn insert(
         &self,
-        new: NewTaskResult,
+        new: &NewTaskResult,
         now: Timestamp,
-        actor: &Actor,
-    ) -> Result<Registered, RegisterError>;
+        audit: &AuditRecord,
+    ) -> Result<Inserted, RegisterError>;
 
     /// Lists live task results matching `filter`, oldest first, ties by
     /// task id, with the total of all matches.
@@ -125,25 +166,32 @@ pub trait TaskResultStore: Send + Sync + 'static {
         task: &TaskId,
     ) -> Result<Option<TaskResult>, DetailsError>;
 
-    /// Deletes the selected task results.
+    /// A delete as one unit of work: find and lock the rows, ask `planner`,
+    /// commit what it planned.
     ///
-    /// - By task ids: one item per selected id, in selection order; a task
-    ///   deleted before (by anyone) MUST answer `DELETED` again; an unknown
-    ///   task MUST fail with `UnknownTask`; with an asset as well, a task of
-    ///   another asset MUST fail with `OtherAsset` and stay.
-    /// - By asset alone: the asset's oldest live results, at most 10, each
-    ///   `DELETED`, and `remaining` = the asset's live results left.
-    /// - A deletion MUST be recorded once, however many callers race, and
-    ///   MUST be durable before this returns.
-    /// - Every answered call MUST be recorded in the audit trail,
-    ///   atomically with its effect.
-    async fn delete(
+    /// - By task ids: finds each selected task of `project` that exists,
+    ///   live or tombstoned, and locks it; concurrent deletes sharing tasks
+    ///   MUST queue, not deadlock, and the later one MUST see the earlier
+    ///   one's tombstones.
+    /// - By asset alone: finds the asset's oldest live task results, at most
+    ///   10, oldest first (ties by task id), skipping (not waiting for) the
+    ///   ones another delete holds, so concurrent asset deletes take
+    ///   disjoint batches.
+    /// - Then, atomically and durably before returning: tombstones exactly
+    ///   `plan.doomed()` (each MUST be live and locked, else nothing is
+    ///   written and `Unknown` is returned), moves their snapshots' object
+    ///   keys to the cleanup queue, due at `at`, and writes `audit`.
+    /// - Counts the live task results of the selection's asset left after
+    ///   the commit (tasks being deleted by other calls still count).
+    ///
+    /// Only `Unavailable` and `Unknown` errors: either means the outcome is
+    /// unknown.
+    async fn delete<'a>(
         &self,
         project: &ProjectId,
         selection: &DeleteSelection,
-        now: Timestamp,
-        actor: &Actor,
-    ) -> Result<DeleteReport, DeleteError>;
+        planner: DeletePlanner<'a>,
+    ) -> Result<CommittedDelete, DeleteError>;
 
     /// Whether the store answers; for readiness.
     async fn ping(&self) -> Result<(), PingError>;

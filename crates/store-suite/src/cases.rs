@@ -6,15 +6,17 @@ use std::sync::Arc;
 use vodsnap_domain::{
     DeleteSelection, DeleteStatus, DetailsPage, ItemError, ListFilter, ListPage, TaskId,
 };
-use vodsnap_ports::{DetailsError, RegisterError, Registered, TaskResultStore};
+use vodsnap_ports::{DetailsError, RegisterError, Registered};
 
 use crate::fixtures::{actor, asset, at, project, result, task};
+use crate::use_cases::{SuiteStore, UseCases as _};
 
-type Store = Arc<dyn TaskResultStore>;
+type Store = Arc<dyn SuiteStore>;
 
 async fn register(store: &Store, p: &str, a: &str, t: &str, when: i64) {
     let outcome = store
-        .register(result(p, a, t, 2), at(when), &actor())
+        .service(at(when))
+        .register(result(p, a, t, 2), &actor())
         .await
         .expect("register");
     assert!(matches!(outcome, Registered::Created(_)), "{t} created");
@@ -41,7 +43,8 @@ async fn listed(store: &Store, p: &str, filter: ListFilter) -> Vec<String> {
 
 pub async fn register_creates_and_same_body_is_idempotent(store: Store) {
     let first = store
-        .register(result("p", "a", "t1", 3), at(100), &actor())
+        .service(at(100))
+        .register(result("p", "a", "t1", 3), &actor())
         .await
         .expect("first");
     let Registered::Created(created) = first else {
@@ -51,7 +54,8 @@ pub async fn register_creates_and_same_body_is_idempotent(store: Store) {
     assert_eq!(created.snapshots().len(), 3);
 
     let again = store
-        .register(result("p", "a", "t1", 3), at(200), &actor())
+        .service(at(200))
+        .register(result("p", "a", "t1", 3), &actor())
         .await
         .expect("again");
     assert_eq!(again, Registered::AlreadyRegistered(created));
@@ -60,14 +64,16 @@ pub async fn register_creates_and_same_body_is_idempotent(store: Store) {
 pub async fn register_different_body_conflicts(store: Store) {
     register(&store, "p", "a", "t1", 100).await;
     let other = store
-        .register(result("p", "a", "t1", 4), at(200), &actor())
+        .service(at(200))
+        .register(result("p", "a", "t1", 4), &actor())
         .await;
     assert!(
         matches!(other, Err(RegisterError::ConflictsWithLive)),
         "{other:?}"
     );
     let other_asset = store
-        .register(result("p", "b", "t1", 2), at(200), &actor())
+        .service(at(200))
+        .register(result("p", "b", "t1", 2), &actor())
         .await;
     assert!(matches!(other_asset, Err(RegisterError::ConflictsWithLive)));
 }
@@ -75,11 +81,13 @@ pub async fn register_different_body_conflicts(store: Store) {
 pub async fn register_deleted_id_conflicts(store: Store) {
     register(&store, "p", "a", "t1", 100).await;
     store
-        .delete(&project("p"), &by_tasks(None, &["t1"]), at(150), &actor())
+        .service(at(150))
+        .delete(&project("p"), &by_tasks(None, &["t1"]), &actor())
         .await
         .expect("delete");
     let again = store
-        .register(result("p", "a", "t1", 2), at(200), &actor())
+        .service(at(200))
+        .register(result("p", "a", "t1", 2), &actor())
         .await;
     assert!(
         matches!(again, Err(RegisterError::ConflictsWithDeleted)),
@@ -150,7 +158,8 @@ pub async fn projects_are_isolated(store: Store) {
     register(&store, "p1", "a", "t1", 100).await;
     register(&store, "p2", "a", "t1", 100).await;
     let report = store
-        .delete(&project("p1"), &by_tasks(None, &["t1"]), at(200), &actor())
+        .service(at(200))
+        .delete(&project("p1"), &by_tasks(None, &["t1"]), &actor())
         .await
         .expect("delete");
     assert_eq!(
@@ -167,7 +176,8 @@ pub async fn projects_are_isolated(store: Store) {
 
 pub async fn details_are_ordered_by_offset_and_paged(store: Store) {
     store
-        .register(result("p", "a", "t1", 25), at(100), &actor())
+        .service(at(100))
+        .register(result("p", "a", "t1", 25), &actor())
         .await
         .expect("register");
     let all = store
@@ -205,7 +215,8 @@ pub async fn details_of_unknown_or_deleted_task_is_not_found(store: Store) {
 
     register(&store, "p", "a", "t1", 100).await;
     store
-        .delete(&project("p"), &by_tasks(None, &["t1"]), at(200), &actor())
+        .service(at(200))
+        .delete(&project("p"), &by_tasks(None, &["t1"]), &actor())
         .await
         .expect("delete");
     let deleted = store
@@ -218,10 +229,10 @@ pub async fn delete_by_tasks_answers_in_request_order(store: Store) {
     register(&store, "p", "a", "t1", 100).await;
     register(&store, "p", "b", "t2", 200).await;
     let report = store
+        .service(at(300))
         .delete(
             &project("p"),
             &by_tasks(None, &["t2", "missing", "t1"]),
-            at(300),
             &actor(),
         )
         .await
@@ -259,7 +270,8 @@ pub async fn delete_is_idempotent(store: Store) {
     let selection = by_tasks(None, &["t1"]);
     for _ in 0..3 {
         let report = store
-            .delete(&project("p"), &selection, at(200), &actor())
+            .service(at(200))
+            .delete(&project("p"), &selection, &actor())
             .await
             .expect("delete");
         let item = report.items.first().expect("one item");
@@ -273,12 +285,8 @@ pub async fn delete_with_asset_keeps_tasks_of_other_assets(store: Store) {
     register(&store, "p", "b", "t2", 200).await;
     register(&store, "p", "a", "t3", 300).await;
     let report = store
-        .delete(
-            &project("p"),
-            &by_tasks(Some("a"), &["t1", "t2"]),
-            at(400),
-            &actor(),
-        )
+        .service(at(400))
+        .delete(&project("p"), &by_tasks(Some("a"), &["t1", "t2"]), &actor())
         .await
         .expect("delete");
     let statuses: Vec<(DeleteStatus, Option<ItemError>)> = report
@@ -305,12 +313,8 @@ pub async fn delete_with_asset_keeps_tasks_of_other_assets(store: Store) {
 
     // A task deleted earlier, asked for under another asset, is not claimed.
     let again = store
-        .delete(
-            &project("p"),
-            &by_tasks(Some("b"), &["t1"]),
-            at(500),
-            &actor(),
-        )
+        .service(at(500))
+        .delete(&project("p"), &by_tasks(Some("b"), &["t1"]), &actor())
         .await
         .expect("delete");
     assert_eq!(
@@ -329,7 +333,8 @@ pub async fn delete_by_asset_takes_oldest_ten_with_remaining(store: Store) {
     let mut remainders = Vec::new();
     loop {
         let report = store
-            .delete(&project("p"), &by_asset("a"), at(2000), &actor())
+            .service(at(2000))
+            .delete(&project("p"), &by_asset("a"), &actor())
             .await
             .expect("delete");
         assert!(report.items.len() <= 10);
@@ -354,7 +359,8 @@ pub async fn delete_by_asset_takes_oldest_ten_with_remaining(store: Store) {
 
 pub async fn delete_by_asset_without_tasks_is_empty(store: Store) {
     let report = store
-        .delete(&project("p"), &by_asset("none"), at(100), &actor())
+        .service(at(100))
+        .delete(&project("p"), &by_asset("none"), &actor())
         .await
         .expect("delete");
     assert!(report.items.is_empty());
@@ -365,7 +371,8 @@ pub async fn deleted_tasks_leave_every_read(store: Store) {
     register(&store, "p", "a", "t1", 100).await;
     register(&store, "p", "a", "t2", 200).await;
     store
-        .delete(&project("p"), &by_tasks(None, &["t1"]), at(300), &actor())
+        .service(at(300))
+        .delete(&project("p"), &by_tasks(None, &["t1"]), &actor())
         .await
         .expect("delete");
     assert_eq!(listed(&store, "p", ListFilter::default()).await, ["t2"]);
@@ -399,7 +406,8 @@ pub async fn concurrent_deletes_of_the_same_tasks_all_answer_deleted(store: Stor
             tokio::spawn(async move {
                 let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
                 store
-                    .delete(&project("p"), &by_tasks(None, &refs), at(500), &actor())
+                    .service(at(500))
+                    .delete(&project("p"), &by_tasks(None, &refs), &actor())
                     .await
             })
         })
@@ -430,7 +438,8 @@ pub async fn concurrent_asset_deletes_never_skip_or_repeat_a_task(store: Store) 
                 let mut mine = Vec::new();
                 loop {
                     let report = store
-                        .delete(&project("p"), &by_asset("a"), at(500), &actor())
+                        .service(at(500))
+                        .delete(&project("p"), &by_asset("a"), &actor())
                         .await
                         .expect("delete");
                     mine.extend(report.items.iter().map(|i| i.task_id().clone()));
@@ -461,7 +470,8 @@ pub async fn concurrent_identical_registrations_create_once(store: Store) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .register(result("p", "a", "t1", 3), at(100), &actor())
+                    .service(at(100))
+                    .register(result("p", "a", "t1", 3), &actor())
                     .await
             })
         })
@@ -484,17 +494,14 @@ pub async fn registration_racing_a_delete_ends_consistent(store: Store) {
             let id1 = id.clone();
             let id2 = id.clone();
             let reg = tokio::spawn(async move {
-                s1.register(result("p", "a", &id1, 2), at(100), &actor())
+                s1.service(at(100))
+                    .register(result("p", "a", &id1, 2), &actor())
                     .await
             });
             let del = tokio::spawn(async move {
-                s2.delete(
-                    &project("p"),
-                    &by_tasks(None, &[id2.as_str()]),
-                    at(100),
-                    &actor(),
-                )
-                .await
+                s2.service(at(100))
+                    .delete(&project("p"), &by_tasks(None, &[id2.as_str()]), &actor())
+                    .await
             });
             (reg.await.expect("joined"), del.await.expect("joined"))
         };
@@ -516,7 +523,8 @@ pub async fn registration_racing_a_delete_ends_consistent(store: Store) {
             DeleteStatus::Deleted => {
                 assert!(!live);
                 let again = store
-                    .register(result("p", "a", &id, 2), at(200), &actor())
+                    .service(at(200))
+                    .register(result("p", "a", &id, 2), &actor())
                     .await;
                 assert!(matches!(again, Err(RegisterError::ConflictsWithDeleted)));
             }

@@ -10,7 +10,7 @@ use vodsnap_ports::{AuditAction, AuditLog, AuditQuery, CleanupQueue, TaskResultS
 
 use crate::fixtures::{actor, asset, at, project, result, task};
 
-/// The two ports of one adapter, sharing its data.
+/// The ports of one adapter, sharing its data.
 #[allow(
     missing_debug_implementations,
     reason = "holds trait objects without Debug; never printed"
@@ -25,17 +25,28 @@ pub struct Stores {
     pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
 }
 
+impl Stores {
+    /// The snapshot use cases on these stores, with the clock at `at`.
+    pub fn service(&self, at: vodsnap_domain::Timestamp) -> vodsnap_service::Snapshots {
+        vodsnap_service::Snapshots::new(
+            self.results.clone(),
+            self.audit.clone(),
+            std::sync::Arc::new(crate::use_cases::FixedClock(at)),
+        )
+    }
+}
+
 const LEASE: Duration = Duration::from_secs(60);
 const LEASE_MICROS: i64 = 60_000_000;
 
 async fn register_and_delete(s: &Stores, p: &str, t: &str, count: i64) {
-    s.results
-        .register(result(p, "a", t, count), at(100), &actor())
+    s.service(at(100))
+        .register(result(p, "a", t, count), &actor())
         .await
         .expect("register");
     let selection = DeleteSelection::new(None, vec![task(t)]).expect("selection");
-    s.results
-        .delete(&project(p), &selection, at(200), &actor())
+    s.service(at(200))
+        .delete(&project(p), &selection, &actor())
         .await
         .expect("delete");
 }
@@ -54,8 +65,8 @@ pub async fn a_delete_enqueues_each_object_once(s: Stores) {
     // Deleting again, or failing to delete, enqueues nothing more.
     let again =
         DeleteSelection::new(Some(asset("a")), vec![task("t1"), task("nope")]).expect("selection");
-    s.results
-        .delete(&project("p"), &again, at(300), &actor())
+    s.service(at(300))
+        .delete(&project("p"), &again, &actor())
         .await
         .expect("delete");
 
@@ -76,8 +87,8 @@ pub async fn a_delete_enqueues_each_object_once(s: Stores) {
 }
 
 pub async fn a_live_task_enqueues_nothing(s: Stores) {
-    s.results
-        .register(result("p", "a", "t1", 2), at(100), &actor())
+    s.service(at(100))
+        .register(result("p", "a", "t1", 2), &actor())
         .await
         .expect("register");
     let items = s
@@ -251,23 +262,48 @@ pub async fn another_workers_item_cannot_be_failed_or_completed(s: Stores) {
 
 pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
     let key = ObjectKey::parse("p/a/t1/0.jpg").expect("key");
-    assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
-    s.results
-        .register(result("p", "a", "t1", 1), at(100), &actor())
+    assert!(
+        !s.cleanup
+            .is_referenced(&project("p"), &key)
+            .await
+            .expect("check")
+    );
+    s.service(at(100))
+        .register(result("p", "a", "t1", 1), &actor())
         .await
         .expect("register");
-    assert!(s.cleanup.is_referenced(&key).await.expect("check"));
+    assert!(
+        s.cleanup
+            .is_referenced(&project("p"), &key)
+            .await
+            .expect("check")
+    );
     register_and_delete(&s, "p2", "t1", 1).await;
     assert!(
-        s.cleanup.is_referenced(&key).await.expect("check"),
+        s.cleanup
+            .is_referenced(&project("p"), &key)
+            .await
+            .expect("check"),
         "another project's deletion does not free this project's live object"
     );
+    assert!(
+        !s.cleanup
+            .is_referenced(&project("p2"), &key)
+            .await
+            .expect("check"),
+        "another project's live tasks are never looked at"
+    );
     let selection = DeleteSelection::new(None, vec![task("t1")]).expect("selection");
-    s.results
-        .delete(&project("p"), &selection, at(300), &actor())
+    s.service(at(300))
+        .delete(&project("p"), &selection, &actor())
         .await
         .expect("delete");
-    assert!(!s.cleanup.is_referenced(&key).await.expect("check"));
+    assert!(
+        !s.cleanup
+            .is_referenced(&project("p"), &key)
+            .await
+            .expect("check")
+    );
 }
 
 pub async fn the_oldest_enqueued_item_is_reported(s: Stores) {
@@ -312,21 +348,21 @@ pub async fn concurrent_claims_never_share_an_item(s: Stores) {
 }
 
 pub async fn registrations_and_deletes_are_audited(s: Stores) {
-    s.results
-        .register(result("p", "a", "t1", 1), at(100), &actor())
+    s.service(at(100))
+        .register(result("p", "a", "t1", 1), &actor())
         .await
         .expect("register");
-    s.results
-        .register(result("p", "a", "t1", 1), at(150), &actor())
+    s.service(at(150))
+        .register(result("p", "a", "t1", 1), &actor())
         .await
         .expect("register again");
     let selection = DeleteSelection::new(None, vec![task("t1"), task("nope")]).expect("selection");
-    s.results
-        .delete(&project("p"), &selection, at(200), &actor())
+    s.service(at(200))
+        .delete(&project("p"), &selection, &actor())
         .await
         .expect("delete");
-    s.results
-        .register(result("other", "a", "t9", 1), at(300), &actor())
+    s.service(at(300))
+        .register(result("other", "a", "t9", 1), &actor())
         .await
         .expect("another project");
 
@@ -364,21 +400,25 @@ pub async fn registrations_and_deletes_are_audited(s: Stores) {
     assert_eq!(delete.actor, actor());
     assert_eq!(delete.at, at(200));
     assert_eq!(
-        delete.outcomes.get(1).and_then(|o| o.reason.as_deref()),
+        delete
+            .outcomes
+            .get(1)
+            .and_then(|o| o.reason)
+            .map(|r| r.as_str()),
         Some("unknown_task")
     );
 }
 
 pub async fn the_audit_trail_filters_by_time_and_task(s: Stores) {
     for (t, when) in [("t1", 100), ("t2", 200), ("t3", 300)] {
-        s.results
-            .register(result("p", "a", t, 1), at(when), &actor())
+        s.service(at(when))
+            .register(result("p", "a", t, 1), &actor())
             .await
             .expect("register");
     }
     let by_asset = DeleteSelection::new(Some(asset("a")), Vec::new()).expect("selection");
-    s.results
-        .delete(&project("p"), &by_asset, at(400), &actor())
+    s.service(at(400))
+        .delete(&project("p"), &by_asset, &actor())
         .await
         .expect("delete");
     let query = |since: Option<i64>, t: Option<&str>| AuditQuery {

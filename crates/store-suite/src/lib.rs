@@ -17,9 +17,11 @@ pub mod cases;
 pub mod cleanup_cases;
 pub mod credential_cases;
 pub mod fixtures;
+pub mod use_cases;
 
 /// One test per case of [`cases`]. `$make` is a closure returning a future
-/// of `Arc<dyn TaskResultStore>`, a fresh, empty store for each call.
+/// of `Arc<dyn SuiteStore>` (see [`use_cases`]), a fresh, empty store for
+/// each call.
 #[macro_export]
 macro_rules! task_result_store_tests {
     ($make:expr) => {

@@ -1,0 +1,14 @@
+//! vodsnap's use cases, each written once on the ports.
+//!
+//! Handlers (`adapter-http`) and commands (`app`) call these; stores only
+//! read and write. Every decision a use case needs comes from the domain:
+//! the registration decision, the delete plan, the outage answer, the
+//! cleanup decision for one object and its retry policy.
+
+pub mod audit;
+pub mod cleanup;
+pub mod snapshots;
+
+pub use audit::AuditTrail;
+pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
+pub use snapshots::Snapshots;

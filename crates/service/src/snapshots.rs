@@ -1,0 +1,163 @@
+//! The snapshot use cases: register, list, details, delete, readiness.
+
+use std::sync::Arc;
+
+use vodsnap_domain::{
+    AuditStatus, DeletePlan, DeleteReport, DeleteSelection, DetailsPage, Existing, FoundTask,
+    ListFilter, ListPage, NewTaskResult, OutageAnswer, ProjectId, RegistrationDecision, TaskId,
+    TaskResult,
+};
+use vodsnap_ports::{
+    Actor, AuditError, AuditLog, AuditRecord, Clock, DeleteError, DetailsError, Inserted,
+    ListError, Listing, PingError, PlannedDelete, RegisterError, Registered, SnapshotPage, Stored,
+    TaskResultStore,
+};
+
+/// The snapshot use cases, on a task-result store, its audit trail and a
+/// clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Snapshots {
+    store: Arc<dyn TaskResultStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshots").finish_non_exhaustive()
+    }
+}
+
+impl Snapshots {
+    pub fn new(
+        store: Arc<dyn TaskResultStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            clock,
+        }
+    }
+
+    /// Registers a task result: stored and audited if its id is free; the
+    /// same body again answers the stored result (audited, nothing
+    /// changed); a different body or a deleted id conflicts.
+    pub async fn register(
+        &self,
+        new: NewTaskResult,
+        actor: &Actor,
+    ) -> Result<Registered, RegisterError> {
+        let now = self.clock.now();
+        let created = AuditRecord::registration(
+            new.project(),
+            new.asset(),
+            new.task(),
+            AuditStatus::Created,
+            now,
+            actor,
+        );
+        let stored = match self.store.insert(&new, now, &created).await? {
+            Inserted::Created(result) => return Ok(Registered::Created(result)),
+            Inserted::Taken(stored) => stored,
+        };
+        let decision = new.decide(match &stored {
+            Stored::Live(result) => Existing::Live(result),
+            Stored::Deleted => Existing::Deleted,
+        });
+        match (decision, stored) {
+            (RegistrationDecision::AlreadyRegistered, Stored::Live(result)) => {
+                let record = AuditRecord::registration(
+                    new.project(),
+                    new.asset(),
+                    new.task(),
+                    AuditStatus::AlreadyRegistered,
+                    now,
+                    actor,
+                );
+                self.audit.append(&record).await.map_err(|e| match e {
+                    AuditError::Unavailable(e) => RegisterError::Unavailable(e),
+                    AuditError::Unknown(e) => RegisterError::Unknown(e),
+                })?;
+                Ok(Registered::AlreadyRegistered(result))
+            }
+            (RegistrationDecision::ConflictsWithLive, _) => Err(RegisterError::ConflictsWithLive),
+            (RegistrationDecision::ConflictsWithDeleted, _) => {
+                Err(RegisterError::ConflictsWithDeleted)
+            }
+            (decision, _) => Err(RegisterError::Unknown(anyhow::anyhow!(
+                "the store refused task id {} but the domain decided {decision:?}",
+                new.task()
+            ))),
+        }
+    }
+
+    /// Live task results matching `filter`, oldest first.
+    pub async fn list(
+        &self,
+        project: &ProjectId,
+        filter: &ListFilter,
+        page: ListPage,
+    ) -> Result<Listing, ListError> {
+        self.store.list(project, filter, page).await
+    }
+
+    /// One live task's snapshots.
+    pub async fn details(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        page: DetailsPage,
+    ) -> Result<SnapshotPage, DetailsError> {
+        self.store.details(project, task, page).await
+    }
+
+    /// One live task result, or `None`.
+    pub async fn get(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<Option<TaskResult>, DetailsError> {
+        self.store.get(project, task).await
+    }
+
+    /// Deletes the selected task results: the store locks, the domain
+    /// plans, the store commits the plan with its audit record and the
+    /// objects' cleanup items.
+    ///
+    /// When the store fails or cannot say whether it committed, a delete of
+    /// named tasks answers every item `UNKNOW` (safe to retry); an
+    /// asset-only delete returns the error.
+    pub async fn delete(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        actor: &Actor,
+    ) -> Result<DeleteReport, DeleteError> {
+        let at = self.clock.now();
+        let planner = |found: Vec<FoundTask>| {
+            let plan = DeletePlan::decide(selection, found);
+            let audit = AuditRecord::deletion(project, selection, plan.items(), at, actor);
+            PlannedDelete { plan, audit, at }
+        };
+        match self.store.delete(project, selection, &planner).await {
+            Ok(done) => Ok(done.planned.plan.into_report(done.live_left)),
+            Err(error) => match OutageAnswer::for_selection(selection) {
+                OutageAnswer::ItemsUnknown(report) => {
+                    let cause = match &error {
+                        DeleteError::Unavailable(c) | DeleteError::Unknown(c) => c,
+                    };
+                    tracing::warn!(error = format!("{cause:#}"), "delete outcome unknown");
+                    Ok(report)
+                }
+                OutageAnswer::Unavailable => Err(error),
+            },
+        }
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> Result<(), PingError> {
+        self.store.ping().await
+    }
+}
