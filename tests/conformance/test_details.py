@@ -22,7 +22,7 @@ def test_details_ordered_by_offset_with_urls(server, client_a):
 def test_details_paging(server, client_a):
     p, a, t = server.proj_a, rid("a"), rid("t")
     n = 25
-    register(server, p, a, t, thumbnails=[{"offset": 100 - i, "object_key": f"k/{t}/{i}.jpg"} for i in range(n)])
+    register(server, p, a, t, thumbnails=[{"offset": 100 - i, "object_key": f"{p}/k/{t}/{i}.jpg"} for i in range(n)])
     expected = sorted(100 - i for i in range(n))
 
     r = client_a.list_thumbnail_details(ListThumbnailDetailsRequest(task_id=t))

@@ -89,6 +89,20 @@ def test_register_deleted_task_id_is_409(server):
     assert list_raw(server, p, task_id=t)["total"] == 0
 
 
+def test_a_tenant_cannot_claim_another_projects_object_key(server):
+    # Project C (another credential) registers B's live image under its own
+    # task: refused, so deleting C's task can never remove B's file, and C
+    # cannot keep B's deleted images alive by referencing them.
+    a, t = rid("a"), rid("t")
+    b_key = f"{server.proj_b}/{a}/{t}/0.jpg"
+    register(server, server.proj_b, a, t, thumbnails=[{"offset": 0, "object_key": b_key}])
+    body = make_body(server.proj_c, a, rid("t"), thumbnails=[{"offset": 0, "object_key": b_key}])
+    r = signed(server, "POST", f"/v1/{server.proj_c}/asset/thumbnails", body=body,
+               ak=server.ak2, sk=server.sk2)
+    assert_error(r, 400, "VOD.10053", "thumbnails[0].object_key")
+    assert list_raw(server, server.proj_c, ak=server.ak2, sk=server.sk2, asset_id=a)["total"] == 0
+
+
 def test_task_id_unique_per_project_not_globally(server):
     a, t = rid("a"), rid("t")
     register(server, server.proj_a, a, t)
@@ -170,11 +184,11 @@ def bad_thumbnails_cases():
     return [
         ("empty", lambda p, a, t: [], "thumbnails"),
         ("too_many", lambda p, a, t: _keys(p, a, t, 10001), "thumbnails"),
-        ("negative_offset", lambda p, a, t: [{"offset": -1, "object_key": "k/0.jpg"}], "offset"),
-        ("dup_offset", lambda p, a, t: [{"offset": 5, "object_key": "k/0.jpg"},
-                                        {"offset": 5, "object_key": "k/1.jpg"}], "offset"),
-        ("dup_key", lambda p, a, t: [{"offset": 0, "object_key": "k/0.jpg"},
-                                     {"offset": 1, "object_key": "k/0.jpg"}], "object_key"),
+        ("negative_offset", lambda p, a, t: [{"offset": -1, "object_key": f"{p}/k/0.jpg"}], "offset"),
+        ("dup_offset", lambda p, a, t: [{"offset": 5, "object_key": f"{p}/k/0.jpg"},
+                                        {"offset": 5, "object_key": f"{p}/k/1.jpg"}], "offset"),
+        ("dup_key", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/k/0.jpg"},
+                                     {"offset": 1, "object_key": f"{p}/k/0.jpg"}], "object_key"),
         ("empty_key", lambda p, a, t: [{"offset": 0, "object_key": ""}], "object_key"),
         ("long_key", lambda p, a, t: [{"offset": 0, "object_key": "k" * 1025}], "object_key"),
         ("long_key_bytes", lambda p, a, t: [{"offset": 0, "object_key": "é" * 512 + "a"}], "object_key"),
@@ -187,10 +201,22 @@ def bad_thumbnails_cases():
         ("newline", lambda p, a, t: [{"offset": 0, "object_key": "a\nb.jpg"}], "object_key"),
         ("unit_sep", lambda p, a, t: [{"offset": 0, "object_key": "a\u001fb.jpg"}], "object_key"),
         ("del", lambda p, a, t: [{"offset": 0, "object_key": "a\u007fb.jpg"}], "object_key"),
-        ("offset_string", lambda p, a, t: [{"offset": "0", "object_key": "k/0.jpg"}], "offset"),
-        ("offset_missing", lambda p, a, t: [{"object_key": "k/0.jpg"}], "offset"),
+        ("offset_string", lambda p, a, t: [{"offset": "0", "object_key": f"{p}/k/0.jpg"}], "offset"),
+        ("offset_missing", lambda p, a, t: [{"object_key": f"{p}/k/0.jpg"}], "offset"),
         ("key_missing", lambda p, a, t: [{"offset": 0}], "object_key"),
-        ("item_unknown_field", lambda p, a, t: [{"offset": 0, "object_key": "k/0.jpg", "url": "x"}], "url"),
+        ("item_unknown_field", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/k/0.jpg", "url": "x"}], "url"),
+        # Keys the object store would rewrite or refuse are refused here,
+        # not parked after the client was told DELETED.
+        ("empty_segment", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/a//b.jpg"}], "object_key"),
+        ("dot_segment", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/a/./b.jpg"}], "object_key"),
+        ("trailing_slash", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/a/b/"}], "object_key"),
+        ("reserved_suffix", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/a/b#12"}], "object_key"),
+        # Object keys belong to their project: the error names the item.
+        ("other_project", lambda p, a, t: [{"offset": 0, "object_key": f"{p}/a/0.jpg"},
+                                           {"offset": 1, "object_key": f"{p}x/a/1.jpg"}],
+         "thumbnails[1].object_key"),
+        ("no_project_prefix", lambda p, a, t: [{"offset": 0, "object_key": "0.jpg"}],
+         "thumbnails[0].object_key"),
     ]
 
 
@@ -214,9 +240,11 @@ def test_register_boundary_thumbnails_accepted(server):
     p, a = server.proj_a, rid("a")
     # exactly 1024 bytes, multi-byte characters; '..' inside a segment is fine
     t = rid("t")
-    got = register(server, p, a, t, thumbnails=[{"offset": 0, "object_key": "é" * 512},
-                                                {"offset": 1, "object_key": "a..b/c..jpg"},
-                                                {"offset": 2, "object_key": "k" * 1024}])
+    prefix = f"{p}/"
+    got = register(server, p, a, t, thumbnails=[
+        {"offset": 0, "object_key": prefix + "é" * ((1024 - len(prefix)) // 2) + "k" * ((1024 - len(prefix)) % 2)},
+        {"offset": 1, "object_key": f"{p}/a..b/c..jpg"},
+        {"offset": 2, "object_key": prefix + "k" * (1024 - len(prefix))}])
     assert got["thumbnail_count"] == 3
     # exactly 10,000 snapshots
     t = rid("t")
