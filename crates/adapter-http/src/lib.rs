@@ -6,27 +6,42 @@
 //! as Huawei's error body with the request id.
 
 pub mod auth;
+mod body;
 pub mod error;
+mod http_metrics;
 mod openapi;
 mod ops;
 mod port_errors;
 mod query;
 mod request_id;
+pub mod server;
 mod state;
 mod thumbnails;
+mod timeout;
 mod wire;
 
+pub use body::NO_BODY_LIMIT;
 pub use openapi::openapi_json;
 pub use request_id::RequestId;
 pub use state::{AppState, HttpSettings, ProjectRateLimit};
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 
 /// The whole API: `/v1` endpoints behind authentication, the operations
 /// endpoints open, Huawei error bodies and `X-Request-Id` everywhere.
+///
+/// The layers, outermost first, one concern each: the request id (and the
+/// span that carries it), the rendering of every error body, the metrics
+/// (labelled by axum's `MatchedPath`), the request timeout; then, on `/v1`
+/// only, authentication with the bounded body read.
 pub fn router(state: AppState) -> Router {
+    let gate = auth::Gate {
+        app: state.clone(),
+        budget: body::BodyBudget::new(state.settings.max_body_memory_bytes),
+    };
     let v1 = Router::new()
         .route(
             "/v1/{project_id}/asset/thumbnails",
@@ -38,10 +53,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/{project_id}/asset/thumbnail/details",
             get(thumbnails::details),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
+        .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -50,9 +62,15 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // Extractors (the registration's `Bytes`) take the same limit as
+        // the authentication's body read.
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            request_id::assign,
+            timeout::limit,
         ))
+        .layer(middleware::from_fn(http_metrics::record))
+        .layer(middleware::from_fn(error::render))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{Object, RefOr, Type};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::{ops, thumbnails};
@@ -30,6 +30,7 @@ use crate::{ops, thumbnails};
         ops::metrics,
         ops::openapi,
     ),
+    components(schemas(crate::error::ErrorBody)),
     modifiers(&Cross),
     tags(
         (name = "thumbnails", description = "the snapshot endpoints, authenticated"),
@@ -38,9 +39,43 @@ use crate::{ops, thumbnails};
 )]
 struct ApiDoc;
 
-/// What every answer shares: the security schemes, the `X-Request-Id`
-/// header (the request-id middleware sets it on every response) and
-/// `Retry-After` on 429.
+/// The error answers every authenticated operation can give, declared here
+/// once rather than on each handler; a handler declares only its own (409,
+/// 404, 415). Status, then description.
+const AUTHENTICATED_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "a parameter or the body is missing, malformed or out of range (VOD.10053)",
+    ),
+    (
+        "401",
+        "not authenticated (APIGW.0301; APIGW.0307 for an expired token)",
+    ),
+    (
+        "403",
+        "the credential is not granted this project (VOD.10057)",
+    ),
+    (
+        "405",
+        "method not allowed on this path (VOD.10058), with an Allow header",
+    ),
+    (
+        "413",
+        "request body over --max-body (12 MiB by default; 8 KiB for GET and DELETE) (VODSNAP.0413)",
+    ),
+    ("414", "query string over 8 KiB (VODSNAP.0414)"),
+    ("429", "the project's rate limit is reached (APIGW.0308)"),
+    ("431", "request headers over 32 KiB (VODSNAP.0431)"),
+    ("500", "internal error (VOD.10051)"),
+    (
+        "503",
+        "the database is unavailable, the request timed out, or the server's memory for request bodies is full (VOD.10052); Retry-After when waiting helps",
+    ),
+];
+
+/// What every answer shares: the security schemes, the common error
+/// answers of the authenticated operations, the `X-Request-Id` header (set
+/// on every response) and `Retry-After` on 429 and 503.
 struct Cross;
 
 impl Modify for Cross {
@@ -71,6 +106,15 @@ impl Modify for Cross {
             .into_iter()
             .flatten()
             {
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    for (status, description) in AUTHENTICATED_ERRORS {
+                        operation
+                            .responses
+                            .responses
+                            .entry((*status).to_owned())
+                            .or_insert_with(|| error_response(description));
+                    }
+                }
                 for (status, response) in &mut operation.responses.responses {
                     let RefOr::T(response) = response else {
                         continue;
@@ -85,13 +129,15 @@ impl Modify for Cross {
                             ))
                             .build()),
                     );
-                    if status == "429" {
+                    if status == "429" || status == "503" {
                         response.headers.insert(
                             "Retry-After".to_owned(),
                             RefOr::T(
                                 HeaderBuilder::new()
                                     .schema(Some(Object::with_type(Type::Integer)))
-                                    .description(Some("whole seconds to wait, at least 1"))
+                                    .description(Some(
+                                        "whole seconds to wait, at least 1 (on 503: when waiting helps)",
+                                    ))
                                     .build(),
                             ),
                         );
@@ -100,6 +146,21 @@ impl Modify for Cross {
             }
         }
     }
+}
+
+/// An error answer with Huawei's error body.
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
 }
 
 /// The OpenAPI document as pretty JSON with a trailing newline, as

@@ -15,8 +15,12 @@ pub struct HttpSettings {
     /// Base of the `url` field of details; the object key is appended after
     /// a `/`.
     pub public_base_url: String,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (`--max-body`).
     pub max_body_bytes: usize,
+    /// Most bytes of request bodies held in memory by all requests
+    /// together (`--max-body-memory`); a body that finds it full is
+    /// answered 503 with `Retry-After`.
+    pub max_body_memory_bytes: usize,
     /// Longest query string accepted, in bytes.
     pub max_query_bytes: usize,
     /// Largest total size of the request headers, in bytes.
@@ -31,6 +35,8 @@ impl Default for HttpSettings {
             public_base_url: "http://127.0.0.1:8080/snapshots".to_owned(),
             // 10,000 snapshots with 1 KiB keys fit, with room for the JSON.
             max_body_bytes: 12 * 1024 * 1024,
+            // Twenty bodies of the largest size at once.
+            max_body_memory_bytes: 240 * 1024 * 1024,
             max_query_bytes: 8 * 1024,
             max_header_bytes: 32 * 1024,
             request_timeout: Duration::from_secs(30),

@@ -30,21 +30,13 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
     security(("aksk" = []), ("token" = [])),
     params(("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body(content = RegisterBody, content_type = "application/json"),
+    // The errors every authenticated operation shares are declared once,
+    // in openapi.rs; each handler declares only its own.
     responses(
         (status = 200, description = "already registered with the same body: the stored result", body = TaskResultBody),
         (status = 201, description = "registered: the stored result", body = TaskResultBody),
-        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
-        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
-        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
-        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
         (status = 409, description = "conflicts with a live result under this task_id, or the task_id was deleted (VODSNAP.0409)", body = ErrorBody),
-        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
-        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
         (status = 415, description = "a body without Content-Type: application/json (VOD.10059)", body = ErrorBody),
-        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
-        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
-        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
-        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn register(
@@ -119,16 +111,6 @@ pub(crate) async fn register(
     ),
     responses(
         (status = 200, description = "live task results, oldest first", body = ListBody),
-        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
-        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
-        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
-        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
-        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
-        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
-        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
-        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
-        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
-        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
@@ -172,17 +154,7 @@ pub(crate) async fn list(
     ),
     responses(
         (status = 200, description = "the task's snapshots, ordered by offset", body = DetailsBody),
-        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
-        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
-        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
         (status = 404, description = "unknown or deleted task (VOD.10062)", body = ErrorBody),
-        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
-        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
-        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
-        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
-        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
-        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
-        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn details(
@@ -235,16 +207,6 @@ pub(crate) async fn details(
     ),
     responses(
         (status = 200, description = "the outcome, item by item", body = DeleteBody),
-        (status = 400, description = "a parameter or the body is missing, malformed or out of range (VOD.10053)", body = ErrorBody),
-        (status = 401, description = "not authenticated (APIGW.0301; APIGW.0307 for an expired token)", body = ErrorBody),
-        (status = 403, description = "the credential is not granted this project (VOD.10057)", body = ErrorBody),
-        (status = 405, description = "method not allowed on this path (VOD.10058), with an Allow header", body = ErrorBody),
-        (status = 413, description = "request body over 12 MiB (VODSNAP.0413)", body = ErrorBody),
-        (status = 414, description = "query string over 8 KiB (VODSNAP.0414)", body = ErrorBody),
-        (status = 429, description = "the project's rate limit is reached (APIGW.0308)", body = ErrorBody),
-        (status = 431, description = "request headers over 32 KiB (VODSNAP.0431)", body = ErrorBody),
-        (status = 500, description = "internal error (VOD.10051)", body = ErrorBody),
-        (status = 503, description = "the database is unavailable or the request timed out (VOD.10052)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn delete(

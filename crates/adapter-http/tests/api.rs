@@ -411,3 +411,193 @@ async fn over_the_project_rate_the_answer_is_429_with_retry_after() {
     let json: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(json["error_code"], "APIGW.0308");
 }
+
+/// A request body that records whether anyone read it.
+struct Tripwire {
+    read: Arc<std::sync::atomic::AtomicBool>,
+    left: usize,
+}
+
+impl axum::body::HttpBody for Tripwire {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        self.read.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let chunk = self.left.min(64 * 1024);
+        self.left -= chunk;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(axum::body::Bytes::from(
+            vec![b'x'; chunk],
+        )))))
+    }
+}
+
+/// A POST with a 1 MiB body behind a tripwire, and the wire.
+fn post_with_tripwire(
+    headers: &[(&str, String)],
+) -> (Request<Body>, Arc<std::sync::atomic::AtomicBool>) {
+    let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut builder = Request::builder()
+        .method("POST")
+        .uri("/v1/p1/asset/thumbnails")
+        .header("content-type", "application/json")
+        .header("content-length", (1024 * 1024).to_string());
+    for (name, value) in headers {
+        builder = builder.header(*name, value);
+    }
+    let body = Body::new(Tripwire {
+        read: read.clone(),
+        left: 1024 * 1024,
+    });
+    (builder.body(body).expect("request"), read)
+}
+
+#[tokio::test]
+async fn strangers_are_refused_before_their_body_is_read() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let in_window = "20260921T141320Z"; // NOW
+    let stale = "20260921T100000Z";
+    let signed = |ak: &str, date: &str| {
+        signature::sign(
+            "POST",
+            "/v1/p1/asset/thumbnails",
+            None,
+            &[("host", "vodsnap.test"), ("x-sdk-date", date)],
+            b"whatever: the signature is never checked",
+            ak,
+            "SK1",
+        )
+    };
+    type Headers<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(&str, Headers, StatusCode)> = vec![
+        ("no credentials", vec![], StatusCode::UNAUTHORIZED),
+        (
+            "an invalid token",
+            vec![("x-auth-token", "vst1.bogus".to_owned())],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a token for another project",
+            vec![("x-auth-token", token("p2"))],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "an unknown access key",
+            vec![
+                ("host", "vodsnap.test".to_owned()),
+                ("x-sdk-date", in_window.to_owned()),
+                ("authorization", signed("NOSUCHAK", in_window)),
+            ],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "a date out of the window",
+            vec![
+                ("host", "vodsnap.test".to_owned()),
+                ("x-sdk-date", stale.to_owned()),
+                ("authorization", signed("AK1", stale)),
+            ],
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (what, headers, expected) in cases {
+        let (request, read) = post_with_tripwire(&headers);
+        let (status, body, id) = call(state.clone(), request).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        assert!(body["error_code"].is_string(), "{what}: {body}");
+        assert_eq!(body["request_id"].as_str(), id.as_deref(), "{what}");
+        assert!(
+            !read.load(std::sync::atomic::Ordering::SeqCst),
+            "{what}: the body was read"
+        );
+    }
+
+    // A valid token: the body is read (and is not JSON).
+    let (request, read) = post_with_tripwire(&[("x-auth-token", token("p1"))]);
+    let (status, _, _) = call(state, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(read.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn get_and_delete_read_no_more_than_a_small_body() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    for method in ["GET", "DELETE"] {
+        let request = Request::builder()
+            .method(method)
+            .uri("/v1/p1/asset/thumbnails?asset_id=a1")
+            .header("x-auth-token", token("p1"))
+            .body(Body::from(
+                "x".repeat(vodsnap_adapter_http::NO_BODY_LIMIT + 1),
+            ))
+            .expect("request");
+        let (status, body, _) = call(state.clone(), request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{method}");
+        assert_eq!(body["error_code"], "VODSNAP.0413");
+    }
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_memory_budget_are_503_with_retry_after() {
+    let mut state = state_with(Arc::new(MemoryStore::new())).await;
+    state.settings = Arc::new(HttpSettings {
+        max_body_memory_bytes: 1024,
+        ..HttpSettings::default()
+    });
+    let response = router(state)
+        .oneshot(post("/v1/p1/asset/thumbnails", "x".repeat(2048)))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let json: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(json["error_code"], "VOD.10052");
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_the_contract_format() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    for (method, uri, status, code) in [
+        ("GET", "/no/such/path", StatusCode::NOT_FOUND, "VOD.10062"),
+        (
+            "PATCH",
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "VOD.10058",
+        ),
+        (
+            "MADEUP",
+            "/v1/p1/asset/thumbnails",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "VOD.10058",
+        ),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .expect("request");
+        let (got, body, id) = call(state.clone(), request).await;
+        assert_eq!(got, status, "{method} {uri}");
+        assert_eq!(body["error_code"], code, "{method} {uri}");
+        assert_eq!(body["request_id"].as_str(), id.as_deref());
+    }
+}

@@ -249,7 +249,9 @@ impl PgCredentialStore {
 
     /// Revokes a credential: `find` no longer returns it, so it signs
     /// nothing from now on. Returns false if there is no active credential
-    /// with this access key. `upsert` of the same access key restores it.
+    /// with this access key. Revocation is final: `upsert` of the same
+    /// access key leaves it revoked (a seeded key revoked after a leak must
+    /// stay revoked through restarts).
     pub async fn revoke(&self, access_key: &str) -> Result<bool, CredentialError> {
         let revoked = sqlx::query(
             "UPDATE credentials SET revoked_at = now() \
@@ -361,7 +363,8 @@ impl CredentialStore for PgCredentialStore {
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (access_key) DO UPDATE SET \
                  secret_ciphertext = EXCLUDED.secret_ciphertext, nonce = EXCLUDED.nonce, \
-                 key_id = EXCLUDED.key_id, projects = EXCLUDED.projects, revoked_at = NULL",
+                 key_id = EXCLUDED.key_id, projects = EXCLUDED.projects \
+             WHERE credentials.revoked_at IS NULL",
         )
         .bind(credential.access_key())
         .bind(&sealed.ciphertext)

@@ -743,7 +743,7 @@ async fn keys_rotate_without_losing_a_secret() {
 }
 
 #[tokio::test]
-async fn a_revoked_credential_is_not_found_until_upserted_again() {
+async fn a_revoked_credential_stays_revoked_through_upsert() {
     // Arrange
     let db = TestDb::migrated().await;
     let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
@@ -767,12 +767,21 @@ async fn a_revoked_credential_is_not_found_until_upserted_again() {
     );
     assert!(!format!("{listed:?}").contains(sk.expose()));
 
+    // Seeding the same AK again (a restart with --seed-credential) does
+    // not bring it back, nor change its secret or projects.
     store
-        .upsert(Credential::new(ak.clone(), sk.clone(), vec![project("p")]))
+        .upsert(Credential::new(
+            ak.clone(),
+            Secret::new("another-sk"),
+            vec![project("p"), project("q")],
+        ))
         .await
         .unwrap();
-    assert_eq!(store.find(&ak).await.unwrap().unwrap().secret_key(), &sk);
-    assert!(!store.list().await.unwrap().first().unwrap().revoked);
+    assert_eq!(store.find(&ak).await.unwrap(), None);
+    let listed = store.list().await.unwrap();
+    let info = listed.first().unwrap();
+    assert!(info.revoked);
+    assert_eq!(info.projects, [project("p")]);
 }
 
 #[tokio::test]
@@ -790,21 +799,19 @@ async fn the_find_cache_forgets_local_changes_at_once_and_remote_ones_after_its_
     assert!(here.find(&ak).await.unwrap().is_some());
 
     // Changed through this instance: seen at once.
+    let (ak2, _) = here.create(&[project("p1")]).await.unwrap();
+    assert!(here.find(&ak2).await.unwrap().is_some());
     here.upsert(Credential::new(
-        ak.clone(),
+        ak2.clone(),
         Secret::new("new-sk"),
         vec![project("p2")],
     ))
     .await
     .unwrap();
-    let found = here
-        .find(&ak)
-        .await
-        .unwrap()
-        .expect("un-revoked by the upsert");
+    let found = here.find(&ak2).await.unwrap().expect("still active");
     assert_eq!(found.secret_key().expose(), "new-sk");
-    assert!(here.revoke(&ak).await.unwrap());
-    assert_eq!(here.find(&ak).await.unwrap(), None);
+    assert!(here.revoke(&ak2).await.unwrap());
+    assert_eq!(here.find(&ak2).await.unwrap(), None);
 
     let uncached = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
         .with_find_cache(Duration::ZERO);

@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue tokens for X-Auth-Token.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -284,6 +284,31 @@ pub struct ServeArgs {
     #[arg(long, env = "VODSNAP_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Largest request body accepted (a registration's JSON); larger ones
+    /// are answered 413 VODSNAP.0413. Bytes, or with KiB, MiB or GiB.
+    #[arg(long, env = "VODSNAP_MAX_BODY", default_value = "12MiB", value_parser = parse_size)]
+    pub max_body: usize,
+
+    /// Most bytes of request bodies held in memory by all requests
+    /// together; a request whose body finds it full is answered 503
+    /// VOD.10052 with Retry-After, before anything is done.
+    #[arg(long, env = "VODSNAP_MAX_BODY_MEMORY", default_value = "240MiB", value_parser = parse_size)]
+    pub max_body_memory: usize,
+
+    /// Most client connections open at once; beyond it, new connections
+    /// wait in the listen backlog. Keep it well under the process's
+    /// open-file limit (ulimit -n), which the database pool and storage
+    /// share.
+    #[arg(long, env = "VODSNAP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// How long a client has to send a request's headers, from the moment
+    /// its connection is ready for one (when it opens, or after the
+    /// previous response); so it is also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "VODSNAP_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
     /// On SIGTERM or SIGINT, how long in-flight requests may take to finish.
     #[arg(long, env = "VODSNAP_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
@@ -335,6 +360,28 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a size in bytes: `1048576`, `64KiB`, `12MiB`, `1GiB`.
+pub fn parse_size(raw: &str) -> Result<usize, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a size like 65536, 64KiB, 12MiB or 1GiB"))?;
+    let unit: usize = match unit {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(format!("'{raw}': the unit must be KiB, MiB or GiB")),
+    };
+    match n.checked_mul(unit) {
+        Some(0) => Err(format!("'{raw}': the size must be more than 0")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{raw}' is too large")),
+    }
+}
+
 /// Parses a token lifetime: a duration from 1s to 30d.
 pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let ttl = parse_duration(raw)?;
@@ -376,6 +423,16 @@ mod tests {
     fn durations_take_milliseconds() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("0ms").is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("12MiB"), Ok(12 * 1024 * 1024));
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("100"), Ok(100));
+        for bad in ["", "0", "12MB", "1.5MiB", "-1", "99999999999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -32,15 +32,80 @@ fn random(len: usize, upper: bool) -> String {
     if upper { s.to_uppercase() } else { s }
 }
 
+/// What a newcomer needs to call the demo: printed as text, or logged as
+/// one event with these fields under `--log-format json`.
+#[derive(Debug)]
+pub struct Demo {
+    pub base: String,
+    pub access_key: String,
+    /// The demo credential's SK: random per process and only in memory,
+    /// shown so that the newcomer can sign requests.
+    pub secret_key: Secret,
+    pub token: Secret,
+}
+
+impl Demo {
+    /// Logs the demo as one event, for `--log-format json`.
+    pub fn log(&self) {
+        tracing::info!(
+            address = %self.base,
+            store = "embedded",
+            project = DEMO_PROJECT,
+            asset = DEMO_ASSET,
+            access_key = %self.access_key,
+            secret_key = %self.secret_key.expose(),
+            token = %self.token.expose(),
+            "vodsnap is running on {} with the EMBEDDED store: nothing is kept after it stops",
+            self.base
+        );
+    }
+
+    /// The banner, for people.
+    pub fn banner(&self) -> String {
+        let Self {
+            base,
+            access_key: ak,
+            secret_key: sk,
+            token,
+        } = self;
+        let mut banner = String::new();
+        let _ = writeln!(
+            banner,
+            "vodsnap is running on {base} with the EMBEDDED store: nothing is kept after it stops."
+        );
+        let _ = writeln!(
+            banner,
+            "demo project:  {DEMO_PROJECT}   (asset {DEMO_ASSET}, tasks demo_task_1..3)"
+        );
+        let _ = writeln!(banner, "demo AK/SK:    {ak} / {}", sk.expose());
+        let _ = writeln!(banner, "demo token:    {} (12 hours)", token.expose());
+        let _ = writeln!(
+            banner,
+            "list:   curl -s -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}'",
+            token.expose()
+        );
+        let _ = writeln!(
+            banner,
+            "delete: curl -s -X DELETE -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}&task_id=demo_task_1'",
+            token.expose()
+        );
+        let _ = write!(
+            banner,
+            "python: see README.md (VodClient with BasicCredentials(AK, SK, '{DEMO_PROJECT}'), endpoint {base})"
+        );
+        banner
+    }
+}
+
 /// Registers three demo task results of five snapshots each, creates a
-/// random demo credential, and returns the banner to print.
+/// random demo credential, and returns what to tell the newcomer.
 pub async fn seed(
     service: &Snapshots,
     credentials: &Arc<dyn CredentialStore>,
     images: &dyn ImageStore,
     tokens: &dyn TokenAuthority,
     local: SocketAddr,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Demo> {
     let project = ProjectId::parse(DEMO_PROJECT).context("demo project id")?;
     let asset = AssetId::parse(DEMO_ASSET).context("demo asset id")?;
     for n in 1..=3 {
@@ -90,31 +155,10 @@ pub async fn seed(
         SystemClock.now(),
     );
 
-    let base = format!("http://{local}");
-    let mut banner = String::new();
-    let _ = writeln!(
-        banner,
-        "vodsnap is running on {base} with the EMBEDDED store: nothing is kept after it stops."
-    );
-    let _ = writeln!(
-        banner,
-        "demo project:  {DEMO_PROJECT}   (asset {DEMO_ASSET}, tasks demo_task_1..3)"
-    );
-    let _ = writeln!(banner, "demo AK/SK:    {ak} / {}", sk.expose());
-    let _ = writeln!(banner, "demo token:    {} (12 hours)", token.expose());
-    let _ = writeln!(
-        banner,
-        "list:   curl -s -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}'",
-        token.expose()
-    );
-    let _ = writeln!(
-        banner,
-        "delete: curl -s -X DELETE -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}&task_id=demo_task_1'",
-        token.expose()
-    );
-    let _ = write!(
-        banner,
-        "python: see README.md (VodClient with BasicCredentials(AK, SK, '{DEMO_PROJECT}'), endpoint {base})"
-    );
-    Ok(banner)
+    Ok(Demo {
+        base: format!("http://{local}"),
+        access_key: ak,
+        secret_key: sk,
+        token,
+    })
 }

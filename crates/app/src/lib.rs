@@ -19,8 +19,16 @@ use cli::{Cli, Command, LogFormat, TokenCommand};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            telemetry::init(args.log_format);
-            runtime()?.block_on(serve::serve(args))
+            let format = args.log_format;
+            telemetry::init(format);
+            let served = runtime()?.block_on(serve::serve(*args));
+            match served {
+                Err(error) if format == LogFormat::Json => {
+                    tracing::error!(error = format!("{error:#}"), "vodsnap failed");
+                    Err(error.context(Reported))
+                }
+                other => other,
+            }
         }
         Command::Token(TokenCommand::Issue(args)) => token::issue(&args),
         Command::Migrate(args) => {
@@ -39,6 +47,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(credentials::run(command))
         }
+    }
+}
+
+/// Marks an error that was already logged, so that `main` prints nothing
+/// more (with `--log-format json`, a plain-text line would break the log).
+#[derive(Debug, Clone, Copy)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reported in the log")
     }
 }
 

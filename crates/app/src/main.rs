@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let cli = vodsnap_app::cli::Cli::parse();
     match vodsnap_app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<vodsnap_app::Reported>() => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

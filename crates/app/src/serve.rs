@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use vodsnap_adapter_http::auth::HmacTokenAuthority;
+use vodsnap_adapter_http::server::ServerSettings;
 use vodsnap_adapter_http::{AppState, HttpSettings};
 use vodsnap_domain::{ProjectId, Secret};
 use vodsnap_ports::{Credential, SystemClock, TokenAuthority};
@@ -12,7 +13,7 @@ use vodsnap_service::Snapshots;
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
-use crate::cli::ServeArgs;
+use crate::cli::{LogFormat, ServeArgs};
 use crate::demo;
 use crate::telemetry;
 
@@ -66,8 +67,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     for raw in &args.seed_credentials {
         let credential = parse_seed_credential(raw)?;
+        let access_key = credential.access_key().to_owned();
         tracing::info!(
-            access_key = credential.access_key(),
+            access_key,
             projects = credential.projects().len(),
             "seeding credential"
         );
@@ -75,6 +77,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .upsert(credential)
             .await
             .context("failed to seed a credential")?;
+        // A store never re-activates a revoked credential: revoking a
+        // leaked seeded key must survive the next restart.
+        let active = credentials
+            .find(&access_key)
+            .await
+            .context("failed to read back a seeded credential")?;
+        if active.is_none() {
+            tracing::warn!(
+                access_key,
+                "a --seed-credential names a revoked credential; it stays revoked (remove it from the configuration)"
+            );
+        }
     }
 
     let public_base_url = args
@@ -89,6 +103,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings: Arc::new(HttpSettings {
             public_base_url,
             request_timeout: args.request_timeout,
+            max_body_bytes: args.max_body,
+            max_body_memory_bytes: args.max_body_memory,
             ..HttpSettings::default()
         }),
         metrics: Some(telemetry::metrics()?),
@@ -98,7 +114,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     if backends.embedded {
-        let banner = demo::seed(
+        let demo = demo::seed(
             &snapshots,
             &credentials,
             images.as_ref(),
@@ -106,9 +122,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             local,
         )
         .await?;
-        println!("{banner}");
+        match args.log_format {
+            LogFormat::Text => println!("{}", demo.banner()),
+            LogFormat::Json => demo.log(),
+        }
     } else {
-        println!("vodsnap is running on http://{local} with PostgreSQL");
+        match args.log_format {
+            LogFormat::Text => println!("vodsnap is running on http://{local} with PostgreSQL"),
+            LogFormat::Json => tracing::info!(
+                address = %format!("http://{local}"),
+                store = "postgresql",
+                "vodsnap is running on http://{local} with PostgreSQL"
+            ),
+        }
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -127,8 +153,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
 
     tracing::info!(address = %local, "vodsnap listening");
-    let app = vodsnap_adapter_http::router(state)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = vodsnap_adapter_http::router(state);
+    let connections = ServerSettings {
+        header_read_timeout: args.header_read_timeout,
+        max_connections: args.max_connections,
+    };
     // On a signal, stop accepting and let in-flight requests finish, for at
     // most --shutdown-timeout.
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
@@ -136,10 +165,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = signalled_tx.send(());
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let server = vodsnap_adapter_http::server::serve(listener, app, connections, graceful);
     let shutdown_timeout = args.shutdown_timeout;
-    let served = tokio::select! {
-        result = server => result.context("the server failed"),
+    let served: anyhow::Result<()> = tokio::select! {
+        () = server => Ok(()),
         () = async move {
             if signalled_rx.await.is_ok() {
                 tokio::time::sleep(shutdown_timeout).await;

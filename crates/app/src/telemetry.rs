@@ -15,12 +15,33 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     if let Err(e) = result {
-        eprintln!("warning: logging was already set up: {e}");
+        tracing::warn!(error = %e, "logging was already set up");
+    }
+    if format == LogFormat::Json {
+        // A panic's message becomes an event too, so that a log shipper
+        // parses every line.
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map(ToString::to_string);
+            let payload = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %payload, location = ?location, "a thread panicked");
+        }));
     }
 }
 
-/// Installs the Prometheus recorder; the returned function renders the
-/// metrics for `/metrics`.
+/// How often the recorder's upkeep runs (the exporter's own default).
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the Prometheus recorder and starts its upkeep on a timer; the
+/// returned function renders the metrics for `/metrics`.
+///
+/// The recorder keeps every histogram sample until upkeep (or a render)
+/// folds it into its buckets; without a timer, memory grows with traffic
+/// for as long as nobody scrapes. Must be called inside the runtime.
 pub fn metrics() -> anyhow::Result<std::sync::Arc<dyn Fn() -> String + Send + Sync>> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
     let handle = PrometheusBuilder::new()
@@ -33,5 +54,14 @@ pub fn metrics() -> anyhow::Result<std::sync::Arc<dyn Fn() -> String + Send + Sy
         .map_err(|e| anyhow::anyhow!("invalid histogram buckets: {e}"))?
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("failed to install the metrics recorder: {e}"))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     Ok(std::sync::Arc::new(move || handle.render()))
 }

@@ -54,6 +54,7 @@ pub trait CredentialStore: Send + Sync + 'static {
     async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError>;
 
     /// Creates the credential, or replaces the secret and projects of the
-    /// one with the same access key (and un-revokes it).
+    /// active one with the same access key. It MUST leave a revoked
+    /// credential revoked and unchanged: revocation is final.
     async fn upsert(&self, credential: Credential) -> Result<(), CredentialError>;
 }

@@ -1,21 +1,23 @@
 //! Authentication: AK/SK signatures as the Huawei SDKs send them, and tokens.
 //!
-//! [`authenticate`] runs before every `/v1` handler: it buffers the body
-//! (the signature covers it), checks exactly one credential, checks that it
-//! is granted the path's project, and hands the handler a [`Caller`].
+//! [`authenticate`] runs before every `/v1` handler: it checks exactly one
+//! credential and that it is granted the path's project as far as the
+//! headers allow, then buffers the body within its bounds (the signature
+//! covers it), verifies the signature, and hands the handler a [`Caller`].
 
 pub mod signature;
 pub mod token;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use vodsnap_domain::ProjectId;
 use vodsnap_ports::TokenError;
 
+use crate::body::{BodyBudget, Held, NO_BODY_LIMIT};
 use crate::error::{ApiError, code};
 use crate::state::AppState;
 
@@ -93,24 +95,53 @@ fn unauthenticated(reason: AuthFailure, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
-/// The middleware in front of every `/v1` route.
+/// What the authentication middleware works with: the ports and settings,
+/// and the memory budget of request bodies that every request shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Gate {
+    pub(crate) app: AppState,
+    pub(crate) budget: BodyBudget,
+}
+
+/// The middleware in front of every `/v1` route. The request's body stays
+/// counted against the budget until the handler has answered.
 pub(crate) async fn authenticate(
-    State(state): State<AppState>,
+    State(gate): State<Gate>,
     request: Request,
     next: Next,
 ) -> Response {
-    match admit(&state, request).await {
-        Ok(request) => next.run(request).await,
+    match admit(&gate, request).await {
+        Ok((request, held)) => {
+            let response = next.run(request).await;
+            drop(held);
+            response
+        }
         Err(error) => error.into_response(),
     }
 }
 
-async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> {
-    check_sizes(state, &request)?;
-    let (mut parts, body) = request.into_parts();
-    let body = read_body(body, state.settings.max_body_bytes).await?;
+/// A credential that the headers alone could check; a signature still
+/// needs the body.
+enum Checked {
+    /// A valid token, and the one project it is for.
+    Token(Principal, ProjectId),
+    Signature {
+        authorization: Authorization,
+        credential: vodsnap_ports::Credential,
+    },
+}
 
-    let principal_and_grant = match (
+/// Everything the headers allow is checked before a byte of the body is
+/// read (a token entirely; an AK/SK's access key, date window and
+/// project), so a stranger costs the server no body; then the body is read
+/// within its bounds, and a signature checked over it.
+async fn admit(gate: &Gate, request: Request) -> Result<(Request, Held), ApiError> {
+    let state = &gate.app;
+    let limit = body_limit(state, request.method());
+    check_sizes(state, &request, limit)?;
+    let (mut parts, body) = request.into_parts();
+
+    let checked = match (
         parts.headers.get(header::AUTHORIZATION),
         parts.headers.get(&X_AUTH_TOKEN),
     ) {
@@ -123,18 +154,11 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> 
             "send either an AK/SK signature or X-Auth-Token, not both",
         )),
         (Some(authorization), None) => {
-            let signed = SignedRequest {
-                method: parts.method.as_str(),
-                raw_path: parts.uri.path(),
-                raw_query: parts.uri.query(),
-                headers: &parts.headers,
-                body: &body,
-            };
-            by_signature(state, authorization.as_bytes(), &signed).await
+            by_access_key(state, authorization.as_bytes(), &parts.headers).await
         }
-        (None, Some(token)) => by_token(state, token.as_bytes()),
-    };
-    let (principal, grant) = principal_and_grant?;
+        (None, Some(token)) => by_token(state, token.as_bytes())
+            .map(|(principal, project)| Checked::Token(principal, project)),
+    }?;
 
     let project = path_project(parts.uri.path())?;
     if let Some(header_project) = parts.headers.get(&X_PROJECT_ID)
@@ -144,11 +168,40 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> 
             "the X-Project-Id header names another project than the path",
         ));
     }
-    if !grant.allows(&project) {
-        metrics::counter!("vodsnap_auth_failures_total", "reason" => "not_granted").increment(1);
-        return Err(ApiError::forbidden(format!(
-            "these credentials are not granted project '{project}'"
-        )));
+    let granted = match &checked {
+        Checked::Token(_, granted) => *granted == project,
+        Checked::Signature { credential, .. } => credential.projects().contains(&project),
+    };
+    let declared = crate::body::declared_length(&parts.headers);
+    let no_body = declared == Some(0)
+        || (declared.is_none() && !parts.headers.contains_key(header::TRANSFER_ENCODING));
+    if !granted && !no_body {
+        // Refused before the body: someone who knows an AK learns whether
+        // it is granted the project, which is not a secret worth a body.
+        return Err(not_granted(&project));
+    }
+
+    let (body, held) = crate::body::read(body, declared, limit, &gate.budget).await?;
+
+    let principal = match checked {
+        Checked::Token(principal, _) => principal,
+        Checked::Signature {
+            authorization,
+            credential,
+        } => {
+            let signed = SignedRequest {
+                method: parts.method.as_str(),
+                raw_path: parts.uri.path(),
+                raw_query: parts.uri.query(),
+                headers: &parts.headers,
+                body: &body,
+            };
+            verify_signature(state, &signed, &authorization, &credential)?;
+            Principal::AccessKey(credential.access_key().to_owned())
+        }
+    };
+    if !granted {
+        return Err(not_granted(&project));
     }
     if let Some(limit) = &state.rate_limit
         && let Err(wait) = limit.check(&project)
@@ -166,29 +219,51 @@ async fn admit(state: &AppState, request: Request) -> Result<Request, ApiError> 
         principal,
         client,
     });
-    Ok(Request::from_parts(parts, Body::from(body)))
+    Ok((Request::from_parts(parts, Body::from(body)), held))
 }
 
-/// What a credential may access.
-enum Grant {
-    Projects(Vec<ProjectId>),
-    Project(ProjectId),
+fn not_granted(project: &ProjectId) -> ApiError {
+    metrics::counter!("vodsnap_auth_failures_total", "reason" => "not_granted").increment(1);
+    ApiError::forbidden(format!(
+        "these credentials are not granted project '{project}'"
+    ))
 }
 
-impl Grant {
-    fn allows(&self, project: &ProjectId) -> bool {
-        match self {
-            Self::Projects(all) => all.contains(project),
-            Self::Project(one) => one == project,
-        }
+/// The largest body a request of `method` may send: the API's only body
+/// is a registration's.
+fn body_limit(state: &AppState, method: &Method) -> usize {
+    if *method == Method::POST {
+        state.settings.max_body_bytes
+    } else {
+        NO_BODY_LIMIT.min(state.settings.max_body_bytes)
     }
 }
 
-async fn by_signature(
+fn mismatch() -> ApiError {
+    unauthenticated(
+        AuthFailure::UnknownAccessKeyOrSignature,
+        "incorrect AK/SK authentication: the access key is unknown or the signature does not match",
+    )
+}
+
+fn signature_failure(e: &SignatureError) -> ApiError {
+    match e {
+        SignatureError::Mismatch => mismatch(),
+        SignatureError::MissingDate
+        | SignatureError::DateNotSigned
+        | SignatureError::BadDate
+        | SignatureError::DateOutOfWindow => unauthenticated(AuthFailure::Date, &e.to_string()),
+        other => unauthenticated(AuthFailure::MalformedAuthorization, &other.to_string()),
+    }
+}
+
+/// What an AK/SK request's headers prove: the Authorization header parses,
+/// its access key exists, and `X-Sdk-Date` is signed and in the window.
+async fn by_access_key(
     state: &AppState,
     authorization: &[u8],
-    request: &SignedRequest<'_>,
-) -> Result<(Principal, Grant), ApiError> {
+    headers: &HeaderMap,
+) -> Result<Checked, ApiError> {
     let malformed = || {
         unauthenticated(
             AuthFailure::MalformedAuthorization,
@@ -212,36 +287,33 @@ async fn by_signature(
             }
             vodsnap_ports::CredentialError::Unknown(e) => ApiError::internal(&e),
         })?;
-    let mismatch = || {
-        unauthenticated(
-            AuthFailure::UnknownAccessKeyOrSignature,
-            "incorrect AK/SK authentication: the access key is unknown or the signature does not match",
-        )
-    };
     let Some(credential) = credential else {
         return Err(mismatch());
     };
+    signature::check_date(headers, &authorization, state.clock.now())
+        .map_err(|e| signature_failure(&e))?;
+    Ok(Checked::Signature {
+        authorization,
+        credential,
+    })
+}
+
+fn verify_signature(
+    state: &AppState,
+    request: &SignedRequest<'_>,
+    authorization: &Authorization,
+    credential: &vodsnap_ports::Credential,
+) -> Result<(), ApiError> {
     signature::verify(
         request,
-        &authorization,
+        authorization,
         credential.secret_key().expose(),
         state.clock.now(),
     )
-    .map_err(|e| match e {
-        SignatureError::Mismatch => mismatch(),
-        SignatureError::MissingDate
-        | SignatureError::DateNotSigned
-        | SignatureError::BadDate
-        | SignatureError::DateOutOfWindow => unauthenticated(AuthFailure::Date, &e.to_string()),
-        other => unauthenticated(AuthFailure::MalformedAuthorization, &other.to_string()),
-    })?;
-    Ok((
-        Principal::AccessKey(credential.access_key().to_owned()),
-        Grant::Projects(credential.projects().to_vec()),
-    ))
+    .map_err(|e| signature_failure(&e))
 }
 
-fn by_token(state: &AppState, token: &[u8]) -> Result<(Principal, Grant), ApiError> {
+fn by_token(state: &AppState, token: &[u8]) -> Result<(Principal, ProjectId), ApiError> {
     let invalid = || unauthenticated(AuthFailure::TokenInvalid, "the X-Auth-Token is not valid");
     let token = std::str::from_utf8(token).map_err(|_| invalid())?;
     let claims = state
@@ -257,7 +329,7 @@ fn by_token(state: &AppState, token: &[u8]) -> Result<(Principal, Grant), ApiErr
         Principal::Token {
             subject: claims.subject,
         },
-        Grant::Project(claims.project),
+        claims.project,
     ))
 }
 
@@ -270,7 +342,7 @@ fn path_project(path: &str) -> Result<ProjectId, ApiError> {
     ProjectId::parse(&decoded).map_err(|e| ApiError::bad_parameter(e.to_string()))
 }
 
-fn check_sizes(state: &AppState, request: &Request) -> Result<(), ApiError> {
+fn check_sizes(state: &AppState, request: &Request, body_limit: usize) -> Result<(), ApiError> {
     let settings = &state.settings;
     if request.uri().query().map_or(0, str::len) > settings.max_query_bytes {
         return Err(ApiError::new(
@@ -292,13 +364,8 @@ fn check_sizes(state: &AppState, request: &Request) -> Result<(), ApiError> {
             ),
         ));
     }
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > settings.max_body_bytes as u64) {
-        return Err(body_too_large(settings.max_body_bytes));
+    if crate::body::declared_length(request.headers()).is_some_and(|n| n > body_limit as u64) {
+        return Err(crate::body::too_large(body_limit));
     }
     Ok(())
 }
@@ -308,24 +375,4 @@ fn header_bytes(headers: &HeaderMap) -> usize {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum()
-}
-
-fn body_too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        code::BODY_TOO_LARGE,
-        format!("the request body is larger than {limit} bytes"),
-    )
-}
-
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let over_limit = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if over_limit {
-            body_too_large(limit)
-        } else {
-            ApiError::bad_parameter("the request body could not be read")
-        }
-    })
 }

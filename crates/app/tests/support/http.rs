@@ -83,7 +83,8 @@ fn broken(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, what.to_owned())
 }
 
-fn parse(raw: &[u8], head_only: bool) -> io::Result<Response> {
+/// Parses one whole answer; `Err` while `raw` holds only part of one.
+pub fn parse(raw: &[u8], head_only: bool) -> io::Result<Response> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -28,7 +28,21 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// A child command with nothing of this process's environment but `PATH`.
 fn command(env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new(BINARY);
+    environment(Command::new(BINARY), env)
+}
+
+/// `vodsnap` started by `sh` after `ulimit -n {open_files}`.
+fn command_with_open_files(env: &[(String, String)], open_files: u32) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("ulimit -n {open_files} && exec \"$0\" \"$@\""),
+        BINARY,
+    ]);
+    environment(cmd, env)
+}
+
+fn environment(mut cmd: Command, env: &[(String, String)]) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
@@ -119,6 +133,8 @@ pub struct Serve {
     pub extra: Vec<String>,
     /// More environment for the child (the `AWS_*` settings).
     pub env: Vec<(String, String)>,
+    /// The child's open-file limit (`ulimit -n`), when not inherited.
+    pub open_files: Option<u32>,
 }
 
 impl Serve {
@@ -130,7 +146,13 @@ impl Serve {
             cleanup_workers: 1,
             extra: Vec::new(),
             env: Vec::new(),
+            open_files: None,
         }
+    }
+
+    pub fn open_files(mut self, limit: u32) -> Self {
+        self.open_files = Some(limit);
+        self
     }
 
     pub fn workers(mut self, n: usize) -> Self {
@@ -167,7 +189,10 @@ impl Serve {
     async fn try_start(&self, port: u16) -> Result<Server, String> {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let seed = format!("AKTEST{port}:{}:{PROJECT}", super::random_alphanumeric(24));
-        let mut cmd = command(&self.env);
+        let mut cmd = match self.open_files {
+            Some(limit) => command_with_open_files(&self.env, limit),
+            None => command(&self.env),
+        };
         cmd.arg("serve")
             .args(["--listen", &addr.to_string()])
             .args(["--database-url", &self.database_url])
@@ -191,9 +216,11 @@ impl Serve {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().expect("stdout is piped");
         let err = child.stderr.take().expect("stderr is piped");
+        // The start-up line is on stdout, or on stderr as a log event with
+        // --log-format json.
         let readers = vec![
-            read_lines(out, port, stdout.clone(), Some(ready_tx)),
-            read_lines(err, port, stderr.clone(), None),
+            read_lines(out, port, stdout.clone(), Some(ready_tx.clone())),
+            read_lines(err, port, stderr.clone(), Some(ready_tx)),
         ];
         let mut server = Server {
             addr,
@@ -311,6 +338,11 @@ impl Server {
             }
         }
         self.kill();
+    }
+
+    /// Everything the server wrote to stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("log lock").clone()
     }
 
     /// Everything the server wrote to stderr (its log) so far.
