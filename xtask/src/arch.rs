@@ -34,6 +34,60 @@ const RULES: &[Rule] = &[
         package: "vodsnap-ports",
         forbidden: &["axum", "sqlx", "hyper"],
     },
+    // The use cases: domain and ports only, no framework, no adapter.
+    Rule {
+        package: "vodsnap-service",
+        forbidden: &[
+            "axum",
+            "sqlx",
+            "hyper",
+            "object_store",
+            "vodsnap-adapter-http",
+            "vodsnap-adapter-memory",
+            "vodsnap-adapter-postgres",
+            "vodsnap-adapter-objects",
+        ],
+    },
+    // No adapter depends on another adapter; only adapter-http (with app
+    // and the bench) knows axum.
+    Rule {
+        package: "vodsnap-adapter-memory",
+        forbidden: &[
+            "axum",
+            "sqlx",
+            "vodsnap-adapter-http",
+            "vodsnap-adapter-postgres",
+            "vodsnap-adapter-objects",
+        ],
+    },
+    Rule {
+        package: "vodsnap-adapter-postgres",
+        forbidden: &[
+            "axum",
+            "vodsnap-adapter-http",
+            "vodsnap-adapter-memory",
+            "vodsnap-adapter-objects",
+        ],
+    },
+    Rule {
+        package: "vodsnap-adapter-objects",
+        forbidden: &[
+            "axum",
+            "sqlx",
+            "vodsnap-adapter-http",
+            "vodsnap-adapter-memory",
+            "vodsnap-adapter-postgres",
+        ],
+    },
+    Rule {
+        package: "vodsnap-adapter-http",
+        forbidden: &[
+            "sqlx",
+            "vodsnap-adapter-memory",
+            "vodsnap-adapter-postgres",
+            "vodsnap-adapter-objects",
+        ],
+    },
 ];
 
 /// Checks every rule whose package exists; fails listing every violation.

@@ -1,0 +1,183 @@
+//! The use cases against mocked ports: what each decides, whatever the store.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "tests: a failed expectation is a failed test"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use vodsnap_domain::{
+    AssetId, AuditStatus, DeleteSelection, DeleteStatus, FoundTask, NewTaskResult, ObjectKey,
+    ProjectId, RetryPolicy, Snapshot, TaskId, ThumbnailPara, ThumbnailParaInput, Timestamp,
+};
+use vodsnap_ports::{
+    Actor, CleanupItem, CommittedDelete, DeleteError, Inserted, MockAuditLog, MockCleanupQueue,
+    MockClock, MockImageStore, MockTaskResultStore, RegisterError, Registered, Stored,
+};
+use vodsnap_service::{Snapshots, Worker, WorkerSettings};
+
+fn clock() -> Arc<MockClock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(|| Timestamp::from_micros(42));
+    Arc::new(clock)
+}
+
+fn p() -> ProjectId {
+    ProjectId::parse("p").unwrap()
+}
+
+fn named(tasks: &[&str]) -> DeleteSelection {
+    DeleteSelection::new(
+        Some(AssetId::parse("a").unwrap()),
+        tasks.iter().map(|t| TaskId::parse(t).unwrap()).collect(),
+    )
+    .unwrap()
+}
+
+fn new_result() -> NewTaskResult {
+    let para = ThumbnailPara::parse(ThumbnailParaInput {
+        kind: Some("time".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    NewTaskResult::new(
+        p(),
+        AssetId::parse("a").unwrap(),
+        TaskId::parse("t").unwrap(),
+        para,
+        vec![Snapshot::new(0, ObjectKey::parse("p/a/t/0.jpg").unwrap()).unwrap()],
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_delete_commits_what_the_domain_planned_with_its_audit_record() {
+    let mut store = MockTaskResultStore::new();
+    store.expect_delete().returning(|_, _, planner| {
+        // The store found t1 live and t2 unknown.
+        let planned = planner(vec![FoundTask::live(
+            TaskId::parse("t1").unwrap(),
+            AssetId::parse("a").unwrap(),
+        )]);
+        Ok(CommittedDelete {
+            planned,
+            live_left: Some(3),
+        })
+    });
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+
+    let report = service
+        .delete(&p(), &named(&["t1", "t2"]), &Actor::system("test"))
+        .await
+        .unwrap();
+
+    let statuses: Vec<DeleteStatus> = report.items.iter().map(|i| i.status()).collect();
+    assert_eq!(statuses, [DeleteStatus::Deleted, DeleteStatus::Failed]);
+    assert_eq!(report.remaining, 3);
+}
+
+#[tokio::test]
+async fn an_outage_answers_unknow_items_for_named_tasks_and_fails_an_asset_delete() {
+    let mut store = MockTaskResultStore::new();
+    store
+        .expect_delete()
+        .returning(|_, _, _| Err(DeleteError::Unavailable(anyhow::anyhow!("down"))));
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+    let actor = Actor::system("test");
+
+    let report = service
+        .delete(&p(), &named(&["t1", "t2"]), &actor)
+        .await
+        .unwrap();
+    assert!(
+        report
+            .items
+            .iter()
+            .all(|i| i.status() == DeleteStatus::Unknow)
+    );
+    let asset_only = DeleteSelection::new(Some(AssetId::parse("a").unwrap()), vec![]).unwrap();
+    assert!(matches!(
+        service.delete(&p(), &asset_only, &actor).await,
+        Err(DeleteError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_repeated_registration_is_audited_and_answers_the_stored_result() {
+    let stored = new_result().into_stored(Timestamp::from_micros(1));
+    let mut store = MockTaskResultStore::new();
+    let taken = stored.clone();
+    store
+        .expect_insert()
+        .returning(move |_, _, _| Ok(Inserted::Taken(Stored::Live(taken.clone()))));
+    let mut audit = MockAuditLog::new();
+    audit
+        .expect_append()
+        .withf(|r| r.outcomes[0].status == AuditStatus::AlreadyRegistered)
+        .times(1)
+        .returning(|_| Ok(()));
+    let service = Snapshots::new(Arc::new(store), Arc::new(audit), clock());
+
+    let answer = service
+        .register(new_result(), &Actor::system("test"))
+        .await
+        .unwrap();
+
+    assert_eq!(answer, Registered::AlreadyRegistered(stored));
+}
+
+#[tokio::test]
+async fn a_deleted_id_conflicts_and_writes_nothing() {
+    let mut store = MockTaskResultStore::new();
+    store
+        .expect_insert()
+        .returning(|_, _, _| Ok(Inserted::Taken(Stored::Deleted)));
+    // No expectation on the audit log: appending would fail the test.
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+    assert!(matches!(
+        service.register(new_result(), &Actor::system("test")).await,
+        Err(RegisterError::ConflictsWithDeleted)
+    ));
+}
+
+#[tokio::test]
+async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() {
+    let mut queue = MockCleanupQueue::new();
+    queue.expect_claim().returning(|_, _, _, _| {
+        Ok(vec![CleanupItem {
+            id: 1,
+            project: ProjectId::parse("p").unwrap(),
+            object_key: ObjectKey::parse("other/a/0.jpg").unwrap(),
+            attempts: 0,
+        }])
+    });
+    // Neither the reference check nor the object store may be asked.
+    queue
+        .expect_fail()
+        .withf(|item, _, error, retry_at| {
+            item.id == 1 && error.contains("prefix") && retry_at.is_none()
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut images = MockImageStore::new();
+    images.expect_describe().returning(|| "mock".into());
+    let worker = Worker {
+        name: "w".into(),
+        queue: Arc::new(queue),
+        images: Arc::new(images),
+        clock: clock(),
+        settings: WorkerSettings {
+            policy: RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 3).unwrap(),
+            ..WorkerSettings::default()
+        },
+    };
+    let (_tx, rx) = watch::channel(false);
+
+    let pass = worker.pass(&rx).await.unwrap();
+
+    assert_eq!((pass.claimed, pass.parked, pass.removed), (1, 1, 0));
+}
