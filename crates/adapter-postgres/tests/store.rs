@@ -737,9 +737,11 @@ async fn keys_rotate_without_losing_a_secret() {
         new_only.find(&ak1).await.unwrap().unwrap().secret_key(),
         &sk1
     );
-    let restored = Credential::new(ak2.clone(), Secret::new("fresh"), vec![project("p")]);
-    new_only.upsert(restored.clone()).await.unwrap();
-    assert_eq!(new_only.find(&ak2).await.unwrap(), Some(restored));
+    // The revoked credential was re-sealed too, and stays revoked: an
+    // upsert (a restart's --seed-credential) never brings it back.
+    let reseeded = Credential::new(ak2.clone(), Secret::new("fresh"), vec![project("p")]);
+    new_only.upsert(reseeded).await.unwrap();
+    assert_eq!(new_only.find(&ak2).await.unwrap(), None);
 }
 
 #[tokio::test]
