@@ -160,27 +160,28 @@ async fn admit(gate: &Gate, request: Request) -> Result<(Request, Held), ApiErro
             .map(|(principal, project)| Checked::Token(principal, project)),
     }?;
 
-    let project = path_project(parts.uri.path())?;
-    if let Some(header_project) = parts.headers.get(&X_PROJECT_ID)
-        && header_project.as_bytes() != project.as_str().as_bytes()
-    {
-        return Err(ApiError::forbidden(
-            "the X-Project-Id header names another project than the path",
-        ));
-    }
-    let granted = match &checked {
-        Checked::Token(_, granted) => *granted == project,
-        Checked::Signature { credential, .. } => credential.projects().contains(&project),
-    };
+    // The path's project and the X-Project-Id header are checked before a
+    // body is read, but after the signature when there is no body to wait
+    // for, so that bad credentials win over bad parameters and a tampered
+    // signed header is a 401, as before.
     let declared = crate::body::declared_length(&parts.headers);
     let no_body = declared == Some(0)
         || (declared.is_none() && !parts.headers.contains_key(header::TRANSFER_ENCODING));
-    if !granted && !no_body {
-        // Refused before the body: someone who knows an AK learns whether
-        // it is granted the project, which is not a secret worth a body.
-        return Err(not_granted(&project));
-    }
+    let late_check = no_body && matches!(checked, Checked::Signature { .. });
+    let early = if late_check {
+        None
+    } else {
+        let (project, granted) = project_of(&parts, &checked)?;
+        if !granted {
+            // Refused before the body: someone who knows an AK learns whether
+            // it is granted the project, which is not a secret worth a body.
+            return Err(not_granted(&project));
+        }
+        Some(project)
+    };
 
+    // Worked out now, answered only once the signature is verified.
+    let late = late_check.then(|| project_of(&parts, &checked));
     let (body, held) = crate::body::read(body, declared, limit, &gate.budget).await?;
 
     let principal = match checked {
@@ -200,9 +201,21 @@ async fn admit(gate: &Gate, request: Request) -> Result<(Request, Held), ApiErro
             Principal::AccessKey(credential.access_key().to_owned())
         }
     };
-    if !granted {
-        return Err(not_granted(&project));
-    }
+    let project = match (early, late) {
+        (Some(project), _) => project,
+        (None, Some(late)) => {
+            let (project, granted) = late?;
+            if !granted {
+                return Err(not_granted(&project));
+            }
+            project
+        }
+        (None, None) => {
+            return Err(ApiError::internal(&anyhow::anyhow!(
+                "the project was checked neither before nor after the signature"
+            )));
+        }
+    };
     if let Some(limit) = &state.rate_limit
         && let Err(wait) = limit.check(&project)
     {
@@ -220,6 +233,27 @@ async fn admit(gate: &Gate, request: Request) -> Result<(Request, Held), ApiErro
         client,
     });
     Ok((Request::from_parts(parts, Body::from(body)), held))
+}
+
+/// The path's project, whether `X-Project-Id` (if sent) agrees with it, and
+/// whether the credential is granted it.
+fn project_of(
+    parts: &axum::http::request::Parts,
+    checked: &Checked,
+) -> Result<(ProjectId, bool), ApiError> {
+    let project = path_project(parts.uri.path())?;
+    if let Some(header_project) = parts.headers.get(&X_PROJECT_ID)
+        && header_project.as_bytes() != project.as_str().as_bytes()
+    {
+        return Err(ApiError::forbidden(
+            "the X-Project-Id header names another project than the path",
+        ));
+    }
+    let granted = match checked {
+        Checked::Token(_, granted) => *granted == project,
+        Checked::Signature { credential, .. } => credential.projects().contains(&project),
+    };
+    Ok((project, granted))
 }
 
 fn not_granted(project: &ProjectId) -> ApiError {
