@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vodsnap_domain::{ObjectKey, ProjectId, Timestamp};
+use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, Timestamp};
 use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
 
 #[derive(Debug)]
@@ -70,15 +70,51 @@ impl CleanupState {
         now: Timestamp,
     ) -> Vec<CleanupItem> {
         let until = plus(now, lease);
-        self.items
-            .values_mut()
+        // Each project's due items, oldest due first (ties by id); projects
+        // in the order of their oldest due item (ties by project id), as
+        // the port says.
+        let mut due: Vec<(Timestamp, i64)> = self
+            .items
+            .values()
             .filter(|q| !q.parked && q.due_at <= now && !q.lease_live(now))
-            .take(max as usize)
-            .map(|q| {
-                q.lease = Some((worker.to_owned(), until));
-                q.item.clone()
-            })
-            .collect()
+            .map(|q| (q.due_at, q.item.id))
+            .collect();
+        due.sort_unstable();
+        let mut by_project: BTreeMap<ProjectId, Vec<i64>> = BTreeMap::new();
+        let mut order: Vec<(Timestamp, ProjectId)> = Vec::new();
+        for (due_at, id) in due {
+            let Some(project) = self.items.get(&id).map(|q| q.item.project.clone()) else {
+                continue;
+            };
+            let ids = by_project.entry(project.clone()).or_default();
+            if ids.is_empty() {
+                order.push((due_at, project));
+            }
+            ids.push(id);
+        }
+        order.sort();
+        let mut shares = ClaimShares::new(max, order.into_iter().map(|(_, p)| p).collect());
+        let mut claimed = Vec::new();
+        loop {
+            let round = shares.round();
+            if round.is_empty() {
+                break;
+            }
+            for (project, asked) in round {
+                let ids = by_project.entry(project.clone()).or_default();
+                let take = ids.len().min(asked as usize);
+                let got: Vec<i64> = ids.drain(..take).collect();
+                shares.took(&project, asked, u32::try_from(got.len()).unwrap_or(asked));
+                for id in got {
+                    if let Some(q) = self.items.get_mut(&id) {
+                        q.lease = Some((worker.to_owned(), until));
+                        claimed.push(q.item.clone());
+                    }
+                }
+            }
+        }
+        claimed.sort_by_key(|i| i.id);
+        claimed
     }
 
     pub(crate) fn complete(&mut self, id: i64, worker: &str) -> bool {

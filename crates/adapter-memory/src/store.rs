@@ -299,6 +299,9 @@ impl CleanupQueue for MemoryStore {
         worker: &str,
         error: &str,
         retry_at: Option<Timestamp>,
+        // Parked items keep no time here: only `status` and `parked` read
+        // the queue, and neither reports when an item was parked.
+        _now: Timestamp,
     ) -> Result<bool, CleanupError> {
         Ok(self.with_inner(|inner| inner.cleanup.fail(item.id, worker, error, retry_at)))
     }

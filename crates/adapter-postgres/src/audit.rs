@@ -64,19 +64,19 @@ pub(crate) fn bind<'q>(
         .bind(Json(outcomes)))
 }
 
+/// One audit record on its own (a repeated registration's).
+pub(crate) const INSERT: &str = concat!(
+    "INSERT INTO ",
+    audit_columns!(),
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
 /// Writes `record` on `conn`, in its transaction if it has one.
 pub(crate) async fn insert(conn: &mut PgConnection, record: &AuditRecord) -> Result<(), DbError> {
-    bind(
-        sqlx::query(concat!(
-            "INSERT INTO ",
-            audit_columns!(),
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        )),
-        record,
-    )?
-    .execute(conn)
-    .await
-    .db("failed to write the audit record")?;
+    bind(sqlx::query(INSERT), record)?
+        .execute(conn)
+        .await
+        .db("failed to write the audit record")?;
     Ok(())
 }
 

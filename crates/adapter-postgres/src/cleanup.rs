@@ -1,10 +1,12 @@
-//! The cleanup queue on PostgreSQL: leases with `FOR UPDATE SKIP LOCKED`.
+//! The cleanup queue on PostgreSQL: leases with `FOR UPDATE SKIP LOCKED`,
+//! claimed project by project so that each locking statement names one
+//! project (and so, under Citus, one shard).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vodsnap_domain::{ObjectKey, ProjectId, Timestamp};
+use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, Timestamp};
 use vodsnap_ports::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
 
 use crate::db_error::{DbError, DbResultExt};
@@ -26,8 +28,56 @@ fn plus(at: Timestamp, d: Duration) -> Timestamp {
     Timestamp::from_micros(at.as_micros().saturating_add(micros))
 }
 
+/// The claim's first step: the projects that have due items, oldest due
+/// item first, at most the batch's size of them (each served project gets
+/// at least one item). It locks nothing, so under Citus it may fan out to
+/// every shard (`FOR UPDATE` may not); it reads the due items once, through
+/// `cleanup_items_due_by_project`.
+pub(crate) const DUE_PROJECTS: &str = "\
+    SELECT project_id FROM cleanup_items \
+    WHERE parked_at IS NULL AND due_at <= $1 \
+      AND (lease_until IS NULL OR lease_until <= $1) \
+    GROUP BY project_id ORDER BY min(due_at), project_id LIMIT $2";
+
+/// The claim's second step, once per project and round: leases up to `$3`
+/// of the project's due items, oldest due first. `SKIP LOCKED`: workers in
+/// any process claim disjoint items without waiting on each other; the
+/// lease keeps them disjoint afterwards. Every part names `project_id =
+/// $1`, so under Citus the statement (locks included) runs on one shard.
+pub(crate) const CLAIM_IN_PROJECT: &str = "\
+    WITH due AS ( \
+        SELECT id FROM cleanup_items \
+        WHERE project_id = $1 AND parked_at IS NULL AND due_at <= $2 \
+          AND (lease_until IS NULL OR lease_until <= $2) \
+        ORDER BY due_at, id LIMIT $3 \
+        FOR UPDATE SKIP LOCKED) \
+    UPDATE cleanup_items c SET lease_owner = $4, lease_until = $5 \
+    FROM due WHERE c.project_id = $1 AND c.id = due.id \
+    RETURNING c.id, c.object_key, c.attempts";
+
+pub(crate) const IS_REFERENCED: &str =
+    "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)";
+
+pub(crate) const COMPLETE: &str =
+    "DELETE FROM cleanup_items WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
+
+/// A failed attempt. The times are bound (`$5` the retry, `$6` when parked),
+/// never `now()`: Citus refuses a non-immutable function inside `CASE` or
+/// `COALESCE`, and the clock belongs to the caller.
+pub(crate) const FAIL: &str = "\
+    UPDATE cleanup_items SET attempts = attempts + 1, lease_owner = NULL, \
+        lease_until = NULL, last_error = $4, due_at = COALESCE($5, due_at), parked_at = $6 \
+    WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
+
 #[async_trait]
 impl CleanupQueue for PgTaskResultStore {
+    /// A lock-free read of the projects with due items, then per project
+    /// [`CLAIM_IN_PROJECT`] in the rounds [`ClaimShares`] gives, each in
+    /// autocommit. A claim is one statement for one project with due items,
+    /// `1 + k` for `k` projects (more rounds only when a project had fewer
+    /// items than its share and others more). Should a statement fail half
+    /// way, the items already leased wait for their lease to run out, as a
+    /// crashed worker's do.
     #[tracing::instrument(skip_all, fields(worker))]
     async fn claim(
         &self,
@@ -36,30 +86,48 @@ impl CleanupQueue for PgTaskResultStore {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Vec<CleanupItem>, CleanupError> {
-        // SKIP LOCKED: workers in any process claim disjoint items without
-        // waiting on each other; the lease keeps them disjoint afterwards.
-        let rows: Vec<ItemRow> = sqlx::query_as(
-            "WITH due AS ( \
-                 SELECT project_id, id FROM cleanup_items \
-                 WHERE parked_at IS NULL AND due_at <= $1 \
-                   AND (lease_until IS NULL OR lease_until <= $1) \
-                 ORDER BY due_at, id LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED) \
-             UPDATE cleanup_items c SET lease_owner = $3, lease_until = $4 \
-             FROM due WHERE c.project_id = due.project_id AND c.id = due.id \
-             RETURNING c.project_id, c.id, c.object_key, c.attempts",
-        )
-        .bind(to_db_time(now)?)
-        .bind(i64::from(max))
-        .bind(worker)
-        .bind(to_db_time(plus(now, lease))?)
-        .fetch_all(&mut *self.database().acquire().await?)
-        .await
-        .db("failed to claim cleanup items")?;
-        let mut items = rows
-            .into_iter()
-            .map(into_item)
+        let now_db = to_db_time(now)?;
+        let until = to_db_time(plus(now, lease))?;
+        let mut conn = self.database().acquire().await?;
+        let projects: Vec<String> = sqlx::query_scalar(DUE_PROJECTS)
+            .bind(now_db)
+            .bind(i64::from(max))
+            .fetch_all(&mut *conn)
+            .await
+            .db("failed to list the projects with due cleanup items")?;
+        let projects = projects
+            .iter()
+            .map(|p| parse_stored(ProjectId::parse, p))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut shares = ClaimShares::new(max, projects);
+        let mut items = Vec::new();
+        loop {
+            let round = shares.round();
+            if round.is_empty() {
+                break;
+            }
+            for (project, asked) in round {
+                let rows: Vec<(i64, String, i32)> = sqlx::query_as(CLAIM_IN_PROJECT)
+                    .bind(project.as_str())
+                    .bind(now_db)
+                    .bind(i64::from(asked))
+                    .bind(worker)
+                    .bind(until)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .db("failed to claim cleanup items")?;
+                shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
+                for (id, key, attempts) in rows {
+                    items.push(CleanupItem {
+                        id,
+                        project: project.clone(),
+                        object_key: parse_stored(ObjectKey::parse, &key)?,
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                    });
+                }
+            }
+        }
+        conn.release();
         items.sort_by_key(|i| i.id);
         Ok(items)
     }
@@ -69,28 +137,24 @@ impl CleanupQueue for PgTaskResultStore {
         project: &ProjectId,
         key: &ObjectKey,
     ) -> Result<bool, CleanupError> {
-        let (referenced,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)",
-        )
-        .bind(project.as_str())
-        .bind(key.as_str())
-        .fetch_one(&mut *self.database().acquire().await?)
-        .await
-        .db("failed to check whether an object is still referenced")?;
+        let (referenced,): (bool,) = sqlx::query_as(IS_REFERENCED)
+            .bind(project.as_str())
+            .bind(key.as_str())
+            .fetch_one(&mut *self.database().acquire().await?)
+            .await
+            .db("failed to check whether an object is still referenced")?;
         Ok(referenced)
     }
 
     async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError> {
-        let done = sqlx::query(
-            "DELETE FROM cleanup_items WHERE project_id = $1 AND id = $2 AND lease_owner = $3",
-        )
-        .bind(item.project.as_str())
-        .bind(item.id)
-        .bind(worker)
-        .execute(&mut *self.database().acquire().await?)
-        .await
-        .db("failed to complete a cleanup item")?
-        .rows_affected();
+        let done = sqlx::query(COMPLETE)
+            .bind(item.project.as_str())
+            .bind(item.id)
+            .bind(worker)
+            .execute(&mut *self.database().acquire().await?)
+            .await
+            .db("failed to complete a cleanup item")?
+            .rows_affected();
         Ok(done == 1)
     }
 
@@ -100,23 +164,24 @@ impl CleanupQueue for PgTaskResultStore {
         worker: &str,
         error: &str,
         retry_at: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<bool, CleanupError> {
+        let parked_at = match retry_at {
+            Some(_) => None,
+            None => Some(to_db_time(now)?),
+        };
         let retry_at = retry_at.map(to_db_time).transpose()?;
-        let updated = sqlx::query(
-            "UPDATE cleanup_items SET attempts = attempts + 1, lease_owner = NULL, \
-                 lease_until = NULL, last_error = $4, due_at = COALESCE($5, due_at), \
-                 parked_at = CASE WHEN $5::timestamptz IS NULL THEN now() ELSE NULL END \
-             WHERE project_id = $1 AND id = $2 AND lease_owner = $3",
-        )
-        .bind(item.project.as_str())
-        .bind(item.id)
-        .bind(worker)
-        .bind(error)
-        .bind(retry_at)
-        .execute(&mut *self.database().acquire().await?)
-        .await
-        .db("failed to record a failed cleanup attempt")?
-        .rows_affected();
+        let updated = sqlx::query(FAIL)
+            .bind(item.project.as_str())
+            .bind(item.id)
+            .bind(worker)
+            .bind(error)
+            .bind(retry_at)
+            .bind(parked_at)
+            .execute(&mut *self.database().acquire().await?)
+            .await
+            .db("failed to record a failed cleanup attempt")?
+            .rows_affected();
         Ok(updated == 1)
     }
 

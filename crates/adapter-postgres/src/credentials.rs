@@ -312,17 +312,20 @@ impl PgCredentialStore {
     }
 }
 
+/// An authenticated request's credential (on a cache miss). Under Citus
+/// `credentials` is a reference table, so this reads the local replica.
+pub(crate) const FIND: &str = "\
+    SELECT access_key, secret_ciphertext, nonce, key_id, projects \
+    FROM credentials WHERE access_key = $1 AND revoked_at IS NULL";
+
 impl PgCredentialStore {
     async fn find_uncached(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         let mut conn = self.database.acquire().await?;
-        let row: Option<SealedRow> = sqlx::query_as(
-            "SELECT access_key, secret_ciphertext, nonce, key_id, projects \
-             FROM credentials WHERE access_key = $1 AND revoked_at IS NULL",
-        )
-        .bind(access_key)
-        .fetch_optional(&mut *conn)
-        .await
-        .db("failed to read a credential")?;
+        let row: Option<SealedRow> = sqlx::query_as(FIND)
+            .bind(access_key)
+            .fetch_optional(&mut *conn)
+            .await
+            .db("failed to read a credential")?;
         conn.release();
         let Some(row) = row else {
             return Ok(None);

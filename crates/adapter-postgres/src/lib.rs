@@ -20,6 +20,7 @@
 
 mod audit;
 mod cipher;
+pub mod citus;
 mod cleanup;
 mod credentials;
 mod database;
@@ -91,6 +92,36 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
         // by its first query, which fails as Unavailable (a 503 or UNKNOW,
         // safe to retry), and the pool replaces it.
         .test_before_acquire(false)
+}
+
+/// Every statement that a request or a cleanup worker runs, by name: the
+/// ones that must keep to what Citus runs on one shard (see docs/SCHEMA.md,
+/// "Scaling out with Citus"). A test reads their text and fails on a
+/// construct Citus refuses, since Citus itself cannot run here.
+pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
+    const HOT: &[(&str, &str)] = &[
+        ("READ_ONE", task_results::READ_ONE),
+        ("REGISTER", task_results::REGISTER),
+        ("LIST_ALL", task_results::LIST_ALL),
+        ("LIST_BY_ASSET", task_results::LIST_BY_ASSET),
+        ("LIST_BY_TASK", task_results::LIST_BY_TASK),
+        (
+            "LIST_BY_TASK_AND_ASSET",
+            task_results::LIST_BY_TASK_AND_ASSET,
+        ),
+        ("DETAILS", task_results::DETAILS),
+        ("LOCK_SELECTED", task_results::LOCK_SELECTED),
+        ("PICK_OLDEST_OF_ASSET", task_results::PICK_OLDEST_OF_ASSET),
+        ("TOMBSTONE", task_results::TOMBSTONE),
+        ("AUDIT_INSERT", audit::INSERT),
+        ("CREDENTIAL_FIND", credentials::FIND),
+        ("DUE_PROJECTS", cleanup::DUE_PROJECTS),
+        ("CLAIM_IN_PROJECT", cleanup::CLAIM_IN_PROJECT),
+        ("IS_REFERENCED", cleanup::IS_REFERENCED),
+        ("COMPLETE", cleanup::COMPLETE),
+        ("FAIL", cleanup::FAIL),
+    ];
+    HOT
 }
 
 /// Brings the schema up to date. Idempotent: applied migrations are

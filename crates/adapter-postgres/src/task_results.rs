@@ -133,7 +133,7 @@ fn count(total: i64) -> u64 {
 /// concurrent delete can never show a live row without its snapshots. Each
 /// subquery names the project and task itself (not `r.project_id`), so that
 /// with Citus the whole statement routes to one shard.
-const READ_ONE: &str = "\
+pub(crate) const READ_ONE: &str = "\
     SELECT r.asset_id, r.thumbnail_para, r.created_at, r.deleted_at IS NOT NULL AS deleted, \
         ARRAY(SELECT s.offset_s FROM snapshots s \
               WHERE s.project_id = $1 AND s.task_id = $2 \
@@ -212,7 +212,7 @@ impl PgTaskResultStore {
 /// audit record. `ON CONFLICT DO NOTHING` waits for a concurrent insert of
 /// the same id to commit or roll back, so of many concurrent registrations
 /// exactly one inserts. Answers a row if it inserted the task result.
-const REGISTER: &str = concat!(
+pub(crate) const REGISTER: &str = concat!(
     "WITH created AS ( \
          INSERT INTO task_results \
              (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
@@ -299,10 +299,10 @@ macro_rules! list_query {
     };
 }
 
-const LIST_ALL: &str = list_query!("");
-const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
-const LIST_BY_TASK: &str = list_query!("AND task_id = $4");
-const LIST_BY_TASK_AND_ASSET: &str = list_query!("AND task_id = $4 AND asset_id = $5");
+pub(crate) const LIST_ALL: &str = list_query!("");
+pub(crate) const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
+pub(crate) const LIST_BY_TASK: &str = list_query!("AND task_id = $4");
+pub(crate) const LIST_BY_TASK_AND_ASSET: &str = list_query!("AND task_id = $4 AND asset_id = $5");
 
 #[derive(sqlx::FromRow)]
 struct ListRow {
@@ -338,7 +338,7 @@ impl ListRow {
 
 /// One task's snapshots, with the total, in one statement; no row at all
 /// means no live task.
-const DETAILS: &str = "\
+pub(crate) const DETAILS: &str = "\
     SELECT t.total, s.offset_s, s.object_key \
     FROM (SELECT snapshot_count AS total FROM task_results \
           WHERE project_id = $1 AND task_id = $2 AND deleted_at IS NULL) t \
@@ -361,7 +361,7 @@ struct DetailsRow {
 /// locked. Locks are taken in task id order, so two deletes that share
 /// tasks queue behind each other instead of deadlocking; a delete that
 /// waited sees the other's tombstones once it gets the lock.
-const LOCK_SELECTED: &str = "\
+pub(crate) const LOCK_SELECTED: &str = "\
     SELECT task_id, asset_id, deleted_at IS NOT NULL AS deleted FROM task_results \
     WHERE project_id = $1 AND task_id = ANY($2) \
     ORDER BY task_id FOR UPDATE";
@@ -371,7 +371,7 @@ const LOCK_SELECTED: &str = "\
 /// concurrent asset-only deletes (in this process or another) take
 /// disjoint batches: none skips a task for good (it stays live and counted
 /// in `remaining` until its holder commits) and none deletes a task twice.
-const PICK_OLDEST_OF_ASSET: &str = "\
+pub(crate) const PICK_OLDEST_OF_ASSET: &str = "\
     SELECT task_id, asset_id, false AS deleted FROM task_results \
     WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
     ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED";
@@ -446,7 +446,7 @@ impl PgTaskResultStore {
 /// for none: then 0). That count excludes the doomed tasks by id rather than
 /// relying on the CTEs' snapshot, so it is the same whether the CTEs run as
 /// one statement (PostgreSQL) or as steps in order (Citus).
-const TOMBSTONE: &str = concat!(
+pub(crate) const TOMBSTONE: &str = concat!(
     "WITH marked AS ( \
          UPDATE task_results SET deleted_at = $3 \
          WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL \

@@ -273,6 +273,9 @@ mod credential_suite {
     vodsnap_store_suite::credential_store_tests!(fresh_credential_store);
 }
 
+// What Citus needs of the statements (issue 16), on plain PostgreSQL.
+mod citus;
+
 // ---------------------------------------------------------------------------
 // What only a database has
 

@@ -27,7 +27,7 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Bring the database schema up to date.
-    Migrate(DatabaseArgs),
+    Migrate(MigrateArgs),
     /// Manage AK/SK credentials in the database.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -36,6 +36,22 @@ pub enum Command {
     Cleanup(CleanupCommand),
     /// Print the audit trail of a project as JSON lines, oldest first.
     Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// After the migrations, distribute the tables with Citus: the
+    /// per-project ones by project_id (colocated), credentials as a
+    /// reference table. Run against the coordinator; idempotent; fails if
+    /// the citus extension is not installed.
+    #[arg(long, env = "VODSNAP_MIGRATE_CITUS")]
+    pub citus: bool,
+    /// With --citus: print the distribution statements that would run, and
+    /// change nothing (no migration either).
+    #[arg(long, env = "VODSNAP_MIGRATE_DRY_RUN", requires = "citus")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,18 +1,46 @@
 //! `vodsnap migrate` and `vodsnap credentials ...`: database administration.
 
 use anyhow::Context;
-use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore};
+use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, citus};
 use vodsnap_domain::ProjectId;
 
 use crate::backends;
-use crate::cli::{CredentialKeyArgs, CredentialsCommand, DatabaseArgs};
+use crate::cli::{CredentialKeyArgs, CredentialsCommand, DatabaseArgs, MigrateArgs};
 
-pub async fn migrate(database: &DatabaseArgs) -> anyhow::Result<()> {
-    let pool = backends::connect(&database.database_url, 2).await?;
+pub async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    let pool = backends::connect(&args.database.database_url, 2).await?;
+    if args.dry_run {
+        if citus::citus_version(&pool).await?.is_none() {
+            eprintln!(
+                "the citus extension is not installed here; after `CREATE EXTENSION citus`, \
+                 `vodsnap migrate --citus` would run:"
+            );
+        }
+        for statement in citus::pending(&pool).await? {
+            println!("{statement};");
+        }
+        return Ok(());
+    }
+    // Checked first, so that a missing extension changes nothing.
+    if args.citus && citus::citus_version(&pool).await?.is_none() {
+        return Err(citus::citus_missing());
+    }
     vodsnap_adapter_postgres::migrate(&pool)
         .await
         .context("failed to migrate the database")?;
     println!("the database schema is up to date");
+    if args.citus {
+        let ran = citus::distribute(&pool)
+            .await
+            .context("failed to distribute the tables with Citus")?;
+        for statement in &ran {
+            println!("{statement};");
+        }
+        println!(
+            "the tables are distributed by project_id ({} statement(s) run now)",
+            ran.len()
+        );
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Issue 3 on real processes: `vodsnap serve` on PostgreSQL keeps every
 //! acknowledged registration and deletion through `kill -9`, and two
-//! instances on one database give the answers one instance would.
+//! instances on one database give the answers one instance would; and
+//! `vodsnap migrate --citus` where Citus is missing.
 
 #![allow(
     clippy::expect_used,
@@ -14,9 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use sqlx::Connection as _;
 use support::db::TestDb;
 use support::http::{Api, delete_items};
-use support::server::{Secrets, Serve, cleanup_status};
+use support::server::{Secrets, Serve, cleanup_status, vodsnap, vodsnap_output};
 use support::storage::FileStorage;
 use support::{EVENTUALLY, keys_of, task_body};
 
@@ -365,4 +367,47 @@ async fn two_processes_on_one_database_answer_as_one() {
     let last = pair.b.delete_asset(asset).await.unwrap();
     assert!(delete_items(&last).is_empty());
     assert_eq!(last.json()["remaining"], 0);
+}
+
+// ---------------------------------------------------------------------------
+// `vodsnap migrate --citus` on a server without Citus (issue 16)
+
+#[tokio::test]
+async fn migrate_citus_without_the_extension_fails_clearly_and_changes_nothing() {
+    // Arrange
+    let db = TestDb::create().await;
+    let citus = ["migrate", "--citus", "--database-url", db.url()];
+
+    // Act
+    let dry_run = vodsnap(&[&citus[..], &["--dry-run"]].concat(), &[]).await;
+    let refused = vodsnap_output(&citus, &[]).await;
+
+    // Assert: the dry run prints what would run, in foreign-key order.
+    let statements: Vec<&str> = dry_run.lines().collect();
+    assert_eq!(
+        statements,
+        [
+            "SELECT create_distributed_table('task_results', 'project_id', colocate_with => 'none');",
+            "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_reference_table('credentials');",
+        ]
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("the citus extension is not installed in this database"),
+        "{stderr}"
+    );
+    // Refused before the migrations: the database is as it was.
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(!migrated, "a refused --citus must not migrate");
+    // Without --citus, the same database migrates as always.
+    let plain = vodsnap(&["migrate", "--database-url", db.url()], &[]).await;
+    assert!(plain.contains("the database schema is up to date"));
 }

@@ -131,10 +131,144 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How one claim of at most `max` cleanup items is shared among the
+/// projects that have due items, so that one project with a large backlog
+/// cannot starve the others: it gets its share of each batch, not the
+/// whole batch.
+///
+/// The claim goes in rounds. Each round spreads the room left evenly over
+/// the projects still open (the ones served first get the remainder); a
+/// project that yields fewer items than its share has nothing more to give
+/// and is closed, so the next round gives its unused room to the others.
+/// At most `max` projects are served, since each served project gets at
+/// least one item; the caller lists them in the order they should be
+/// served (the PostgreSQL store: oldest due item first, so that every
+/// project's turn comes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimShares {
+    room: u32,
+    open: Vec<ProjectId>,
+}
+
+impl ClaimShares {
+    /// A claim of at most `max` items from `projects`, in serving order.
+    pub fn new(max: u32, mut projects: Vec<ProjectId>) -> Self {
+        projects.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        Self {
+            room: max,
+            open: projects,
+        }
+    }
+
+    /// The next round: each open project with the most items to claim
+    /// from it. Empty when the claim is done (full, or no project left
+    /// with items to give).
+    pub fn round(&self) -> Vec<(ProjectId, u32)> {
+        let served = self
+            .open
+            .len()
+            .min(usize::try_from(self.room).unwrap_or(usize::MAX));
+        let Ok(k) = u32::try_from(served) else {
+            return Vec::new();
+        };
+        if k == 0 {
+            return Vec::new();
+        }
+        let (each, extra) = (self.room / k, self.room % k);
+        self.open
+            .iter()
+            .take(served)
+            .zip(0u32..)
+            .map(|(p, i)| (p.clone(), each + u32::from(i < extra)))
+            .collect()
+    }
+
+    /// Records that `project`, asked for `asked` items, gave `got`.
+    pub fn took(&mut self, project: &ProjectId, asked: u32, got: u32) {
+        self.room = self.room.saturating_sub(got);
+        if got < asked {
+            self.open.retain(|p| p != project);
+        }
+    }
+
+    /// Room left in the batch.
+    pub fn room(&self) -> u32 {
+        self.room
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Runs a claim over projects with `available` items each, as a store
+    /// would; returns what each project gave.
+    fn run_claim(max: u32, available: &[u32]) -> Vec<u32> {
+        let projects: Vec<ProjectId> = (0..available.len())
+            .map(|i| ProjectId::parse(&format!("p{i}")).unwrap())
+            .collect();
+        let mut left = available.to_vec();
+        let mut given = vec![0u32; available.len()];
+        let mut shares = ClaimShares::new(max, projects.clone());
+        let mut rounds = 0;
+        loop {
+            let round = shares.round();
+            if round.is_empty() {
+                break;
+            }
+            rounds += 1;
+            assert!(rounds <= max as usize + 1, "a claim must end");
+            for (project, asked) in round {
+                let i = projects.iter().position(|p| *p == project).unwrap();
+                let got = asked.min(left[i]);
+                left[i] -= got;
+                given[i] += got;
+                shares.took(&project, asked, got);
+            }
+        }
+        given
+    }
+
+    #[test]
+    fn a_busy_project_gets_its_share_not_the_batch() {
+        assert_eq!(run_claim(8, &[100, 2, 2]), [4, 2, 2]);
+        assert_eq!(run_claim(6, &[100, 100, 100]), [2, 2, 2]);
+    }
+
+    #[test]
+    fn one_project_takes_the_whole_batch_in_one_round() {
+        let shares = ClaimShares::new(32, vec![ProjectId::parse("p").unwrap()]);
+        assert_eq!(shares.round(), [(ProjectId::parse("p").unwrap(), 32)]);
+    }
+
+    #[test]
+    fn more_projects_than_room_serve_the_first_ones_one_each() {
+        assert_eq!(run_claim(2, &[5, 5, 5]), [1, 1, 0]);
+    }
+
+    proptest! {
+        /// Never more than `max`; full whenever enough items are there;
+        /// each served project gets at least its even share of the batch
+        /// or all it has.
+        #[test]
+        fn shares_are_full_and_fair(
+            max in 0u32..64,
+            available in proptest::collection::vec(1u32..40, 0..12),
+        ) {
+            let given = run_claim(max, &available);
+            let total: u32 = given.iter().sum();
+            let served = available.len().min(max as usize);
+            let there: u32 = available.iter().take(served).sum();
+            prop_assert_eq!(total, max.min(there));
+            if served > 0 {
+                let even = max / served as u32;
+                for i in 0..served {
+                    prop_assert!(given[i] >= even.min(available[i]), "{:?} -> {:?}", available, given);
+                }
+            }
+        }
+    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(60), 5).unwrap()

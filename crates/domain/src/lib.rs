@@ -17,7 +17,9 @@ pub mod thumbnail;
 pub mod time;
 
 pub use audit::AuditStatus;
-pub use cleanup::{AfterFailure, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError};
+pub use cleanup::{
+    AfterFailure, ClaimShares, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError,
+};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};

@@ -60,7 +60,12 @@ pub trait CleanupQueue: Send + Sync + 'static {
     /// Leases up to `max` items to `worker` until `now + lease`: items not
     /// parked, due (`retry at <= now`), and not under another live lease.
     /// Concurrent callers (in any process) MUST never receive the same item
-    /// while its lease lives.
+    /// while its lease lives. The batch MUST be shared among the projects
+    /// with due items as [`vodsnap_domain::ClaimShares`] says, projects
+    /// served oldest due item first (ties by project id), each project's
+    /// items oldest due first (ties by id): a project with a large backlog
+    /// cannot starve the others. Fewer than `max` items may come back while
+    /// other claimers hold some (they are skipped, not waited for).
     async fn claim(
         &self,
         worker: &str,
@@ -84,7 +89,8 @@ pub trait CleanupQueue: Send + Sync + 'static {
     async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError>;
 
     /// Records a failed attempt and releases the lease: due again at
-    /// `retry_at`, or parked when it is `None`. Returns false, changing
+    /// `retry_at`, or parked at `now` when it is `None`. The time comes from
+    /// the caller's clock, never the store's. Returns false, changing
     /// nothing, if the lease is no longer `worker`'s.
     async fn fail(
         &self,
@@ -92,6 +98,7 @@ pub trait CleanupQueue: Send + Sync + 'static {
         worker: &str,
         error: &str,
         retry_at: Option<Timestamp>,
+        now: Timestamp,
     ) -> Result<bool, CleanupError>;
 
     /// The queue's figures at `now`.

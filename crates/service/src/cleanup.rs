@@ -133,7 +133,7 @@ impl Worker {
                     "object not removed; parked"
                 );
                 self.queue
-                    .fail(item, &self.name, reason.message(), None)
+                    .fail(item, &self.name, reason.message(), None, self.clock.now())
                     .await?;
                 metrics::counter!("vodsnap_cleanup_objects_total", "result" => "parked")
                     .increment(1);
@@ -190,7 +190,7 @@ impl Worker {
                     }
                 };
                 self.queue
-                    .fail(item, &self.name, &message, retry_at)
+                    .fail(item, &self.name, &message, retry_at, self.clock.now())
                     .await?;
             }
         }

@@ -158,11 +158,15 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
     // Neither the reference check nor the object store may be asked.
     queue
         .expect_fail()
-        .withf(|item, _, error, retry_at| {
-            item.id == 1 && error.contains("prefix") && retry_at.is_none()
+        // Parked at the worker's clock's time, not the store's.
+        .withf(|item, _, error, retry_at, now| {
+            item.id == 1
+                && error.contains("prefix")
+                && retry_at.is_none()
+                && *now == Timestamp::from_micros(42)
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     let mut images = MockImageStore::new();
     images.expect_describe().returning(|| "mock".into());
     let worker = Worker {

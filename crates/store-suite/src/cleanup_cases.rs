@@ -160,7 +160,13 @@ pub async fn failures_retry_later_then_park(s: Stores) {
         .expect("item");
     assert!(
         s.cleanup
-            .fail(&item, "w1", "storage unavailable", Some(at(5_000)))
+            .fail(
+                &item,
+                "w1",
+                "storage unavailable",
+                Some(at(5_000)),
+                at(1_500)
+            )
             .await
             .expect("fail")
     );
@@ -182,7 +188,7 @@ pub async fn failures_retry_later_then_park(s: Stores) {
 
     assert!(
         s.cleanup
-            .fail(&retried, "w1", "still down", None)
+            .fail(&retried, "w1", "still down", None, at(5_500))
             .await
             .expect("park")
     );
@@ -230,7 +236,7 @@ pub async fn retry_parked_takes_only_the_named_items(s: Stores) {
         .expect("claim");
     for item in &items {
         s.cleanup
-            .fail(item, "w1", "boom", None)
+            .fail(item, "w1", "boom", None, at(1_500))
             .await
             .expect("park");
     }
@@ -255,7 +261,12 @@ pub async fn another_workers_item_cannot_be_failed_or_completed(s: Stores) {
         .expect("claim")
         .pop()
         .expect("item");
-    assert!(!s.cleanup.fail(&item, "w2", "x", None).await.expect("fail"));
+    assert!(
+        !s.cleanup
+            .fail(&item, "w2", "x", None, at(1_500))
+            .await
+            .expect("fail")
+    );
     assert!(!s.cleanup.complete(&item, "w2").await.expect("complete"));
     assert!(s.cleanup.complete(&item, "w1").await.expect("complete"));
 }
@@ -343,6 +354,97 @@ pub async fn concurrent_claims_never_share_an_item(s: Stores) {
         all.extend(worker.expect("joined"));
     }
     let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len(), "an item was claimed twice");
+    assert_eq!(all.len(), 60);
+}
+
+/// A project with a large backlog gets its share of a batch, not the
+/// batch: the others' items are claimed in the same pass, and the room they
+/// leave goes back to it ([`vodsnap_domain::ClaimShares`]).
+pub async fn a_busy_project_does_not_starve_the_others(s: Stores) {
+    // "big" has the oldest items, and many of them.
+    s.service(at(100))
+        .register(result("big", "a", "t1", 30), &actor())
+        .await
+        .expect("register");
+    s.service(at(200))
+        .delete(
+            &project("big"),
+            &DeleteSelection::new(None, vec![task("t1")]).expect("selection"),
+            &actor(),
+        )
+        .await
+        .expect("delete");
+    for p in ["small1", "small2"] {
+        s.service(at(300))
+            .register(result(p, "a", "t1", 2), &actor())
+            .await
+            .expect("register");
+        s.service(at(400))
+            .delete(
+                &project(p),
+                &DeleteSelection::new(None, vec![task("t1")]).expect("selection"),
+                &actor(),
+            )
+            .await
+            .expect("delete");
+    }
+
+    let items = s
+        .cleanup
+        .claim("w1", 8, LEASE, at(1_000))
+        .await
+        .expect("claim");
+
+    let of = |p: &str| items.iter().filter(|i| i.project == project(p)).count();
+    // Shares 3, 3, 2; the small ones give 2 each, the 1 left goes to big.
+    assert_eq!((of("big"), of("small1"), of("small2")), (4, 2, 2));
+    // Within a project, oldest first (ties by id): big's rest come after.
+    let rest = s
+        .cleanup
+        .claim("w2", 100, LEASE, at(1_000))
+        .await
+        .expect("claim the rest");
+    assert_eq!(rest.len(), 26);
+    assert!(rest.iter().all(|i| i.project == project("big")));
+    let first_max = items
+        .iter()
+        .filter(|i| i.project == project("big"))
+        .map(|i| i.id)
+        .max();
+    let rest_min = rest.iter().map(|i| i.id).min();
+    assert!(first_max < rest_min, "{first_max:?} < {rest_min:?}");
+}
+
+/// Many workers over many projects: every item claimed exactly once.
+pub async fn concurrent_claims_over_many_projects_never_share_an_item(s: Stores) {
+    for p in 0..5 {
+        register_and_delete(&s, &format!("p{p}"), "t1", 12).await;
+    }
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let cleanup = s.cleanup.clone();
+            tokio::spawn(async move {
+                let name = format!("w{w}");
+                let mut mine = Vec::new();
+                loop {
+                    let items = cleanup
+                        .claim(&name, 4, LEASE, at(1_000))
+                        .await
+                        .expect("claim");
+                    if items.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(items.into_iter().map(|i| (i.project, i.id)));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker.expect("joined"));
+    }
+    let distinct: HashSet<_> = all.iter().cloned().collect();
     assert_eq!(distinct.len(), all.len(), "an item was claimed twice");
     assert_eq!(all.len(), 60);
 }

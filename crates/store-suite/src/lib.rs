@@ -81,6 +81,8 @@ macro_rules! cleanup_queue_tests {
             a_key_of_a_live_task_is_referenced,
             the_oldest_enqueued_item_is_reported,
             concurrent_claims_never_share_an_item,
+            a_busy_project_does_not_starve_the_others,
+            concurrent_claims_over_many_projects_never_share_an_item,
             registrations_and_deletes_are_audited,
             the_audit_trail_filters_by_time_and_task
         );

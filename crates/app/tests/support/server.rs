@@ -53,19 +53,24 @@ fn environment(mut cmd: Command, env: &[(String, String)]) -> Command {
     cmd
 }
 
-/// Runs `vodsnap {args}` to the end and returns its stdout; fails the test
-/// when the command fails.
-pub async fn vodsnap(args: &[&str], env: &[(String, String)]) -> String {
+/// Runs `vodsnap {args}` to the end, whether it succeeds or not.
+pub async fn vodsnap_output(args: &[&str], env: &[(String, String)]) -> Output {
     let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
     let env = env.to_vec();
-    let output: Output = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         command(&env)
             .args(&args)
             .output()
             .unwrap_or_else(|e| panic!("failed to run {BINARY}: {e}"))
     })
     .await
-    .expect("the command's thread");
+    .expect("the command's thread")
+}
+
+/// Runs `vodsnap {args}` to the end and returns its stdout; fails the test
+/// when the command fails.
+pub async fn vodsnap(args: &[&str], env: &[(String, String)]) -> String {
+    let output = vodsnap_output(args, env).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

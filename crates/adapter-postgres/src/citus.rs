@@ -1,0 +1,243 @@
+//! Scaling out with Citus: distributes the per-project tables by
+//! `project_id`, colocated, and makes `credentials` a reference table
+//! (`vodsnap migrate --citus`).
+//!
+//! The plan is computed from what `pg_dist_partition` says is done, so
+//! running it again changes nothing; the statement list is a pure function
+//! ([`plan`]) so that it can be tested on a server without Citus.
+
+use anyhow::{Context as _, anyhow, bail};
+use sqlx::PgPool;
+
+/// How Citus holds one of vodsnap's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Hash-distributed by `project_id`; `colocate_with` names the table
+    /// whose shards it shares (the first distributed table names none).
+    Distributed { colocate_with: Option<&'static str> },
+    /// Copied whole to every node.
+    Reference,
+}
+
+/// Every table of the schema (but sqlx's `_sqlx_migrations`, which stays
+/// on the coordinator) and its placement, in the order they must be
+/// distributed: a table before those whose foreign keys reference it
+/// (`task_results` before `snapshots`). A test fails if a migration adds a
+/// table that is not here.
+pub const CITUS_TABLES: &[(&str, Placement)] = &[
+    (
+        "task_results",
+        Placement::Distributed {
+            colocate_with: None,
+        },
+    ),
+    (
+        "snapshots",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "cleanup_items",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "audit_log",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    ("credentials", Placement::Reference),
+];
+
+/// The column every per-project table is distributed by.
+pub const DISTRIBUTION_COLUMN: &str = "project_id";
+
+/// What `pg_dist_partition` says of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// Hash-distributed by this column.
+    Distributed {
+        column: String,
+    },
+    Reference,
+    /// Anything else Citus knows (a Citus local table, range or append
+    /// distribution): not ours to change.
+    Other(String),
+}
+
+/// The statements that bring the tables to [`CITUS_TABLES`], given what is
+/// already done (`existing`: table name and its state). Empty when all is
+/// done. Fails, changing nothing, if a table is held some other way.
+pub fn plan(existing: &[(String, Existing)]) -> anyhow::Result<Vec<String>> {
+    let mut statements = Vec::new();
+    for (table, placement) in CITUS_TABLES {
+        let found = existing.iter().find(|(t, _)| t == table).map(|(_, e)| e);
+        match (placement, found) {
+            (_, None) => statements.push(statement(table, *placement)),
+            (Placement::Distributed { .. }, Some(Existing::Distributed { column }))
+                if column == DISTRIBUTION_COLUMN => {}
+            (Placement::Reference, Some(Existing::Reference)) => {}
+            (_, Some(other)) => bail!(
+                "table {table} is already held by Citus as {other:?}, not as vodsnap needs \
+                 ({placement:?}); undistribute it (undistribute_table) and run again"
+            ),
+        }
+    }
+    Ok(statements)
+}
+
+fn statement(table: &str, placement: Placement) -> String {
+    match placement {
+        Placement::Distributed {
+            colocate_with: None,
+        } => format!(
+            "SELECT create_distributed_table('{table}', '{DISTRIBUTION_COLUMN}', \
+             colocate_with => 'none')"
+        ),
+        Placement::Distributed {
+            colocate_with: Some(with),
+        } => format!(
+            "SELECT create_distributed_table('{table}', '{DISTRIBUTION_COLUMN}', \
+             colocate_with => '{with}')"
+        ),
+        Placement::Reference => format!("SELECT create_reference_table('{table}')"),
+    }
+}
+
+/// The installed version of the `citus` extension in the database, if any.
+pub async fn citus_version(pool: &PgPool) -> anyhow::Result<Option<String>> {
+    sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
+        .fetch_optional(pool)
+        .await
+        .context("failed to look for the citus extension")
+}
+
+/// The error when the extension is missing.
+pub fn citus_missing() -> anyhow::Error {
+    anyhow!(
+        "the citus extension is not installed in this database: install Citus on every node, \
+         run `CREATE EXTENSION citus` on the coordinator and add the workers \
+         (citus_add_node), then run `vodsnap migrate --citus` against the coordinator \
+         (docs/DEPLOY.md, \"Scaling out with Citus\")"
+    )
+}
+
+/// What Citus already holds, from `pg_dist_partition`.
+async fn existing(pool: &PgPool) -> anyhow::Result<Vec<(String, Existing)>> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, p.partmethod::text, p.repmodel::text, \
+                CASE WHEN p.partmethod = 'h' \
+                     THEN column_to_column_name(p.logicalrelid, p.partkey) END \
+         FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema()",
+    )
+    .fetch_all(pool)
+    .await
+    .context("failed to read pg_dist_partition")?;
+    Ok(rows
+        .into_iter()
+        .map(|(table, method, model, column)| {
+            let state = match (method.as_str(), model.as_str(), column) {
+                ("h", _, Some(column)) => Existing::Distributed { column },
+                ("n", "t", _) => Existing::Reference,
+                _ => Existing::Other(format!("partmethod {method}, repmodel {model}")),
+            };
+            (table, state)
+        })
+        .collect())
+}
+
+/// The statements [`distribute`] would run now: all of them on a database
+/// without the extension (nothing can be distributed there yet).
+pub async fn pending(pool: &PgPool) -> anyhow::Result<Vec<String>> {
+    if citus_version(pool).await?.is_none() {
+        return plan(&[]);
+    }
+    plan(&existing(pool).await?)
+}
+
+/// Distributes the tables as [`CITUS_TABLES`] says, each table's step
+/// on its own (Citus copies a table's rows into its shards), and returns
+/// the statements it ran. Idempotent. Fails with [`citus_missing`]
+/// without the extension.
+pub async fn distribute(pool: &PgPool) -> anyhow::Result<Vec<String>> {
+    if citus_version(pool).await?.is_none() {
+        return Err(citus_missing());
+    }
+    let statements = plan(&existing(pool).await?)?;
+    for sql in &statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .execute(pool)
+            .await
+            .with_context(|| format!("failed to run `{sql}`"))?;
+    }
+    Ok(statements)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn a_fresh_database_distributes_every_table_in_foreign_key_order() {
+        assert_eq!(
+            plan(&[]).unwrap(),
+            [
+                "SELECT create_distributed_table('task_results', 'project_id', colocate_with => 'none')",
+                "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_reference_table('credentials')",
+            ]
+        );
+    }
+
+    #[test]
+    fn what_is_done_is_not_done_again() {
+        let done = |t: &str| {
+            (
+                t.to_owned(),
+                Existing::Distributed {
+                    column: "project_id".to_owned(),
+                },
+            )
+        };
+        let existing = vec![
+            done("task_results"),
+            done("snapshots"),
+            ("credentials".to_owned(), Existing::Reference),
+        ];
+        assert_eq!(
+            plan(&existing).unwrap(),
+            [
+                "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+            ]
+        );
+        let mut all = existing;
+        all.extend([done("cleanup_items"), done("audit_log")]);
+        assert!(plan(&all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_table_held_another_way_is_an_error() {
+        let wrong_column = vec![(
+            "task_results".to_owned(),
+            Existing::Distributed {
+                column: "task_id".to_owned(),
+            },
+        )];
+        assert!(plan(&wrong_column).is_err());
+        let local = vec![(
+            "credentials".to_owned(),
+            Existing::Other("partmethod n, repmodel s".to_owned()),
+        )];
+        assert!(plan(&local).is_err());
+    }
+}
