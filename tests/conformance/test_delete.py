@@ -1,4 +1,4 @@
-"""DELETE /v1/{project_id}/asset/thumbnails: every numbered rule of the contract."""
+"""DELETE /v1/{project_id}/asset/thumbnails: every numbered rule of the contract (docs/API.md)."""
 
 import time
 

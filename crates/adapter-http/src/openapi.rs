@@ -17,8 +17,8 @@ use crate::{ops, thumbnails};
     info(
         title = "vodsnap",
         version = "1",
-        description = "Huawei Cloud VOD-compatible snapshot API (API-CONTRACT.md, version 1). \
-            Generated from the handlers; see docs/API.md for the decisions the contract leaves open.",
+        description = "Huawei Cloud VOD-compatible snapshot API, contract version 1. \
+            Generated from the handlers; docs/API.md is the contract, with every rule and decision.",
     ),
     paths(
         thumbnails::register,
