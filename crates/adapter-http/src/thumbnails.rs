@@ -4,8 +4,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::IntoResponse;
-use vodsnap_domain::{AssetId, DeleteSelection, DetailsPage, ListFilter, ListPage, TaskId};
+use axum::response::{IntoResponse, Response};
+use vodsnap_domain::{AssetId, DeleteRequest, DetailsPage, ListFilter, ListPage, TaskId};
 use vodsnap_ports::{DetailsError, Registered};
 
 use crate::RequestId;
@@ -193,7 +193,14 @@ pub(crate) async fn details(
     }))
 }
 
-/// `DELETE /v1/{project_id}/asset/thumbnails`: deletes up to 10 task results.
+/// Sent, `true`, on the answer of a dry run, so that a client (or a log)
+/// can tell it from a delete without reading the body.
+pub(crate) const DRY_RUN_HEADER: &str = "x-vodsnap-dry-run";
+
+/// `DELETE /v1/{project_id}/asset/thumbnails`: deletes up to 10 task results (or a dry run).
+///
+/// With `dry_run=true` it answers what the delete would answer, and changes
+/// nothing.
 #[utoipa::path(
     delete,
     path = "/v1/{project_id}/asset/thumbnails",
@@ -204,9 +211,11 @@ pub(crate) async fn details(
         ("project_id" = String, Path, description = "the project", pattern = "^[A-Za-z0-9_-]{1,64}$"),
         ("asset_id" = Option<String>, Query, description = "the asset whose task results to delete, or to which the named tasks must belong", pattern = "^[A-Za-z0-9_-]{1,64}$"),
         ("task_id" = Option<Vec<String>>, Query, description = "task results to delete, up to 10", style = Form, explode, max_items = 10),
+        ("dry_run" = Option<bool>, Query, description = "vodsnap extension: true answers what the delete would answer, with \"dry_run\": true and the header X-Vodsnap-Dry-Run, and changes nothing; false (the default) deletes"),
     ),
     responses(
-        (status = 200, description = "the outcome, item by item", body = DeleteBody),
+        (status = 200, description = "the outcome, item by item (on a dry run: what it would be)", body = DeleteBody,
+            headers(("X-Vodsnap-Dry-Run" = String, description = "true, on the answer of a dry run only"))),
     ),
 )]
 pub(crate) async fn delete(
@@ -214,12 +223,33 @@ pub(crate) async fn delete(
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
     uri: Uri,
-) -> Result<Json<DeleteBody>, ApiError> {
+) -> Result<Response, ApiError> {
     let pairs = crate::query::pairs(uri.query())?;
-    let selection = DeleteSelection::from_query(&pairs).map_err(bad)?;
+    let request = DeleteRequest::from_query(&pairs).map_err(bad)?;
+    if request.is_dry_run() {
+        let report = state
+            .snapshots
+            .delete_dry_run(&caller.project, request.selection())
+            .await?;
+        let would_delete = report.items.iter().filter(|i| i.error().is_none()).count();
+        tracing::info!(
+            would_delete,
+            remaining = report.remaining,
+            "delete dry run answered"
+        );
+        return Ok((
+            [(DRY_RUN_HEADER, "true")],
+            Json(DeleteBody::dry_run(&report)),
+        )
+            .into_response());
+    }
     let report = state
         .snapshots
-        .delete(&caller.project, &selection, &caller.actor(&request_id))
+        .delete(
+            &caller.project,
+            request.selection(),
+            &caller.actor(&request_id),
+        )
         .await?;
     for item in &report.items {
         metrics::counter!("vodsnap_deletions_total", "status" => item.status().as_str())
@@ -227,5 +257,5 @@ pub(crate) async fn delete(
     }
     let deleted = report.items.iter().filter(|i| i.error().is_none()).count();
     tracing::info!(deleted, remaining = report.remaining, "delete answered");
-    Ok(Json(DeleteBody::from(&report)))
+    Ok(Json(DeleteBody::from(&report)).into_response())
 }

@@ -241,6 +241,20 @@ pub(crate) struct DetailBody {
 pub(crate) struct DeleteBody {
     delete_result_array: Vec<DeleteItemBody>,
     remaining: u64,
+    /// `true` on a dry run's answer (a vodsnap extension); absent on a delete's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    dry_run: Option<bool>,
+}
+
+impl DeleteBody {
+    /// The answer of a dry run: the report of what the delete would do.
+    pub(crate) fn dry_run(report: &DeleteReport) -> Self {
+        Self {
+            dry_run: Some(true),
+            ..Self::from(report)
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -294,6 +308,7 @@ impl From<&DeleteReport> for DeleteBody {
         Self {
             delete_result_array: report.items.iter().map(Into::into).collect(),
             remaining: report.remaining,
+            dry_run: None,
         }
     }
 }

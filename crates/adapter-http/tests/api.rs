@@ -601,3 +601,150 @@ async fn unknown_paths_and_methods_answer_in_the_contract_format() {
         assert_eq!(body["request_id"].as_str(), id.as_deref());
     }
 }
+
+/// Status, headers and the body's exact bytes.
+async fn call_raw(
+    state: AppState,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = router(state).oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_what_the_delete_then_does_and_changes_nothing() {
+    // Arrange: two live tasks of asset a1.
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let uri = "/v1/p1/asset/thumbnails";
+    for t in ["t1", "t2"] {
+        let (status, _, _) = call(state.clone(), post(uri, registration(t))).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let named = "/v1/p1/asset/thumbnails?asset_id=a1&task_id=t1&task_id=zz";
+
+    // Act: the dry run, first.
+    let (status, headers, dry) = call_raw(
+        state.clone(),
+        with_token("DELETE", &format!("{named}&dry_run=true"), "p1"),
+    )
+    .await;
+
+    // Assert: flagged in the header and the body, and nothing changed.
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers
+            .get("x-vodsnap-dry-run")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let dry = json(&dry);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["delete_result_array"][0]["status"], "DELETED");
+    assert_eq!(dry["delete_result_array"][1]["status"], "FAILED");
+    assert_eq!(dry["remaining"], 1);
+    let details = "/v1/p1/asset/thumbnail/details?task_id=t1";
+    let (status, _, _) = call(state.clone(), with_token("GET", details, "p1")).await;
+    assert_eq!(status, StatusCode::OK, "the dry run deleted t1");
+    let (_, listed, _) = call(state.clone(), with_token("GET", uri, "p1")).await;
+    assert_eq!(listed["total"], 2);
+
+    // The delete itself answers the same, without the flag or the header.
+    let (status, headers, real) = call_raw(state.clone(), with_token("DELETE", named, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-vodsnap-dry-run").is_none());
+    let mut expected = dry.clone();
+    expected
+        .as_object_mut()
+        .expect("an object")
+        .remove("dry_run");
+    assert_eq!(json(&real), expected);
+    let (status, _, _) = call(state.clone(), with_token("GET", details, "p1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // An asset-only dry run names what the asset-only delete then deletes.
+    let by_asset = "/v1/p1/asset/thumbnails?asset_id=a1";
+    let (_, headers, dry) = call_raw(
+        state.clone(),
+        with_token("DELETE", &format!("{by_asset}&dry_run=true"), "p1"),
+    )
+    .await;
+    assert!(headers.contains_key("x-vodsnap-dry-run"));
+    assert_eq!(
+        json(&dry),
+        serde_json::json!({
+            "delete_result_array": [{"asset_id": "a1", "task_id": "t2", "status": "DELETED"}],
+            "remaining": 0,
+            "dry_run": true
+        })
+    );
+    // dry_run=false is the delete; its body is Huawei's shape to the byte.
+    let (status, headers, real) = call_raw(
+        state,
+        with_token("DELETE", &format!("{by_asset}&dry_run=false"), "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-vodsnap-dry-run").is_none());
+    assert_eq!(
+        String::from_utf8(real).expect("UTF-8"),
+        r#"{"delete_result_array":[{"asset_id":"a1","task_id":"t2","status":"DELETED"}],"remaining":0}"#
+    );
+}
+
+#[tokio::test]
+async fn dry_run_is_true_or_false_once_anything_else_is_a_400() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let (status, _, _) = call(
+        state.clone(),
+        post("/v1/p1/asset/thumbnails", registration("t1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for query in [
+        "task_id=t1&dry_run=yes",
+        "task_id=t1&dry_run=1",
+        "task_id=t1&dry_run=TRUE",
+        "task_id=t1&dry_run=",
+        "task_id=t1&dry_run",
+        "task_id=t1&dry_run=true&dry_run=true",
+        "task_id=t1&dry_run=false&dry_run=true",
+        "task_id=t1&dryrun=true",
+    ] {
+        let uri = format!("/v1/p1/asset/thumbnails?{query}");
+        let (status, body, _) = call(state.clone(), with_token("DELETE", &uri, "p1")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["error_code"], "VOD.10053");
+        let message = body["error_msg"].as_str().expect("a message");
+        assert!(message.contains("dry"), "{query}: {message}");
+    }
+    // None of them deleted anything.
+    let details = "/v1/p1/asset/thumbnail/details?task_id=t1";
+    let (status, _, _) = call(state, with_token("GET", details, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_dry_run_during_an_outage_is_503_for_both_selections() {
+    // A dry run wrote nothing, so no item's outcome is unknown: the answer
+    // is "try again", never UNKNOW items. The mock has no delete: a dry run
+    // that reached for it would fail the test.
+    let mut store = MockTaskResultStore::new();
+    store.expect_preview_delete().returning(|_, _, _| {
+        Err(DeleteError::Unavailable(anyhow::anyhow!(
+            "connection refused"
+        )))
+    });
+    let state = state_with(Arc::new(store)).await;
+    for query in ["task_id=t1&task_id=t2", "asset_id=a1"] {
+        let uri = format!("/v1/p1/asset/thumbnails?{query}&dry_run=true");
+        let (status, body, _) = call(state.clone(), with_token("DELETE", &uri, "p1")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{query}: {body}");
+        assert_eq!(body["error_code"], "VOD.10052");
+    }
+}

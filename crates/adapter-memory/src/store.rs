@@ -14,7 +14,8 @@ use vodsnap_domain::{
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
     CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
-    Listing, ParkedItem, PingError, RegisterError, SnapshotPage, Stored, TaskResultStore,
+    Listing, ParkedItem, PingError, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage,
+    Stored, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -31,6 +32,29 @@ impl Project {
             self.live.values().filter(|t| t.asset() == asset).collect();
         tasks.sort_by(|a, b| (a.created_at(), a.task()).cmp(&(b.created_at(), b.task())));
         tasks
+    }
+
+    /// Fails unless every task a plan dooms is live: a store writes only
+    /// tombstones of live tasks.
+    fn check_doomed(&self, doomed: &[TaskId]) -> Result<(), DeleteError> {
+        match doomed.iter().find(|t| !self.live.contains_key(*t)) {
+            Some(task) => Err(DeleteError::Unknown(anyhow::anyhow!(
+                "the plan dooms task {task}, which is not live"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The live task results of the selection's asset once `doomed` are
+    /// gone (`None` when the selection names no asset). Counted before
+    /// any write, so that a delete and its dry run count alike.
+    fn live_left_after(&self, selection: &DeleteSelection, doomed: &[TaskId]) -> Option<u64> {
+        selection.asset().map(|asset| {
+            self.live_of_asset(asset)
+                .into_iter()
+                .filter(|t| !doomed.contains(t.task()))
+                .count() as u64
+        })
     }
 
     /// The selected tasks that exist, live or tombstoned; for an asset-only
@@ -202,18 +226,9 @@ impl TaskResultStore for MemoryStore {
         self.with_inner(|inner| {
             let p = inner.projects.entry(project.clone()).or_default();
             let planned = planner(p.find(selection));
-            // Every doomed task must be live: checked before any write, so
-            // a wrong plan changes nothing.
-            if let Some(task) = planned
-                .plan
-                .doomed()
-                .iter()
-                .find(|t| !p.live.contains_key(*t))
-            {
-                return Err(DeleteError::Unknown(anyhow::anyhow!(
-                    "the plan dooms task {task}, which is not live"
-                )));
-            }
+            // Checked before any write, so a wrong plan changes nothing.
+            p.check_doomed(planned.plan.doomed())?;
+            let live_left = p.live_left_after(selection, planned.plan.doomed());
             let mut freed: Vec<ObjectKey> = Vec::new();
             for task in planned.plan.doomed() {
                 if let Some(removed) = p.live.remove(task) {
@@ -221,14 +236,30 @@ impl TaskResultStore for MemoryStore {
                     p.deleted.insert(task.clone(), removed.asset().clone());
                 }
             }
-            let live_left = selection
-                .asset()
-                .map(|asset| p.live_of_asset(asset).len() as u64);
             for key in freed {
                 inner.cleanup.enqueue(project.clone(), key, planned.at);
             }
             inner.audit.push(planned.audit.clone());
             Ok(CommittedDelete { planned, live_left })
+        })
+    }
+
+    async fn preview_delete<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        planner: PreviewPlanner<'a>,
+    ) -> Result<PreviewedDelete, DeleteError> {
+        // The same find, plan and check as a delete, under the same lock;
+        // then nothing is written (not even an empty entry for a project
+        // never seen).
+        self.with_inner(|inner| {
+            let unseen = Project::default();
+            let p = inner.projects.get(project).unwrap_or(&unseen);
+            let plan = planner(p.find(selection));
+            p.check_doomed(plan.doomed())?;
+            let live_left = p.live_left_after(selection, plan.doomed());
+            Ok(PreviewedDelete { plan, live_left })
         })
     }
 

@@ -16,7 +16,8 @@ use vodsnap_domain::{
 };
 use vodsnap_ports::{
     AuditRecord, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
-    Listing, PingError, PlannedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
+    Listing, PingError, PlannedDelete, PreviewPlanner, PreviewedDelete, RegisterError,
+    SnapshotPage, Stored, TaskResultStore,
 };
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
@@ -393,6 +394,35 @@ impl LockedRow {
     }
 }
 
+/// Finds and locks the rows of a delete (or of its dry run) in `tx`: the
+/// selected tasks ([`LOCK_SELECTED`]) or the asset's oldest live ones
+/// ([`PICK_OLDEST_OF_ASSET`]).
+async fn lock_selected(
+    tx: &mut PgConnection,
+    project: &ProjectId,
+    selection: &DeleteSelection,
+) -> Result<Vec<FoundTask>, DbError> {
+    let rows: Vec<LockedRow> = match (selection.is_asset_only(), selection.asset()) {
+        (true, Some(asset)) => sqlx::query_as(PICK_OLDEST_OF_ASSET)
+            .bind(project.as_str())
+            .bind(asset.as_str())
+            .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
+            .fetch_all(&mut *tx)
+            .await
+            .db("failed to pick the asset's oldest task results")?,
+        _ => {
+            let ids: Vec<&str> = selection.tasks().iter().map(TaskId::as_str).collect();
+            sqlx::query_as(LOCK_SELECTED)
+                .bind(project.as_str())
+                .bind(ids)
+                .fetch_all(&mut *tx)
+                .await
+                .db("failed to lock the selected task results")?
+        }
+    };
+    rows.into_iter().map(LockedRow::into_found).collect()
+}
+
 impl PgTaskResultStore {
     /// `BEGIN`, lock (or pick), [`TOMBSTONE`], `COMMIT`: the planner runs
     /// between the lock and the write, on the rows this transaction holds.
@@ -404,28 +434,7 @@ impl PgTaskResultStore {
     ) -> Result<CommittedDelete, DbError> {
         let mut conn = self.database.acquire().await?;
         let mut tx = conn.begin().await.db("failed to begin a delete")?;
-        let rows: Vec<LockedRow> = match (selection.is_asset_only(), selection.asset()) {
-            (true, Some(asset)) => sqlx::query_as(PICK_OLDEST_OF_ASSET)
-                .bind(project.as_str())
-                .bind(asset.as_str())
-                .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
-                .fetch_all(&mut *tx)
-                .await
-                .db("failed to pick the asset's oldest task results")?,
-            _ => {
-                let ids: Vec<&str> = selection.tasks().iter().map(TaskId::as_str).collect();
-                sqlx::query_as(LOCK_SELECTED)
-                    .bind(project.as_str())
-                    .bind(ids)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db("failed to lock the selected task results")?
-            }
-        };
-        let found = rows
-            .into_iter()
-            .map(LockedRow::into_found)
-            .collect::<Result<Vec<_>, _>>()?;
+        let found = lock_selected(&mut tx, project, selection).await?;
         let planned = planner(found);
         let done = tombstone(&mut tx, project, selection.asset(), &planned).await?;
         // Once this commits the deletion is durable; only then is DELETED
@@ -437,6 +446,61 @@ impl PgTaskResultStore {
             live_left: selection.asset().map(|_| count(done.live_left)),
         })
     }
+
+    /// `BEGIN`, lock (or pick) as [`Self::try_delete`] does, [`PREVIEW`],
+    /// `ROLLBACK`: the dry run waits for and skips exactly the rows the
+    /// delete would, and writes nothing.
+    async fn try_preview(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        planner: PreviewPlanner<'_>,
+    ) -> Result<PreviewedDelete, DbError> {
+        let mut conn = self.database.acquire().await?;
+        let mut tx = conn.begin().await.db("failed to begin a dry run")?;
+        let found = lock_selected(&mut tx, project, selection).await?;
+        let plan = planner(found);
+        let doomed: Vec<&str> = plan.doomed().iter().map(TaskId::as_str).collect();
+        let counted: Previewed = sqlx::query_as(PREVIEW)
+            .bind(project.as_str())
+            .bind(&doomed)
+            .bind(selection.asset().map(AssetId::as_str))
+            .fetch_one(&mut *tx)
+            .await
+            .db("failed to count what a delete would leave")?;
+        tx.rollback().await.db("failed to end a dry run")?;
+        conn.release();
+        // As in [`tombstone`]: the rows are locked, so every doomed task
+        // must be live.
+        if counted.live_doomed != doomed.len() as i64 {
+            return Err(DbError::unknown(anyhow!(
+                "{} of {} locked task results are live",
+                counted.live_doomed,
+                doomed.len()
+            )));
+        }
+        Ok(PreviewedDelete {
+            plan,
+            live_left: selection.asset().map(|_| count(counted.live_left)),
+        })
+    }
+}
+
+/// What a dry run counts, once the doomed tasks are known and locked:
+/// how many of them are live (all, or the plan is wrong), and the asset's
+/// live tasks the delete would leave (`$3`, NULL for none), excluding the
+/// doomed by id as [`TOMBSTONE`] does.
+const PREVIEW: &str = "\
+    SELECT (SELECT count(*) FROM task_results \
+            WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL) AS live_doomed, \
+           (SELECT count(*) FROM task_results \
+            WHERE project_id = $1 AND asset_id = $3 AND deleted_at IS NULL \
+              AND NOT (task_id = ANY($2))) AS live_left";
+
+#[derive(sqlx::FromRow)]
+struct Previewed {
+    live_doomed: i64,
+    live_left: i64,
 }
 
 /// The rest of a delete, in one statement once the doomed tasks are known
@@ -648,6 +712,25 @@ impl TaskResultStore for PgTaskResultStore {
             match self.try_delete(project, selection, planner).await {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(attempt, error = ?e, "delete aborted by the database; retrying");
+                    attempt += 1;
+                }
+                other => return other.map_err(DeleteError::from),
+            }
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
+    async fn preview_delete<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        planner: PreviewPlanner<'a>,
+    ) -> Result<PreviewedDelete, DeleteError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_preview(project, selection, planner).await {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(attempt, error = ?e, "dry run aborted by the database; retrying");
                     attempt += 1;
                 }
                 other => return other.map_err(DeleteError::from),

@@ -35,7 +35,8 @@ use vodsnap_domain::{
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, CommittedDelete, Credential, CredentialError,
     CredentialStore, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
-    PingError, RegisterError, Registered, SnapshotPage, TaskResultStore,
+    PingError, PreviewPlanner, PreviewedDelete, RegisterError, Registered, SnapshotPage,
+    TaskResultStore,
 };
 use vodsnap_service::Snapshots;
 use vodsnap_store_suite::fixtures::{actor, asset, at, project, result, task};
@@ -202,6 +203,14 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
         planner: DeletePlanner<'a>,
     ) -> Result<CommittedDelete, DeleteError> {
         self.store.delete(project, selection, planner).await
+    }
+    async fn preview_delete<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        planner: PreviewPlanner<'a>,
+    ) -> Result<PreviewedDelete, DeleteError> {
+        self.store.preview_delete(project, selection, planner).await
     }
     async fn ping(&self) -> Result<(), PingError> {
         self.store.ping().await
@@ -867,6 +876,84 @@ fn spawn_delete(
             .delete(&project("p"), &selection, &actor())
             .await
     })
+}
+
+/// Waits until some session of the test database waits for a lock.
+async fn until_a_session_waits_for_a_lock(observer: &mut PgConnection) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE NOT l.granted AND a.datname = current_database()",
+        )
+        .fetch_one(&mut *observer)
+        .await
+        .expect("read pg_locks");
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no session ever waited for a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_waits_for_and_skips_the_rows_a_delete_would() {
+    // Arrange: another transaction holds t1 and tombstones it, as a
+    // concurrent delete does before it commits.
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    for (t, when) in [("t1", 1), ("t2", 2), ("t3", 3)] {
+        register(&store, "a", t, when).await;
+    }
+    let mut blocker = lock_tasks(&db, &["t1"]).await;
+    sqlx::query("UPDATE task_results SET deleted_at = now() WHERE task_id = 't1'")
+        .execute(&mut blocker)
+        .await
+        .expect("tombstone t1");
+
+    // Act and assert: an asset-only dry run skips the held row at once,
+    // and still counts it as live, as the delete does.
+    let of_asset = DeleteSelection::new(Some(asset("a")), Vec::new()).unwrap();
+    let preview = store
+        .service(at(5))
+        .delete_dry_run(&project("p"), &of_asset)
+        .await
+        .expect("dry run of the asset");
+    let picked: Vec<&str> = preview.items.iter().map(|i| i.task_id().as_str()).collect();
+    assert_eq!((picked, preview.remaining), (vec!["t2", "t3"], 1));
+
+    // A dry run naming t1 waits for the holder, then sees its tombstone.
+    let named = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .service(at(5))
+                .delete_dry_run(&project("p"), &by_tasks(&["t1".to_owned()]))
+                .await
+        })
+    };
+    let mut observer = PgConnection::connect_with(&db.admin.clone().database(&db.name))
+        .await
+        .expect("connect the observer");
+    until_a_session_waits_for_a_lock(&mut observer).await;
+    unlock(&mut blocker).await;
+    let report = named.await.expect("joined").expect("dry run of t1");
+    assert_eq!(report.items[0].status(), DeleteStatus::Deleted);
+
+    // Nothing but the holder's tombstone was written.
+    let (tombstones, queued, audited): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM task_results WHERE deleted_at IS NOT NULL), \
+                (SELECT count(*) FROM cleanup_items), \
+                (SELECT count(*) FROM audit_log WHERE action = 'delete')",
+    )
+    .fetch_one(&mut observer)
+    .await
+    .expect("count what was written");
+    assert_eq!((tombstones, queued, audited), (1, 0, 0));
 }
 
 #[tokio::test]

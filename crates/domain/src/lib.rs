@@ -25,7 +25,7 @@ pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
 pub use secret::Secret;
-pub use selection::{DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
+pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
 pub use task_result::{
     Existing, ListFilter, NewTaskResult, ObjectKey, ObjectKeyError, RegistrationDecision,
     RegistrationError, Snapshot, TaskResult, TaskSummary,

@@ -1,4 +1,5 @@
-//! The delete selection: which task results one DELETE call may remove.
+//! The delete selection: which task results one DELETE call may remove,
+//! and the DELETE request that carries it (a real delete or a dry run).
 
 use crate::id::{AssetId, IdError, TaskId};
 
@@ -6,13 +7,17 @@ use crate::id::{AssetId, IdError, TaskId};
 /// `task_id` or picked from an asset.
 pub const MAX_TASKS_PER_CALL: usize = 10;
 
-/// Why a DELETE query is not a valid selection.
+/// Why a DELETE query is not a valid request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectionError {
-    #[error("unknown query parameter '{0}': only asset_id and task_id are accepted")]
+    #[error("unknown query parameter '{0}': only asset_id, task_id and dry_run are accepted")]
     UnknownParameter(String),
     #[error("asset_id may be given at most once")]
     RepeatedAssetId,
+    #[error("dry_run may be given at most once")]
+    RepeatedDryRun,
+    #[error("dry_run must be true or false")]
+    InvalidDryRun,
     #[error("give asset_id, task_id or both to say what to delete")]
     NoSelector,
     #[error("at most {MAX_TASKS_PER_CALL} distinct task_id values per call, got {0}")]
@@ -51,31 +56,6 @@ impl DeleteSelection {
         })
     }
 
-    /// Parses decoded query pairs as the DELETE call receives them. Any key
-    /// other than `asset_id` and `task_id` is refused, so that a misspelled
-    /// selector can never widen a delete.
-    pub fn from_query<K, V>(pairs: &[(K, V)]) -> Result<Self, SelectionError>
-    where
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let mut asset = None;
-        let mut tasks = Vec::new();
-        for (key, value) in pairs {
-            match key.as_ref() {
-                AssetId::FIELD => {
-                    if asset.is_some() {
-                        return Err(SelectionError::RepeatedAssetId);
-                    }
-                    asset = Some(AssetId::parse(value.as_ref())?);
-                }
-                TaskId::FIELD => tasks.push(TaskId::parse(value.as_ref())?),
-                other => return Err(SelectionError::UnknownParameter(other.to_owned())),
-            }
-        }
-        Self::new(asset, tasks)
-    }
-
     /// The asset the selection is limited to, if any.
     pub fn asset(&self) -> Option<&AssetId> {
         self.asset.as_ref()
@@ -93,13 +73,138 @@ impl DeleteSelection {
     }
 }
 
+/// A DELETE call as its query asks: what to delete, and whether to delete it
+/// or only to say what a delete would answer (`dry_run=true`, a vodsnap
+/// extension that the Huawei SDKs never send).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    selection: DeleteSelection,
+    dry_run: bool,
+}
+
+impl DeleteRequest {
+    /// The query parameter of a dry run.
+    pub const DRY_RUN: &'static str = "dry_run";
+
+    pub fn new(selection: DeleteSelection, dry_run: bool) -> Self {
+        Self { selection, dry_run }
+    }
+
+    /// Parses decoded query pairs as the DELETE call receives them. Any key
+    /// other than `asset_id`, `task_id` and `dry_run` is refused, so that a
+    /// misspelled selector can never widen a delete; `dry_run` is `true` or
+    /// `false` exactly, at most once, so that a misspelled value
+    /// (`dry_run=yes`, `dry_run=1`) can never turn a preview into a delete.
+    pub fn from_query<K, V>(pairs: &[(K, V)]) -> Result<Self, SelectionError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut asset = None;
+        let mut tasks = Vec::new();
+        let mut dry_run = None;
+        for (key, value) in pairs {
+            match key.as_ref() {
+                AssetId::FIELD => {
+                    if asset.is_some() {
+                        return Err(SelectionError::RepeatedAssetId);
+                    }
+                    asset = Some(AssetId::parse(value.as_ref())?);
+                }
+                TaskId::FIELD => tasks.push(TaskId::parse(value.as_ref())?),
+                Self::DRY_RUN => {
+                    if dry_run.is_some() {
+                        return Err(SelectionError::RepeatedDryRun);
+                    }
+                    dry_run = Some(match value.as_ref() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(SelectionError::InvalidDryRun),
+                    });
+                }
+                other => return Err(SelectionError::UnknownParameter(other.to_owned())),
+            }
+        }
+        Ok(Self {
+            selection: DeleteSelection::new(asset, tasks)?,
+            dry_run: dry_run.unwrap_or(false),
+        })
+    }
+
+    /// What to delete.
+    pub fn selection(&self) -> &DeleteSelection {
+        &self.selection
+    }
+
+    /// True when the call asks only what the delete would answer, with
+    /// nothing changed.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     fn q(pairs: &[(&str, &str)]) -> Result<DeleteSelection, SelectionError> {
-        DeleteSelection::from_query(pairs)
+        DeleteRequest::from_query(pairs).map(|r| r.selection().clone())
+    }
+
+    fn dry_run(pairs: &[(&str, &str)]) -> Result<bool, SelectionError> {
+        DeleteRequest::from_query(pairs).map(|r| r.is_dry_run())
+    }
+
+    #[test]
+    fn dry_run_absent_or_false_is_a_delete() {
+        assert_eq!(dry_run(&[("task_id", "t1")]), Ok(false));
+        assert_eq!(
+            dry_run(&[("task_id", "t1"), ("dry_run", "false")]),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn dry_run_true_is_a_dry_run_of_the_same_selection() {
+        let pairs = [("asset_id", "a1"), ("dry_run", "true"), ("task_id", "t1")];
+        let request = DeleteRequest::from_query(&pairs).unwrap();
+        assert!(request.is_dry_run());
+        assert_eq!(
+            request.selection(),
+            &q(&[("asset_id", "a1"), ("task_id", "t1")]).unwrap()
+        );
+        assert_eq!(
+            dry_run(&[("dry_run", "true"), ("asset_id", "a1")]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn dry_run_takes_only_true_or_false() {
+        for value in ["", "1", "0", "yes", "True", "TRUE", "false ", "on"] {
+            assert_eq!(
+                dry_run(&[("task_id", "t1"), ("dry_run", value)]),
+                Err(SelectionError::InvalidDryRun),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dry_run_twice_is_refused_even_when_both_agree() {
+        assert_eq!(
+            dry_run(&[("task_id", "t1"), ("dry_run", "true"), ("dry_run", "true")]),
+            Err(SelectionError::RepeatedDryRun)
+        );
+    }
+
+    #[test]
+    fn dry_run_alone_selects_nothing() {
+        assert_eq!(
+            dry_run(&[("dry_run", "true")]),
+            Err(SelectionError::NoSelector)
+        );
     }
 
     #[test]
@@ -185,7 +290,8 @@ mod tests {
             if let Some(a) = asset {
                 pairs.push(("asset_id".to_owned(), a));
             }
-            if let Ok(s) = DeleteSelection::from_query(&pairs) {
+            if let Ok(r) = DeleteRequest::from_query(&pairs) {
+                let s = r.selection();
                 prop_assert!(s.tasks().len() <= MAX_TASKS_PER_CALL);
                 let mut sorted = s.tasks().to_vec();
                 sorted.sort();
@@ -198,7 +304,7 @@ mod tests {
         fn no_query_makes_the_parser_panic(
             pairs in proptest::collection::vec((any::<String>(), any::<String>()), 0..15)
         ) {
-            let _ = DeleteSelection::from_query(&pairs);
+            let _ = DeleteRequest::from_query(&pairs);
         }
     }
 }

@@ -20,7 +20,8 @@ pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
 pub use store::{
     CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
-    PingError, PlannedDelete, RegisterError, Registered, SnapshotPage, Stored, TaskResultStore,
+    PingError, PlannedDelete, PreviewPlanner, PreviewedDelete, RegisterError, Registered,
+    SnapshotPage, Stored, TaskResultStore,
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 

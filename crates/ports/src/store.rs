@@ -50,6 +50,19 @@ pub struct CommittedDelete {
 /// commits only what its last call answered.
 pub type DeletePlanner<'a> = &'a (dyn Fn(Vec<FoundTask>) -> PlannedDelete + Send + Sync);
 
+/// Decides a dry run from the rows a store found under its lock: the plan
+/// alone, as nothing is written. A store MAY call it more than once.
+pub type PreviewPlanner<'a> = &'a (dyn Fn(Vec<FoundTask>) -> DeletePlan + Send + Sync);
+
+/// A delete previewed, not committed: what it would do, and the live task
+/// results of the selection's asset it would leave (`None` when it names
+/// no asset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewedDelete {
+    pub plan: DeletePlan,
+    pub live_left: Option<u64>,
+}
+
 /// What a registration did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registered {
@@ -192,6 +205,27 @@ pub trait TaskResultStore: Send + Sync + 'static {
         selection: &DeleteSelection,
         planner: DeletePlanner<'a>,
     ) -> Result<CommittedDelete, DeleteError>;
+
+    /// A dry run of [`TaskResultStore::delete`]: the same unit of work up
+    /// to the plan, then nothing written.
+    ///
+    /// - MUST find and lock the rows exactly as `delete` does (waiting for
+    ///   a concurrent delete of the same tasks, skipping the asset's rows
+    ///   another delete holds), and ask `planner`.
+    /// - MUST check, as `delete` does, that every task of `plan.doomed()`
+    ///   is live, else return `Unknown`.
+    /// - MUST write nothing: no tombstone, no cleanup item, no audit
+    ///   record; locks are released (a transaction rolled back).
+    /// - Counts the live task results of the selection's asset that the
+    ///   delete would leave: those live now, less the doomed ones.
+    ///
+    /// Only `Unavailable` and `Unknown` errors; nothing changed either way.
+    async fn preview_delete<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        planner: PreviewPlanner<'a>,
+    ) -> Result<PreviewedDelete, DeleteError>;
 
     /// Whether the store answers; for readiness.
     async fn ping(&self) -> Result<(), PingError>;

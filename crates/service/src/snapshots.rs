@@ -156,6 +156,26 @@ impl Snapshots {
         }
     }
 
+    /// A dry run of [`Snapshots::delete`]: what it would answer now, found
+    /// under the same locks and planned by the same domain rule, with
+    /// nothing changed (no tombstone, no cleanup item, no audit record).
+    ///
+    /// A dry run that fails is an error for both selections: it wrote
+    /// nothing, so there is no item whose outcome is unknown, and the
+    /// honest answer is "try again" (503), not `UNKNOW` items.
+    pub async fn delete_dry_run(
+        &self,
+        project: &ProjectId,
+        selection: &DeleteSelection,
+    ) -> Result<DeleteReport, DeleteError> {
+        let planner = |found: Vec<FoundTask>| DeletePlan::decide(selection, found);
+        let preview = self
+            .store
+            .preview_delete(project, selection, &planner)
+            .await?;
+        Ok(preview.plan.into_report(preview.live_left))
+    }
+
     /// Whether the store answers.
     pub async fn ready(&self) -> Result<(), PingError> {
         self.store.ping().await

@@ -16,7 +16,8 @@ use vodsnap_domain::{
 };
 use vodsnap_ports::{
     Actor, CleanupItem, CommittedDelete, DeleteError, Inserted, MockAuditLog, MockCleanupQueue,
-    MockClock, MockImageStore, MockTaskResultStore, RegisterError, Registered, Stored,
+    MockClock, MockImageStore, MockTaskResultStore, PreviewedDelete, RegisterError, Registered,
+    Stored,
 };
 use vodsnap_service::{Snapshots, Worker, WorkerSettings};
 
@@ -102,6 +103,47 @@ async fn an_outage_answers_unknow_items_for_named_tasks_and_fails_an_asset_delet
     let asset_only = DeleteSelection::new(Some(AssetId::parse("a").unwrap()), vec![]).unwrap();
     assert!(matches!(
         service.delete(&p(), &asset_only, &actor).await,
+        Err(DeleteError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_the_domain_plan_and_writes_nothing() {
+    // The mocks have no delete and no audit append: a dry run that wrote,
+    // or asked the store to, would fail here.
+    let mut store = MockTaskResultStore::new();
+    store.expect_preview_delete().returning(|_, _, planner| {
+        let plan = planner(vec![FoundTask::live(
+            TaskId::parse("t1").unwrap(),
+            AssetId::parse("a").unwrap(),
+        )]);
+        Ok(PreviewedDelete {
+            plan,
+            live_left: Some(2),
+        })
+    });
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+
+    let report = service
+        .delete_dry_run(&p(), &named(&["t1", "t2"]))
+        .await
+        .unwrap();
+
+    let statuses: Vec<DeleteStatus> = report.items.iter().map(|i| i.status()).collect();
+    assert_eq!(statuses, [DeleteStatus::Deleted, DeleteStatus::Failed]);
+    assert_eq!(report.remaining, 2);
+}
+
+#[tokio::test]
+async fn a_dry_run_that_fails_is_an_error_even_for_named_tasks() {
+    let mut store = MockTaskResultStore::new();
+    store
+        .expect_preview_delete()
+        .returning(|_, _, _| Err(DeleteError::Unavailable(anyhow::anyhow!("down"))));
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+
+    assert!(matches!(
+        service.delete_dry_run(&p(), &named(&["t1", "t2"])).await,
         Err(DeleteError::Unavailable(_))
     ));
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use vodsnap_domain::{
     DeleteSelection, DeleteStatus, DetailsPage, ItemError, ListFilter, ListPage, TaskId,
 };
-use vodsnap_ports::{DetailsError, RegisterError, Registered};
+use vodsnap_ports::{
+    AuditQuery, AuditRecord, DetailsError, Listing, RegisterError, Registered, SnapshotPage,
+};
 
 use crate::fixtures::{actor, asset, at, project, result, task};
 use crate::use_cases::{SuiteStore, UseCases as _};
@@ -533,4 +535,178 @@ pub async fn registration_racing_a_delete_ends_consistent(store: Store) {
             DeleteStatus::Unknow => panic!("a healthy store must know the outcome"),
         }
     }
+}
+
+/// Everything a client or an operator can read of project `p`: the list,
+/// each live task's details, and the audit trail.
+async fn everything(store: &Store, p: &str) -> (Listing, Vec<SnapshotPage>, Vec<AuditRecord>) {
+    let page = ListPage::new(None, Some(100)).expect("page");
+    let listing = store
+        .list(&project(p), &ListFilter::default(), page)
+        .await
+        .expect("list");
+    let mut details = Vec::new();
+    for item in &listing.items {
+        let page = DetailsPage::new(None, Some(100)).expect("page");
+        details.push(
+            store
+                .details(&project(p), &item.task, page)
+                .await
+                .expect("details"),
+        );
+    }
+    let query = AuditQuery {
+        project: project(p),
+        since: None,
+        task: None,
+        limit: 1000,
+    };
+    let audit = store.records(&query).await.expect("audit");
+    (listing, details, audit)
+}
+
+pub async fn a_dry_run_by_tasks_changes_nothing_and_answers_what_the_delete_then_does(
+    store: Store,
+) {
+    register(&store, "p", "a", "gone", 50).await;
+    store
+        .service(at(60))
+        .delete(&project("p"), &by_tasks(None, &["gone"]), &actor())
+        .await
+        .expect("delete");
+    register(&store, "p", "a", "t1", 100).await;
+    register(&store, "p", "b", "t2", 200).await;
+    register(&store, "p", "a", "t3", 300).await;
+    register(&store, "p", "a", "t4", 400).await;
+    // Every kind of item: live, of another asset, unknown, tombstoned.
+    let selection = by_tasks(Some("a"), &["t1", "t2", "missing", "gone"]);
+    let before = everything(&store, "p").await;
+
+    let dry = store
+        .service(at(500))
+        .delete_dry_run(&project("p"), &selection)
+        .await
+        .expect("dry run");
+    assert_eq!(
+        everything(&store, "p").await,
+        before,
+        "a dry run changed something"
+    );
+    let again = store
+        .service(at(600))
+        .delete_dry_run(&project("p"), &selection)
+        .await
+        .expect("dry run again");
+    assert_eq!(again, dry, "a dry run is repeatable");
+
+    let statuses: Vec<(&str, DeleteStatus)> = dry
+        .items
+        .iter()
+        .map(|i| (i.task_id().as_str(), i.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("t1", DeleteStatus::Deleted),
+            ("t2", DeleteStatus::Failed),
+            ("missing", DeleteStatus::Failed),
+            ("gone", DeleteStatus::Deleted),
+        ]
+    );
+    assert_eq!(dry.remaining, 2, "t3 and t4 would be left of asset a");
+
+    let real = store
+        .service(at(700))
+        .delete(&project("p"), &selection, &actor())
+        .await
+        .expect("delete");
+    assert_eq!(real, dry, "the delete answers what its dry run said");
+    assert_eq!(
+        listed(&store, "p", ListFilter::default()).await,
+        ["t2", "t3", "t4"]
+    );
+
+    // Without an asset, remaining is 0, as in the delete.
+    let unscoped = store
+        .service(at(800))
+        .delete_dry_run(&project("p"), &by_tasks(None, &["t3"]))
+        .await
+        .expect("dry run");
+    assert_eq!(unscoped.remaining, 0);
+    assert_eq!(
+        unscoped.items.first().map(|i| i.status()),
+        Some(DeleteStatus::Deleted)
+    );
+    assert_eq!(
+        listed(&store, "p", ListFilter::default()).await,
+        ["t2", "t3", "t4"]
+    );
+}
+
+pub async fn a_dry_run_of_an_asset_changes_nothing_and_answers_what_the_delete_then_does(
+    store: Store,
+) {
+    for i in 0..12 {
+        register(&store, "p", "a", &format!("t{i:02}"), 1000 - i).await;
+    }
+    register(&store, "p", "b", "other", 1).await;
+    let before = everything(&store, "p").await;
+
+    let dry = store
+        .service(at(2000))
+        .delete_dry_run(&project("p"), &by_asset("a"))
+        .await
+        .expect("dry run");
+    assert_eq!(
+        everything(&store, "p").await,
+        before,
+        "a dry run changed something"
+    );
+    assert_eq!(dry.items.len(), 10);
+    assert_eq!(dry.remaining, 2);
+    assert_eq!(
+        dry.items.first().map(|i| i.task_id().as_str()),
+        Some("t11"),
+        "oldest first"
+    );
+
+    let real = store
+        .service(at(2000))
+        .delete(&project("p"), &by_asset("a"), &actor())
+        .await
+        .expect("delete");
+    assert_eq!(real, dry, "the delete answers what its dry run said");
+
+    // The last two, then nothing: a dry run of an emptied asset is empty.
+    let last = store
+        .service(at(2100))
+        .delete_dry_run(&project("p"), &by_asset("a"))
+        .await
+        .expect("dry run");
+    assert_eq!((last.items.len(), last.remaining), (2, 0));
+    store
+        .service(at(2100))
+        .delete(&project("p"), &by_asset("a"), &actor())
+        .await
+        .expect("delete");
+    let empty = store
+        .service(at(2200))
+        .delete_dry_run(&project("p"), &by_asset("a"))
+        .await
+        .expect("dry run");
+    assert!(empty.items.is_empty());
+    assert_eq!(empty.remaining, 0);
+
+    // A project never seen: an empty answer, and still nothing written.
+    let unseen = store
+        .service(at(2300))
+        .delete_dry_run(&project("unseen"), &by_asset("a"))
+        .await
+        .expect("dry run");
+    assert!(unseen.items.is_empty());
+    assert!(
+        listed(&store, "unseen", ListFilter::default())
+            .await
+            .is_empty()
+    );
 }

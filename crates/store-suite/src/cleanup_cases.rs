@@ -547,3 +547,61 @@ pub async fn the_audit_trail_filters_by_time_and_task(s: Stores) {
         "the asset-only delete touched t1"
     );
 }
+
+pub async fn a_dry_run_enqueues_and_audits_nothing(s: Stores) {
+    s.service(at(100))
+        .register(result("p", "a", "t1", 3), &actor())
+        .await
+        .expect("register");
+    s.service(at(100))
+        .register(result("p", "a", "t2", 2), &actor())
+        .await
+        .expect("register");
+    let by_tasks = DeleteSelection::new(None, vec![task("t1")]).expect("selection");
+    let by_asset = DeleteSelection::new(Some(asset("a")), Vec::new()).expect("selection");
+    for selection in [&by_tasks, &by_asset] {
+        let report = s
+            .service(at(200))
+            .delete_dry_run(&project("p"), selection)
+            .await
+            .expect("dry run");
+        assert!(!report.items.is_empty(), "the dry run would delete");
+    }
+
+    let status = s.cleanup.status(at(1_000)).await.expect("status");
+    assert_eq!(status.queued, 0, "a dry run enqueued an object");
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert!(items.is_empty());
+    let query = AuditQuery {
+        project: project("p"),
+        since: None,
+        task: None,
+        limit: 100,
+    };
+    let actions: Vec<AuditAction> = s
+        .audit
+        .records(&query)
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [AuditAction::Register, AuditAction::Register],
+        "a dry run wrote an audit record"
+    );
+    for t in ["t1", "t2"] {
+        let key = ObjectKey::parse(&format!("p/a/{t}/0.jpg")).expect("key");
+        let live = s
+            .cleanup
+            .is_referenced(&project("p"), &key)
+            .await
+            .expect("referenced");
+        assert!(live, "{t} is still live, its objects referenced");
+    }
+}

@@ -45,7 +45,9 @@ macro_rules! task_result_store_tests {
             concurrent_deletes_of_the_same_tasks_all_answer_deleted,
             concurrent_asset_deletes_never_skip_or_repeat_a_task,
             concurrent_identical_registrations_create_once,
-            registration_racing_a_delete_ends_consistent
+            registration_racing_a_delete_ends_consistent,
+            a_dry_run_by_tasks_changes_nothing_and_answers_what_the_delete_then_does,
+            a_dry_run_of_an_asset_changes_nothing_and_answers_what_the_delete_then_does
         );
     };
 }
@@ -84,7 +86,8 @@ macro_rules! cleanup_queue_tests {
             a_busy_project_does_not_starve_the_others,
             concurrent_claims_over_many_projects_never_share_an_item,
             registrations_and_deletes_are_audited,
-            the_audit_trail_filters_by_time_and_task
+            the_audit_trail_filters_by_time_and_task,
+            a_dry_run_enqueues_and_audits_nothing
         );
     };
 }
