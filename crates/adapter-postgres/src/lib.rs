@@ -113,6 +113,7 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("LOCK_SELECTED", task_results::LOCK_SELECTED),
         ("PICK_OLDEST_OF_ASSET", task_results::PICK_OLDEST_OF_ASSET),
         ("TOMBSTONE", task_results::TOMBSTONE),
+        ("PREVIEW", task_results::PREVIEW),
         ("AUDIT_INSERT", audit::INSERT),
         ("CREDENTIAL_FIND", credentials::FIND),
         ("DUE_PROJECTS", cleanup::DUE_PROJECTS),

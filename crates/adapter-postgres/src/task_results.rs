@@ -490,7 +490,7 @@ impl PgTaskResultStore {
 /// how many of them are live (all, or the plan is wrong), and the asset's
 /// live tasks the delete would leave (`$3`, NULL for none), excluding the
 /// doomed by id as [`TOMBSTONE`] does.
-const PREVIEW: &str = "\
+pub(crate) const PREVIEW: &str = "\
     SELECT (SELECT count(*) FROM task_results \
             WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL) AS live_doomed, \
            (SELECT count(*) FROM task_results \
