@@ -1,6 +1,8 @@
 //! vodsnap's image store on object storage: the [`vodsnap_ports::ImageStore`]
 //! port for S3-compatible buckets (AWS, Huawei OBS, MinIO, ...), a local
-//! directory, or memory, chosen by a [`StorageUrl`].
+//! directory, or memory, chosen by a [`StorageUrl`]; and the links clients
+//! fetch those images at ([`vodsnap_ports::SnapshotLinks`]): signed links to
+//! vodsnap itself, S3 presigned URLs, or plain links under a CDN base.
 //!
 //! Failures after a short, bounded retry become
 //! [`ImageStoreError::Unavailable`](vodsnap_ports::ImageStoreError) when the
@@ -8,8 +10,13 @@
 //! Nothing this crate logs or returns carries an access key or secret.
 
 mod failure;
+mod links;
 mod storage_url;
 mod store;
 
+pub use links::{
+    LinkSettingsError, LinkTtl, MAX_LINK_TTL, MIN_LINK_TTL, MIN_URL_KEY_LEN, PlainLinks,
+    PresignedLinks, SignedLinks,
+};
 pub use storage_url::{StorageUrl, StorageUrlError};
 pub use store::{CONNECT_TIMEOUT, MAX_RETRIES, ObjectImageStore, REQUEST_TIMEOUT, RETRY_WINDOW};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -18,6 +18,7 @@ use vodsnap_domain::ObjectKey;
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
 use crate::failure::{is_absent, is_passing};
+use crate::links::{LinkTtl, PresignedLinks};
 use crate::storage_url::StorageUrl;
 
 /// How long to wait for a TCP (and TLS) connection to the storage.
@@ -36,6 +37,8 @@ pub const RETRY_WINDOW: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct ObjectImageStore {
     objects: Arc<dyn ObjectStore>,
+    /// The same store when it is S3, for presigning.
+    s3: Option<Arc<AmazonS3>>,
     description: String,
 }
 
@@ -91,15 +94,25 @@ impl ObjectImageStore {
                     .with_automatic_cleanup(true);
                 Ok(Self {
                     objects: Arc::new(objects),
+                    s3: None,
                     description: url.to_string(),
                 })
             }
             StorageUrl::S3 { bucket } => open_s3(bucket, aws_settings(env)),
             StorageUrl::Memory => Ok(Self {
                 objects: Arc::new(InMemory::new()),
+                s3: None,
                 description: url.to_string(),
             }),
         }
+    }
+
+    /// Presigned GET links to this store's objects, valid for `ttl`; `None`
+    /// unless it is an S3-compatible bucket.
+    pub fn presigned_links(&self, ttl: LinkTtl) -> Option<PresignedLinks> {
+        self.s3
+            .as_ref()
+            .map(|s3| PresignedLinks::new(s3.clone(), ttl, self.description.clone()))
     }
 }
 
@@ -183,8 +196,10 @@ fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<O
         Some(endpoint) => format!("s3://{bucket} (endpoint {})", without_userinfo(endpoint)),
         None => format!("s3://{bucket}"),
     };
+    let s3 = Arc::new(objects);
     Ok(ObjectImageStore {
-        objects: Arc::new(objects),
+        objects: s3.clone(),
+        s3: Some(s3),
         description,
     })
 }
@@ -253,6 +268,23 @@ impl ImageStore for ObjectImageStore {
             .await
             .map(|_| ())
             .map_err(|err| failure(err, format!("failed to store image {:?}", key.as_str())))
+    }
+
+    #[tracing::instrument(name = "image_store.get", skip_all, fields(store = %self.description, key = key.as_str()))]
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ImageStoreError> {
+        let path = location(key)?;
+        let doing = || format!("failed to read image {:?}", key.as_str());
+        let found = match self.objects.get(&path).await {
+            Ok(found) => found,
+            Err(err) if is_absent(&err) => return Ok(None),
+            Err(err) => return Err(failure(err, doing())),
+        };
+        match found.bytes().await {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            // Removed between the lookup and the read.
+            Err(err) if is_absent(&err) => Ok(None),
+            Err(err) => Err(failure(err, doing())),
+        }
     }
 
     #[tracing::instrument(name = "image_store.exists", skip_all, fields(store = %self.description, key = key.as_str()))]

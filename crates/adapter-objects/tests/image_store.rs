@@ -105,6 +105,12 @@ macro_rules! image_store_suite {
             }
 
             #[tokio::test]
+            async fn get_returns_the_bytes_put_and_none_when_absent() {
+                let fx = $backend();
+                suite::get_returns_the_bytes_put_and_none_when_absent(&fx.store).await;
+            }
+
+            #[tokio::test]
             async fn describes_itself_without_secrets() {
                 let fx = $backend();
                 suite::describes_itself_without_secrets(&fx.store, $describes_as);
@@ -201,4 +207,96 @@ async fn delete_is_unavailable_while_s3_is_down_and_ok_once_it_is_back() {
         .await
         .expect("delete converges once the storage is back");
     assert!(!store.exists(&k).await.expect("exists once back"));
+}
+
+// ---------------------------------------------------------------------------
+// Presigned links
+
+/// GET `link` with a bare HTTP/1.1 request: the status line and the body.
+fn fetch(link: &str) -> (String, Vec<u8>) {
+    use std::io::{Read as _, Write as _};
+    let url = url::Url::parse(link).expect("a presigned link is a URL");
+    let host = url.host_str().expect("the link names a host");
+    let port = url.port_or_known_default().expect("the link names a port");
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let mut conn = std::net::TcpStream::connect((host, port)).expect("connect to the storage");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    write!(
+        conn,
+        "GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).expect("read the response");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response has a head");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    let body = response[split + 4..].to_vec();
+    // moto answers with Content-Length, never chunked, for small objects.
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_presigned_link_fetches_the_object_from_s3() {
+    use vodsnap_adapter_objects::LinkTtl;
+    use vodsnap_domain::Timestamp;
+    use vodsnap_ports::SnapshotLinks as _;
+
+    // Arrange
+    let fx = moto_s3();
+    let k = key("p1/a b/t1/0.jpg");
+    fx.store.put(&k, b"jpeg bytes".to_vec()).await.unwrap();
+    let links = fx
+        .store
+        .presigned_links(LinkTtl::new(Duration::from_secs(600)).unwrap())
+        .expect("an S3 store presigns");
+    let now = Timestamp::from_micros(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros(),
+        )
+        .unwrap(),
+    );
+
+    // Act
+    let link = links.link(&k, now).await.unwrap();
+    let (status, body) = tokio::task::spawn_blocking(move || fetch(&link))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert_eq!(body, b"jpeg bytes");
+    let link = links.link(&k, now).await.unwrap();
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    assert!(link.contains("X-Amz-Expires="), "{link}");
+    for secret in moto::SECRETS[1..].iter() {
+        assert!(
+            !link.contains(secret),
+            "a presigned link carries no secret key"
+        );
+    }
+}
+
+#[test]
+fn only_s3_stores_presign() {
+    use vodsnap_adapter_objects::LinkTtl;
+    let ttl = LinkTtl::new(Duration::from_secs(60)).unwrap();
+    assert!(memory().store.presigned_links(ttl).is_none());
+    assert!(local_directory().store.presigned_links(ttl).is_none());
 }

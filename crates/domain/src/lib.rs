@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod delete_plan;
 pub mod id;
+pub mod image;
 pub mod outcome;
 pub mod paging;
 pub mod secret;
@@ -22,6 +23,7 @@ pub use cleanup::{
 };
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
+pub use image::ImageFormat;
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
 pub use secret::Secret;

@@ -78,6 +78,15 @@ impl ObjectKey {
         &self.0
     }
 
+    /// The project whose prefix the key lies under: its first segment, when
+    /// that is a valid project id and more follows. Every key a project
+    /// registers has one (the registration rule), so a key without one
+    /// belongs to no task.
+    pub fn project(&self) -> Option<ProjectId> {
+        let (first, _) = self.0.split_once('/')?;
+        ProjectId::parse(first).ok()
+    }
+
     /// Whether the key lies under `project`'s prefix, `{project_id}/`.
     pub fn belongs_to(&self, project: &ProjectId) -> bool {
         self.0
@@ -349,6 +358,22 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_key_names_its_project_by_its_first_segment() {
+        let key = |raw| ObjectKey::parse(raw).unwrap();
+        assert_eq!(
+            key("p1/a/0.jpg").project(),
+            Some(ProjectId::parse("p1").unwrap())
+        );
+        assert_eq!(
+            key("p1/0.jpg").project(),
+            Some(ProjectId::parse("p1").unwrap())
+        );
+        // One segment only, or a first segment no project can have.
+        assert_eq!(key("0.jpg").project(), None);
+        assert_eq!(key("bad project/0.jpg").project(), None);
     }
 
     fn snap(offset: i64, key: &str) -> Snapshot {

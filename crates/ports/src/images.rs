@@ -24,6 +24,9 @@ pub trait ImageStore: Send + Sync + 'static {
     /// demo data and tests; producers upload directly to the storage.
     async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<(), ImageStoreError>;
 
+    /// The bytes of the object under `key`; `None` when there is none.
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Vec<u8>>, ImageStoreError>;
+
     /// Whether an object exists under `key`.
     async fn exists(&self, key: &ObjectKey) -> Result<bool, ImageStoreError>;
 

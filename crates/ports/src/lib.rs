@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod clock;
 pub mod credentials;
 pub mod images;
+pub mod links;
 pub mod store;
 pub mod tokens;
 
@@ -18,6 +19,7 @@ pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Parked
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
+pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use store::{
     CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
     PingError, PlannedDelete, PreviewPlanner, PreviewedDelete, RegisterError, Registered,
@@ -35,6 +37,8 @@ pub use clock::MockClock;
 pub use credentials::MockCredentialStore;
 #[cfg(feature = "mocks")]
 pub use images::MockImageStore;
+#[cfg(feature = "mocks")]
+pub use links::MockSnapshotLinks;
 #[cfg(feature = "mocks")]
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]

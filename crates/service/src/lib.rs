@@ -3,12 +3,15 @@
 //! Handlers (`adapter-http`) and commands (`app`) call these; stores only
 //! read and write. Every decision a use case needs comes from the domain:
 //! the registration decision, the delete plan, the outage answer, the
-//! cleanup decision for one object and its retry policy.
+//! cleanup decision for one object and its retry policy, the format an
+//! image is served as.
 
 pub mod audit;
 pub mod cleanup;
+pub mod images;
 pub mod snapshots;
 
 pub use audit::AuditTrail;
 pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
+pub use images::{OpenImageError, ServedImage, SnapshotImages};
 pub use snapshots::Snapshots;

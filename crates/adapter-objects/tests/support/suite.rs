@@ -136,3 +136,21 @@ pub fn describes_itself_without_secrets(store: &dyn ImageStore, expected_prefix:
         );
     }
 }
+
+pub async fn get_returns_the_bytes_put_and_none_when_absent(store: &dyn ImageStore) {
+    let k = "p1/asset-1/task-1/7.jpg";
+    let read = |raw: &'static str| async move {
+        store
+            .get(&key(raw))
+            .await
+            .unwrap_or_else(|e| panic!("get({raw}) failed: {e:#}"))
+    };
+    assert_eq!(read(k).await, None, "nothing stored yet");
+    put(store, k).await;
+    assert_eq!(read(k).await, Some(format!("image at {k}").into_bytes()));
+    delete(store, k).await;
+    assert_eq!(read(k).await, None, "deleted");
+    // A prefix of a stored key is no object.
+    put(store, "p1/asset-1/task-1/8.jpg").await;
+    assert_eq!(read("p1/asset-1").await, None);
+}
