@@ -23,6 +23,8 @@ pub mod code {
     pub const NOT_FOUND: &str = "VOD.10062";
     pub const METHOD_NOT_ALLOWED: &str = "VOD.10058";
     pub const CONFLICT: &str = "VODSNAP.0409";
+    /// A snapshot link that is expired or altered.
+    pub const LINK_REFUSED: &str = "VODSNAP.0403";
     pub const BODY_TOO_LARGE: &str = "VODSNAP.0413";
     pub const QUERY_TOO_LONG: &str = "VODSNAP.0414";
     pub const HEADERS_TOO_LARGE: &str = "VODSNAP.0431";

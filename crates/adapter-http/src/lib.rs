@@ -7,8 +7,11 @@
 
 pub mod auth;
 mod body;
+mod cleanup;
+mod console;
 pub mod error;
 mod http_metrics;
+mod images;
 mod openapi;
 mod ops;
 mod port_errors;
@@ -30,8 +33,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 
-/// The whole API: `/v1` endpoints behind authentication, the operations
-/// endpoints open, Huawei error bodies and `X-Request-Id` everywhere.
+/// The whole API: `/v1` endpoints behind authentication; the operations
+/// endpoints, the signed snapshot links (`/snapshots/{key}`) and the
+/// console's static files open; Huawei error bodies and `X-Request-Id`
+/// everywhere.
 ///
 /// The layers, outermost first, one concern each: the request id (and the
 /// span that carries it), the rendering of every error body, the metrics
@@ -53,12 +58,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/{project_id}/asset/thumbnail/details",
             get(thumbnails::details),
         )
+        .route("/v1/{project_id}/cleanup/status", get(cleanup::status))
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        // Signed links check themselves; no credential is asked.
+        .route("/snapshots/{*key}", get(images::image))
+        .route("/console", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
         .merge(v1)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

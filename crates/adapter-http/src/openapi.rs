@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::{ops, thumbnails};
+use crate::{cleanup, images, ops, thumbnails};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,8 @@ use crate::{ops, thumbnails};
         thumbnails::list,
         thumbnails::details,
         thumbnails::delete,
+        cleanup::status,
+        images::image,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -34,6 +36,8 @@ use crate::{ops, thumbnails};
     modifiers(&Cross),
     tags(
         (name = "thumbnails", description = "the snapshot endpoints, authenticated"),
+        (name = "vodsnap", description = "vodsnap extensions, authenticated like the snapshot endpoints"),
+        (name = "images", description = "snapshot images behind the signed links of details answers; the link is the credential"),
         (name = "operations", description = "health, readiness, metrics, this document; no authentication"),
     ),
 )]

@@ -2,7 +2,11 @@
 //! operation's error, so that handlers use `?`.
 
 use axum::http::StatusCode;
-use vodsnap_ports::{DeleteError, DetailsError, ListError, PingError, RegisterError};
+use vodsnap_ports::{
+    CleanupError, DeleteError, DetailsError, LinkError, LinkRefused, ListError, PingError,
+    RegisterError,
+};
+use vodsnap_service::OpenImageError;
 
 use crate::error::{ApiError, code};
 
@@ -63,5 +67,47 @@ impl From<DeleteError> for ApiError {
 impl From<PingError> for ApiError {
     fn from(e: PingError) -> Self {
         Self::dependency_down(DATABASE, &e.0)
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::Unavailable(e) => Self::dependency_down("the image storage", &e),
+            LinkError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<CleanupError> for ApiError {
+    fn from(e: CleanupError) -> Self {
+        match e {
+            CleanupError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
+            CleanupError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<OpenImageError> for ApiError {
+    fn from(e: OpenImageError) -> Self {
+        match e {
+            // Not served here: as if the path did not exist.
+            OpenImageError::Refused(LinkRefused::NotServedHere) | OpenImageError::NotFound => {
+                Self::not_found("no such snapshot")
+            }
+            OpenImageError::Refused(LinkRefused::Expired) => Self::new(
+                StatusCode::FORBIDDEN,
+                code::LINK_REFUSED,
+                "the link has expired; ask the details call for a fresh one",
+            ),
+            OpenImageError::Refused(LinkRefused::BadSignature) => Self::new(
+                StatusCode::FORBIDDEN,
+                code::LINK_REFUSED,
+                "the link is altered or was never issued; ask the details call for one",
+            ),
+            // The store behind the reference check, or the image storage.
+            OpenImageError::Unavailable(e) => Self::dependency_down("a store", &e),
+            OpenImageError::Unknown(e) => Self::internal(&e),
+        }
     }
 }

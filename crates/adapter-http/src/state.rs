@@ -7,14 +7,11 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use vodsnap_domain::ProjectId;
 use vodsnap_ports::{Clock, CredentialStore, TokenAuthority};
-use vodsnap_service::Snapshots;
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Base of the `url` field of details; the object key is appended after
-    /// a `/`.
-    pub public_base_url: String,
     /// Largest request body accepted, in bytes (`--max-body`).
     pub max_body_bytes: usize,
     /// Most bytes of request bodies held in memory by all requests
@@ -32,7 +29,6 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            public_base_url: "http://127.0.0.1:8080/snapshots".to_owned(),
             // 10,000 snapshots with 1 KiB keys fit, with room for the JSON.
             max_body_bytes: 12 * 1024 * 1024,
             // Twenty bodies of the largest size at once.
@@ -49,6 +45,10 @@ impl Default for HttpSettings {
 pub struct AppState {
     /// The snapshot use cases; handlers call nothing else for data.
     pub snapshots: Snapshots,
+    /// The links of snapshot images, and the images behind vodsnap's own.
+    pub images: SnapshotImages,
+    /// The cleanup queue's figures, for the console.
+    pub cleanup: CleanupAdmin,
     pub credentials: Arc<dyn CredentialStore>,
     pub tokens: Arc<dyn TokenAuthority>,
     pub clock: Arc<dyn Clock>,

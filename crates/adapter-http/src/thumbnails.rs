@@ -179,17 +179,16 @@ pub(crate) async fn details(
             }
             other => other.into(),
         })?;
-    let base = state.settings.public_base_url.trim_end_matches('/');
+    let mut thumbnail_result = Vec::with_capacity(snapshots.items.len());
+    for snapshot in &snapshots.items {
+        thumbnail_result.push(DetailBody {
+            offset: snapshot.offset(),
+            url: state.images.link(snapshot.object_key()).await?,
+        });
+    }
     Ok(Json(DetailsBody {
         total: snapshots.total,
-        thumbnail_result: snapshots
-            .items
-            .iter()
-            .map(|s| DetailBody {
-                offset: s.offset(),
-                url: format!("{base}/{}", s.object_key().as_str()),
-            })
-            .collect(),
+        thumbnail_result,
     }))
 }
 

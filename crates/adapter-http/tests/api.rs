@@ -17,12 +17,14 @@ use tower::ServiceExt;
 use vodsnap_adapter_http::auth::{HmacTokenAuthority, signature};
 use vodsnap_adapter_http::{AppState, HttpSettings, router};
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
+use vodsnap_domain::ObjectKey;
 use vodsnap_domain::{ProjectId, Secret, Timestamp};
 use vodsnap_ports::{
-    Credential, CredentialStore, DeleteError, ListError, MockClock, MockTaskResultStore, PingError,
-    RegisterError, TaskResultStore, TokenAuthority,
+    CleanupQueue, Credential, CredentialStore, DeleteError, LinkError, LinkProof, LinkRefused,
+    ListError, MockClock, MockImageStore, MockTaskResultStore, PingError, RegisterError,
+    SnapshotLinks, TaskResultStore, TokenAuthority,
 };
-use vodsnap_service::Snapshots;
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
 
 const NOW: i64 = 1_790_000_000_000_000;
 const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
@@ -49,7 +51,92 @@ fn token(project: &str) -> String {
         .to_owned()
 }
 
+/// Links as a CDN's, or (when `served`) as vodsnap's own, where the proof
+/// `expires=2000000000&sig=good` verifies and `sig=good` with any other
+/// expiry has expired. The HMAC itself is adapter-objects' to test; here
+/// only what the HTTP layer makes of each answer.
+#[derive(Debug)]
+struct TestLinks {
+    served: bool,
+}
+
+const GOOD_EXPIRY_SECS: i64 = 2_000_000_000;
+
+#[async_trait::async_trait]
+impl SnapshotLinks for TestLinks {
+    async fn link(&self, key: &ObjectKey, _: Timestamp) -> Result<String, LinkError> {
+        Ok(if self.served {
+            format!(
+                "http://vodsnap.test/snapshots/{}?expires={GOOD_EXPIRY_SECS}&sig=good",
+                key.as_str()
+            )
+        } else {
+            format!("https://cdn.test/vod/{}", key.as_str())
+        })
+    }
+
+    fn verify(
+        &self,
+        _: &ObjectKey,
+        proof: &LinkProof,
+        _: Timestamp,
+    ) -> Result<Timestamp, LinkRefused> {
+        match (
+            self.served,
+            proof.signature.as_str(),
+            proof.expires.as_str(),
+        ) {
+            (false, _, _) => Err(LinkRefused::NotServedHere),
+            (true, "good", "2000000000") => {
+                Ok(Timestamp::from_micros(GOOD_EXPIRY_SECS * 1_000_000))
+            }
+            (true, "good", _) => Err(LinkRefused::Expired),
+            (true, _, _) => Err(LinkRefused::BadSignature),
+        }
+    }
+
+    fn describe(&self) -> String {
+        "test links".into()
+    }
+}
+
+const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
+
+fn jpeg_store() -> Arc<MockImageStore> {
+    let mut images = MockImageStore::new();
+    images.expect_get().returning(|_| Ok(Some(JPEG.to_vec())));
+    Arc::new(images)
+}
+
 async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
+    state_of(
+        store,
+        Arc::new(MemoryStore::new()),
+        Arc::new(TestLinks { served: false }),
+        Arc::new(MockImageStore::new()),
+    )
+    .await
+}
+
+/// A state whose one memory store holds the task results and answers the
+/// reference check, with links vodsnap serves itself.
+async fn serving_state() -> AppState {
+    let store = Arc::new(MemoryStore::new());
+    state_of(
+        store.clone(),
+        store,
+        Arc::new(TestLinks { served: true }),
+        jpeg_store(),
+    )
+    .await
+}
+
+async fn state_of(
+    store: Arc<dyn TaskResultStore>,
+    queue: Arc<dyn CleanupQueue>,
+    links: Arc<dyn SnapshotLinks>,
+    images: Arc<dyn vodsnap_ports::ImageStore>,
+) -> AppState {
     let credentials = Arc::new(MemoryCredentialStore::new());
     credentials
         .upsert(Credential::new(
@@ -61,13 +148,12 @@ async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
         .expect("seed");
     AppState {
         snapshots: Snapshots::new(store, Arc::new(MemoryStore::new()), clock()),
+        images: SnapshotImages::new(links, queue.clone(), images, clock()),
+        cleanup: CleanupAdmin::new(queue, clock()),
         credentials,
         tokens: tokens(),
         clock: clock(),
-        settings: Arc::new(HttpSettings {
-            public_base_url: "https://cdn.test/vod/".into(),
-            ..HttpSettings::default()
-        }),
+        settings: Arc::new(HttpSettings::default()),
         metrics: None,
         rate_limit: None,
     }
@@ -181,6 +267,202 @@ async fn register_list_details_delete_round_trip() {
     assert_eq!(body["error_code"], "VOD.10062");
     let (status, _, _) = call(state, post(uri, registration("t1"))).await;
     assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn fetch(
+    state: AppState,
+    uri: &str,
+    if_none_match: Option<&str>,
+) -> axum::response::Response {
+    let mut request = Request::builder().uri(uri);
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    router(state)
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible")
+}
+
+fn header<'a>(response: &'a axum::response::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_details_link_serves_the_image_until_its_task_is_deleted() {
+    // Arrange: a live task whose details carry a served link.
+    let state = serving_state().await;
+    let (status, _, _) = call(
+        state.clone(),
+        post("/v1/p1/asset/thumbnails", registration("t1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let details = "/v1/p1/asset/thumbnail/details?task_id=t1";
+    let (_, body, _) = call(state.clone(), with_token("GET", details, "p1")).await;
+    let url = body["thumbnail_result"][0]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let link = url
+        .strip_prefix("http://vodsnap.test")
+        .expect("a served link");
+
+    // Act: fetch it without any credential.
+    let response = fetch(state.clone(), link, None).await;
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "content-type"), "image/jpeg");
+    assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+    let remaining = GOOD_EXPIRY_SECS - NOW / 1_000_000;
+    assert_eq!(
+        header(&response, "cache-control"),
+        format!("private, max-age={remaining}")
+    );
+    let etag = header(&response, "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(&bytes[..], JPEG);
+
+    // The same ETag revalidates without the bytes.
+    let response = fetch(state.clone(), link, Some(&etag)).await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&response, "etag"), etag);
+
+    // Deleted: 404 at once, though the file waits for the cleanup.
+    let delete = "/v1/p1/asset/thumbnails?task_id=t1";
+    let (status, _, _) = call(state.clone(), with_token("DELETE", delete, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = fetch(state.clone(), link, Some(&etag)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn altered_and_expired_links_are_forbidden_and_others_not_found() {
+    let state = serving_state().await;
+    let (status, _, _) = call(
+        state.clone(),
+        post("/v1/p1/asset/thumbnails", registration("t1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = "/snapshots/p1/a1/t1/0.jpg";
+    for (query, expected, code) in [
+        (
+            "expires=2000000000&sig=bad",
+            StatusCode::FORBIDDEN,
+            "VODSNAP.0403",
+        ),
+        (
+            "expires=1999999999&sig=good",
+            StatusCode::FORBIDDEN,
+            "VODSNAP.0403",
+        ),
+        ("", StatusCode::FORBIDDEN, "VODSNAP.0403"),
+        (
+            "expires=2000000000&sig=good&x=1",
+            StatusCode::BAD_REQUEST,
+            "VOD.10053",
+        ),
+    ] {
+        let (status, body, _) = call(
+            state.clone(),
+            Request::builder()
+                .uri(format!("{path}?{query}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, expected, "{query}: {body}");
+        assert_eq!(body["error_code"], code, "{query}");
+    }
+    // A key no task references, and a key no project could own.
+    for link in [
+        "/snapshots/p1/a1/t9/0.jpg?expires=2000000000&sig=good",
+        "/snapshots/0.jpg?expires=2000000000&sig=good",
+    ] {
+        assert_eq!(
+            fetch(state.clone(), link, None).await.status(),
+            StatusCode::NOT_FOUND,
+            "{link}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_served_where_links_point_elsewhere() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let response = fetch(
+        state,
+        "/snapshots/p1/a1/t1/0.jpg?expires=2000000000&sig=good",
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_cleanup_backlog_is_read_with_a_token() {
+    let state = serving_state().await;
+    let (status, _, _) = call(
+        state.clone(),
+        post("/v1/p1/asset/thumbnails", registration("t1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, _) = call(
+        state.clone(),
+        with_token("DELETE", "/v1/p1/asset/thumbnails?task_id=t1", "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body, _) = call(
+        state.clone(),
+        with_token("GET", "/v1/p1/cleanup/status", "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["queued"], 1);
+    assert_eq!(body["parked"], 0);
+    assert!(body["oldest_enqueued_at"].is_string(), "{body}");
+
+    let anonymous = Request::builder()
+        .uri("/v1/p1/cleanup/status")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, _) = call(state, anonymous).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_a_strict_policy() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    for (path, kind) in [
+        ("/console", "text/html"),
+        ("/console/console.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
+    ] {
+        let response = fetch(state.clone(), path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            header(&response, "content-type").starts_with(kind),
+            "{path}"
+        );
+        let policy = header(&response, "content-security-policy");
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+    }
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ pub fn cipher(keys: &CredentialKeyArgs) -> anyhow::Result<CredentialCipher> {
 
 /// The image store from `--storage`, by default a `data/images` directory
 /// under the current directory.
-pub fn images(args: &StorageArgs) -> anyhow::Result<Arc<dyn ImageStore>> {
+pub fn images(args: &StorageArgs) -> anyhow::Result<ObjectImageStore> {
     let url = match &args.storage {
         Some(raw) => raw.parse::<StorageUrl>().context("invalid --storage")?,
         None => {
@@ -92,5 +92,5 @@ pub fn images(args: &StorageArgs) -> anyhow::Result<Arc<dyn ImageStore>> {
     };
     let store = ObjectImageStore::open(&url).context("failed to open the image storage")?;
     tracing::info!(storage = store.describe(), "image storage");
-    Ok(Arc::new(store))
+    Ok(store)
 }

@@ -38,7 +38,7 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             once,
         } => {
             let queue = queue(&database).await?;
-            let images = backends::images(&storage)?;
+            let images: Arc<dyn vodsnap_ports::ImageStore> = Arc::new(backends::images(&storage)?);
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             if once {
                 let (_keep, stop) = tokio::sync::watch::channel(false);

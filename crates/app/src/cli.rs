@@ -232,10 +232,31 @@ pub struct ServeArgs {
     #[arg(long, env = "VODSNAP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Base of the `url` of each snapshot in details answers; the object
-    /// key is appended after a '/'. Default: http://{listen}/snapshots.
+    /// Base of plain, unsigned snapshot links for a CDN or a public bucket:
+    /// each `url` in details answers is {base}/{object key}. Without it,
+    /// links are signed and expire (--url-ttl): on file storage they point
+    /// at this service's /snapshots/{key}; on S3 they are presigned URLs.
     #[arg(long, env = "VODSNAP_PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
+
+    /// The address clients reach this service at, for the signed snapshot
+    /// links it serves on file storage (behind a load balancer: the
+    /// balancer's address). Default: http://{listen}.
+    #[arg(long, env = "VODSNAP_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+
+    /// Key that signs the snapshot links this service serves (at least 32
+    /// bytes). Without it a random key is made for the process, and links
+    /// die with it. Give every instance behind one load balancer the same
+    /// key.
+    #[arg(long, env = "VODSNAP_URL_KEY", value_parser = secret, hide_env_values = true)]
+    pub url_key: Option<Secret>,
+
+    /// How long a snapshot link in a details answer stays valid (signed
+    /// links and S3 presigned URLs; rounded up by at most a tenth, to let
+    /// caches reuse them): 1s to 7d.
+    #[arg(long, env = "VODSNAP_URL_TTL", default_value = "1h", value_parser = parse_link_ttl)]
+    pub url_ttl: Duration,
 
     /// Key that signs and checks tokens (at least 32 bytes). Without it a
     /// random key is made for the process, and tokens die with it. Give
@@ -352,6 +373,14 @@ pub struct TokenIssueArgs {
 
 /// Longest token lifetime `token issue` accepts.
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A link lifetime: a duration from 1s to 7d (S3's longest presigned URL).
+pub fn parse_link_ttl(raw: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(raw)?;
+    vodsnap_adapter_objects::LinkTtl::new(ttl)
+        .map(vodsnap_adapter_objects::LinkTtl::get)
+        .map_err(|e| e.to_string())
+}
 
 /// Parses `250ms`, `90s`, `15m`, `12h`, `7d`.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {

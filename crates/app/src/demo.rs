@@ -55,9 +55,21 @@ impl Demo {
             access_key = %self.access_key,
             secret_key = %self.secret_key.expose(),
             token = %self.token.expose(),
+            console = %self.console_link(),
             "vodsnap is running on {} with the EMBEDDED store: nothing is kept after it stops",
             self.base
         );
+    }
+
+    /// The console, signed in: the project and token ride in the URL
+    /// fragment, which a browser never sends to a server, so they reach no
+    /// access log; the console moves them to session storage at once.
+    pub fn console_link(&self) -> String {
+        format!(
+            "{}/console#project={DEMO_PROJECT}&token={}",
+            self.base,
+            self.token.expose()
+        )
     }
 
     /// The banner, for people.
@@ -89,6 +101,7 @@ impl Demo {
             "delete: curl -s -X DELETE -H 'X-Auth-Token: {}' '{base}/v1/{DEMO_PROJECT}/asset/thumbnails?asset_id={DEMO_ASSET}&task_id=demo_task_1'",
             token.expose()
         );
+        let _ = writeln!(banner, "console: {}", self.console_link());
         let _ = write!(
             banner,
             "python: see README.md (VodClient with BasicCredentials(AK, SK, '{DEMO_PROJECT}'), endpoint {base})"

@@ -7,9 +7,10 @@ use tokio::net::TcpListener;
 use vodsnap_adapter_http::auth::HmacTokenAuthority;
 use vodsnap_adapter_http::server::ServerSettings;
 use vodsnap_adapter_http::{AppState, HttpSettings};
+use vodsnap_adapter_objects::{LinkTtl, ObjectImageStore, PlainLinks, SignedLinks};
 use vodsnap_domain::{ProjectId, Secret};
-use vodsnap_ports::{Credential, SystemClock, TokenAuthority};
-use vodsnap_service::Snapshots;
+use vodsnap_ports::{Credential, ImageStore, SnapshotLinks, SystemClock, TokenAuthority};
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
@@ -57,7 +58,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let credentials = backends.credentials.clone();
-    let images = backends::images(&args.storage)?;
+    let storage = backends::images(&args.storage)?;
+    let links = links(&args, &storage, local)?;
+    tracing::info!(links = links.describe(), "snapshot links");
+    let images: Arc<dyn ImageStore> = Arc::new(storage);
     let clock: Arc<dyn vodsnap_ports::Clock> = Arc::new(SystemClock);
     let snapshots = Snapshots::new(
         backends.store.clone(),
@@ -91,17 +95,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
-    let public_base_url = args
-        .public_base_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{local}/snapshots"));
     let state = AppState {
         snapshots: snapshots.clone(),
+        images: SnapshotImages::new(
+            links,
+            backends.cleanup.clone(),
+            images.clone(),
+            clock.clone(),
+        ),
+        cleanup: CleanupAdmin::new(backends.cleanup.clone(), clock.clone()),
         credentials: credentials.clone(),
         tokens: tokens.clone(),
         clock: clock.clone(),
         settings: Arc::new(HttpSettings {
-            public_base_url,
             request_timeout: args.request_timeout,
             max_body_bytes: args.max_body,
             max_body_memory_bytes: args.max_body_memory,
@@ -128,9 +134,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     } else {
         match args.log_format {
-            LogFormat::Text => println!("vodsnap is running on http://{local} with PostgreSQL"),
+            LogFormat::Text => println!(
+                "vodsnap is running on http://{local} with PostgreSQL\n\
+                 console: http://{local}/console (sign in with a token from `vodsnap token issue`)"
+            ),
             LogFormat::Json => tracing::info!(
                 address = %format!("http://{local}"),
+                console = %format!("http://{local}/console"),
                 store = "postgresql",
                 "vodsnap is running on http://{local} with PostgreSQL"
             ),
@@ -191,6 +201,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("vodsnap stopped");
     Ok(())
+}
+
+/// The links of snapshot images, as the flags say: plain under
+/// --public-base-url; else presigned on S3; else signed links to this
+/// service's own /snapshots.
+fn links(
+    args: &ServeArgs,
+    storage: &ObjectImageStore,
+    local: std::net::SocketAddr,
+) -> anyhow::Result<Arc<dyn SnapshotLinks>> {
+    let ttl = LinkTtl::new(args.url_ttl).context("invalid --url-ttl")?;
+    if let Some(base) = &args.public_base_url {
+        return Ok(Arc::new(PlainLinks::new(base)));
+    }
+    if let Some(presigned) = storage.presigned_links(ttl) {
+        return Ok(Arc::new(presigned));
+    }
+    let external = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let base = format!("{}/snapshots", external.trim_end_matches('/'));
+    Ok(match &args.url_key {
+        Some(key) => Arc::new(SignedLinks::new(&base, key, ttl).context("invalid --url-key")?),
+        None => {
+            tracing::warn!(
+                "no --url-key: snapshot links are signed with a random key and die with this process"
+            );
+            Arc::new(SignedLinks::random(&base, ttl))
+        }
+    })
 }
 
 /// Publishes the database pool's and the cleanup queue's figures as
