@@ -2,8 +2,8 @@
 //! (`.ci/run` and `.github/workflows/ci.yml` call nothing else).
 //!
 //! - `cargo xtask test`: architecture check, database selection, the Rust
-//!   tests (nextest when installed, plus doctests), then the conformance suite
-//!   once per store. Every step runs even when an earlier one failed (except
+//!   tests (nextest when installed, plus doctests), the console's browser
+//!   test (headless Chromium), then the conformance suite once per store. Every step runs even when an earlier one failed (except
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
@@ -23,6 +23,7 @@
 mod arch;
 mod bench;
 mod conformance;
+mod console;
 mod cpu;
 mod db;
 mod fuzz;
@@ -124,6 +125,19 @@ fn test() -> Result<ExitCode> {
         });
     }
 
+    // Its own step: a browser is a dependency of its own. Missing on a
+    // developer's machine it is reported, not failed; CI (CI=true) has it
+    // installed by .ci/run, so there a missing browser fails.
+    match console::missing() {
+        None => {
+            report.step("console (headless Chromium)", || console::run(&ws, &env));
+        }
+        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            report.not_run("console (headless Chromium)", &why);
+        }
+        Some(why) => report.skipped("console (headless Chromium)", &why),
+    }
+
     let prepared = python.and_then(|python| {
         report.step("conformance setup", || {
             conformance::setup(&ws, &env, python)
@@ -214,6 +228,15 @@ impl Report {
                 None
             }
         }
+    }
+
+    /// Records a step that cannot run on this machine and is not required
+    /// here (it is in CI); it does not count as a failure.
+    fn skipped(&mut self, name: &str, why: &str) {
+        println!("\n==> xtask {}: {name}: not run: {why}", self.command);
+        self.lines.push(format!(
+            "  NOT RUN {name}: {why} (not a failure outside CI)"
+        ));
     }
 
     /// Records a step that could not run; it counts as a failure.
