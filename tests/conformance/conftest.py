@@ -64,7 +64,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(bin_path: str, log_dir: str, attempt: int):
+def _start(bin_path: str, log_dir: str, attempt: int, links: bool = False):
+    """Starts a server. `links`: no --public-base-url, so details carry signed
+    links that this server serves from a file storage directory the tests
+    write into (as a producer uploads to the storage), under a known --url-key."""
     port = _free_port()
     token_key = _rand(48, _ALNUM)
     ids = {
@@ -72,13 +75,18 @@ def _start(bin_path: str, log_dir: str, attempt: int):
         "ak2": "AK2" + _rand(17, _ALNUM), "sk2": "SK2" + _rand(37),
         "proj_a": "PA_" + _rand(20), "proj_b": "PB_" + _rand(20), "proj_c": "PC_" + _rand(20),
     }
+    url_key = _rand(48, _ALNUM) if links else ""
+    storage_dir = tempfile.mkdtemp(prefix="vodsnap-images-", dir=log_dir) if links else ""
+    if links:
+        where = ["--url-key", url_key, "--storage", "file://" + storage_dir]
+    else:
+        # Demo images would otherwise land in ./data/images.
+        where = ["--public-base-url", "https://cdn.test/vod", "--storage", "memory://"]
     cmd = [
         bin_path, "serve",
         "--listen", f"127.0.0.1:{port}",
         "--token-key", token_key,
-        "--public-base-url", "https://cdn.test/vod",
-        # Demo images would otherwise land in ./data/images.
-        "--storage", "memory://",
+        *where,
         "--seed-credential", f"{ids['ak1']}:{ids['sk1']}:{ids['proj_a']}:{ids['proj_b']}",
         "--seed-credential", f"{ids['ak2']}:{ids['sk2']}:{ids['proj_c']}",
     ]
@@ -87,15 +95,17 @@ def _start(bin_path: str, log_dir: str, attempt: int):
         credential_key = "conf:" + base64.b64encode(secrets.token_bytes(32)).decode()
         cmd += ["--database-url", os.environ["VODSNAP_CONFORMANCE_DATABASE_URL"],
                 "--credential-keys", credential_key]
-    stdout_path = os.path.join(log_dir, f"server{attempt}.stdout.log")
-    stderr_path = os.path.join(log_dir, f"server{attempt}.stderr.log")
+    name = f"{'links' if links else 'server'}{attempt}"
+    stdout_path = os.path.join(log_dir, f"{name}.stdout.log")
+    stderr_path = os.path.join(log_dir, f"{name}.stderr.log")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("VODSNAP_") and k not in ("DATABASE_URL",)}
     env.setdefault("RUST_BACKTRACE", "1")
     proc = subprocess.Popen(cmd, stdout=open(stdout_path, "wb"), stderr=open(stderr_path, "wb"),
                             stdin=subprocess.DEVNULL, env=env)
     server = Server(bin=bin_path, host=f"127.0.0.1:{port}", token_key=token_key, log_dir=log_dir,
-                    proc=proc, stdout_path=stdout_path, stderr_path=stderr_path, **ids)
+                    proc=proc, stdout_path=stdout_path, stderr_path=stderr_path,
+                    url_key=url_key, storage_dir=storage_dir, **ids)
     deadline = time.monotonic() + READY_DEADLINE_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -124,14 +134,13 @@ def _stop(server: Server):
         proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def server():
+def _serve(links: bool):
     bin_path = _bin_path()
     log_dir = tempfile.mkdtemp(prefix="vodsnap-conformance-")
     srv = None
     last = None
     for attempt in range(3):  # the free port may be taken between probe and bind
-        srv, last = _start(bin_path, log_dir, attempt)
+        srv, last = _start(bin_path, log_dir, attempt, links)
         if srv is not None:
             break
     if srv is None:
@@ -140,6 +149,18 @@ def server():
     yield srv
     _stop(srv)
     print(f"\nvodsnap logs: {log_dir}")
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The server most tests use: plain CDN links (--public-base-url)."""
+    yield from _serve(links=False)
+
+
+@pytest.fixture(scope="session")
+def linked_server():
+    """A server that serves its own signed snapshot links (issue 14)."""
+    yield from _serve(links=True)
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,9 @@ class Server:
     stdout_path: str
     stderr_path: str
     issued_tokens: list = field(default_factory=list)
+    # Set on the server that serves its own signed snapshot links.
+    url_key: str = ""
+    storage_dir: str = ""
 
     @property
     def base_url(self) -> str:
