@@ -32,15 +32,12 @@ pub fn missing() -> Option<String> {
 }
 
 pub fn run(ws: &Workspace, env: &Env) -> Result<()> {
-    proc::run(env.cargo().args([
-        "build",
-        "-p",
-        "vodsnap-app",
-        "--bin",
-        "vodsnap",
-        "-p",
-        CHECK_PACKAGE,
-    ]))
+    // `--bins`, not `--bin vodsnap`: a `--bin` filter applies to every
+    // selected package and would leave the check's own binary unbuilt.
+    proc::run(
+        env.cargo()
+            .args(["build", "-p", "vodsnap-app", "-p", CHECK_PACKAGE, "--bins"]),
+    )
     .context("building the binary and the console check")?;
     let debug = ws.target_dir.join("debug");
     let out = ws.target_dir.join("console-check");
