@@ -88,6 +88,16 @@ const RULES: &[Rule] = &[
             "vodsnap-adapter-objects",
         ],
     },
+    // The signer is for any Rust client: `http` types, no framework, no runtime.
+    Rule {
+        package: "vodsnap-sdk-signature",
+        forbidden: &["axum", "tokio", "hyper", "sqlx", "vodsnap-domain"],
+    },
+    // The load generator signs with the signature crate, not through the server's adapter.
+    Rule {
+        package: "vodsnap-bench",
+        forbidden: &["vodsnap-adapter-http"],
+    },
 ];
 
 /// Checks every rule whose package exists; fails listing every violation.

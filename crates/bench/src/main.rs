@@ -3,7 +3,7 @@
 //! It drives one workload against a running vodsnap at a fixed concurrency
 //! for a fixed time and prints one `RESULT key=value ...` line on stdout,
 //! which xtask parses. Every request is AK/SK-signed exactly as the Huawei
-//! SDK signs (`vodsnap_adapter_http::auth::signature::sign`: `Host`,
+//! SDK signs (`vodsnap_sdk_signature::sign`: `Host`,
 //! `X-Sdk-Date`, `X-Project-Id` and, for bodies, `Content-Type` are signed),
 //! so authentication is on the measured path.
 //!
@@ -40,7 +40,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vodsnap_adapter_http::auth::signature::sign;
+use vodsnap_sdk_signature::sign;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Workload {

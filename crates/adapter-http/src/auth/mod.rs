@@ -5,8 +5,12 @@
 //! headers allow, then buffers the body within its bounds (the signature
 //! covers it), verifies the signature, and hands the handler a [`Caller`].
 
-pub mod signature;
 pub mod token;
+
+/// AK/SK signatures (`SDK-HMAC-SHA256`) live in their own crate, so that
+/// Rust clients (the load generator, other services) sign with the very
+/// code that verifies; re-exported here under its old path.
+pub use vodsnap_sdk_signature as signature;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -324,7 +328,7 @@ async fn by_access_key(
     let Some(credential) = credential else {
         return Err(mismatch());
     };
-    signature::check_date(headers, &authorization, state.clock.now())
+    signature::check_date(headers, &authorization, state.clock.now().as_secs())
         .map_err(|e| signature_failure(&e))?;
     Ok(Checked::Signature {
         authorization,
@@ -342,7 +346,7 @@ fn verify_signature(
         request,
         authorization,
         credential.secret_key().expose(),
-        state.clock.now(),
+        state.clock.now().as_secs(),
     )
     .map_err(|e| signature_failure(&e))
 }
