@@ -19,6 +19,7 @@
 //! error codes; it answers with the ports' errors and domain values.
 
 mod audit;
+pub mod bulk;
 mod cipher;
 pub mod citus;
 mod cleanup;

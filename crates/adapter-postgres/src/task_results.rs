@@ -49,7 +49,7 @@ impl PgTaskResultStore {
 /// `thumbnail_para` as stored: Huawei's `Thumbnail` field names, defaults
 /// filled in, so that the column reads naturally in `psql`.
 #[derive(Debug, Serialize, Deserialize)]
-struct StoredPara {
+pub(crate) struct StoredPara {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +71,7 @@ struct StoredPara {
 }
 
 impl StoredPara {
-    fn from_domain(para: &ThumbnailPara) -> Self {
+    pub(crate) fn from_domain(para: &ThumbnailPara) -> Self {
         let input = para.to_input();
         Self {
             kind: para.kind_name().to_owned(),
