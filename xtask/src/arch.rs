@@ -93,6 +93,11 @@ const RULES: &[Rule] = &[
         package: "vodsnap-sdk-signature",
         forbidden: &["axum", "tokio", "hyper", "sqlx", "vodsnap-domain"],
     },
+    // xtask links it: starting a server must not bring a runtime or a database client.
+    Rule {
+        package: "vodsnap-server-process",
+        forbidden: &["tokio", "sqlx", "axum", "hyper"],
+    },
     // The load generator signs with the signature crate, not through the server's adapter.
     Rule {
         package: "vodsnap-bench",

@@ -31,12 +31,13 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use vodsnap_server_process::ServerProcess;
 
 use crate::Report;
 use crate::conformance;
@@ -117,7 +118,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
 
     let started = report.step("start vodsnap serve", || {
         fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-        let server = Server::start(&env, &bin, &work)?;
+        let server = start_server(&env, &bin, &work)?;
         let token = proc::output(env.command(&bin).args([
             "token",
             "issue",
@@ -138,7 +139,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
         return Ok(report.finish());
     };
 
-    report.step("register fuzz data", || seed_data(&server.addr, &token));
+    report.step("register fuzz data", || seed_data(server.addr(), &token));
 
     for run in [Run::Anonymous, Run::Token] {
         report.step(&format!("schemathesis ({})", run.name()), || {
@@ -153,7 +154,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
             cmd.current_dir(&work)
                 .arg("run")
                 .arg(env.root().join(SPEC))
-                .args(["--url", &format!("http://{}", server.addr)])
+                .args(["--url", &format!("http://{}", server.addr())])
                 .args(["--checks", CHECKS])
                 .args(["--max-examples", &args.max_examples.to_string()])
                 .args(["--request-timeout", "10"])
@@ -186,7 +187,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
         });
     }
 
-    println!("server log: {}", server.log.display());
+    println!("server log: {}", server.log().display());
     drop(server);
     Ok(report.finish())
 }
@@ -238,119 +239,30 @@ fn run_bounded(cmd: &mut Command, timeout: Duration) -> Result<std::process::Exi
 }
 
 /// `vodsnap serve` on the embedded store, for one fuzz run.
-#[derive(Debug)]
-struct Server {
-    child: Option<Child>,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(env: &Env, bin: &Path, work: &Path) -> Result<Self> {
-        let addr = format!("127.0.0.1:{}", proc::free_port()?);
-        let log = work.join("server.log");
-        let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone().context("duplicating the log file")?;
-        let mut cmd = env.command(bin);
-        // The embedded store whatever the caller's environment says (CI sets
-        // DATABASE_URL), and only the flags below.
-        cmd.env_remove("DATABASE_URL");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("VODSNAP_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.args(["serve", "--listen", &addr])
-            .args(["--storage", "memory://"])
-            .args(["--token-key", TOKEN_KEY])
-            .args([
-                "--seed-credential",
-                &format!("{ACCESS_KEY}:{SECRET_KEY}:{PROJECT}"),
-            ]);
-        println!("$ {}", proc::display(&cmd));
-        let child = cmd
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .context("starting vodsnap serve")?;
-        let mut server = Self {
-            child: Some(child),
-            addr,
-            log,
-        };
-        server.wait_ready(Duration::from_secs(30))?;
-        println!(
-            "vodsnap serve is up on {} (log: {})",
-            server.addr,
-            server.log.display()
-        );
-        Ok(server)
-    }
-
-    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.check_alive()?;
-            if http(&self.addr, "GET", "/readyz", "", "").is_ok_and(|(status, _)| status == 200) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "vodsnap did not become ready within {timeout:?}; see {}",
-                    self.log.display()
-                );
-            }
-            thread::sleep(Duration::from_millis(100));
+fn start_server(env: &Env, bin: &Path, work: &Path) -> Result<ServerProcess> {
+    let mut cmd = env.command(bin);
+    // The embedded store whatever the caller's environment says (CI sets
+    // DATABASE_URL), and only the flags below.
+    cmd.env_remove("DATABASE_URL");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("VODSNAP_") {
+            cmd.env_remove(key);
         }
     }
-
-    /// Fails, with the end of the server's log, if the server exited.
-    fn check_alive(&mut self) -> Result<()> {
-        let Some(child) = self.child.as_mut() else {
-            bail!("the server is gone");
-        };
-        if let Some(status) = child.try_wait().context("polling the server")? {
-            bail!(
-                "the server died ({status}); end of {}:\n{}",
-                self.log.display(),
-                self.log_tail(20)
-            );
-        }
-        Ok(())
-    }
-
-    /// Fails if the server log shows a panic (a handler panic drops the
-    /// connection rather than answering 500, so it must be looked for).
-    fn check_no_panic(&self) -> Result<()> {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        let panics: Vec<&str> = log.lines().filter(|l| l.contains("panicked")).collect();
-        if !panics.is_empty() {
-            let mut msg = String::new();
-            for line in panics.iter().take(5) {
-                let _ = writeln!(msg, "  {line}");
-            }
-            bail!(
-                "the server log shows {} panic(s), in {}:\n{msg}",
-                panics.len(),
-                self.log.display()
-            );
-        }
-        Ok(())
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = log.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            proc::stop(child);
-        }
-    }
+    cmd.arg("serve")
+        .args(["--storage", "memory://"])
+        .args(["--token-key", TOKEN_KEY])
+        .args([
+            "--seed-credential",
+            &format!("{ACCESS_KEY}:{SECRET_KEY}:{PROJECT}"),
+        ]);
+    let server = ServerProcess::start(cmd, &work.join("server.log"), Duration::from_secs(30))?;
+    println!(
+        "vodsnap serve is up on {} (log: {})",
+        server.addr(),
+        server.log().display()
+    );
+    Ok(server)
 }
 
 /// A minimal HTTP/1.1 exchange (xtask has no HTTP client): status and body.

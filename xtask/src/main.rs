@@ -8,7 +8,8 @@
 //!   is non-zero if any step failed.
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
 //! - `cargo xtask bench [--quick]`: vodsnap on PostgreSQL against pgbench running
-//!   the same statements; writes `docs/benchmarks.md` (see `bench.rs`).
+//!   the same statements; writes `docs/benchmarks.md`. xtask builds and runs
+//!   the benchmark program, `crates/bench` (see `bench.rs`).
 //! - `cargo xtask fuzz`: schemathesis against `vodsnap serve`, from
 //!   `docs/openapi.json`, with and without credentials (see `fuzz.rs`).
 //!
@@ -24,7 +25,6 @@ mod arch;
 mod bench;
 mod conformance;
 mod console;
-mod cpu;
 mod db;
 mod fuzz;
 mod proc;
@@ -57,7 +57,8 @@ enum Cmd {
     Test,
     /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
     Lint,
-    /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL.
+    /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL
+    /// (`cargo xtask bench --help` for the options).
     Bench(bench::BenchArgs),
     /// Fuzzing of the HTTP API from docs/openapi.json with schemathesis, with and without credentials.
     Fuzz(fuzz::FuzzArgs),

@@ -161,30 +161,3 @@ pub fn available(program: &str) -> bool {
         Err(err) => err.kind() != ErrorKind::NotFound,
     }
 }
-
-/// Stops a server child: SIGTERM first (its graceful shutdown), SIGKILL
-/// after 10 s.
-pub fn stop(mut child: std::process::Child) {
-    let _ = Command::new("kill")
-        .arg(child.id().to_string())
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener
-        .local_addr()
-        .context("reading the free port")?
-        .port())
-}

@@ -6,8 +6,9 @@
 //! - PostgreSQL: every process named `postgres` on this machine, plus the
 //!   backends that exited meanwhile (the postmaster's reaped children), so
 //!   the connections pgbench opens and closes are counted;
-//! - the client: this process's reaped children, i.e. the load generator or
-//!   pgbench that ran the point (nothing else runs during a point).
+//! - the client: this process (whose load generator runs the vodsnap
+//!   points) plus its reaped children (pgbench, for the reference points);
+//!   nothing else runs during a point.
 
 use std::fs;
 
@@ -79,15 +80,15 @@ fn postgres_ticks() -> Option<u64> {
     seen.then_some(total)
 }
 
-/// The ticks so far of the server (if given), PostgreSQL and this process's
-/// reaped children.
+/// The ticks so far of the server (if given), PostgreSQL, and this process
+/// with its reaped children.
 pub fn sample(server_pid: Option<u32>) -> Sample {
     Sample {
         server: server_pid
             .and_then(|pid| times(&pid.to_string()))
             .map(|[utime, stime, _, _]| (utime, stime)),
         postgres: postgres_ticks(),
-        client: times("self").map(|[_, _, cutime, cstime]| cutime + cstime),
+        client: times("self").map(|[utime, stime, cutime, cstime]| utime + stime + cutime + cstime),
     }
 }
 

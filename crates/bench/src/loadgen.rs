@@ -1,11 +1,10 @@
-//! `vodsnap-bench`: the load generator behind `cargo xtask bench`.
+//! The load generator: simulated SDK clients driving one workload against
+//! the running server, in this process, for a fixed time.
 //!
-//! It drives one workload against a running vodsnap at a fixed concurrency
-//! for a fixed time and prints one `RESULT key=value ...` line on stdout,
-//! which xtask parses. Every request is AK/SK-signed exactly as the Huawei
-//! SDK signs (`vodsnap_sdk_signature::sign`: `Host`,
-//! `X-Sdk-Date`, `X-Project-Id` and, for bodies, `Content-Type` are signed),
-//! so authentication is on the measured path.
+//! Every request is AK/SK-signed as the Huawei SDK signs
+//! (`vodsnap_sdk_signature::sign`: `Host`, `X-Sdk-Date`, `X-Project-Id`
+//! and, for bodies, `Content-Type` are signed), so authentication is on the
+//! measured path.
 //!
 //! Why raw HTTP/1.1 over tokio sockets rather than a hyper client: the
 //! client shares the machine's two cores with the server and PostgreSQL, so
@@ -15,155 +14,124 @@
 //! pipelining), which is what a pool of SDK clients does; vodsnap answers
 //! with `Content-Length` (chunked bodies are decoded too, for safety). The
 //! whole client is about the size of the glue a hyper client would need.
+//! It runs on a current-thread runtime, the cheapest for a client that
+//! shares the machine with the server.
 //!
-//! Workloads (see `cargo xtask bench --help` for the data set they expect):
-//! - `list`: `GET /v1/{p}/asset/thumbnails?asset_id=a{random}`;
-//! - `details`: `GET /v1/{p}/asset/thumbnail/details?task_id=t{random}`;
-//! - `register`: `POST /v1/{p}/asset/thumbnails` of a new task id
-//!   `{prefix}_{client}_{seq}` with `--images` snapshots on a random asset;
-//! - `delete-tasks`: `DELETE ...?task_id=..` with ten consecutive ids
-//!   `{prefix}{n}` of the pre-registered range `[lo, hi)`, each id used once;
-//! - `delete-asset`: `DELETE ...?asset_id={prefix}{n}`, each asset of
-//!   `[lo, hi)` once;
-//! - `healthz`: `GET /healthz` (signed like the others, though it needs no
-//!   authentication): HTTP alone, no database, the floor under every other
-//!   workload on the same machine.
-//!
-//! The delete workloads stop early, and say `exhausted=1`, when their range
-//! runs out; the rate is then over the time actually run.
+//! The delete workloads stop early, and say so (`exhausted`), when their
+//! pool runs out; the rate is then over the time actually run.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vodsnap_sdk_signature::sign;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Workload {
-    List,
-    Details,
-    Register,
-    DeleteTasks,
-    DeleteAsset,
-    Healthz,
+use crate::report::percentile;
+use crate::workload::Workload;
+
+/// The `thumbnail_para` of every registration: `{"type":"time","time":12}`
+/// (the data set is loaded with the same, see `dataset`).
+pub const REGISTER_TIME: i64 = 12;
+
+/// The server and the credential to call it with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `host:port`.
+    pub addr: String,
+    pub project: String,
+    pub access_key: String,
+    pub secret_key: String,
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "vodsnap-bench",
-    about = "Drives one workload against a running vodsnap"
-)]
-struct Args {
-    /// Server address, host:port.
-    #[arg(long)]
-    addr: String,
-    #[arg(long, default_value = "bench")]
-    project: String,
-    #[arg(long)]
-    ak: String,
-    #[arg(long)]
-    sk: String,
-    #[arg(long, value_enum)]
-    workload: Workload,
+/// One point: a workload at a concurrency for a time.
+#[derive(Debug, Clone)]
+pub struct Drive {
+    pub workload: Workload,
     /// Simultaneous clients, one keep-alive connection each.
-    #[arg(long, default_value_t = 1)]
-    concurrency: u32,
-    /// How long to run, in seconds.
-    #[arg(long, default_value_t = 10.0)]
-    secs: f64,
+    pub clients: u32,
+    pub secs: f64,
     /// Task results `t0..t{tasks-1}` (details).
-    #[arg(long, default_value_t = 100_000)]
-    tasks: u64,
+    pub tasks: u64,
     /// Assets `a0..a{assets-1}` (list, register).
-    #[arg(long, default_value_t = 10_000)]
-    assets: u64,
+    pub assets: u64,
     /// Snapshots per registered task result.
-    #[arg(long, default_value_t = 10)]
-    images: u32,
+    pub images: u32,
     /// Id prefix: new task ids (register), pool ids (deletes).
-    #[arg(long, default_value = "g")]
-    prefix: String,
-    /// First number of the pool (deletes).
-    #[arg(long, default_value_t = 0)]
-    lo: u64,
-    /// End (exclusive) of the pool (deletes).
-    #[arg(long, default_value_t = 0)]
-    hi: u64,
-    /// Runtime threads; 1 (the default) is a current-thread runtime, the
-    /// cheapest for a client that shares the machine with the server.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    pub prefix: String,
+    /// The pool's numbers (deletes): task numbers for delete-tasks, asset
+    /// numbers for delete-asset.
+    pub pool: Range<u64>,
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()
-    };
-    let result = runtime
-        .context("failed to start the runtime")
-        .and_then(|rt| rt.block_on(run(Arc::new(args))));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("vodsnap-bench: error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+/// What a point measured through vodsnap.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    pub ok: u64,
+    pub errors: u64,
+    pub secs: f64,
+    pub rps: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    /// The pool ran out before the time did.
+    pub exhausted: bool,
+}
+
+/// Runs one point to its end on a current-thread runtime.
+pub fn drive(target: &Target, drive: &Drive) -> Result<Measured> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the load generator's runtime")?
+        .block_on(run(Arc::new(Shared {
+            target: target.clone(),
+            drive: drive.clone(),
+            next: AtomicU64::new(0),
+            samples: AtomicU64::new(0),
+        })))
 }
 
 /// What one client measured.
 #[derive(Debug, Default)]
 struct Stats {
     /// Latency of each successful request, in microseconds.
-    latencies: Vec<u32>,
+    latencies: Vec<u64>,
     errors: u64,
     exhausted: bool,
     /// When this client stopped, since the start.
     finished: Duration,
 }
 
-/// State shared by the clients of one run.
+/// State shared by the clients of one point.
 #[derive(Debug)]
 struct Shared {
-    args: Arc<Args>,
+    target: Target,
+    drive: Drive,
     /// Next pool slot (deletes).
     next: AtomicU64,
     /// Error samples printed so far (a few are enough to diagnose).
     samples: AtomicU64,
 }
 
-async fn run(args: Arc<Args>) -> Result<()> {
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
+async fn run(shared: Arc<Shared>) -> Result<Measured> {
+    let drive = &shared.drive;
+    if drive.clients == 0 {
+        bail!("a point needs at least one client");
     }
-    if matches!(args.workload, Workload::DeleteTasks | Workload::DeleteAsset) && args.hi <= args.lo
-    {
-        bail!("the delete workloads need a pool: --lo < --hi");
+    if drive.workload.pool().is_some() && drive.pool.is_empty() {
+        bail!("the delete workloads need a pool of ids");
     }
     // Connect every client before the clock starts.
     let mut conns = Vec::new();
-    for _ in 0..args.concurrency {
-        conns.push(Conn::connect(&args.addr).await?);
+    for _ in 0..drive.clients {
+        conns.push(Conn::connect(&shared.target.addr).await?);
     }
-    let shared = Arc::new(Shared {
-        args: args.clone(),
-        next: AtomicU64::new(0),
-        samples: AtomicU64::new(0),
-    });
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(args.secs);
+    let deadline = started + Duration::from_secs_f64(drive.secs);
     let mut handles = Vec::new();
     for (client, conn) in conns.into_iter().enumerate() {
         let shared = shared.clone();
@@ -185,27 +153,16 @@ async fn run(args: Arc<Args>) -> Result<()> {
     all.sort_unstable();
     let ok = all.len() as u64;
     let secs = elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "RESULT workload={:?} concurrency={} ok={ok} errors={errors} secs={secs:.3} rps={:.1} \
-         p50_us={} p99_us={} p999_us={} exhausted={}",
-        args.workload,
-        args.concurrency,
-        ok as f64 / secs,
-        percentile(&all, 0.50),
-        percentile(&all, 0.99),
-        percentile(&all, 0.999),
-        u8::from(exhausted),
-    );
-    Ok(())
-}
-
-/// Nearest-rank percentile of sorted values (0 when there are none).
-fn percentile(sorted: &[u32], q: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    Ok(Measured {
+        ok,
+        errors,
+        secs,
+        rps: ok as f64 / secs,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+        p999_us: percentile(&all, 0.999),
+        exhausted,
+    })
 }
 
 async fn client_loop(
@@ -215,7 +172,7 @@ async fn client_loop(
     started: Instant,
     deadline: Instant,
 ) -> Stats {
-    let args = &shared.args;
+    let target = &shared.target;
     let mut stats = Stats::default();
     let mut conn = Some(conn);
     // xorshift64*, seeded per client: no dependency, and reproducible.
@@ -226,11 +183,11 @@ async fn client_loop(
             stats.exhausted = true;
             break;
         };
-        let wire = request.to_wire(args);
+        let wire = request.to_wire(target);
         let begin = Instant::now();
         let outcome = match conn.as_mut() {
             Some(c) => c.roundtrip(&wire).await,
-            None => match Conn::connect(&args.addr).await {
+            None => match Conn::connect(&target.addr).await {
                 Ok(c) => conn.insert(c).roundtrip(&wire).await,
                 Err(e) => Err(e),
             },
@@ -240,7 +197,7 @@ async fn client_loop(
             Ok(response) => match request.expect.check(&response) {
                 Ok(()) => stats
                     .latencies
-                    .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX)),
+                    .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX)),
                 Err(why) => {
                     stats.errors += 1;
                     sample(
@@ -274,7 +231,7 @@ fn response_closes(conn: &Option<Conn>) -> bool {
 
 fn sample(shared: &Shared, line: &str) {
     if shared.samples.fetch_add(1, Ordering::Relaxed) < 5 {
-        eprintln!("vodsnap-bench: error: {line}");
+        eprintln!("vodsnap-bench: request error: {line}");
     }
 }
 
@@ -335,8 +292,8 @@ struct Request {
 }
 
 fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) -> Option<Request> {
-    let args = &shared.args;
-    let project = &args.project;
+    let args = &shared.drive;
+    let project = &shared.target.project;
     let thumbnails = format!("/v1/{project}/asset/thumbnails");
     Some(match args.workload {
         Workload::List => Request {
@@ -373,7 +330,7 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
                 })
                 .collect();
             let body = format!(
-                r#"{{"asset_id":"{asset}","task_id":"{task}","thumbnail_para":{{"type":"time","time":12}},"thumbnails":[{}]}}"#,
+                r#"{{"asset_id":"{asset}","task_id":"{task}","thumbnail_para":{{"type":"time","time":{REGISTER_TIME}}},"thumbnails":[{}]}}"#,
                 snapshots.join(",")
             );
             Request {
@@ -386,8 +343,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
         }
         Workload::DeleteTasks => {
             let batch = shared.next.fetch_add(1, Ordering::Relaxed);
-            let first = args.lo + batch * 10;
-            if first + 10 > args.hi {
+            let first = args.pool.start + batch * 10;
+            if first + 10 > args.pool.end {
                 return None;
             }
             let query = (first..first + 10)
@@ -403,8 +360,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
             }
         }
         Workload::DeleteAsset => {
-            let n = args.lo + shared.next.fetch_add(1, Ordering::Relaxed);
-            if n >= args.hi {
+            let n = args.pool.start + shared.next.fetch_add(1, Ordering::Relaxed);
+            if n >= args.pool.end {
                 return None;
             }
             Request {
@@ -420,12 +377,12 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
 
 impl Request {
     /// The request as sent: signed now, as the SDK signs.
-    fn to_wire(&self, args: &Args) -> Vec<u8> {
+    fn to_wire(&self, target: &Target) -> Vec<u8> {
         let date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let mut headers: Vec<(&str, &str)> = vec![
-            ("Host", args.addr.as_str()),
+            ("Host", target.addr.as_str()),
             ("X-Sdk-Date", date.as_str()),
-            ("X-Project-Id", args.project.as_str()),
+            ("X-Project-Id", target.project.as_str()),
         ];
         if !self.body.is_empty() {
             headers.push(("Content-Type", "application/json"));
@@ -437,8 +394,8 @@ impl Request {
             query,
             &headers,
             &self.body,
-            &args.ak,
-            &args.sk,
+            &target.access_key,
+            &target.secret_key,
         );
         let mut head = format!("{} {}", self.method, self.path);
         if let Some(q) = query {
@@ -585,16 +542,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let v: Vec<u32> = (1..=1000).collect();
-        assert_eq!(percentile(&v, 0.5), 500);
-        assert_eq!(percentile(&v, 0.99), 990);
-        assert_eq!(percentile(&v, 0.999), 999);
-        assert_eq!(percentile(&[], 0.5), 0);
-        assert_eq!(percentile(&[7], 0.999), 7);
-    }
 
     #[test]
     fn delete_answers_are_checked_item_by_item() {

@@ -1,0 +1,195 @@
+//! The command line of a run (`cargo xtask bench` passes its arguments
+//! through), and the parameters it resolves to.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::workload::Workload;
+
+/// Options of `cargo xtask bench` (and of `vodsnap-bench`, which it runs).
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "cargo xtask bench",
+    about = "vodsnap (release, PostgreSQL) against pgbench running the same statements"
+)]
+pub struct Args {
+    /// CI mode: 5,000 tasks over 500 assets, 2 s per point, 1 and 8 clients;
+    /// writes target/bench/quick.md instead of docs/benchmarks.md.
+    #[arg(long)]
+    pub quick: bool,
+    /// Task results in the data set [default: 100000, quick: 5000].
+    #[arg(long)]
+    pub tasks: Option<u64>,
+    /// Snapshots per task result [default: 10].
+    #[arg(long)]
+    pub images_per_task: Option<u32>,
+    /// Assets the task results are spread over [default: 10000, quick: 500].
+    #[arg(long)]
+    pub assets: Option<u64>,
+    /// Seconds per point [default: 10, quick: 2].
+    #[arg(long)]
+    pub secs: Option<u64>,
+    /// Concurrencies, comma-separated [default: 1,8,64, quick: 1,8].
+    #[arg(long, value_delimiter = ',')]
+    pub concurrency: Option<Vec<u32>>,
+    /// Only these workloads, comma-separated (list, details, register,
+    /// delete-tasks, delete-asset; also healthz, HTTP alone, not run by
+    /// default) [default: the first five].
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Option<Vec<String>>,
+    /// Passed to `vodsnap serve --database-max-connections` [default: the server's].
+    #[arg(long)]
+    pub database_max_connections: Option<u32>,
+    /// Skip pgbench (vodsnap figures only).
+    #[arg(long)]
+    pub no_pgbench: bool,
+    /// Keep the server and database after the run, for EXPLAIN and profiling
+    /// (prints how to reach them; stop the server yourself).
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not build: use the release binaries already in the target
+    /// directory (read by `cargo xtask bench`, which builds).
+    #[arg(long)]
+    pub no_build: bool,
+    /// The `vodsnap` binary to serve with [default: next to this program].
+    #[arg(long)]
+    pub vodsnap: Option<PathBuf>,
+    /// The repository, whose docs/benchmarks.md a full run rewrites
+    /// [default: where this program was built from].
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+    /// Where the server log, pgbench's files and quick.md go
+    /// [default: bench/ in the target directory this program runs from].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// The resolved parameters of a run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub quick: bool,
+    pub tasks: u64,
+    pub images: u32,
+    pub assets: u64,
+    pub secs: u64,
+    pub concurrency: Vec<u32>,
+    pub workloads: Vec<Workload>,
+    pub max_connections: Option<u32>,
+    pub pgbench: bool,
+}
+
+impl Params {
+    pub fn from(args: &Args) -> Result<Self> {
+        let quick = args.quick;
+        let workloads = match &args.workloads {
+            None => Workload::DEFAULT.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| Workload::from_name(n).with_context(|| format!("unknown workload {n:?}")))
+                .collect::<Result<_>>()?,
+        };
+        let params = Self {
+            quick,
+            tasks: args.tasks.unwrap_or(if quick { 5_000 } else { 100_000 }),
+            images: args.images_per_task.unwrap_or(10),
+            assets: args.assets.unwrap_or(if quick { 500 } else { 10_000 }),
+            secs: args.secs.unwrap_or(if quick { 2 } else { 10 }),
+            concurrency: args
+                .concurrency
+                .clone()
+                .unwrap_or_else(|| if quick { vec![1, 8] } else { vec![1, 8, 64] }),
+            workloads,
+            max_connections: args.database_max_connections,
+            pgbench: !args.no_pgbench,
+        };
+        if params.tasks == 0 || params.assets == 0 || params.images == 0 || params.secs == 0 {
+            bail!("--tasks, --assets, --images-per-task and --secs must be positive");
+        }
+        if params.images > 10_000 {
+            bail!("--images-per-task is at most 10000 (the API's limit)");
+        }
+        if params.concurrency.contains(&0) {
+            bail!("a concurrency must be at least 1");
+        }
+        Ok(params)
+    }
+}
+
+/// Where a run reads and writes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub vodsnap: PathBuf,
+    pub workspace: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Paths {
+    pub fn from(args: &Args) -> Result<Self> {
+        let exe = std::env::current_exe().context("finding this program's path")?;
+        // target/release/vodsnap-bench: vodsnap is built next to it, and
+        // the target directory is two levels up.
+        let release = exe.parent().context("this program has no directory")?;
+        let target = release.parent().unwrap_or(release);
+        let built_from = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        Ok(Self {
+            vodsnap: args
+                .vodsnap
+                .clone()
+                .unwrap_or_else(|| release.join("vodsnap")),
+            workspace: args.workspace.clone().unwrap_or_else(|| {
+                built_from
+                    .ancestors()
+                    .nth(2)
+                    .map_or(built_from.clone(), PathBuf::from)
+            }),
+            work: args
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| target.join("bench")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn quick_has_its_own_defaults_and_the_flags_win() -> Result<()> {
+        let quick = Params::from(&Args::try_parse_from(["b", "--quick"])?)?;
+        assert_eq!((quick.tasks, quick.assets, quick.secs), (5_000, 500, 2));
+        assert_eq!(quick.concurrency, vec![1, 8]);
+        assert_eq!(quick.workloads, Workload::DEFAULT.to_vec());
+
+        let set = Params::from(&Args::try_parse_from([
+            "b",
+            "--quick",
+            "--secs",
+            "1",
+            "--workloads",
+            "details,healthz",
+        ])?)?;
+        assert_eq!(set.secs, 1);
+        assert_eq!(set.workloads, vec![Workload::Details, Workload::Healthz]);
+        Ok(())
+    }
+
+    #[test]
+    fn nonsense_is_refused() -> Result<()> {
+        for args in [
+            vec!["b", "--workloads", "list,nope"],
+            vec!["b", "--concurrency", "1,0"],
+            vec!["b", "--images-per-task", "10001"],
+            vec!["b", "--tasks", "0"],
+        ] {
+            assert!(
+                Params::from(&Args::try_parse_from(&args)?).is_err(),
+                "{args:?}"
+            );
+        }
+        Ok(())
+    }
+}

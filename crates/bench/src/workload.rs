@@ -1,0 +1,133 @@
+//! The workloads: one type for everything a workload is, its name on the
+//! command line, its title in the report, its pgbench reference script, and
+//! the pool of pre-registered ids it consumes.
+
+/// One kind of request, measured through vodsnap and, statement for
+/// statement, through pgbench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// `GET /v1/{p}/asset/thumbnails?asset_id=a{random}`.
+    List,
+    /// `GET /v1/{p}/asset/thumbnail/details?task_id=t{random}`.
+    Details,
+    /// `POST /v1/{p}/asset/thumbnails` of a new task id with `images`
+    /// snapshots on a random asset.
+    Register,
+    /// `DELETE ...?task_id=..` with ten ids of the `d{n}` pool, each once.
+    DeleteTasks,
+    /// `DELETE ...?asset_id=x{n}`, each asset of the `x{n}` pool once (ten
+    /// task results each).
+    DeleteAsset,
+    /// `GET /healthz`, signed like the others though it needs no
+    /// authentication: HTTP alone, no database, the floor under every
+    /// other workload on the same machine. Not run unless asked for; no
+    /// pgbench counterpart.
+    Healthz,
+}
+
+/// What a delete workload consumes: each request does the full work once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// Task results `d{n}` (ten per request).
+    Tasks,
+    /// Assets `x{n}` of ten task results `x{n}_{k}` (one per request).
+    Assets,
+}
+
+impl Workload {
+    /// The workloads a run measures unless told otherwise, in report order.
+    pub const DEFAULT: [Self; 5] = [
+        Self::List,
+        Self::Details,
+        Self::Register,
+        Self::DeleteTasks,
+        Self::DeleteAsset,
+    ];
+
+    const EVERY: [Self; 6] = [
+        Self::List,
+        Self::Details,
+        Self::Register,
+        Self::DeleteTasks,
+        Self::DeleteAsset,
+        Self::Healthz,
+    ];
+
+    /// The workload named `name` on the command line.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::EVERY.into_iter().find(|w| w.name() == name.trim())
+    }
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Details => "details",
+            Self::Register => "register",
+            Self::DeleteTasks => "delete-tasks",
+            Self::DeleteAsset => "delete-asset",
+            Self::Healthz => "healthz",
+        }
+    }
+
+    /// The name in the report.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::List => "list by asset",
+            Self::Details => "details",
+            Self::Register => "registration",
+            Self::DeleteTasks => "delete by 10 task ids",
+            Self::DeleteAsset => "asset-only delete",
+            Self::Healthz => "healthz (HTTP only)",
+        }
+    }
+
+    /// The pgbench script running the same statements (`pgbench/`), with
+    /// its text.
+    pub fn script(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Self::List => ("list.sql", include_str!("../pgbench/list.sql")),
+            Self::Details => ("details.sql", include_str!("../pgbench/details.sql")),
+            Self::Register => ("register.sql", include_str!("../pgbench/register.sql")),
+            Self::DeleteTasks => (
+                "delete_tasks.sql",
+                include_str!("../pgbench/delete_tasks.sql"),
+            ),
+            Self::DeleteAsset => (
+                "delete_asset.sql",
+                include_str!("../pgbench/delete_asset.sql"),
+            ),
+            Self::Healthz => return None,
+        })
+    }
+
+    /// The pool a delete workload consumes.
+    pub fn pool(self) -> Option<Pool> {
+        match self {
+            Self::DeleteTasks => Some(Pool::Tasks),
+            Self::DeleteAsset => Some(Pool::Assets),
+            Self::List | Self::Details | Self::Register | Self::Healthz => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_is_found_by_its_name() {
+        for w in Workload::EVERY {
+            assert_eq!(Workload::from_name(w.name()), Some(w));
+        }
+        assert_eq!(Workload::from_name("nope"), None);
+    }
+
+    #[test]
+    fn every_default_workload_has_a_pgbench_script() {
+        for w in Workload::DEFAULT {
+            let (file, text) = w.script().unwrap_or_default();
+            assert!(file.ends_with(".sql") && text.contains(":project"), "{w:?}");
+        }
+    }
+}
