@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::db::ScratchDatabase;
 use crate::proc::{self, Env};
 use crate::workspace::Workspace;
+use vodsnap_server_process::scratch::ScratchDatabase;
 
 /// Stores the suite runs against, each in its own pytest run.
 /// "postgres" gets a fresh database per run (`VODSNAP_CONFORMANCE_DATABASE_URL`).
@@ -68,7 +68,7 @@ pub fn setup(ws: &Workspace, env: &Env, python: PathBuf) -> Result<Prepared> {
 /// "postgres" store gets its own scratch database on it, dropped afterwards.
 pub fn run_store(env: &Env, prepared: &Prepared, store: &str, database_url: &str) -> Result<()> {
     let scratch = if store == "postgres" {
-        Some(ScratchDatabase::create(env, database_url, "vodsnap_conf")?)
+        Some(ScratchDatabase::create(database_url, "vodsnap_conf")?)
     } else {
         None
     };

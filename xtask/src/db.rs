@@ -14,14 +14,14 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::runners::SyncRunner;
 use testcontainers_modules::testcontainers::{Container, ImageExt};
 
-use crate::proc::{self, Env};
+use crate::proc;
 
 /// Image tag for the testcontainers path (CI's service runs `postgres:16` too).
 const CONTAINER_TAG: &str = "16-alpine";
@@ -166,132 +166,4 @@ fn psql_answers(url: &str) -> bool {
             .args(["-X", "-q", "-d", url, "-c", "select 1"]),
         Duration::from_secs(15),
     )
-}
-
-/// A database created for one run and dropped (with its connections) when
-/// this value is dropped. Needs `psql`.
-#[derive(Debug)]
-pub struct ScratchDatabase {
-    env: Env,
-    admin_url: String,
-    name: String,
-    /// URL of the new database (same server and credentials as the admin URL).
-    pub url: String,
-}
-
-impl ScratchDatabase {
-    /// Creates `<prefix>_<unique suffix>` on the server of `admin_url`.
-    pub fn create(env: &Env, admin_url: &str, prefix: &str) -> Result<Self> {
-        if !proc::available("psql") {
-            bail!("`psql` is needed to create a scratch database (install postgresql-client)");
-        }
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!("{prefix}_{}_{nanos}", std::process::id());
-        proc::run(&mut psql(
-            env,
-            admin_url,
-            &format!("CREATE DATABASE {name}"),
-        ))
-        .with_context(|| format!("creating scratch database {name}"))?;
-        let url = with_database(admin_url, &name);
-        println!("database: created scratch database {name}");
-        Ok(Self {
-            env: env.clone(),
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(err) = proc::run(&mut psql(&self.env, &self.admin_url, &sql)) {
-            eprintln!(
-                "warning: could not drop scratch database {}: {err:#}",
-                self.name
-            );
-        }
-    }
-}
-
-fn psql(env: &Env, url: &str, sql: &str) -> Command {
-    let mut cmd = env.command("psql");
-    cmd.env("PGCONNECT_TIMEOUT", "10").args([
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        url,
-        "-c",
-        sql,
-    ]);
-    cmd
-}
-
-/// `url` with its database name replaced by `database` (query kept).
-fn with_database(url: &str, database: &str) -> String {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[authority_start..];
-    let path_start = rest
-        .find(['/', '?'])
-        .map_or(url.len(), |i| authority_start + i);
-    let query = url[path_start..]
-        .find('?')
-        .map_or("", |i| &url[path_start + i..]);
-    format!("{}/{database}{query}", &url[..path_start])
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    /// Needs PostgreSQL: `cargo xtask test` exports `DATABASE_URL`; without it
-    /// this test fails rather than skips.
-    #[test]
-    fn scratch_database_is_created_then_dropped() -> Result<()> {
-        let admin = std::env::var("DATABASE_URL")
-            .context("DATABASE_URL must point at PostgreSQL (`cargo xtask test` sets it)")?;
-        let env = Env::new(Path::new(env!("CARGO_MANIFEST_DIR")));
-        let db = ScratchDatabase::create(&env, &admin, "vodsnap_xtask_selftest")?;
-        assert!(psql_answers(&db.url), "cannot connect to {}", db.url);
-        let count = format!(
-            "SELECT count(*) FROM pg_database WHERE datname = '{}'",
-            db.name
-        );
-        assert_eq!(
-            proc::output(psql(&env, &admin, &count).arg("-tA"))?.trim(),
-            "1"
-        );
-        drop(db);
-        assert_eq!(
-            proc::output(psql(&env, &admin, &count).arg("-tA"))?.trim(),
-            "0"
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h:1/db?sslmode=disable", "x"),
-            "postgres://u:p@h:1/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
-        assert_eq!(
-            with_database("postgresql://h?sslmode=disable", "x"),
-            "postgresql://h/x?sslmode=disable"
-        );
-    }
 }

@@ -1,5 +1,7 @@
 //! `vodsnap serve` as a child process, for the project's tools: the
-//! benchmark (`vodsnap-bench`) and the fuzz task (`cargo xtask fuzz`).
+//! benchmark (`vodsnap-bench`) and the fuzz task (`cargo xtask fuzz`); and
+//! [`scratch::ScratchDatabase`], the scratch PostgreSQL database that the
+//! benchmark and the conformance suite run on.
 //!
 //! [`ServerProcess::start`] picks a free loopback port, appends
 //! `--listen 127.0.0.1:PORT` to the command it is given, sends both output
@@ -10,6 +12,8 @@
 //!
 //! Standard library only (plus `anyhow`): xtask uses it, and xtask should
 //! not build an async runtime or an HTTP client to start a server.
+
+pub mod scratch;
 
 use std::fs;
 use std::io::{Read as _, Write as _};
