@@ -4,7 +4,8 @@
 //! Every request is AK/SK-signed as the Huawei SDK signs
 //! (`vodsnap_sdk_signature::sign`: `Host`, `X-Sdk-Date`, `X-Project-Id`
 //! and, for bodies, `Content-Type` are signed), so authentication is on the
-//! measured path.
+//! measured path; or carries a token (`X-Auth-Token`), or, for the floor
+//! server, nothing.
 //!
 //! Why raw HTTP/1.1 over tokio sockets rather than a hyper client: the
 //! client shares the machine's two cores with the server and PostgreSQL, so
@@ -45,6 +46,30 @@ pub struct Target {
     pub project: String,
     pub access_key: String,
     pub secret_key: String,
+    /// How each request authenticates.
+    pub auth: Auth,
+}
+
+/// How the load generator's requests authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// AK/SK-signed as the SDK signs, with the target's credential.
+    AkSk,
+    /// `X-Auth-Token` with this token.
+    Token(String),
+    /// Nothing: the floor server checks no credential.
+    None,
+}
+
+impl Auth {
+    /// The name in the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::AkSk => "AK/SK",
+            Self::Token(_) => "token",
+            Self::None => "none",
+        }
+    }
 }
 
 /// One point: a workload at a concurrency for a time.
@@ -376,27 +401,35 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
 }
 
 impl Request {
-    /// The request as sent: signed now, as the SDK signs.
+    /// The request as sent: signed now, as the SDK signs (or with the
+    /// target's token, or bare).
     fn to_wire(&self, target: &Target) -> Vec<u8> {
         let date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("Host", target.addr.as_str()),
-            ("X-Sdk-Date", date.as_str()),
-            ("X-Project-Id", target.project.as_str()),
-        ];
+        let mut headers: Vec<(&str, &str)> = vec![("Host", target.addr.as_str())];
+        if target.auth == Auth::AkSk {
+            headers.push(("X-Sdk-Date", date.as_str()));
+            headers.push(("X-Project-Id", target.project.as_str()));
+        }
         if !self.body.is_empty() {
             headers.push(("Content-Type", "application/json"));
         }
         let query = (!self.query.is_empty()).then_some(self.query.as_str());
-        let authorization = sign(
-            self.method,
-            &self.path,
-            query,
-            &headers,
-            &self.body,
-            &target.access_key,
-            &target.secret_key,
-        );
+        let authorization = match &target.auth {
+            Auth::AkSk => Some(sign(
+                self.method,
+                &self.path,
+                query,
+                &headers,
+                &self.body,
+                &target.access_key,
+                &target.secret_key,
+            )),
+            Auth::Token(token) => {
+                headers.push(("X-Auth-Token", token.as_str()));
+                None
+            }
+            Auth::None => None,
+        };
         let mut head = format!("{} {}", self.method, self.path);
         if let Some(q) = query {
             head.push('?');
@@ -406,10 +439,10 @@ impl Request {
         for (name, value) in &headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
-        head.push_str(&format!(
-            "Authorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
-            self.body.len()
-        ));
+        if let Some(authorization) = authorization {
+            head.push_str(&format!("Authorization: {authorization}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
         let mut wire = head.into_bytes();
         wire.extend_from_slice(&self.body);
         wire

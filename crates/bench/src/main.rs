@@ -18,6 +18,10 @@
 //!    duration, the server's VmHWM, then `pgbench -M prepared` with the
 //!    matching script of `pgbench/` at the same concurrency against the
 //!    same database (`pgbench`); the CPU each process spent (`cpu`);
+//!    for the reads (list, details), the same point again with a token
+//!    instead of AK/SK, and through the floor server (`vodsnap-floor`,
+//!    `floor.rs`: axum, the same driver and statements, no authentication,
+//!    minimal JSON), started on the same database (`--no-floor` skips it);
 //! 5. prints markdown tables (`report`); a full run also writes
 //!    `docs/benchmarks.md` (keeping its "Before/after notes" section), a
 //!    quick run writes `target/bench/quick.md`.

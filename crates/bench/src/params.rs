@@ -44,6 +44,12 @@ pub struct Args {
     /// Skip pgbench (vodsnap figures only).
     #[arg(long)]
     pub no_pgbench: bool,
+    /// Skip the floor server and the token points of the reads.
+    #[arg(long)]
+    pub no_floor: bool,
+    /// The floor server [default: `vodsnap-floor` next to this program].
+    #[arg(long)]
+    pub floor: Option<PathBuf>,
     /// Keep the server and database after the run, for EXPLAIN and profiling
     /// (prints how to reach them; stop the server yourself).
     #[arg(long)]
@@ -77,6 +83,8 @@ pub struct Params {
     pub workloads: Vec<Workload>,
     pub max_connections: Option<u32>,
     pub pgbench: bool,
+    /// Reads are measured with a token and through the floor server too.
+    pub floor: bool,
 }
 
 impl Params {
@@ -102,6 +110,7 @@ impl Params {
             workloads,
             max_connections: args.database_max_connections,
             pgbench: !args.no_pgbench,
+            floor: !args.no_floor,
         };
         if params.tasks == 0 || params.assets == 0 || params.images == 0 || params.secs == 0 {
             bail!("--tasks, --assets, --images-per-task and --secs must be positive");
@@ -120,6 +129,7 @@ impl Params {
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub vodsnap: PathBuf,
+    pub floor: PathBuf,
     pub workspace: PathBuf,
     pub work: PathBuf,
 }
@@ -137,6 +147,10 @@ impl Paths {
                 .vodsnap
                 .clone()
                 .unwrap_or_else(|| release.join("vodsnap")),
+            floor: args
+                .floor
+                .clone()
+                .unwrap_or_else(|| release.join("vodsnap-floor")),
             workspace: args.workspace.clone().unwrap_or_else(|| {
                 built_from
                     .ancestors()

@@ -55,6 +55,17 @@ pub struct Row {
     pub pgbench: Option<Point>,
     /// The server's VmHWM after this point, KiB.
     pub peak_rss_kib: u64,
+    /// The reads again with a token, and through the floor server.
+    pub floor: Option<FloorPoints>,
+}
+
+/// A read measured twice more in the same run: through vodsnap with a
+/// token (the `vodsnap` point of its row is AK/SK), and through the floor
+/// server (`vodsnap-floor`: same SQL, no authentication, minimal JSON).
+#[derive(Debug, Clone, Default)]
+pub struct FloorPoints {
+    pub token: Point,
+    pub floor: Point,
 }
 
 /// Nearest-rank percentile of sorted values (0 when there are none).
@@ -187,8 +198,54 @@ pub fn render(params: &Params, rows: &[Row], admin: &str, took: Duration) -> Str
     if !notes.is_empty() {
         let _ = writeln!(md, "\nNotes:\n\n{}", notes.join("\n"));
     }
+    render_floor(&mut md, rows);
     render_cpu(&mut md, rows);
     md
+}
+
+/// vodsnap against the floor server, for the reads measured against it.
+fn render_floor(md: &mut String, rows: &[Row]) {
+    let floored: Vec<(&Row, &FloorPoints)> = rows
+        .iter()
+        .filter_map(|r| r.floor.as_ref().map(|f| (r, f)))
+        .collect();
+    if floored.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\n### Against the floor server\n\n\
+         `vodsnap-floor` (crates/bench/src/floor.rs) answers the same reads with axum, the \
+         same driver and pool settings, and the very statements vodsnap runs, with no \
+         authentication, no tracing and minimal JSON: what any HTTP service on this stack \
+         pays. Same data, same run; ratio = vodsnap req/s / floor req/s (target: 0.85).\n\n\
+         | workload | clients | floor req/s | p50 | p99 | AK/SK req/s | ratio | p50 | token req/s | ratio | p50 |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let ms = |us: f64| format!("{:.2}", us / 1000.0);
+    let ratio = |v: &Point, f: &Point| {
+        if f.rps > 0.0 {
+            format!("{:.2}", v.rps / f.rps)
+        } else {
+            "-".to_owned()
+        }
+    };
+    for (row, f) in floored {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} | {} | {} |",
+            row.workload.title(),
+            row.clients,
+            f.floor.rps,
+            ms(f.floor.p50_us),
+            ms(f.floor.p99_us),
+            row.vodsnap.rps,
+            ratio(&row.vodsnap, &f.floor),
+            ms(row.vodsnap.p50_us),
+            f.token.rps,
+            ratio(&f.token, &f.floor),
+            ms(f.token.p50_us),
+        );
+    }
 }
 
 /// Where the CPU goes, per request: with the machine's cores saturated,
@@ -302,6 +359,42 @@ mod tests {
         assert_eq!(percentile(&v, 0.999), 999);
         assert_eq!(percentile(&[], 0.5), 0);
         assert_eq!(percentile(&[7], 0.999), 7);
+    }
+
+    #[test]
+    fn the_floor_table_gives_each_credential_its_ratio() {
+        let point = |rps: f64| Point {
+            rps,
+            p50_us: 1000.0,
+            ..Point::default()
+        };
+        let row = |workload, floor| Row {
+            workload,
+            clients: 8,
+            vodsnap: point(850.0),
+            pgbench: None,
+            peak_rss_kib: 0,
+            floor,
+        };
+        let mut md = String::new();
+        render_floor(&mut md, &[row(Workload::List, None)]);
+        assert!(md.is_empty(), "no floor points, no table: {md}");
+        render_floor(
+            &mut md,
+            &[row(
+                Workload::Details,
+                Some(FloorPoints {
+                    token: point(900.0),
+                    floor: point(1000.0),
+                }),
+            )],
+        );
+        assert!(
+            md.contains(
+                "| details | 8 | 1000 | 1.00 | 0.00 | 850 | 0.85 | 1.00 | 900 | 0.90 | 1.00 |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

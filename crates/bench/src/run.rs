@@ -12,9 +12,9 @@ use vodsnap_server_process::ServerProcess;
 use crate::cpu;
 use crate::database::{ScratchDatabase, admin_url, output};
 use crate::dataset::Dataset;
-use crate::loadgen::{self, Drive, Target};
+use crate::loadgen::{self, Auth, Drive, Target};
 use crate::params::{Args, Params, Paths};
-use crate::report::{self, Point, Row};
+use crate::report::{self, FloorPoints, Point, Row};
 use crate::workload::{Pool, Workload};
 
 const PROJECT: &str = "bench";
@@ -74,6 +74,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         server.log().display()
     );
 
+    let mut floor = if params.floor {
+        let server = start_floor(&paths.floor, &scratch.url, &params, &paths.work)?;
+        println!("floor server: pid {} on {}", server.pid(), server.addr());
+        Some(server)
+    } else {
+        None
+    };
+    let token = if params.floor {
+        issue_token(&paths.vodsnap)?
+    } else {
+        String::new()
+    };
+
     let dataset = Dataset::new(&scratch.url, PROJECT, params.images)?;
     println!(
         "\n==> bench: loading {} task results x {} images over {} assets",
@@ -90,6 +103,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             project: PROJECT.to_owned(),
             access_key: ACCESS_KEY.to_owned(),
             secret_key: SECRET_KEY.to_owned(),
+            auth: Auth::AkSk,
         },
         dataset,
         database_url: scratch.url.clone(),
@@ -103,9 +117,44 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         for &clients in &params.concurrency {
             println!("\n==> bench: {} with {clients} client(s)", workload.name());
             server.check_alive()?;
-            let vodsnap = runner.vodsnap_point(server.pid(), workload, clients, last_rate)?;
+            let aksk = runner.target.clone();
+            let vodsnap =
+                runner.vodsnap_point(&aksk, server.pid(), workload, clients, last_rate)?;
             server.check_alive()?;
             let peak_rss_kib = server.peak_rss_kib();
+            let floor_points = match &mut floor {
+                Some(floor) if workload.has_floor() => {
+                    let with_token = Target {
+                        auth: Auth::Token(token.clone()),
+                        ..aksk.clone()
+                    };
+                    let token_point =
+                        runner.vodsnap_point(&with_token, server.pid(), workload, clients, None)?;
+                    server.check_alive()?;
+                    let bare = Target {
+                        addr: floor.addr().to_owned(),
+                        auth: Auth::None,
+                        ..aksk
+                    };
+                    let floor_point =
+                        runner.vodsnap_point(&bare, floor.pid(), workload, clients, None)?;
+                    floor.check_alive()?;
+                    for (who, p) in [("token", &token_point), ("floor", &floor_point)] {
+                        if p.errors > 0 {
+                            failures.push(format!(
+                                "{who} {} c={clients}: {} errors",
+                                workload.name(),
+                                p.errors
+                            ));
+                        }
+                    }
+                    Some(FloorPoints {
+                        token: token_point,
+                        floor: floor_point,
+                    })
+                }
+                _ => None,
+            };
             last_rate = Some(vodsnap.rps);
             if vodsnap.errors > 0 {
                 failures.push(format!(
@@ -128,6 +177,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 None
             };
             vodsnap.print("vodsnap");
+            if let Some(f) = &floor_points {
+                f.token.print("token");
+                f.floor.print("floor");
+            }
             if let Some(p) = &pgbench {
                 p.print("pgbench");
             }
@@ -137,6 +190,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 vodsnap,
                 pgbench,
                 peak_rss_kib,
+                floor: floor_points,
             });
         }
     }
@@ -208,6 +262,45 @@ fn start_server(
     ServerProcess::start(cmd, &work.join("server.log"), Duration::from_secs(60))
 }
 
+/// The floor server on the scratch database, with vodsnap's pool size.
+fn start_floor(
+    program: &Path,
+    database_url: &str,
+    params: &Params,
+    work: &Path,
+) -> Result<ServerProcess> {
+    if !program.exists() {
+        bail!(
+            "{} is missing: build it (cargo build --release -p vodsnap-bench), or run with --no-floor",
+            program.display()
+        );
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(["--database-url", database_url]);
+    if let Some(n) = params.max_connections {
+        cmd.args(["--database-max-connections", &n.to_string()]);
+    }
+    ServerProcess::start(cmd, &work.join("floor.log"), Duration::from_secs(60))
+}
+
+/// A token for the bench's project, issued by `vodsnap token issue` with
+/// the server's token key.
+fn issue_token(vodsnap: &Path) -> Result<String> {
+    let token = output(Command::new(vodsnap).args([
+        "token",
+        "issue",
+        "--project",
+        PROJECT,
+        "--ttl",
+        "12h",
+        "--subject",
+        "bench",
+        "--token-key",
+        TOKEN_KEY,
+    ]))?;
+    Ok(token.trim().to_owned())
+}
+
 /// Whether `program` can be started at all.
 fn available(program: &str) -> bool {
     match Command::new(program)
@@ -231,6 +324,7 @@ impl Runner {
     /// The load generator for the run's time, in this process.
     fn vodsnap_point(
         &mut self,
+        target: &Target,
         server_pid: u32,
         workload: Workload,
         clients: u32,
@@ -264,13 +358,14 @@ impl Runner {
             None => {}
         }
         println!(
-            "load: {} with {clients} client(s) for {}s on {}",
+            "load: {} with {clients} client(s) for {}s on {} ({})",
             workload.name(),
             p.secs,
-            self.target.addr
+            target.addr,
+            target.auth.name()
         );
         let cpu_before = cpu::sample(Some(server_pid));
-        let measured = loadgen::drive(&self.target, &drive)?;
+        let measured = loadgen::drive(target, &drive)?;
         let cpu_after = cpu::sample(Some(server_pid));
         Ok(Point {
             ok: measured.ok,

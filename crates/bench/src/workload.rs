@@ -101,6 +101,11 @@ impl Workload {
         })
     }
 
+    /// Whether the floor server answers it (the reads).
+    pub fn has_floor(self) -> bool {
+        matches!(self, Self::List | Self::Details)
+    }
+
     /// The pool a delete workload consumes.
     pub fn pool(self) -> Option<Pool> {
         match self {
