@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use vodsnap_sdk_signature::sign;
 
 use crate::report::percentile;
-use crate::workload::Workload;
+use crate::workload::{Workload, deep_offset};
 
 /// The `thumbnail_para` of every registration: `{"type":"time","time":12}`
 /// (the data set is loaded with the same, see `dataset`).
@@ -325,6 +325,13 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
             method: "GET",
             path: thumbnails,
             query: format!("asset_id=a{}", rng.below(args.assets)),
+            body: Vec::new(),
+            expect: Expect::Status(200),
+        },
+        Workload::ListDeep => Request {
+            method: "GET",
+            path: thumbnails,
+            query: format!("offset={}&limit=10", deep_offset(args.tasks)),
             body: Vec::new(),
             expect: Expect::Status(200),
         },

@@ -13,7 +13,7 @@ use vodsnap_server_process::display;
 use crate::cpu;
 use crate::report::{Point, percentile};
 use crate::run::{FIRST_GUESS_RPS, Runner};
-use crate::workload::{Pool, Workload};
+use crate::workload::{Pool, Workload, deep_offset};
 
 impl Runner {
     /// pgbench `-M prepared -c clients -j min(clients, 2)` for the run's
@@ -75,6 +75,10 @@ impl Runner {
                     .args(["-D", &format!("images={}", p.images)])
                     .args(["-D", &format!("offsets={{{}}}", offsets.join(","))])
                     .args(["-D", &format!("para={}", self.dataset.stored_para())]);
+                None
+            }
+            None if workload == Workload::ListDeep => {
+                cmd.args(["-D", &format!("off={}", deep_offset(p.tasks))]);
                 None
             }
             None => None,

@@ -8,6 +8,10 @@
 pub enum Workload {
     /// `GET /v1/{p}/asset/thumbnails?asset_id=a{random}`.
     List,
+    /// `GET /v1/{p}/asset/thumbnails?offset={deep}`: the whole project's
+    /// list, ten items near the offset's maximum (see [`deep_offset`]): the
+    /// read whose cost grows with the data, not with the page.
+    ListDeep,
     /// `GET /v1/{p}/asset/thumbnail/details?task_id=t{random}`.
     Details,
     /// `POST /v1/{p}/asset/thumbnails` of a new task id with `images`
@@ -36,16 +40,18 @@ pub enum Pool {
 
 impl Workload {
     /// The workloads a run measures unless told otherwise, in report order.
-    pub const DEFAULT: [Self; 5] = [
+    pub const DEFAULT: [Self; 6] = [
         Self::List,
+        Self::ListDeep,
         Self::Details,
         Self::Register,
         Self::DeleteTasks,
         Self::DeleteAsset,
     ];
 
-    const EVERY: [Self; 6] = [
+    const EVERY: [Self; 7] = [
         Self::List,
+        Self::ListDeep,
         Self::Details,
         Self::Register,
         Self::DeleteTasks,
@@ -62,6 +68,7 @@ impl Workload {
     pub fn name(self) -> &'static str {
         match self {
             Self::List => "list",
+            Self::ListDeep => "list-deep",
             Self::Details => "details",
             Self::Register => "register",
             Self::DeleteTasks => "delete-tasks",
@@ -74,6 +81,7 @@ impl Workload {
     pub fn title(self) -> &'static str {
         match self {
             Self::List => "list by asset",
+            Self::ListDeep => "list, deep offset",
             Self::Details => "details",
             Self::Register => "registration",
             Self::DeleteTasks => "delete by 10 task ids",
@@ -87,6 +95,7 @@ impl Workload {
     pub fn script(self) -> Option<(&'static str, &'static str)> {
         Some(match self {
             Self::List => ("list.sql", include_str!("../pgbench/list.sql")),
+            Self::ListDeep => ("list_deep.sql", include_str!("../pgbench/list_deep.sql")),
             Self::Details => ("details.sql", include_str!("../pgbench/details.sql")),
             Self::Register => ("register.sql", include_str!("../pgbench/register.sql")),
             Self::DeleteTasks => (
@@ -111,14 +120,28 @@ impl Workload {
         match self {
             Self::DeleteTasks => Some(Pool::Tasks),
             Self::DeleteAsset => Some(Pool::Assets),
-            Self::List | Self::Details | Self::Register | Self::Healthz => None,
+            Self::List | Self::ListDeep | Self::Details | Self::Register | Self::Healthz => None,
         }
     }
+}
+
+/// The offset of the deep list: ten items before the API's maximum, or
+/// the last ten of a data set that is smaller.
+pub fn deep_offset(tasks: u64) -> u64 {
+    let max = u64::try_from(vodsnap_domain::ListPage::MAX_OFFSET).unwrap_or(0);
+    max.saturating_sub(10).min(tasks.saturating_sub(10))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deep_offset_stays_inside_the_api_and_the_data() {
+        assert_eq!(deep_offset(1_000_000), 19_990);
+        assert_eq!(deep_offset(5_000), 4_990);
+        assert_eq!(deep_offset(3), 0);
+    }
 
     #[test]
     fn every_workload_is_found_by_its_name() {
