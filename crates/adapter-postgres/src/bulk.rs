@@ -65,6 +65,10 @@ impl BulkTaskResults {
                  '{project}/' || {asset} || '/' || {id} || '/' || k || '.jpg' \
              FROM generate_series({start}::bigint, {end}::bigint - 1) AS n, \
                   generate_series(0, {images} - 1) AS k; \
+             INSERT INTO live_task_counts (project_id, slot, live) \
+             VALUES ('{project}', 0, {end}::bigint - {start}) \
+             ON CONFLICT (project_id, slot) \
+             DO UPDATE SET live = live_task_counts.live + EXCLUDED.live; \
              COMMIT;"
         )
     }

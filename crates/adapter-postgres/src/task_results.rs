@@ -224,6 +224,11 @@ pub(crate) const REGISTER: &str = concat!(
          INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
          SELECT c.project_id, c.task_id, u.offset_s, u.object_key \
          FROM created c, UNNEST($7::integer[], $8::text[]) AS u(offset_s, object_key)), \
+     counted AS ( \
+         INSERT INTO live_task_counts (project_id, slot, live) \
+         SELECT project_id, hashtext(task_id) & 15, 1 FROM created \
+         ON CONFLICT (project_id, slot) \
+         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
@@ -285,11 +290,20 @@ impl PgTaskResultStore {
 /// `$n IS NULL OR ...`, so that each has a plan that uses its index.
 macro_rules! list_query {
     ($filter:literal) => {
+        list_query!(
+            concat!(
+                "SELECT count(*) AS total FROM task_results \
+                 WHERE project_id = $1 AND deleted_at IS NULL ",
+                $filter
+            ),
+            $filter
+        )
+    };
+    ($count:expr, $filter:literal) => {
         concat!(
             "SELECT m.total, r.task_id, r.asset_id, r.thumbnail_para, r.snapshot_count, r.created_at \
-             FROM (SELECT count(*) AS total FROM task_results \
-                   WHERE project_id = $1 AND deleted_at IS NULL ",
-            $filter,
+             FROM (",
+            $count,
             ") m \
              LEFT JOIN LATERAL ( \
                  SELECT task_id, asset_id, thumbnail_para, snapshot_count, created_at \
@@ -300,7 +314,12 @@ macro_rules! list_query {
     };
 }
 
-pub(crate) const LIST_ALL: &str = list_query!("");
+/// The whole project's list takes its total from `live_task_counts`
+/// (migration 0009): counting every live row grew with the data.
+pub(crate) const LIST_ALL: &str = list_query!(
+    "SELECT COALESCE(sum(live), 0)::bigint AS total FROM live_task_counts WHERE project_id = $1",
+    ""
+);
 pub(crate) const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
 pub(crate) const LIST_BY_TASK: &str = list_query!("AND task_id = $4");
 pub(crate) const LIST_BY_TASK_AND_ASSET: &str = list_query!("AND task_id = $4 AND asset_id = $5");
@@ -522,6 +541,12 @@ pub(crate) const TOMBSTONE: &str = concat!(
          INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
          SELECT project_id, object_key, $3, $3 FROM gone \
          RETURNING 1), \
+     counted AS ( \
+         INSERT INTO live_task_counts (project_id, slot, live) \
+         SELECT $1, hashtext(($2::text[])[1]) & 15, -count(*) FROM marked \
+         HAVING count(*) > 0 \
+         ON CONFLICT (project_id, slot) \
+         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),

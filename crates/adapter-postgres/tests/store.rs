@@ -490,6 +490,7 @@ async fn every_project_table_is_keyed_by_project_first() {
             ("audit_log".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
+            ("live_task_counts".to_owned(), "project_id".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
             ("task_results".to_owned(), "project_id".to_owned()),
         ],
@@ -580,8 +581,9 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2.
-    assert_eq!(collations.len(), 8);
+    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2,
+    // live_task_counts: 1.
+    assert_eq!(collations.len(), 9);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
@@ -1282,4 +1284,10 @@ async fn bulk_loaded_task_results_are_stored_as_a_registration_stores_them() {
     .await
     .unwrap();
     assert_eq!(miscounted, 0);
+    // The bulk load counts its task results as registrations do.
+    let all = store
+        .list(&project("p"), &ListFilter::default(), ListPage::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 5);
 }

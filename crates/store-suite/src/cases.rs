@@ -488,6 +488,86 @@ pub async fn concurrent_identical_registrations_create_once(store: Store) {
     assert_eq!(created, 1);
 }
 
+/// The whole project's `total` after each kind of change, including the
+/// ones that change nothing (a repeated registration, a conflicting one, a
+/// repeated or unknown delete), and under concurrent registrations.
+pub async fn the_project_total_follows_every_change(store: Store) {
+    async fn total(store: &Store, p: &str) -> u64 {
+        store
+            .list(&project(p), &ListFilter::default(), ListPage::default())
+            .await
+            .expect("list")
+            .total
+    }
+    let registrations: Vec<_> = (0..24)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let a = if i < 12 { "a" } else { "b" };
+                store
+                    .service(at(100 + i))
+                    .register(result("p", a, &format!("t{i}"), 2), &actor())
+                    .await
+            })
+        })
+        .collect();
+    for r in futures::future::join_all(registrations).await {
+        assert!(matches!(
+            r.expect("joined").expect("register"),
+            Registered::Created(_)
+        ));
+    }
+    register(&store, "q", "a", "t0", 100).await;
+    assert_eq!(
+        (total(&store, "p").await, total(&store, "q").await),
+        (24, 1)
+    );
+
+    let again = store
+        .service(at(500))
+        .register(result("p", "a", "t0", 2), &actor())
+        .await
+        .expect("again");
+    assert!(matches!(again, Registered::AlreadyRegistered(_)));
+    let conflicting = store
+        .service(at(500))
+        .register(result("p", "a", "t0", 3), &actor())
+        .await;
+    assert!(conflicting.is_err());
+    assert_eq!(total(&store, "p").await, 24);
+
+    let service = store.service(at(600));
+    service
+        .delete(
+            &project("p"),
+            &by_tasks(None, &["t0", "t1", "nope"]),
+            &actor(),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(total(&store, "p").await, 22);
+    service
+        .delete(&project("p"), &by_tasks(None, &["t0", "t1"]), &actor())
+        .await
+        .expect("delete again");
+    assert_eq!(total(&store, "p").await, 22);
+    service
+        .delete(&project("p"), &by_asset("b"), &actor())
+        .await
+        .expect("delete by asset");
+    assert_eq!(total(&store, "p").await, 12);
+    let deleted_again = store
+        .service(at(700))
+        .register(result("p", "a", "t0", 2), &actor())
+        .await;
+    assert!(deleted_again.is_err());
+    assert_eq!(
+        (total(&store, "p").await, total(&store, "q").await),
+        (12, 1)
+    );
+    assert_eq!(listed(&store, "p", ListFilter::default()).await.len(), 12);
+}
+
 pub async fn registration_racing_a_delete_ends_consistent(store: Store) {
     for round in 0..20 {
         let id = format!("race{round}");

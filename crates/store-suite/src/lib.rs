@@ -45,6 +45,7 @@ macro_rules! task_result_store_tests {
             concurrent_deletes_of_the_same_tasks_all_answer_deleted,
             concurrent_asset_deletes_never_skip_or_repeat_a_task,
             concurrent_identical_registrations_create_once,
+            the_project_total_follows_every_change,
             registration_racing_a_delete_ends_consistent,
             a_dry_run_by_tasks_changes_nothing_and_answers_what_the_delete_then_does,
             a_dry_run_of_an_asset_changes_nothing_and_answers_what_the_delete_then_does
