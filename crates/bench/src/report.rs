@@ -217,9 +217,12 @@ fn render_floor(md: &mut String, rows: &[Row]) {
          `vodsnap-floor` (crates/bench/src/floor.rs) answers the same reads with axum, the \
          same driver and pool settings, and the very statements vodsnap runs, with no \
          authentication, no tracing and minimal JSON: what any HTTP service on this stack \
-         pays. Same data, same run; ratio = vodsnap req/s / floor req/s (target: 0.85).\n\n\
-         | workload | clients | floor req/s | p50 | p99 | AK/SK req/s | ratio | p50 | token req/s | ratio | p50 |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+         pays. Same data, same run; ratio = vodsnap req/s / floor req/s (target: 0.85); \
+         CPU = the server process's user + system CPU per request, µs (PostgreSQL's and \
+         the client's are the same for both), which a busy machine disturbs far less than \
+         a rate.\n\n\
+         | workload | clients | floor req/s | p50 | p99 | CPU | AK/SK req/s | ratio | p50 | CPU | token req/s | ratio | p50 | CPU |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     let ms = |us: f64| format!("{:.2}", us / 1000.0);
     let ratio = |v: &Point, f: &Point| {
@@ -229,21 +232,29 @@ fn render_floor(md: &mut String, rows: &[Row]) {
             "-".to_owned()
         }
     };
+    let cpu = |p: &Point| {
+        p.cpu
+            .server_us()
+            .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"))
+    };
     for (row, f) in floored {
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.0} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {} |",
             row.workload.title(),
             row.clients,
             f.floor.rps,
             ms(f.floor.p50_us),
             ms(f.floor.p99_us),
+            cpu(&f.floor),
             row.vodsnap.rps,
             ratio(&row.vodsnap, &f.floor),
             ms(row.vodsnap.p50_us),
+            cpu(&row.vodsnap),
             f.token.rps,
             ratio(&f.token, &f.floor),
             ms(f.token.p50_us),
+            cpu(&f.token),
         );
     }
 }
@@ -391,7 +402,7 @@ mod tests {
         );
         assert!(
             md.contains(
-                "| details | 8 | 1000 | 1.00 | 0.00 | 850 | 0.85 | 1.00 | 900 | 0.90 | 1.00 |"
+                "| details | 8 | 1000 | 1.00 | 0.00 | - | 850 | 0.85 | 1.00 | - | 900 | 0.90 | 1.00 | - |"
             ),
             "{md}"
         );
