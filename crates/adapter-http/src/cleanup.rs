@@ -26,6 +26,9 @@ pub(crate) struct CleanupStatusBody {
     oldest_enqueued_at: Option<String>,
     /// Failed removal attempts recorded on queued and parked objects.
     failed_attempts: u64,
+    /// Objects of deleted task results kept in the recycle bin
+    /// (`--retention`) until their `purge_at`; not counted in `queued`.
+    recycle_bin: u64,
 }
 
 #[utoipa::path(
@@ -51,5 +54,6 @@ pub(crate) async fn status(
         parked: status.parked,
         oldest_enqueued_at: status.oldest_enqueued_at.map(rfc3339),
         failed_attempts: status.failed_attempts,
+        recycle_bin: status.recycle_bin,
     }))
 }

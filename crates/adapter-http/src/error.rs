@@ -25,6 +25,10 @@ pub mod code {
     pub const CONFLICT: &str = "VODSNAP.0409";
     /// A snapshot link that is expired or altered.
     pub const LINK_REFUSED: &str = "VODSNAP.0403";
+    /// A restore of a task result whose recycle-bin window has closed.
+    pub const WINDOW_CLOSED: &str = "VODSNAP.0410";
+    /// A purge of a task result that is live, not deleted.
+    pub const NOT_DELETED: &str = "VODSNAP.0412";
     pub const BODY_TOO_LARGE: &str = "VODSNAP.0413";
     pub const QUERY_TOO_LONG: &str = "VODSNAP.0414";
     pub const HEADERS_TOO_LARGE: &str = "VODSNAP.0431";

@@ -16,6 +16,7 @@ mod openapi;
 mod ops;
 mod port_errors;
 mod query;
+mod recycle_bin;
 mod request_id;
 pub mod server;
 mod state;
@@ -53,6 +54,14 @@ pub fn router(state: AppState) -> Router {
             get(thumbnails::list)
                 .delete(thumbnails::delete)
                 .post(thumbnails::register),
+        )
+        .route(
+            "/v1/{project_id}/asset/thumbnails/restore",
+            axum::routing::post(recycle_bin::restore),
+        )
+        .route(
+            "/v1/{project_id}/asset/thumbnails/deleted",
+            get(recycle_bin::deleted).delete(recycle_bin::purge),
         )
         .route(
             "/v1/{project_id}/asset/thumbnail/details",

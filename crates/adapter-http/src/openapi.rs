@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::{cleanup, images, ops, thumbnails};
+use crate::{cleanup, images, ops, recycle_bin, thumbnails};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,9 @@ use crate::{cleanup, images, ops, thumbnails};
         thumbnails::list,
         thumbnails::details,
         thumbnails::delete,
+        recycle_bin::restore,
+        recycle_bin::deleted,
+        recycle_bin::purge,
         cleanup::status,
         images::image,
         ops::healthz,

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use vodsnap_ports::{
-    CleanupError, DeleteError, DetailsError, LinkError, LinkRefused, ListError, PingError,
-    RegisterError,
+    BinError, CleanupError, DeleteError, DetailsError, LinkError, LinkRefused, ListError,
+    PingError, RegisterError,
 };
 use vodsnap_service::OpenImageError;
 
@@ -60,6 +60,15 @@ impl From<DeleteError> for ApiError {
         match e {
             DeleteError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
             DeleteError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<BinError> for ApiError {
+    fn from(e: BinError) -> Self {
+        match e {
+            BinError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
+            BinError::Unknown(e) => Self::internal(&e),
         }
     }
 }

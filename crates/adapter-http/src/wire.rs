@@ -7,8 +7,9 @@ use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vodsnap_domain::{
-    AssetId, DeleteReport, ItemError, ItemOutcome, NewTaskResult, ObjectKey, ProjectId, Snapshot,
-    TaskId, TaskResult, TaskSummary, ThumbnailKind, ThumbnailPara, ThumbnailParaInput, Timestamp,
+    AssetId, BinOutcome, DeleteReport, DeletedTask, ItemError, ItemOutcome, NewTaskResult,
+    ObjectKey, ProjectId, Snapshot, TaskId, TaskResult, TaskSummary, ThumbnailKind, ThumbnailPara,
+    ThumbnailParaInput, Timestamp,
 };
 
 use crate::error::{ApiError, code};
@@ -287,6 +288,14 @@ fn item_error(error: ItemError) -> (&'static str, &'static str) {
             code::UNAVAILABLE,
             "the outcome could not be determined; the call is safe to retry",
         ),
+        ItemError::WindowClosed => (
+            code::WINDOW_CLOSED,
+            "the task result is no longer in the recycle bin: its window expired, it was purged, or its images are being removed",
+        ),
+        ItemError::NotDeleted => (
+            code::NOT_DELETED,
+            "the task result is live, not in the recycle bin; delete it first",
+        ),
     }
 }
 
@@ -309,6 +318,82 @@ impl From<&DeleteReport> for DeleteBody {
             delete_result_array: report.items.iter().map(Into::into).collect(),
             remaining: report.remaining,
             dry_run: None,
+        }
+    }
+}
+
+/// One item of a restore or a purge.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BinItemBody {
+    /// The task's asset; empty for an unknown task.
+    asset_id: String,
+    task_id: String,
+    /// `RESTORED` or `PURGED` (by the call), or `FAILED`.
+    pub(crate) status: &'static str,
+    /// On `FAILED` items only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    error_code: Option<&'static str>,
+    /// On `FAILED` items only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    error_msg: Option<&'static str>,
+}
+
+impl BinItemBody {
+    /// The item, `done` (`RESTORED` or `PURGED`) when it did not fail.
+    pub(crate) fn of(item: &BinOutcome, done: &'static str) -> Self {
+        let error = item.error().map(item_error);
+        Self {
+            asset_id: item.asset_id().map(ToString::to_string).unwrap_or_default(),
+            task_id: item.task_id().as_str().to_owned(),
+            status: if error.is_some() { "FAILED" } else { done },
+            error_code: error.map(|(c, _)| c),
+            error_msg: error.map(|(_, m)| m),
+        }
+    }
+}
+
+/// `POST /v1/{project_id}/asset/thumbnails/restore`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RestoreBody {
+    pub(crate) restore_result_array: Vec<BinItemBody>,
+}
+
+/// `DELETE /v1/{project_id}/asset/thumbnails/deleted`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PurgeBody {
+    pub(crate) purge_result_array: Vec<BinItemBody>,
+}
+
+/// `GET /v1/{project_id}/asset/thumbnails/deleted`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeletedBody {
+    pub total: u64,
+    pub deleted: Vec<DeletedItemBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeletedItemBody {
+    task_id: String,
+    asset_id: String,
+    thumbnail_count: usize,
+    #[schema(format = DateTime)]
+    deleted_at: String,
+    /// When the task leaves the recycle bin: no longer restorable, its
+    /// images removed.
+    #[schema(format = DateTime)]
+    purge_at: String,
+}
+
+impl From<&DeletedTask> for DeletedItemBody {
+    fn from(d: &DeletedTask) -> Self {
+        Self {
+            task_id: d.task.as_str().to_owned(),
+            asset_id: d.asset.as_str().to_owned(),
+            thumbnail_count: d.snapshot_count,
+            deleted_at: rfc3339(d.deleted_at),
+            purge_at: rfc3339(d.purge_at),
         }
     }
 }

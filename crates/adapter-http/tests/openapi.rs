@@ -41,6 +41,9 @@ fn document_is_openapi_3_1_with_every_endpoint() -> Result<(), Box<dyn std::erro
         ("/v1/{project_id}/asset/thumbnails", "get"),
         ("/v1/{project_id}/asset/thumbnails", "delete"),
         ("/v1/{project_id}/asset/thumbnail/details", "get"),
+        ("/v1/{project_id}/asset/thumbnails/restore", "post"),
+        ("/v1/{project_id}/asset/thumbnails/deleted", "get"),
+        ("/v1/{project_id}/asset/thumbnails/deleted", "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -70,6 +73,21 @@ fn document_is_openapi_3_1_with_every_endpoint() -> Result<(), Box<dyn std::erro
             "/v1/{project_id}/asset/thumbnail/details",
             "get",
             &["200", "404"][..],
+        ),
+        (
+            "/v1/{project_id}/asset/thumbnails/restore",
+            "post",
+            &["200"][..],
+        ),
+        (
+            "/v1/{project_id}/asset/thumbnails/deleted",
+            "get",
+            &["200"][..],
+        ),
+        (
+            "/v1/{project_id}/asset/thumbnails/deleted",
+            "delete",
+            &["200"][..],
         ),
     ] {
         let responses = &paths[path][method]["responses"];

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, Timestamp};
+use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, TaskId, Timestamp};
 use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
 
 #[derive(Debug)]
@@ -14,6 +14,8 @@ struct Queued {
     lease: Option<(String, Timestamp)>,
     parked: bool,
     last_error: String,
+    /// The deleted task whose snapshot this was (restore takes it back).
+    task: Option<TaskId>,
 }
 
 impl Queued {
@@ -25,6 +27,21 @@ impl Queued {
 
     fn lease_live(&self, now: Timestamp) -> bool {
         self.lease.as_ref().is_some_and(|(_, until)| *until > now)
+    }
+
+    /// Never handed to the cleanup: not leased (a lease is only dropped by
+    /// a failed attempt, which counts), never attempted, not parked.
+    fn untouched(&self) -> bool {
+        self.lease.is_none() && self.item.attempts == 0 && !self.parked
+    }
+
+    /// Waiting in a recycle bin at `now`: untouched and not due yet.
+    fn in_recycle_bin(&self, now: Timestamp) -> bool {
+        self.untouched() && self.due_at > now
+    }
+
+    fn of_task(&self, project: &ProjectId, task: &TaskId) -> bool {
+        self.item.project == *project && self.task.as_ref() == Some(task)
     }
 }
 
@@ -41,7 +58,16 @@ fn plus(at: Timestamp, d: Duration) -> Timestamp {
 }
 
 impl CleanupState {
-    pub(crate) fn enqueue(&mut self, project: ProjectId, object_key: ObjectKey, now: Timestamp) {
+    /// Queues the object of a deleted task's snapshot, due at `due_at`
+    /// (the task's `purge_at`).
+    pub(crate) fn enqueue(
+        &mut self,
+        project: ProjectId,
+        task: TaskId,
+        object_key: ObjectKey,
+        now: Timestamp,
+        due_at: Timestamp,
+    ) {
         self.next_id += 1;
         let id = self.next_id;
         self.items.insert(
@@ -54,12 +80,40 @@ impl CleanupState {
                     attempts: 0,
                 },
                 enqueued_at: now,
-                due_at: now,
+                due_at,
                 lease: None,
                 parked: false,
                 last_error: String::new(),
+                task: Some(task),
             },
         );
+    }
+
+    /// Whether exactly `expected` items of the task are queued, all
+    /// untouched: a restore may then take them back.
+    pub(crate) fn task_intact(&self, project: &ProjectId, task: &TaskId, expected: usize) -> bool {
+        let mut n = 0;
+        for q in self.items.values().filter(|q| q.of_task(project, task)) {
+            if !q.untouched() {
+                return false;
+            }
+            n += 1;
+        }
+        n == expected
+    }
+
+    /// Takes a restored task's items out of the queue.
+    pub(crate) fn remove_task(&mut self, project: &ProjectId, task: &TaskId) {
+        self.items.retain(|_, q| !q.of_task(project, task));
+    }
+
+    /// Makes a purged task's items not parked due at `at`, none later.
+    pub(crate) fn due_now(&mut self, project: &ProjectId, task: &TaskId, at: Timestamp) {
+        for q in self.items.values_mut().filter(|q| q.of_task(project, task)) {
+            if !q.parked && q.due_at > at {
+                q.due_at = at;
+            }
+        }
     }
 
     pub(crate) fn claim(
@@ -160,6 +214,10 @@ impl CleanupState {
             status.failed_attempts += u64::from(q.item.attempts);
             if q.parked {
                 status.parked += 1;
+                continue;
+            }
+            if q.in_recycle_bin(now) {
+                status.recycle_bin += 1;
                 continue;
             }
             status.queued += 1;

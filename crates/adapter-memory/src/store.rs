@@ -6,24 +6,36 @@ use std::sync::Mutex;
 use crate::cleanup::CleanupState;
 use async_trait::async_trait;
 use std::time::Duration;
+use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
-    AssetId, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL,
-    NewTaskResult, ObjectKey, ProjectId, TaskId, TaskResult, Timestamp,
+    AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage,
+    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
+    TaskId, TaskResult, Timestamp,
 };
 
 use vodsnap_ports::{
-    AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
-    CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
-    Listing, ParkedItem, PingError, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage,
-    Stored, TaskResultStore,
+    AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CleanupError, CleanupItem,
+    CleanupQueue, CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
+    DetailsError, Inserted, ListError, Listing, ParkedItem, PingError, PlannedBinChange,
+    PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
+
+/// A deleted task result: kept whole, so that a restore in its window
+/// makes it live exactly as it was.
+#[derive(Debug, Clone)]
+struct Tombstone {
+    result: TaskResult,
+    deleted_at: Timestamp,
+    purge_at: Timestamp,
+}
 
 #[derive(Debug, Default)]
 struct Project {
     live: HashMap<TaskId, TaskResult>,
-    /// Deleted task ids and the asset each belonged to: ids are never
-    /// reused, and a repeated delete answers `DELETED` again.
-    deleted: HashMap<TaskId, AssetId>,
+    /// Deleted task ids: ids are never reused, a repeated delete answers
+    /// `DELETED` again with the task's asset, and a restore in the window
+    /// brings the result back.
+    deleted: HashMap<TaskId, Tombstone>,
 }
 
 impl Project {
@@ -76,10 +88,10 @@ impl Project {
             .tasks()
             .iter()
             .filter_map(|task| {
-                if let Some(asset) = self.deleted.get(task) {
+                if let Some(tombstone) = self.deleted.get(task) {
                     return Some(FoundTask {
                         task: task.clone(),
-                        asset: asset.clone(),
+                        asset: tombstone.result.asset().clone(),
                         deleted: true,
                     });
                 }
@@ -229,15 +241,29 @@ impl TaskResultStore for MemoryStore {
             // Checked before any write, so a wrong plan changes nothing.
             p.check_doomed(planned.plan.doomed())?;
             let live_left = p.live_left_after(selection, planned.plan.doomed());
-            let mut freed: Vec<ObjectKey> = Vec::new();
+            let mut freed: Vec<(TaskId, ObjectKey)> = Vec::new();
             for task in planned.plan.doomed() {
                 if let Some(removed) = p.live.remove(task) {
-                    freed.extend(removed.snapshots().iter().map(|s| s.object_key().clone()));
-                    p.deleted.insert(task.clone(), removed.asset().clone());
+                    freed.extend(
+                        removed
+                            .snapshots()
+                            .iter()
+                            .map(|s| (task.clone(), s.object_key().clone())),
+                    );
+                    p.deleted.insert(
+                        task.clone(),
+                        Tombstone {
+                            result: removed,
+                            deleted_at: planned.at,
+                            purge_at: planned.purge_at,
+                        },
+                    );
                 }
             }
-            for key in freed {
-                inner.cleanup.enqueue(project.clone(), key, planned.at);
+            for (task, key) in freed {
+                inner
+                    .cleanup
+                    .enqueue(project.clone(), task, key, planned.at, planned.purge_at);
             }
             inner.audit.push(planned.audit.clone());
             Ok(CommittedDelete { planned, live_left })
@@ -263,9 +289,143 @@ impl TaskResultStore for MemoryStore {
         })
     }
 
+    async fn restore<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        // One lock for find, plan and write: the cleanup's claim takes the
+        // same lock, so it cannot take a restored task's items meanwhile.
+        self.with_inner(|inner| {
+            let p = inner.projects.entry(project.clone()).or_default();
+            let planned = planner(find_binned(p, &inner.cleanup, project, selection));
+            for task in planned.plan.changed() {
+                let intact = p.deleted.get(task).is_some_and(|t| {
+                    inner
+                        .cleanup
+                        .task_intact(project, task, t.result.snapshots().len())
+                });
+                if !intact {
+                    return Err(BinError::Unknown(anyhow::anyhow!(
+                        "the plan restores task {task}, which is not an intact tombstone"
+                    )));
+                }
+            }
+            for task in planned.plan.changed() {
+                if let Some(tombstone) = p.deleted.remove(task) {
+                    inner.cleanup.remove_task(project, task);
+                    p.live.insert(task.clone(), tombstone.result);
+                }
+            }
+            inner.audit.push(planned.audit.clone());
+            Ok(planned)
+        })
+    }
+
+    async fn purge<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.with_inner(|inner| {
+            let p = inner.projects.entry(project.clone()).or_default();
+            let planned = planner(find_binned(p, &inner.cleanup, project, selection));
+            if let Some(task) = planned
+                .plan
+                .changed()
+                .iter()
+                .find(|t| !p.deleted.contains_key(*t))
+            {
+                return Err(BinError::Unknown(anyhow::anyhow!(
+                    "the plan purges task {task}, which is not deleted"
+                )));
+            }
+            for task in planned.plan.changed() {
+                if let Some(tombstone) = p.deleted.get_mut(task) {
+                    tombstone.purge_at = tombstone.purge_at.min(planned.at);
+                    inner.cleanup.due_now(project, task, planned.at);
+                }
+            }
+            inner.audit.push(planned.audit.clone());
+            Ok(planned)
+        })
+    }
+
+    async fn deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+        now: Timestamp,
+    ) -> Result<DeletedListing, ListError> {
+        Ok(self.with_projects(|projects| {
+            let Some(p) = projects.get(project) else {
+                return DeletedListing {
+                    total: 0,
+                    items: Vec::new(),
+                };
+            };
+            let mut matches: Vec<(&TaskId, &Tombstone)> = p
+                .deleted
+                .iter()
+                .filter(|(_, t)| in_window(t.purge_at, now))
+                .filter(|(_, t)| asset.as_ref().is_none_or(|a| a == t.result.asset()))
+                .collect();
+            matches.sort_by(|a, b| (a.1.deleted_at, a.0).cmp(&(b.1.deleted_at, b.0)));
+            DeletedListing {
+                total: matches.len() as u64,
+                items: matches
+                    .into_iter()
+                    .skip(page.offset() as usize)
+                    .take(page.limit() as usize)
+                    .map(|(task, t)| DeletedTask {
+                        task: task.clone(),
+                        asset: t.result.asset().clone(),
+                        snapshot_count: t.result.snapshots().len(),
+                        deleted_at: t.deleted_at,
+                        purge_at: t.purge_at,
+                    })
+                    .collect(),
+            }
+        }))
+    }
+
     async fn ping(&self) -> Result<(), PingError> {
         Ok(())
     }
+}
+
+/// The named tasks that exist, for a restore or a purge: live, or a
+/// tombstone with its window and whether its queued objects are intact.
+fn find_binned(
+    p: &Project,
+    cleanup: &CleanupState,
+    project: &ProjectId,
+    selection: &BinSelection,
+) -> Vec<BinnedTask> {
+    selection
+        .tasks()
+        .iter()
+        .filter_map(|task| {
+            if let Some(t) = p.deleted.get(task) {
+                return Some(BinnedTask {
+                    task: task.clone(),
+                    asset: t.result.asset().clone(),
+                    state: BinState::Deleted {
+                        purge_at: t.purge_at,
+                        intact: cleanup.task_intact(project, task, t.result.snapshots().len()),
+                    },
+                });
+            }
+            p.live.get(task).map(|t| BinnedTask {
+                task: task.clone(),
+                asset: t.asset().clone(),
+                state: BinState::Live,
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -365,6 +525,22 @@ mod tests {
         use vodsnap_store_suite::cleanup_cases::Stores;
 
         vodsnap_store_suite::cleanup_queue_tests!(|| async {
+            let store = Arc::new(MemoryStore::new());
+            Stores {
+                results: store.clone(),
+                cleanup: store.clone(),
+                audit: store,
+                keep_alive: Arc::new(()),
+            }
+        });
+    }
+
+    mod recycle_bin {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::cleanup_cases::Stores;
+
+        vodsnap_store_suite::recycle_bin_tests!(|| async {
             let store = Arc::new(MemoryStore::new());
             Stores {
                 results: store.clone(),

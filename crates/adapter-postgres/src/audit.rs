@@ -120,11 +120,7 @@ impl AuditLog for PgTaskResultStore {
                             request_id,
                             client,
                         },
-                        action: if action == "register" {
-                            AuditAction::Register
-                        } else {
-                            AuditAction::Delete
-                        },
+                        action: parse_stored(parse_action, &action)?,
                         asset: asset
                             .map(|a| parse_stored(AssetId::parse, &a))
                             .transpose()?,
@@ -167,6 +163,10 @@ struct UnknownValue(String);
 
 fn parse_status(raw: &str) -> Result<AuditStatus, UnknownValue> {
     AuditStatus::parse(raw).ok_or_else(|| UnknownValue(raw.to_owned()))
+}
+
+fn parse_action(raw: &str) -> Result<AuditAction, UnknownValue> {
+    AuditAction::parse(raw).ok_or_else(|| UnknownValue(raw.to_owned()))
 }
 
 fn parse_reason(raw: &str) -> Result<ItemError, UnknownValue> {

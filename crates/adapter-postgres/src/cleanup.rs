@@ -186,19 +186,26 @@ impl CleanupQueue for PgTaskResultStore {
     }
 
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {
-        let (queued, leased, parked, oldest, attempts): (
+        // An item in a recycle bin waits on purpose (not yet due, never
+        // handed to the cleanup): it is counted apart, not as backlog.
+        let (queued, recycle_bin, leased, parked, oldest, attempts): (
+            i64,
             i64,
             i64,
             i64,
             Option<DateTime<Utc>>,
             i64,
         ) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE parked_at IS NULL), \
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
+                    count(*) FILTER (WHERE in_bin), \
                     count(*) FILTER (WHERE parked_at IS NULL AND lease_until > $1), \
                     count(*) FILTER (WHERE parked_at IS NOT NULL), \
-                    min(enqueued_at) FILTER (WHERE parked_at IS NULL), \
+                    min(enqueued_at) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
                     coalesce(sum(attempts), 0)::bigint \
-             FROM cleanup_items",
+             FROM (SELECT parked_at, lease_until, enqueued_at, attempts, \
+                          (parked_at IS NULL AND lease_owner IS NULL AND attempts = 0 \
+                           AND due_at > $1) AS in_bin \
+                   FROM cleanup_items) c",
         )
         .bind(to_db_time(now)?)
         .fetch_one(&mut *self.database().acquire().await?)
@@ -207,6 +214,7 @@ impl CleanupQueue for PgTaskResultStore {
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(CleanupStatus {
             queued: count(queued),
+            recycle_bin: count(recycle_bin),
             leased: count(leased),
             parked: count(parked),
             oldest_enqueued_at: oldest.map(from_db_time),

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use vodsnap_ports::{
-    AuditError, CleanupError, CredentialError, DeleteError, DetailsError, ListError, PingError,
-    RegisterError,
+    AuditError, BinError, CleanupError, CredentialError, DeleteError, DetailsError, ListError,
+    PingError, RegisterError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -129,7 +129,8 @@ into_port_error!(
     DeleteError,
     CredentialError,
     CleanupError,
-    AuditError
+    AuditError,
+    BinError
 );
 
 impl From<DbError> for PingError {

@@ -26,6 +26,7 @@ mod cleanup;
 mod credentials;
 mod database;
 mod db_error;
+mod recycle_bin;
 mod task_results;
 
 use std::str::FromStr;
@@ -115,6 +116,12 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("PICK_OLDEST_OF_ASSET", task_results::PICK_OLDEST_OF_ASSET),
         ("TOMBSTONE", task_results::TOMBSTONE),
         ("PREVIEW", task_results::PREVIEW),
+        ("LOCK_BINNED", recycle_bin::LOCK_BINNED),
+        ("LOCK_BIN_ITEMS", recycle_bin::LOCK_BIN_ITEMS),
+        ("RESTORE", recycle_bin::RESTORE),
+        ("PURGE", recycle_bin::PURGE),
+        ("DELETED_ALL", recycle_bin::DELETED_ALL),
+        ("DELETED_BY_ASSET", recycle_bin::DELETED_BY_ASSET),
         ("AUDIT_INSERT", audit::INSERT),
         ("CREDENTIAL_FIND", credentials::FIND),
         ("DUE_PROJECTS", cleanup::DUE_PROJECTS),

@@ -10,14 +10,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
-    AssetId, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL,
-    NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult, TaskSummary, ThumbnailPara,
-    ThumbnailParaInput, Timestamp,
+    AssetId, BinSelection, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage,
+    MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult,
+    TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
-    AuditRecord, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
-    Listing, PingError, PlannedDelete, PreviewPlanner, PreviewedDelete, RegisterError,
-    SnapshotPage, Stored, TaskResultStore,
+    AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
+    DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PlannedDelete,
+    PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
 
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
@@ -523,23 +523,25 @@ struct Previewed {
 }
 
 /// The rest of a delete, in one statement once the doomed tasks are known
-/// and locked: their tombstones, their snapshot rows moved to the cleanup
-/// queue (so that a durable DELETED always comes with the removal of its
-/// objects), the audit record, and the asset's live tasks left (`$4`, NULL
+/// and locked: their tombstones with their `purge_at` (`$15`), their
+/// snapshot rows moved to the cleanup queue, due at `purge_at`, with their
+/// task and offset for a restore (so that a durable DELETED always comes
+/// with the removal of its objects), the audit record, and the asset's live tasks left (`$4`, NULL
 /// for none: then 0). That count excludes the doomed tasks by id rather than
 /// relying on the CTEs' snapshot, so it is the same whether the CTEs run as
 /// one statement (PostgreSQL) or as steps in order (Citus).
 pub(crate) const TOMBSTONE: &str = concat!(
     "WITH marked AS ( \
-         UPDATE task_results SET deleted_at = $3 \
+         UPDATE task_results SET deleted_at = $3, purge_at = $15 \
          WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL \
          RETURNING 1), \
      gone AS ( \
          DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2) \
-         RETURNING project_id, object_key), \
+         RETURNING project_id, task_id, offset_s, object_key), \
      queued AS ( \
-         INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
-         SELECT project_id, object_key, $3, $3 FROM gone \
+         INSERT INTO cleanup_items \
+             (project_id, task_id, offset_s, object_key, enqueued_at, due_at) \
+         SELECT project_id, task_id, offset_s, object_key, $3, $15 FROM gone \
          RETURNING 1), \
      counted AS ( \
          INSERT INTO live_task_counts (project_id, slot, live) \
@@ -580,6 +582,7 @@ async fn tombstone(
         .bind(to_db_time(planned.at)?)
         .bind(asset.map(AssetId::as_str));
     let row = audit::bind(query, &planned.audit)?
+        .bind(to_db_time(planned.purge_at)?)
         .fetch_one(conn)
         .await
         .db("failed to mark task results deleted")?;
@@ -761,6 +764,37 @@ impl TaskResultStore for PgTaskResultStore {
                 other => return other.map_err(DeleteError::from),
             }
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
+    async fn restore<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.restore_tasks(project, selection, planner).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
+    async fn purge<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.purge_tasks(project, selection, planner).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
+    async fn deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+        now: Timestamp,
+    ) -> Result<DeletedListing, ListError> {
+        self.list_deleted(project, asset, page, now).await
     }
 
     async fn ping(&self) -> Result<(), PingError> {

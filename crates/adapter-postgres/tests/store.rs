@@ -29,15 +29,15 @@ use vodsnap_adapter_postgres::{
     connect_with, migrate,
 };
 use vodsnap_domain::{
-    DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter, ListPage, NewTaskResult,
-    ObjectKey, ProjectId, Secret, Snapshot, TaskId, TaskResult, ThumbnailPara, ThumbnailParaInput,
-    Timestamp,
+    AssetId, BinSelection, DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter,
+    ListPage, NewTaskResult, ObjectKey, ProjectId, Secret, Snapshot, TaskId, TaskResult,
+    ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
-    AuditError, AuditLog, AuditQuery, AuditRecord, CommittedDelete, Credential, CredentialError,
-    CredentialStore, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
-    PingError, PreviewPlanner, PreviewedDelete, RegisterError, Registered, SnapshotPage,
-    TaskResultStore,
+    AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CommittedDelete,
+    Credential, CredentialError, CredentialStore, DeleteError, DeletePlanner, DeletedListing,
+    DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PreviewPlanner,
+    PreviewedDelete, RegisterError, Registered, SnapshotPage, TaskResultStore,
 };
 use vodsnap_service::Snapshots;
 use vodsnap_store_suite::fixtures::{actor, asset, at, project, result, task};
@@ -213,6 +213,31 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
     ) -> Result<PreviewedDelete, DeleteError> {
         self.store.preview_delete(project, selection, planner).await
     }
+    async fn restore<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.store.restore(project, selection, planner).await
+    }
+    async fn purge<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.store.purge(project, selection, planner).await
+    }
+    async fn deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+        now: Timestamp,
+    ) -> Result<DeletedListing, ListError> {
+        self.store.deleted(project, asset, page, now).await
+    }
     async fn ping(&self) -> Result<(), PingError> {
         self.store.ping().await
     }
@@ -275,6 +300,12 @@ mod cleanup_suite {
     use super::*;
 
     vodsnap_store_suite::cleanup_queue_tests!(fresh_cleanup_stores);
+}
+
+mod recycle_bin_suite {
+    use super::*;
+
+    vodsnap_store_suite::recycle_bin_tests!(fresh_cleanup_stores);
 }
 
 mod credential_suite {
@@ -581,9 +612,9 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2,
+    // task_results: 3, snapshots: 2, cleanup_items: 2, audit_log: 2,
     // live_task_counts: 1.
-    assert_eq!(collations.len(), 9);
+    assert_eq!(collations.len(), 10);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
@@ -609,6 +640,7 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
         plan: vodsnap_domain::DeletePlan::decide(&by_tasks(&["t".to_owned()]), found),
         audit: AuditRecord::deletion(&project("p"), &by_tasks(&[]), &[], at(1), &actor()),
         at: at(1),
+        purge_at: at(1),
     };
     let deleted = store
         .delete(&project("p"), &by_tasks(&["t".to_owned()]), &plan_nothing)

@@ -85,12 +85,13 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
                 .oldest_enqueued_at
                 .map_or(0, |t| (now.as_micros() - t.as_micros()).max(0) / 1_000_000);
             println!(
-                "{{\"queued\":{},\"leased\":{},\"parked\":{},\"failed_attempts\":{},\"oldest_age_seconds\":{}}}",
+                "{{\"queued\":{},\"leased\":{},\"parked\":{},\"failed_attempts\":{},\"oldest_age_seconds\":{},\"recycle_bin\":{}}}",
                 status.queued,
                 status.leased,
                 status.parked,
                 status.failed_attempts,
-                oldest_age_seconds
+                oldest_age_seconds,
+                status.recycle_bin
             );
         }
         CleanupCommand::Parked { database, limit } => {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vodsnap_domain::Secret;
+use vodsnap_domain::{Retention, Secret};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -312,6 +312,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cleanup: CleanupArgs,
 
+    /// The recycle bin: how long a deleted task result stays restorable
+    /// (POST .../asset/thumbnails/restore), its images kept in storage
+    /// until then. 0s (the default) is no recycle bin: images are removed
+    /// at once. Up to 3660d.
+    #[arg(long, env = "VODSNAP_RETENTION", default_value = "0s", value_parser = parse_retention)]
+    pub retention: Retention,
+
     /// Requests per second allowed per project (with a burst of as many);
     /// over it, 429 APIGW.0308 with Retry-After. Off when not given.
     #[arg(long, env = "VODSNAP_RATE_LIMIT")]
@@ -383,7 +390,24 @@ pub fn parse_link_ttl(raw: &str) -> Result<Duration, String> {
 }
 
 /// Parses `250ms`, `90s`, `15m`, `12h`, `7d`.
+/// A recycle-bin retention: a duration (0s for none), at most ten years.
+pub fn parse_retention(raw: &str) -> Result<Retention, String> {
+    Retention::new(parse_duration_or_zero(raw)?).map_err(|e| e.to_string())
+}
+
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let duration = parse_duration_or_zero(raw)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "'{}': the duration must be more than 0",
+            raw.trim()
+        ));
+    }
+    Ok(duration)
+}
+
+/// As [`parse_duration`], with zero (`0s`) allowed.
+fn parse_duration_or_zero(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
@@ -398,11 +422,7 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "d" => 86_400_000,
         _ => return Err(format!("'{raw}': the unit must be ms, s, m, h or d")),
     };
-    let duration = Duration::from_millis(n.saturating_mul(unit_millis));
-    if duration.is_zero() {
-        return Err(format!("'{raw}': the duration must be more than 0"));
-    }
-    Ok(duration)
+    Ok(Duration::from_millis(n.saturating_mul(unit_millis)))
 }
 
 /// Parses a size in bytes: `1048576`, `64KiB`, `12MiB`, `1GiB`.

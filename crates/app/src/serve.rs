@@ -67,6 +67,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         backends.store.clone(),
         backends.audit.clone(),
         clock.clone(),
+    )
+    .with_retention(args.retention);
+    tracing::info!(
+        retention = ?args.retention.window(),
+        "recycle bin (0s: none, deleted images are removed at once)"
     );
 
     for raw in &args.seed_credentials {
@@ -266,6 +271,7 @@ async fn gauges(
                 metrics::gauge!("vodsnap_cleanup_failed_attempts")
                     .set(status.failed_attempts as f64);
                 metrics::gauge!("vodsnap_cleanup_oldest_item_age_seconds").set(age);
+                metrics::gauge!("vodsnap_recycle_bin_objects").set(status.recycle_bin as f64);
             }
             Err(e) => tracing::debug!(error = %e, "cleanup figures unavailable"),
         }

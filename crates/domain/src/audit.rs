@@ -15,15 +15,21 @@ pub enum AuditStatus {
     Failed,
     /// A delete's item answered `UNKNOW`.
     Unknow,
+    /// A restore's item answered `RESTORED`.
+    Restored,
+    /// A purge's item answered `PURGED`.
+    Purged,
 }
 
 impl AuditStatus {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 7] = [
         Self::Created,
         Self::AlreadyRegistered,
         Self::Deleted,
         Self::Failed,
         Self::Unknow,
+        Self::Restored,
+        Self::Purged,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -33,6 +39,8 @@ impl AuditStatus {
             Self::Deleted => DeleteStatus::Deleted.as_str(),
             Self::Failed => DeleteStatus::Failed.as_str(),
             Self::Unknow => DeleteStatus::Unknow.as_str(),
+            Self::Restored => "RESTORED",
+            Self::Purged => "PURGED",
         }
     }
 
@@ -59,7 +67,13 @@ impl From<&ItemOutcome> for AuditStatus {
 }
 
 impl ItemError {
-    const ALL: [Self; 3] = [Self::UnknownTask, Self::OtherAsset, Self::Indeterminate];
+    const ALL: [Self; 5] = [
+        Self::UnknownTask,
+        Self::OtherAsset,
+        Self::Indeterminate,
+        Self::WindowClosed,
+        Self::NotDeleted,
+    ];
 
     /// The reason as the audit trail stores it.
     pub const fn as_str(self) -> &'static str {
@@ -67,6 +81,8 @@ impl ItemError {
             Self::UnknownTask => "unknown_task",
             Self::OtherAsset => "other_asset",
             Self::Indeterminate => "indeterminate",
+            Self::WindowClosed => "window_closed",
+            Self::NotDeleted => "not_deleted",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod id;
 pub mod image;
 pub mod outcome;
 pub mod paging;
+pub mod recycle;
 pub mod secret;
 pub mod selection;
 pub mod task_result;
@@ -26,6 +27,10 @@ pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use image::ImageFormat;
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
+pub use recycle::{
+    BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinnedTask, DeletedTask,
+    Retention, RetentionError,
+};
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
 pub use task_result::{

@@ -33,12 +33,21 @@ pub enum ItemError {
     OtherAsset,
     /// The store could not say what happened (`VOD.10052`).
     Indeterminate,
+    /// A restore of a tombstone whose recycle-bin window has closed: it
+    /// expired, was purged, or its objects' cleanup has begun
+    /// (`VODSNAP.0410`).
+    WindowClosed,
+    /// A purge of a live task: only deleted tasks are in the recycle bin
+    /// (`VODSNAP.0412`).
+    NotDeleted,
 }
 
 impl ItemError {
     pub const fn status(self) -> DeleteStatus {
         match self {
-            Self::UnknownTask | Self::OtherAsset => DeleteStatus::Failed,
+            Self::UnknownTask | Self::OtherAsset | Self::WindowClosed | Self::NotDeleted => {
+                DeleteStatus::Failed
+            }
             Self::Indeterminate => DeleteStatus::Unknow,
         }
     }

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use vodsnap_domain::{
-    AssetId, AuditStatus, DeleteSelection, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp,
+    AssetId, AuditStatus, BinOutcome, BinSelection, DeleteSelection, ItemError, ItemOutcome,
+    ProjectId, TaskId, Timestamp,
 };
 
 /// Who made a change, carried into the store so that the audit record is
@@ -31,14 +32,27 @@ impl Actor {
 pub enum AuditAction {
     Register,
     Delete,
+    /// A restore from the recycle bin.
+    Restore,
+    /// An early purge from the recycle bin.
+    Purge,
 }
 
 impl AuditAction {
+    const ALL: [Self; 4] = [Self::Register, Self::Delete, Self::Restore, Self::Purge];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Register => "register",
             Self::Delete => "delete",
+            Self::Restore => "restore",
+            Self::Purge => "purge",
         }
+    }
+
+    /// The action spelled `raw`, as [`Self::as_str`] writes it.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
     }
 }
 
@@ -118,6 +132,45 @@ impl AuditRecord {
             asset: selection.asset().cloned(),
             requested: selection.tasks().to_vec(),
             outcomes: items.iter().map(AuditOutcome::from).collect(),
+        }
+    }
+}
+
+impl AuditRecord {
+    /// The record of an answered restore (`action` [`AuditAction::Restore`])
+    /// or purge ([`AuditAction::Purge`]).
+    pub fn bin_change(
+        project: &ProjectId,
+        action: AuditAction,
+        selection: &BinSelection,
+        items: &[BinOutcome],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        let done = if action == AuditAction::Purge {
+            AuditStatus::Purged
+        } else {
+            AuditStatus::Restored
+        };
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action,
+            asset: None,
+            requested: selection.tasks().to_vec(),
+            outcomes: items
+                .iter()
+                .map(|item| AuditOutcome {
+                    task: item.task_id().clone(),
+                    status: if item.error().is_some() {
+                        AuditStatus::Failed
+                    } else {
+                        done
+                    },
+                    reason: item.error(),
+                })
+                .collect(),
         }
     }
 }

@@ -34,13 +34,19 @@ pub struct ParkedItem {
 /// The queue's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupStatus {
-    /// Items not parked (due, waiting for a retry, or leased).
+    /// Items not parked (due, waiting for a retry, or leased), but not
+    /// those in a recycle bin.
     pub queued: u64,
+    /// Objects of deleted tasks still in their recycle-bin window: never
+    /// attempted, not leased, not parked, due after `now`. Not backlog:
+    /// they wait on purpose.
+    pub recycle_bin: u64,
     /// Of those, items under a live lease (being worked on).
     pub leased: u64,
     /// Items parked after their last attempt.
     pub parked: u64,
-    /// When the oldest queued (not parked) item was enqueued.
+    /// When the oldest queued item (not parked, not in a recycle bin) was
+    /// enqueued.
     pub oldest_enqueued_at: Option<Timestamp>,
     /// Failed attempts recorded on queued and parked items.
     pub failed_attempts: u64,

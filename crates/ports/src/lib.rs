@@ -21,9 +21,10 @@ pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use store::{
-    CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
-    PingError, PlannedDelete, PreviewPlanner, PreviewedDelete, RegisterError, Registered,
-    SnapshotPage, Stored, TaskResultStore,
+    BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
+    DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PlannedDelete,
+    PreviewPlanner, PreviewedDelete, RegisterError, Registered, SnapshotPage, Stored,
+    TaskResultStore,
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 
 use crate::audit::AuditRecord;
 use vodsnap_domain::{
-    DeletePlan, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, NewTaskResult,
-    ProjectId, Snapshot, TaskId, TaskResult, TaskSummary, Timestamp,
+    AssetId, BinPlan, BinSelection, BinnedTask, DeletePlan, DeleteSelection, DeletedTask,
+    DetailsPage, FoundTask, ListFilter, ListPage, NewTaskResult, ProjectId, Snapshot, TaskId,
+    TaskResult, TaskSummary, Timestamp,
 };
 
 /// What a store holds under a task id it refused to insert.
@@ -28,13 +29,15 @@ pub enum Inserted {
     Taken(Stored),
 }
 
-/// A delete decided under the store's lock: the plan, its audit record and
-/// the time of its tombstones.
+/// A delete decided under the store's lock: the plan, its audit record,
+/// the time of its tombstones, and when they leave the recycle bin (their
+/// objects' due time; `at` itself without a recycle bin).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDelete {
     pub plan: DeletePlan,
     pub audit: AuditRecord,
     pub at: Timestamp,
+    pub purge_at: Timestamp,
 }
 
 /// A committed delete: what was planned, and the live task results of the
@@ -61,6 +64,40 @@ pub type PreviewPlanner<'a> = &'a (dyn Fn(Vec<FoundTask>) -> DeletePlan + Send +
 pub struct PreviewedDelete {
     pub plan: DeletePlan,
     pub live_left: Option<u64>,
+}
+
+/// A restore or a purge decided under the store's lock: the plan, and
+/// what the store writes with the change, in the same atomic step (the
+/// audit record now; whatever else a change must carry later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedBinChange {
+    pub plan: BinPlan,
+    pub audit: AuditRecord,
+    /// The time of the change: a purge's new `purge_at` and due time.
+    pub at: Timestamp,
+}
+
+/// Decides a restore or a purge from the named tasks a store found (and
+/// locked). A store MAY call it more than once (a transaction retried) and
+/// commits only what its last call answered.
+pub type BinPlanner<'a> = &'a (dyn Fn(Vec<BinnedTask>) -> PlannedBinChange + Send + Sync);
+
+/// A page of the recycle bin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedListing {
+    /// All restorable matches, not only this page's.
+    pub total: u64,
+    pub items: Vec<DeletedTask>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BinError {
+    /// Nothing was changed, or the store cannot say whether it was: the
+    /// call is safe to retry (restore and purge are idempotent).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unknown(anyhow::Error),
 }
 
 /// What a registration did.
@@ -192,8 +229,9 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///   disjoint batches.
     /// - Then, atomically and durably before returning: tombstones exactly
     ///   `plan.doomed()` (each MUST be live and locked, else nothing is
-    ///   written and `Unknown` is returned), moves their snapshots' object
-    ///   keys to the cleanup queue, due at `at`, and writes `audit`.
+    ///   written and `Unknown` is returned), stamps them `purge_at`, moves
+    ///   their snapshots (offsets and object keys, tagged with the task)
+    ///   to the cleanup queue, due at `purge_at`, and writes `audit`.
     /// - Counts the live task results of the selection's asset left after
     ///   the commit (tasks being deleted by other calls still count).
     ///
@@ -226,6 +264,56 @@ pub trait TaskResultStore: Send + Sync + 'static {
         selection: &DeleteSelection,
         planner: PreviewPlanner<'a>,
     ) -> Result<PreviewedDelete, DeleteError>;
+
+    /// A restore from the recycle bin as one unit of work.
+    ///
+    /// - Finds each named task of `project` that exists, live or
+    ///   tombstoned, and locks it (in task id order, as a delete does, so
+    ///   that a restore and a delete of the same tasks queue); for a
+    ///   tombstone, also locks its objects' cleanup items, waiting for a
+    ///   claim in flight, so that no claim can take them until the restore
+    ///   commits. Reports each as [`vodsnap_domain::BinState`]: a
+    ///   tombstone is `intact` when every one of its snapshots' items is
+    ///   still queued, never claimed, never attempted, never parked.
+    /// - Asks `planner`, then atomically: for each task of
+    ///   `plan.changed()` (each MUST be a locked, intact tombstone, else
+    ///   nothing is written and `Unknown` is returned), removes its cleanup
+    ///   items and makes it live again exactly as it was (the same
+    ///   snapshots, asset, parameters and `created_at`); writes `audit`.
+    async fn restore<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError>;
+
+    /// An early purge from the recycle bin as one unit of work.
+    ///
+    /// - Finds and locks the named tasks as [`TaskResultStore::restore`]
+    ///   does (`intact` need not be exact: a purge does not read it).
+    /// - Asks `planner`, then atomically: for each task of
+    ///   `plan.changed()` (each MUST be a tombstone, else nothing is
+    ///   written and `Unknown` is returned), sets its `purge_at` to `at`
+    ///   and makes its queued items not parked due at `at` (none later);
+    ///   writes `audit`.
+    async fn purge<'a>(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'a>,
+    ) -> Result<PlannedBinChange, BinError>;
+
+    /// The recycle bin: tombstones of `project` (of `asset` only, if
+    /// given) still restorable at `now` (`now < purge_at`, as
+    /// [`vodsnap_domain::recycle::in_window`] says), oldest deletion first,
+    /// ties by task id, with the total of all of them.
+    async fn deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+        now: Timestamp,
+    ) -> Result<DeletedListing, ListError>;
 
     /// Whether the store answers; for readiness.
     async fn ping(&self) -> Result<(), PingError>;

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod cleanup;
 pub mod images;
+pub mod recycle_bin;
 pub mod snapshots;
 
 pub use audit::AuditTrail;

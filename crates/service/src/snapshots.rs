@@ -1,11 +1,12 @@
-//! The snapshot use cases: register, list, details, delete, readiness.
+//! The snapshot use cases: register, list, details, delete, readiness
+//! (the recycle bin's restore, purge and list are in [`crate::recycle_bin`]).
 
 use std::sync::Arc;
 
 use vodsnap_domain::{
     AuditStatus, DeletePlan, DeleteReport, DeleteSelection, DetailsPage, Existing, FoundTask,
-    ListFilter, ListPage, NewTaskResult, OutageAnswer, ProjectId, RegistrationDecision, TaskId,
-    TaskResult,
+    ListFilter, ListPage, NewTaskResult, OutageAnswer, ProjectId, RegistrationDecision, Retention,
+    TaskId, TaskResult,
 };
 use vodsnap_ports::{
     Actor, AuditError, AuditLog, AuditRecord, Clock, DeleteError, DetailsError, Inserted,
@@ -14,12 +15,14 @@ use vodsnap_ports::{
 };
 
 /// The snapshot use cases, on a task-result store, its audit trail and a
-/// clock. Cheap to clone.
+/// clock, with the recycle bin's retention (none by default). Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Snapshots {
-    store: Arc<dyn TaskResultStore>,
-    audit: Arc<dyn AuditLog>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn TaskResultStore>,
+    pub(crate) audit: Arc<dyn AuditLog>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) retention: Retention,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -38,7 +41,21 @@ impl Snapshots {
             store,
             audit,
             clock,
+            retention: Retention::NONE,
         }
+    }
+
+    /// The same use cases with a recycle bin: deleted task results stay
+    /// restorable for `retention`, their objects kept until then.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The recycle bin's retention.
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// Registers a task result: stored and audited if its id is free; the
@@ -136,10 +153,16 @@ impl Snapshots {
         actor: &Actor,
     ) -> Result<DeleteReport, DeleteError> {
         let at = self.clock.now();
+        let purge_at = self.retention.purge_at(at);
         let planner = |found: Vec<FoundTask>| {
             let plan = DeletePlan::decide(selection, found);
             let audit = AuditRecord::deletion(project, selection, plan.items(), at, actor);
-            PlannedDelete { plan, audit, at }
+            PlannedDelete {
+                plan,
+                audit,
+                at,
+                purge_at,
+            }
         };
         match self.store.delete(project, selection, &planner).await {
             Ok(done) => Ok(done.planned.plan.into_report(done.live_left)),

@@ -227,3 +227,69 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
 
     assert_eq!((pass.claimed, pass.parked, pass.removed), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn a_delete_with_retention_stamps_purge_at_and_without_it_purges_at_once() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut store = MockTaskResultStore::new();
+    let record = seen.clone();
+    store
+        .expect_delete()
+        .times(2)
+        .returning(move |_, _, planner| {
+            let planned = planner(Vec::new());
+            record.lock().unwrap().push((planned.at, planned.purge_at));
+            Ok(CommittedDelete {
+                planned,
+                live_left: None,
+            })
+        });
+    let store = Arc::new(store);
+    let actor = Actor::system("test");
+    let plain = Snapshots::new(store.clone(), Arc::new(MockAuditLog::new()), clock());
+    let week = vodsnap_domain::Retention::new(Duration::from_secs(7 * 86_400)).unwrap();
+    let binned = plain.clone().with_retention(week);
+
+    plain.delete(&p(), &named(&["t1"]), &actor).await.unwrap();
+    binned.delete(&p(), &named(&["t1"]), &actor).await.unwrap();
+
+    let at = Timestamp::from_micros(42);
+    let week_later = Timestamp::from_micros(42 + 7 * 86_400 * 1_000_000);
+    assert_eq!(*seen.lock().unwrap(), [(at, at), (at, week_later)]);
+}
+
+#[tokio::test]
+async fn a_restore_answers_what_the_domain_planned_and_audits_it_with_the_change() {
+    let mut store = MockTaskResultStore::new();
+    store.expect_restore().returning(|_, _, planner| {
+        let found = vec![vodsnap_domain::BinnedTask {
+            task: TaskId::parse("t1").unwrap(),
+            asset: AssetId::parse("a").unwrap(),
+            state: vodsnap_domain::BinState::Deleted {
+                purge_at: Timestamp::from_micros(100),
+                intact: true,
+            },
+        }];
+        let planned = planner(found);
+        // What the store writes with the change: the restore's audit record.
+        assert_eq!(planned.audit.action, vodsnap_ports::AuditAction::Restore);
+        assert_eq!(planned.audit.outcomes[0].status, AuditStatus::Restored);
+        assert_eq!(planned.audit.outcomes[1].status, AuditStatus::Failed);
+        assert_eq!(planned.plan.changed(), [TaskId::parse("t1").unwrap()]);
+        Ok(planned)
+    });
+    let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
+    let selection = vodsnap_domain::BinSelection::new(vec![
+        TaskId::parse("t1").unwrap(),
+        TaskId::parse("t2").unwrap(),
+    ])
+    .unwrap();
+
+    let items = service
+        .restore(&p(), &selection, &Actor::system("test"))
+        .await
+        .unwrap();
+
+    let errors: Vec<_> = items.iter().map(|i| i.error()).collect();
+    assert_eq!(errors, [None, Some(vodsnap_domain::ItemError::UnknownTask)]);
+}

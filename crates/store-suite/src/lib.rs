@@ -17,6 +17,7 @@ pub mod cases;
 pub mod cleanup_cases;
 pub mod credential_cases;
 pub mod fixtures;
+pub mod recycle_cases;
 pub mod use_cases;
 
 /// One test per case of [`cases`]. `$make` is a closure returning a future
@@ -89,6 +90,26 @@ macro_rules! cleanup_queue_tests {
             registrations_and_deletes_are_audited,
             the_audit_trail_filters_by_time_and_task,
             a_dry_run_enqueues_and_audits_nothing
+        );
+    };
+}
+
+/// One test per case of [`recycle_cases`]. `$make` returns a future of
+/// [`cleanup_cases::Stores`], as for [`cleanup_queue_tests!`].
+#[macro_export]
+macro_rules! recycle_bin_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            recycle_cases;
+            a_restore_in_the_window_brings_the_task_back_as_it_was,
+            a_restore_is_idempotent_and_audited,
+            the_window_expires_on_the_clock,
+            without_retention_nothing_is_restorable,
+            a_purge_closes_the_window_now,
+            the_deleted_list_is_oldest_deletion_first_and_pages,
+            a_restore_after_the_cleanup_took_an_object_fails,
+            a_restore_racing_the_cleanup_never_revives_a_task_without_its_images
         );
     };
 }

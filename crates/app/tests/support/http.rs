@@ -214,6 +214,36 @@ impl Api {
             .await
     }
 
+    /// `POST /v1/{p}/asset/thumbnails/restore?{query}`.
+    pub async fn restore(&self, query: &str) -> io::Result<Response> {
+        self.call(
+            "POST",
+            &format!("{}?{query}", self.path("thumbnails/restore")),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/{p}/asset/thumbnails/deleted?{query}`.
+    pub async fn deleted(&self, query: &str) -> io::Result<Response> {
+        self.call(
+            "GET",
+            &format!("{}?{query}", self.path("thumbnails/deleted")),
+            None,
+        )
+        .await
+    }
+
+    /// `DELETE /v1/{p}/asset/thumbnails/deleted?{query}`.
+    pub async fn purge(&self, query: &str) -> io::Result<Response> {
+        self.call(
+            "DELETE",
+            &format!("{}?{query}", self.path("thumbnails/deleted")),
+            None,
+        )
+        .await
+    }
+
     /// Every live task id of `asset`, page by page.
     pub async fn live_tasks_of(&self, asset: &str) -> Vec<String> {
         let mut tasks = Vec::new();

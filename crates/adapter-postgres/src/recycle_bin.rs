@@ -1,0 +1,403 @@
+//! The recycle bin on PostgreSQL: restores, early purges and the list of
+//! restorable tombstones.
+//!
+//! A tombstone's snapshots wait in `cleanup_items`, due at its `purge_at`
+//! and tagged with their task and offset. A restore or purge locks the
+//! task rows (in task id order, as a delete does), then the tombstones'
+//! items: a claim in flight is waited for, and a later claim skips them
+//! (`SKIP LOCKED`) until the change commits. Whether an item was ever
+//! claimed is then read from its committed row, so a restore never revives
+//! a task whose objects the cleanup may have removed.
+
+use std::collections::HashMap;
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use sqlx::{Connection as _, PgConnection};
+use vodsnap_domain::{
+    AssetId, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId, TaskId,
+    Timestamp,
+};
+use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinChange};
+
+use crate::audit::{self, audit_columns};
+use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
+use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
+
+/// The named tasks that exist, locked in task id order. A tombstone
+/// written before the recycle bin has no `purge_at`: its window closed
+/// when it was deleted.
+pub(crate) const LOCK_BINNED: &str = "\
+    SELECT task_id, asset_id, deleted_at IS NOT NULL AS deleted, \
+           COALESCE(purge_at, deleted_at) AS purge_at, snapshot_count \
+    FROM task_results WHERE project_id = $1 AND task_id = ANY($2) \
+    ORDER BY task_id FOR UPDATE";
+
+/// The queued items of the named tombstones, locked (waiting for a claim
+/// in flight), counted per task: all of them, and those never handed to
+/// the cleanup (no lease, no attempt, not parked) that a restore can put
+/// back (an offset recorded).
+pub(crate) const LOCK_BIN_ITEMS: &str = "\
+    SELECT l.task_id, count(*) AS items, \
+           count(*) FILTER (WHERE l.lease_owner IS NULL AND l.attempts = 0 \
+                              AND l.parked_at IS NULL AND l.offset_s IS NOT NULL) AS untouched \
+    FROM (SELECT task_id, offset_s, lease_owner, attempts, parked_at FROM cleanup_items \
+          WHERE project_id = $1 AND task_id = ANY($2) \
+          ORDER BY id FOR UPDATE) l \
+    GROUP BY l.task_id";
+
+/// A restore of tombstones this transaction has locked, intact: live
+/// again, their items taken back out of the queue into `snapshots`, the
+/// project's live count (`live_task_counts`), the audit record. Answers
+/// how many tasks and snapshots came back.
+pub(crate) const RESTORE: &str = concat!(
+    "WITH revived AS ( \
+         UPDATE task_results SET deleted_at = NULL, purge_at = NULL \
+         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NOT NULL \
+         RETURNING 1), \
+     taken AS ( \
+         DELETE FROM cleanup_items WHERE project_id = $1 AND task_id = ANY($2) \
+         RETURNING project_id, task_id, offset_s, object_key), \
+     images AS ( \
+         INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
+         SELECT project_id, task_id, offset_s, object_key FROM taken \
+         RETURNING 1), \
+     counted AS ( \
+         INSERT INTO live_task_counts (project_id, slot, live) \
+         SELECT $1, hashtext(($2::text[])[1]) & 15, count(*) FROM revived \
+         HAVING count(*) > 0 \
+         ON CONFLICT (project_id, slot) \
+         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
+     audited AS ( \
+         INSERT INTO ",
+    audit_columns!(),
+    " VALUES ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) \
+     SELECT (SELECT count(*) FROM revived) AS changed, \
+            (SELECT count(*) FROM images) AS items"
+);
+
+/// An early purge of tombstones this transaction has locked: their window
+/// closes at `$3`, their items not parked are due then (none later), the
+/// audit record.
+pub(crate) const PURGE: &str = concat!(
+    "WITH marked AS ( \
+         UPDATE task_results SET purge_at = $3 \
+         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NOT NULL \
+         RETURNING 1), \
+     due AS ( \
+         UPDATE cleanup_items SET due_at = $3 \
+         WHERE project_id = $1 AND task_id = ANY($2) AND parked_at IS NULL AND due_at > $3 \
+         RETURNING 1), \
+     audited AS ( \
+         INSERT INTO ",
+    audit_columns!(),
+    " VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13)) \
+     SELECT (SELECT count(*) FROM marked) AS changed, \
+            (SELECT count(*) FROM due) AS items"
+);
+
+/// The deleted list, in one statement so that `total` and the page agree
+/// (as the list call's). `purge_at > deleted_at` selects the tombstones
+/// that had a window, through `task_results_recycle_bin`; `purge_at > $4`
+/// those still in it.
+macro_rules! deleted_query {
+    ($filter:literal) => {
+        concat!(
+            "SELECT m.total, r.task_id, r.asset_id, r.snapshot_count, r.deleted_at, r.purge_at \
+             FROM (SELECT count(*) AS total FROM task_results \
+                   WHERE project_id = $1 AND purge_at > deleted_at AND purge_at > $4 ",
+            $filter,
+            ") m \
+             LEFT JOIN LATERAL ( \
+                 SELECT task_id, asset_id, snapshot_count, deleted_at, purge_at \
+                 FROM task_results \
+                 WHERE project_id = $1 AND purge_at > deleted_at AND purge_at > $4 ",
+            $filter,
+            " ORDER BY deleted_at, task_id LIMIT $2 OFFSET $3) r ON true"
+        )
+    };
+}
+
+pub(crate) const DELETED_ALL: &str = deleted_query!("");
+pub(crate) const DELETED_BY_ASSET: &str = deleted_query!("AND asset_id = $5");
+
+#[derive(sqlx::FromRow)]
+struct BinnedRow {
+    task_id: String,
+    asset_id: String,
+    deleted: bool,
+    purge_at: Option<DateTime<Utc>>,
+    snapshot_count: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemCount {
+    task_id: String,
+    items: i64,
+    untouched: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Changed {
+    changed: i64,
+    items: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeletedRow {
+    total: i64,
+    task_id: Option<String>,
+    asset_id: Option<String>,
+    snapshot_count: Option<i32>,
+    deleted_at: Option<DateTime<Utc>>,
+    purge_at: Option<DateTime<Utc>>,
+}
+
+/// A named task as found, with its snapshot count (what an intact
+/// tombstone has queued, and a restore puts back).
+struct Found {
+    task: BinnedTask,
+    snapshot_count: i64,
+}
+
+/// Locks the named tasks and their tombstones' items ([`LOCK_BINNED`],
+/// [`LOCK_BIN_ITEMS`]) in `tx`.
+async fn lock_binned(
+    tx: &mut PgConnection,
+    project: &ProjectId,
+    selection: &BinSelection,
+) -> Result<Vec<Found>, DbError> {
+    let ids: Vec<&str> = selection.tasks().iter().map(TaskId::as_str).collect();
+    let rows: Vec<BinnedRow> = sqlx::query_as(LOCK_BINNED)
+        .bind(project.as_str())
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await
+        .db("failed to lock the named task results")?;
+    let tombstones: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.deleted)
+        .map(|r| r.task_id.as_str())
+        .collect();
+    let counts: Vec<ItemCount> = if tombstones.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(LOCK_BIN_ITEMS)
+            .bind(project.as_str())
+            .bind(&tombstones)
+            .fetch_all(&mut *tx)
+            .await
+            .db("failed to lock the queued objects of deleted task results")?
+    };
+    let counts: HashMap<&str, &ItemCount> =
+        counts.iter().map(|c| (c.task_id.as_str(), c)).collect();
+    rows.iter()
+        .map(|row| {
+            let snapshot_count = i64::from(row.snapshot_count);
+            let state = if row.deleted {
+                let intact = counts
+                    .get(row.task_id.as_str())
+                    .is_some_and(|c| c.items == snapshot_count && c.untouched == snapshot_count);
+                let purge_at = row.purge_at.ok_or_else(|| {
+                    DbError::unknown(anyhow!("tombstone {} has no deletion time", row.task_id))
+                })?;
+                BinState::Deleted {
+                    purge_at: from_db_time(purge_at),
+                    intact,
+                }
+            } else {
+                BinState::Live
+            };
+            Ok(Found {
+                task: BinnedTask {
+                    task: parse_stored(TaskId::parse, &row.task_id)?,
+                    asset: parse_stored(AssetId::parse, &row.asset_id)?,
+                    state,
+                },
+                snapshot_count,
+            })
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum Change {
+    Restore,
+    Purge,
+}
+
+impl PgTaskResultStore {
+    /// `BEGIN`, [`lock_binned`], the planner, [`RESTORE`] or [`PURGE`],
+    /// `COMMIT`.
+    async fn try_bin_change(
+        &self,
+        change: Change,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'_>,
+    ) -> Result<PlannedBinChange, DbError> {
+        let mut conn = self.database().acquire().await?;
+        let mut tx = conn
+            .begin()
+            .await
+            .db("failed to begin a recycle-bin change")?;
+        let found = lock_binned(&mut tx, project, selection).await?;
+        let planned = planner(found.iter().map(|f| f.task.clone()).collect());
+        let changed: Vec<&Found> = planned
+            .plan
+            .changed()
+            .iter()
+            .filter_map(|t| found.iter().find(|f| f.task.task == *t))
+            .collect();
+        // A store writes only what it locked and the plan may change: an
+        // intact tombstone for a restore, a tombstone for a purge.
+        let allowed = changed.len() == planned.plan.changed().len()
+            && changed.iter().all(|f| match (change, f.task.state) {
+                (Change::Restore, BinState::Deleted { intact, .. }) => intact,
+                (Change::Purge, BinState::Deleted { .. }) => true,
+                (_, BinState::Live) => false,
+            });
+        if !allowed {
+            return Err(DbError::unknown(anyhow!(
+                "the plan changes a task that is not a locked tombstone it may change"
+            )));
+        }
+        let ids: Vec<&str> = planned.plan.changed().iter().map(TaskId::as_str).collect();
+        let done: Changed = match change {
+            Change::Restore => {
+                let query = sqlx::query(RESTORE).bind(project.as_str()).bind(&ids);
+                let row = audit::bind(query, &planned.audit)?
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db("failed to restore task results")?;
+                <Changed as sqlx::FromRow<_>>::from_row(&row).db("failed to read a restore")?
+            }
+            Change::Purge => {
+                let query = sqlx::query(PURGE)
+                    .bind(project.as_str())
+                    .bind(&ids)
+                    .bind(to_db_time(planned.at)?);
+                let row = audit::bind(query, &planned.audit)?
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db("failed to purge task results")?;
+                <Changed as sqlx::FromRow<_>>::from_row(&row).db("failed to read a purge")?
+            }
+        };
+        let snapshots: i64 = changed.iter().map(|f| f.snapshot_count).sum();
+        let consistent = done.changed == ids.len() as i64
+            && (matches!(change, Change::Purge) || done.items == snapshots);
+        if !consistent {
+            // Rolled back when `tx` drops.
+            return Err(DbError::unknown(anyhow!(
+                "changed {} of {} locked tombstones ({} objects)",
+                done.changed,
+                ids.len(),
+                done.items
+            )));
+        }
+        tx.commit()
+            .await
+            .db("failed to commit a recycle-bin change")?;
+        conn.release();
+        tracing::debug!(
+            tasks = ids.len(),
+            objects = done.items,
+            "recycle bin changed"
+        );
+        Ok(planned)
+    }
+
+    async fn bin_change(
+        &self,
+        change: Change,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'_>,
+    ) -> Result<PlannedBinChange, BinError> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .try_bin_change(change, project, selection, planner)
+                .await
+            {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(attempt, error = ?e, "recycle-bin change aborted; retrying");
+                    attempt += 1;
+                }
+                other => return other.map_err(BinError::from),
+            }
+        }
+    }
+
+    pub(crate) async fn restore_tasks(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'_>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.bin_change(Change::Restore, project, selection, planner)
+            .await
+    }
+
+    pub(crate) async fn purge_tasks(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'_>,
+    ) -> Result<PlannedBinChange, BinError> {
+        self.bin_change(Change::Purge, project, selection, planner)
+            .await
+    }
+
+    pub(crate) async fn list_deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+        now: Timestamp,
+    ) -> Result<DeletedListing, ListError> {
+        let sql = if asset.is_some() {
+            DELETED_BY_ASSET
+        } else {
+            DELETED_ALL
+        };
+        let mut query = sqlx::query_as::<_, DeletedRow>(sql)
+            .bind(project.as_str())
+            .bind(i64::from(page.limit()))
+            .bind(i64::from(page.offset()))
+            .bind(to_db_time(now)?);
+        if let Some(asset) = &asset {
+            query = query.bind(asset.as_str());
+        }
+        let mut conn = self.database().acquire().await?;
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .db("failed to list the recycle bin")?;
+        conn.release();
+        let total = rows
+            .first()
+            .map_or(0, |r| u64::try_from(r.total).unwrap_or(0));
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (Some(task), Some(asset), Some(count), Some(deleted_at), Some(purge_at)) = (
+                row.task_id,
+                row.asset_id,
+                row.snapshot_count,
+                row.deleted_at,
+                row.purge_at,
+            ) else {
+                continue;
+            };
+            items.push(DeletedTask {
+                task: parse_stored(TaskId::parse, &task)?,
+                asset: parse_stored(AssetId::parse, &asset)?,
+                snapshot_count: usize::try_from(count).unwrap_or(0),
+                deleted_at: from_db_time(deleted_at),
+                purge_at: from_db_time(purge_at),
+            });
+        }
+        Ok(DeletedListing { total, items })
+    }
+}

@@ -1,0 +1,484 @@
+//! The recycle bin: how long a deleted task result stays restorable, and
+//! what a restore or an early purge does to each task it names.
+//!
+//! A delete stamps each tombstone with `purge_at = deleted_at + retention`
+//! ([`Retention::purge_at`]); the task's image objects wait in the cleanup
+//! queue, due at `purge_at`, so the cleanup cannot take them before. Until
+//! then the task can be restored, as long as none of its objects was ever
+//! handed to the cleanup ([`BinState::Deleted::intact`]): a restore never
+//! revives a task whose images may be gone. A purge closes the window now.
+//!
+//! A store reads (and locks); this module decides; the store writes what
+//! the plan says, with its audit record, in the same atomic step.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::id::{AssetId, IdError, TaskId};
+use crate::outcome::ItemError;
+use crate::selection::MAX_TASKS_PER_CALL;
+use crate::time::Timestamp;
+
+/// How long a deleted task result stays restorable. Zero (the default)
+/// is no recycle bin: a delete's objects are due for removal at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention(Duration);
+
+/// Why a retention is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetentionError {
+    #[error("the retention must be at most {} days", Retention::MAX.as_secs() / 86_400)]
+    TooLong,
+}
+
+impl Retention {
+    /// No recycle bin.
+    pub const NONE: Self = Self(Duration::ZERO);
+    /// Ten years: far beyond any sane window, and far from overflowing a
+    /// timestamp.
+    pub const MAX: Duration = Duration::from_secs(10 * 366 * 86_400);
+
+    pub fn new(window: Duration) -> Result<Self, RetentionError> {
+        if window > Self::MAX {
+            return Err(RetentionError::TooLong);
+        }
+        Ok(Self(window))
+    }
+
+    pub fn window(self) -> Duration {
+        self.0
+    }
+
+    /// When a task deleted at `deleted_at` leaves the recycle bin: its
+    /// objects are due for removal then, and it is no longer restorable.
+    pub fn purge_at(self, deleted_at: Timestamp) -> Timestamp {
+        let micros = i64::try_from(self.0.as_micros()).unwrap_or(i64::MAX);
+        Timestamp::from_micros(deleted_at.as_micros().saturating_add(micros))
+    }
+}
+
+/// Whether a tombstone can still be restored at `now`: strictly before its
+/// `purge_at`. The deleted list shows exactly these.
+pub fn in_window(purge_at: Timestamp, now: Timestamp) -> bool {
+    now < purge_at
+}
+
+/// Why a restore or purge query is not a valid request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BinSelectionError {
+    #[error("unknown query parameter '{0}': only task_id is accepted")]
+    UnknownParameter(String),
+    #[error("give 1 to {MAX_TASKS_PER_CALL} task_id values")]
+    NoTask,
+    #[error("at most {MAX_TASKS_PER_CALL} distinct task_id values per call, got {0}")]
+    TooManyTasks(usize),
+    #[error(transparent)]
+    InvalidId(#[from] IdError),
+}
+
+/// The task ids a restore or a purge names: 1 to [`MAX_TASKS_PER_CALL`]
+/// distinct ids, in first-seen order (duplicates collapse, as a delete's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinSelection {
+    tasks: Vec<TaskId>,
+}
+
+impl BinSelection {
+    pub fn new(tasks: Vec<TaskId>) -> Result<Self, BinSelectionError> {
+        let mut distinct: Vec<TaskId> = Vec::with_capacity(tasks.len().min(MAX_TASKS_PER_CALL));
+        for task in tasks {
+            if !distinct.contains(&task) {
+                distinct.push(task);
+            }
+        }
+        if distinct.is_empty() {
+            return Err(BinSelectionError::NoTask);
+        }
+        if distinct.len() > MAX_TASKS_PER_CALL {
+            return Err(BinSelectionError::TooManyTasks(distinct.len()));
+        }
+        Ok(Self { tasks: distinct })
+    }
+
+    /// Parses decoded query pairs: `task_id` only, repeated 1 to 10 times.
+    pub fn from_query<K, V>(pairs: &[(K, V)]) -> Result<Self, BinSelectionError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut tasks = Vec::new();
+        for (key, value) in pairs {
+            match key.as_ref() {
+                TaskId::FIELD => tasks.push(TaskId::parse(value.as_ref())?),
+                other => return Err(BinSelectionError::UnknownParameter(other.to_owned())),
+            }
+        }
+        Self::new(tasks)
+    }
+
+    pub fn tasks(&self) -> &[TaskId] {
+        &self.tasks
+    }
+}
+
+/// A task's state as a store found it for a restore or a purge, under
+/// their lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinState {
+    Live,
+    Deleted {
+        purge_at: Timestamp,
+        /// Every one of its objects still waits in the cleanup queue, never
+        /// claimed, never attempted, never parked.
+        intact: bool,
+    },
+}
+
+/// A selected task that exists, as a store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinnedTask {
+    pub task: TaskId,
+    pub asset: AssetId,
+    pub state: BinState,
+}
+
+/// What a restore or a purge answers for one task: done (`RESTORED` or
+/// `PURGED`), or failed with a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinOutcome {
+    task_id: TaskId,
+    asset_id: Option<AssetId>,
+    error: Option<ItemError>,
+}
+
+impl BinOutcome {
+    fn done(task_id: TaskId, asset_id: AssetId) -> Self {
+        Self {
+            task_id,
+            asset_id: Some(asset_id),
+            error: None,
+        }
+    }
+
+    fn failed(task_id: TaskId, asset_id: Option<AssetId>, error: ItemError) -> Self {
+        Self {
+            task_id,
+            asset_id,
+            error: Some(error),
+        }
+    }
+
+    pub fn task_id(&self) -> &TaskId {
+        &self.task_id
+    }
+
+    /// The task's asset; `None` for an unknown task.
+    pub fn asset_id(&self) -> Option<&AssetId> {
+        self.asset_id.as_ref()
+    }
+
+    pub fn error(&self) -> Option<ItemError> {
+        self.error
+    }
+}
+
+/// A tombstone in the recycle bin, as the deleted list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedTask {
+    pub task: TaskId,
+    pub asset: AssetId,
+    pub snapshot_count: usize,
+    pub deleted_at: Timestamp,
+    pub purge_at: Timestamp,
+}
+
+/// What one restore or purge call does: one outcome per named task, in
+/// order, and the tasks whose stored state it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinPlan {
+    items: Vec<BinOutcome>,
+    changed: Vec<TaskId>,
+}
+
+fn decide(
+    selection: &BinSelection,
+    found: Vec<BinnedTask>,
+    mut each: impl FnMut(&TaskId, BinnedTask) -> (BinOutcome, bool),
+) -> BinPlan {
+    let mut by_id: HashMap<TaskId, BinnedTask> =
+        found.into_iter().map(|f| (f.task.clone(), f)).collect();
+    let mut plan = BinPlan {
+        items: Vec::with_capacity(selection.tasks().len()),
+        changed: Vec::new(),
+    };
+    for task in selection.tasks() {
+        let (item, changed) = match by_id.remove(task) {
+            None => (
+                BinOutcome::failed(task.clone(), None, ItemError::UnknownTask),
+                false,
+            ),
+            Some(f) => each(task, f),
+        };
+        if changed {
+            plan.changed.push(task.clone());
+        }
+        plan.items.push(item);
+    }
+    plan
+}
+
+impl BinPlan {
+    /// Decides a restore at `now` from the named tasks the store found.
+    ///
+    /// - A live task is `RESTORED` again and left alone (idempotent).
+    /// - A tombstone in its window (`now < purge_at`) whose objects are
+    ///   all still queued and untouched is `RESTORED` and changed: live
+    ///   again, as it was.
+    /// - A tombstone past its window, purged, or whose cleanup has begun
+    ///   fails with [`ItemError::WindowClosed`]; an unknown id with
+    ///   [`ItemError::UnknownTask`].
+    pub fn restore(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
+        decide(selection, found, |task, f| match f.state {
+            BinState::Live => (BinOutcome::done(task.clone(), f.asset), false),
+            BinState::Deleted { purge_at, intact } if intact && in_window(purge_at, now) => {
+                (BinOutcome::done(task.clone(), f.asset), true)
+            }
+            BinState::Deleted { .. } => (
+                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::WindowClosed),
+                false,
+            ),
+        })
+    }
+
+    /// Decides an early purge at `now` from the named tasks the store found.
+    ///
+    /// - A tombstone in its window is `PURGED` and changed: its window
+    ///   closes now and its objects are due at once.
+    /// - A tombstone past its window (expired, or purged before) is
+    ///   `PURGED` again, unchanged: its objects are already due.
+    /// - A live task fails with [`ItemError::NotDeleted`] (delete it
+    ///   first); an unknown id with [`ItemError::UnknownTask`].
+    pub fn purge(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
+        decide(selection, found, |task, f| match f.state {
+            BinState::Live => (
+                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::NotDeleted),
+                false,
+            ),
+            BinState::Deleted { purge_at, .. } => (
+                BinOutcome::done(task.clone(), f.asset),
+                in_window(purge_at, now),
+            ),
+        })
+    }
+
+    /// The answer's items, in order.
+    pub fn items(&self) -> &[BinOutcome] {
+        &self.items
+    }
+
+    /// The tasks whose stored state this call changes: restored to live,
+    /// or purged now.
+    pub fn changed(&self) -> &[TaskId] {
+        &self.changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn t(raw: &str) -> TaskId {
+        TaskId::parse(raw).unwrap()
+    }
+    fn a(raw: &str) -> AssetId {
+        AssetId::parse(raw).unwrap()
+    }
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+    fn sel(tasks: &[&str]) -> BinSelection {
+        BinSelection::new(tasks.iter().map(|x| t(x)).collect()).unwrap()
+    }
+    fn deleted(task: &str, purge_at: i64, intact: bool) -> BinnedTask {
+        BinnedTask {
+            task: t(task),
+            asset: a("a"),
+            state: BinState::Deleted {
+                purge_at: at(purge_at),
+                intact,
+            },
+        }
+    }
+    fn live(task: &str) -> BinnedTask {
+        BinnedTask {
+            task: t(task),
+            asset: a("a"),
+            state: BinState::Live,
+        }
+    }
+
+    #[test]
+    fn purge_at_is_deletion_plus_retention_and_zero_is_no_window() {
+        let week = Retention::new(Duration::from_secs(7 * 86_400)).unwrap();
+        assert_eq!(week.purge_at(at(5)), at(5 + 7 * 86_400 * 1_000_000));
+        assert_eq!(Retention::NONE.purge_at(at(5)), at(5));
+        assert!(!in_window(Retention::NONE.purge_at(at(5)), at(5)));
+        assert_eq!(Retention::default(), Retention::NONE);
+    }
+
+    #[test]
+    fn a_retention_beyond_ten_years_is_refused() {
+        assert_eq!(
+            Retention::new(Retention::MAX + Duration::from_secs(1)),
+            Err(RetentionError::TooLong)
+        );
+        assert!(Retention::new(Retention::MAX).is_ok());
+    }
+
+    #[test]
+    fn the_window_closes_at_purge_at() {
+        assert!(in_window(at(10), at(9)));
+        assert!(!in_window(at(10), at(10)));
+        assert!(!in_window(at(10), at(11)));
+    }
+
+    #[test]
+    fn selections_take_one_to_ten_distinct_task_ids_only() {
+        let s =
+            BinSelection::from_query(&[("task_id", "t2"), ("task_id", "t1"), ("task_id", "t2")])
+                .unwrap();
+        assert_eq!(s.tasks(), [t("t2"), t("t1")]);
+        assert_eq!(
+            BinSelection::from_query::<&str, &str>(&[]),
+            Err(BinSelectionError::NoTask)
+        );
+        assert_eq!(
+            BinSelection::from_query(&[("asset_id", "a")]),
+            Err(BinSelectionError::UnknownParameter("asset_id".into()))
+        );
+        let eleven: Vec<(String, String)> = (0..11)
+            .map(|i| ("task_id".to_owned(), format!("t{i}")))
+            .collect();
+        assert_eq!(
+            BinSelection::from_query(&eleven),
+            Err(BinSelectionError::TooManyTasks(11))
+        );
+        assert!(matches!(
+            BinSelection::from_query(&[("task_id", "bad id")]),
+            Err(BinSelectionError::InvalidId(_))
+        ));
+    }
+
+    #[test]
+    fn a_restore_in_the_window_revives_an_intact_tombstone() {
+        let plan = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, true)], at(99));
+        assert_eq!(plan.items()[0].error(), None);
+        assert_eq!(plan.items()[0].asset_id(), Some(&a("a")));
+        assert_eq!(plan.changed(), [t("t")]);
+    }
+
+    #[test]
+    fn a_live_task_is_restored_again_unchanged() {
+        let plan = BinPlan::restore(&sel(&["t"]), vec![live("t")], at(99));
+        assert_eq!(plan.items()[0].error(), None);
+        assert!(plan.changed().is_empty());
+    }
+
+    #[test]
+    fn a_restore_past_the_window_or_after_the_cleanup_began_fails() {
+        let late = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, true)], at(100));
+        assert_eq!(late.items()[0].error(), Some(ItemError::WindowClosed));
+        let touched = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, false)], at(1));
+        assert_eq!(touched.items()[0].error(), Some(ItemError::WindowClosed));
+        assert!(late.changed().is_empty() && touched.changed().is_empty());
+    }
+
+    #[test]
+    fn unknown_tasks_fail_without_an_asset() {
+        let plan = BinPlan::restore(&sel(&["nope"]), vec![], at(1));
+        assert_eq!(plan.items()[0].error(), Some(ItemError::UnknownTask));
+        assert_eq!(plan.items()[0].asset_id(), None);
+        let purge = BinPlan::purge(&sel(&["nope"]), vec![], at(1));
+        assert_eq!(purge.items()[0].error(), Some(ItemError::UnknownTask));
+    }
+
+    #[test]
+    fn a_purge_closes_an_open_window_and_repeats_idempotently() {
+        let open = BinPlan::purge(&sel(&["t"]), vec![deleted("t", 100, true)], at(50));
+        assert_eq!(open.items()[0].error(), None);
+        assert_eq!(open.changed(), [t("t")]);
+        let closed = BinPlan::purge(&sel(&["t"]), vec![deleted("t", 50, true)], at(50));
+        assert_eq!(closed.items()[0].error(), None);
+        assert!(closed.changed().is_empty());
+    }
+
+    #[test]
+    fn a_live_task_cannot_be_purged() {
+        let plan = BinPlan::purge(&sel(&["t"]), vec![live("t")], at(50));
+        assert_eq!(plan.items()[0].error(), Some(ItemError::NotDeleted));
+        assert!(plan.changed().is_empty());
+    }
+
+    fn arb_found() -> impl Strategy<Value = Vec<BinnedTask>> {
+        proptest::collection::vec(
+            ("t[0-9]", proptest::option::of((0i64..200, any::<bool>()))),
+            0..12,
+        )
+        .prop_map(|rows| {
+            let mut seen = std::collections::HashSet::new();
+            rows.into_iter()
+                .filter(|(task, _)| seen.insert(task.clone()))
+                .map(|(task, state)| match state {
+                    None => live(&task),
+                    Some((purge_at, intact)) => deleted(&task, purge_at, intact),
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// One item per named task, in order; a restore changes only
+        /// tombstones in their window with untouched objects, and every
+        /// one of those answers RESTORED.
+        #[test]
+        fn a_restore_revives_exactly_the_intact_tombstones_in_their_window(
+            tasks in proptest::collection::vec("t[0-9]", 1..10),
+            found in arb_found(),
+            now in 0i64..200,
+        ) {
+            let selection = BinSelection::new(tasks.iter().map(|x| t(x)).collect()).unwrap();
+            let plan = BinPlan::restore(&selection, found.clone(), at(now));
+            prop_assert_eq!(plan.items().len(), selection.tasks().len());
+            for (item, task) in plan.items().iter().zip(selection.tasks()) {
+                prop_assert_eq!(item.task_id(), task);
+                let row = found.iter().find(|f| &f.task == task);
+                let revivable = matches!(row.map(|r| r.state),
+                    Some(BinState::Deleted { purge_at, intact: true }) if now < purge_at.as_micros());
+                prop_assert_eq!(plan.changed().contains(task), revivable);
+                let ok = revivable || matches!(row.map(|r| r.state), Some(BinState::Live));
+                prop_assert_eq!(item.error().is_none(), ok);
+            }
+        }
+
+        /// A purge never touches a live task and changes a tombstone only
+        /// while its window is open; every tombstone answers PURGED.
+        #[test]
+        fn a_purge_changes_only_open_tombstones(
+            tasks in proptest::collection::vec("t[0-9]", 1..10),
+            found in arb_found(),
+            now in 0i64..200,
+        ) {
+            let selection = BinSelection::new(tasks.iter().map(|x| t(x)).collect()).unwrap();
+            let plan = BinPlan::purge(&selection, found.clone(), at(now));
+            for (item, task) in plan.items().iter().zip(selection.tasks()) {
+                let row = found.iter().find(|f| &f.task == task);
+                let open = matches!(row.map(|r| r.state),
+                    Some(BinState::Deleted { purge_at, .. }) if now < purge_at.as_micros());
+                prop_assert_eq!(plan.changed().contains(task), open);
+                let is_tombstone = matches!(row.map(|r| r.state), Some(BinState::Deleted { .. }));
+                prop_assert_eq!(item.error().is_none(), is_tombstone);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The recycle bin's use cases: restore, early purge, and the list of
+//! restorable task results.
+//!
+//! The store finds and locks the named tasks (and a tombstone's queued
+//! objects, so that the cleanup cannot take them meanwhile); the domain
+//! decides ([`BinPlan::restore`], [`BinPlan::purge`]); the store commits
+//! the plan with its audit record. A planned change carries everything the
+//! store writes with it ([`PlannedBinChange`]), so that anything else a
+//! change must record later is written in the same transaction.
+
+use vodsnap_domain::{AssetId, BinOutcome, BinPlan, BinSelection, BinnedTask, ListPage, ProjectId};
+use vodsnap_ports::{
+    Actor, AuditAction, AuditRecord, BinError, DeletedListing, ListError, PlannedBinChange,
+};
+
+use crate::Snapshots;
+
+impl Snapshots {
+    /// Restores the named task results from the recycle bin: each in its
+    /// window, with its objects untouched by the cleanup, is live again as
+    /// it was; a live one answers restored again; the rest fail with a
+    /// reason. Audited in the change's unit of work.
+    ///
+    /// A store failure is an error (503): restores are idempotent, so the
+    /// call is safe to retry whatever happened.
+    pub async fn restore(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        actor: &Actor,
+    ) -> Result<Vec<BinOutcome>, BinError> {
+        let at = self.clock.now();
+        let planner = |found: Vec<BinnedTask>| {
+            let plan = BinPlan::restore(selection, found, at);
+            planned(project, AuditAction::Restore, selection, plan, at, actor)
+        };
+        let done = self.store.restore(project, selection, &planner).await?;
+        Ok(done.plan.items().to_vec())
+    }
+
+    /// Purges the named task results from the recycle bin now: their
+    /// window closes and their objects are due for removal at once. A
+    /// tombstone whose window closed already answers purged again; a live
+    /// or unknown task fails. Audited in the change's unit of work.
+    pub async fn purge(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        actor: &Actor,
+    ) -> Result<Vec<BinOutcome>, BinError> {
+        let at = self.clock.now();
+        let planner = |found: Vec<BinnedTask>| {
+            let plan = BinPlan::purge(selection, found, at);
+            planned(project, AuditAction::Purge, selection, plan, at, actor)
+        };
+        let done = self.store.purge(project, selection, &planner).await?;
+        Ok(done.plan.items().to_vec())
+    }
+
+    /// The restorable task results, oldest deletion first.
+    pub async fn deleted(
+        &self,
+        project: &ProjectId,
+        asset: Option<AssetId>,
+        page: ListPage,
+    ) -> Result<DeletedListing, ListError> {
+        self.store
+            .deleted(project, asset, page, self.clock.now())
+            .await
+    }
+}
+
+fn planned(
+    project: &ProjectId,
+    action: AuditAction,
+    selection: &BinSelection,
+    plan: BinPlan,
+    at: vodsnap_domain::Timestamp,
+    actor: &Actor,
+) -> PlannedBinChange {
+    let audit = AuditRecord::bin_change(project, action, selection, plan.items(), at, actor);
+    PlannedBinChange { plan, audit, at }
+}
