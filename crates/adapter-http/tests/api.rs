@@ -525,7 +525,7 @@ async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
 #[tokio::test]
 async fn an_unexpected_store_error_is_a_generic_500_without_internals() {
     let mut store = MockTaskResultStore::new();
-    store.expect_insert().returning(|_, _, _| {
+    store.expect_insert().returning(|_, _, _, _| {
         Err(RegisterError::Unknown(anyhow::anyhow!(
             "SQL: duplicate key value violates unique constraint secret_idx"
         )))

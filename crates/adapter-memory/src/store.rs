@@ -4,18 +4,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::cleanup::CleanupState;
+use crate::webhooks::WebhookState;
 use async_trait::async_trait;
 use std::time::Duration;
 use vodsnap_domain::{
-    AssetId, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL,
-    NewTaskResult, ObjectKey, ProjectId, TaskId, TaskResult, Timestamp,
+    AssetId, DeleteSelection, DetailsPage, Event, FoundTask, ListFilter, ListPage,
+    MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, TaskId, TaskResult, Timestamp,
 };
 
+use vodsnap_domain::{Secret, WebhookId};
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
     CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
     Listing, ParkedItem, PingError, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage,
     Stored, TaskResultStore,
+};
+use vodsnap_ports::{
+    ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
 };
 
 #[derive(Debug, Default)]
@@ -98,6 +103,7 @@ struct Inner {
     projects: HashMap<ProjectId, Project>,
     cleanup: CleanupState,
     audit: Vec<AuditRecord>,
+    webhooks: WebhookState,
 }
 
 /// Task results held in memory, with their cleanup queue.
@@ -131,6 +137,7 @@ impl TaskResultStore for MemoryStore {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[Event],
     ) -> Result<Inserted, RegisterError> {
         Ok(self.with_inner(|inner| {
             let project = inner.projects.entry(new.project().clone()).or_default();
@@ -143,6 +150,7 @@ impl TaskResultStore for MemoryStore {
             let stored = new.clone().into_stored(now);
             project.live.insert(stored.task().clone(), stored.clone());
             inner.audit.push(audit.clone());
+            inner.webhooks.enqueue(events);
             Inserted::Created(stored)
         }))
     }
@@ -240,6 +248,7 @@ impl TaskResultStore for MemoryStore {
                 inner.cleanup.enqueue(project.clone(), key, planned.at);
             }
             inner.audit.push(planned.audit.clone());
+            inner.webhooks.enqueue(&planned.events);
             Ok(CommittedDelete { planned, live_left })
         })
     }
@@ -347,6 +356,84 @@ impl CleanupQueue for MemoryStore {
 
     async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, CleanupError> {
         Ok(self.with_inner(|inner| inner.cleanup.retry_parked(&ids, now)))
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.create(webhook, secret));
+        Ok(())
+    }
+
+    async fn list(&self, project: &ProjectId) -> Result<Vec<Webhook>, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.list(project)))
+    }
+
+    async fn remove(&self, project: &ProjectId, id: &WebhookId) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.remove(project, id))
+    }
+
+    async fn deliveries(
+        &self,
+        project: &ProjectId,
+        webhook: &WebhookId,
+        failed_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, WebhookStoreError> {
+        self.with_inner(|inner| {
+            inner
+                .webhooks
+                .deliveries(project, webhook, failed_only, limit)
+        })
+    }
+
+    async fn redeliver(
+        &self,
+        project: &ProjectId,
+        webhook: &WebhookId,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.redeliver(project, webhook, delivery, now))
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.claim(worker, max, lease, now)))
+    }
+
+    async fn delivered(
+        &self,
+        delivery: &ClaimedDelivery,
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<bool, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.delivered(delivery.id, worker, now)))
+    }
+
+    async fn failed(
+        &self,
+        delivery: &ClaimedDelivery,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, WebhookStoreError> {
+        Ok(self.with_inner(|inner| {
+            inner
+                .webhooks
+                .failed(delivery.id, worker, error, retry_at, now)
+        }))
+    }
+
+    async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.backlog()))
     }
 }
 

@@ -49,6 +49,24 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "webhooks",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "webhook_events",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "webhook_deliveries",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 

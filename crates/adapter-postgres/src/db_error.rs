@@ -5,7 +5,7 @@ use std::fmt;
 
 use vodsnap_ports::{
     AuditError, CleanupError, CredentialError, DeleteError, DetailsError, ListError, PingError,
-    RegisterError,
+    RegisterError, WebhookStoreError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -129,7 +129,8 @@ into_port_error!(
     DeleteError,
     CredentialError,
     CleanupError,
-    AuditError
+    AuditError,
+    WebhookStoreError
 );
 
 impl From<DbError> for PingError {

@@ -27,6 +27,7 @@ mod credentials;
 mod database;
 mod db_error;
 mod task_results;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub use database::PgDatabase;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
 pub use task_results::PgTaskResultStore;
+pub use webhooks::PgWebhookStore;
 
 /// How long a caller waits for a pooled connection. A dead database must
 /// turn into `Unavailable` (a 503 the client can retry) within seconds,
@@ -122,6 +124,16 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("IS_REFERENCED", cleanup::IS_REFERENCED),
         ("COMPLETE", cleanup::COMPLETE),
         ("FAIL", cleanup::FAIL),
+        ("WEBHOOK_CREATE", webhooks::CREATE),
+        ("WEBHOOK_LIST", webhooks::LIST),
+        ("WEBHOOK_REMOVE", webhooks::REMOVE),
+        ("WEBHOOK_EXISTS", webhooks::EXISTS),
+        ("WEBHOOK_DELIVERIES", webhooks::DELIVERIES),
+        ("WEBHOOK_REDELIVER", webhooks::REDELIVER),
+        ("WEBHOOK_DUE_PROJECTS", webhooks::DUE_PROJECTS),
+        ("WEBHOOK_CLAIM_IN_PROJECT", webhooks::CLAIM_IN_PROJECT),
+        ("WEBHOOK_DELIVERED", webhooks::DELIVERED),
+        ("WEBHOOK_FAILED", webhooks::FAILED),
     ];
     HOT
 }

@@ -171,8 +171,9 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[vodsnap_domain::Event],
     ) -> Result<Inserted, RegisterError> {
-        self.store.insert(new, now, audit).await
+        self.store.insert(new, now, audit, events).await
     }
     async fn list(
         &self,
@@ -607,6 +608,7 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
         plan: vodsnap_domain::DeletePlan::decide(&by_tasks(&["t".to_owned()]), found),
         audit: AuditRecord::deletion(&project("p"), &by_tasks(&[]), &[], at(1), &actor()),
         at: at(1),
+        events: Vec::new(),
     };
     let deleted = store
         .delete(&project("p"), &by_tasks(&["t".to_owned()]), &plan_nothing)

@@ -155,7 +155,7 @@ async fn a_repeated_registration_is_audited_and_answers_the_stored_result() {
     let taken = stored.clone();
     store
         .expect_insert()
-        .returning(move |_, _, _| Ok(Inserted::Taken(Stored::Live(taken.clone()))));
+        .returning(move |_, _, _, _| Ok(Inserted::Taken(Stored::Live(taken.clone()))));
     let mut audit = MockAuditLog::new();
     audit
         .expect_append()
@@ -177,7 +177,7 @@ async fn a_deleted_id_conflicts_and_writes_nothing() {
     let mut store = MockTaskResultStore::new();
     store
         .expect_insert()
-        .returning(|_, _, _| Ok(Inserted::Taken(Stored::Deleted)));
+        .returning(|_, _, _, _| Ok(Inserted::Taken(Stored::Deleted)));
     // No expectation on the audit log: appending would fail the test.
     let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
     assert!(matches!(
