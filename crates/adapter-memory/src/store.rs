@@ -462,6 +462,22 @@ mod tests {
         });
     }
 
+    mod webhooks {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::webhook_cases::WebhookStores;
+
+        vodsnap_store_suite::webhook_store_tests!(|| async {
+            let store = Arc::new(MemoryStore::new());
+            WebhookStores {
+                results: store.clone(),
+                audit: store.clone(),
+                webhooks: store,
+                keep_alive: Arc::new(()),
+            }
+        });
+    }
+
     mod credentials {
         use crate::MemoryCredentialStore;
         use vodsnap_ports::CredentialStore;

@@ -278,6 +278,26 @@ mod cleanup_suite {
     vodsnap_store_suite::cleanup_queue_tests!(fresh_cleanup_stores);
 }
 
+async fn fresh_webhook_stores() -> vodsnap_store_suite::webhook_cases::WebhookStores {
+    let db = TestDb::migrated().await;
+    let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
+    vodsnap_store_suite::webhook_cases::WebhookStores {
+        results: store.clone(),
+        audit: store,
+        webhooks: Arc::new(vodsnap_adapter_postgres::PgWebhookStore::new(
+            db.pool.clone(),
+            cipher_of(&[("k1", 1)]),
+        )),
+        keep_alive: Arc::new(db),
+    }
+}
+
+mod webhook_suite {
+    use super::*;
+
+    vodsnap_store_suite::webhook_store_tests!(fresh_webhook_stores);
+}
+
 mod credential_suite {
     use super::*;
 
