@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::{cleanup, images, ops, thumbnails};
+use crate::{cleanup, images, ops, thumbnails, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,11 @@ use crate::{cleanup, images, ops, thumbnails};
         thumbnails::details,
         thumbnails::delete,
         cleanup::status,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
+        webhooks::redeliver,
         images::image,
         ops::healthz,
         ops::readyz,
