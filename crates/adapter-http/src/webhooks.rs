@@ -183,11 +183,10 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<WebhookCreatedBody>), ApiError> {
-    let parsed: CreateWebhookBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_parameter(format!("invalid JSON body (url, events?): {e}"))
-    })?;
-    let url = WebhookUrl::parse(&parsed.url)
-        .map_err(|e| ApiError::bad_parameter(format!("url: {e}")))?;
+    let parsed: CreateWebhookBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_parameter(format!("invalid JSON body (url, events?): {e}")))?;
+    let url =
+        WebhookUrl::parse(&parsed.url).map_err(|e| ApiError::bad_parameter(format!("url: {e}")))?;
     let events = EventTypes::parse(parsed.events.as_deref())
         .map_err(|e| ApiError::bad_parameter(format!("events: {e}")))?;
     let (webhook, secret) = state.webhooks.create(&caller.project, url, events).await?;

@@ -1064,13 +1064,19 @@ async fn webhooks_are_created_with_a_secret_shown_once_listed_and_removed() {
     assert_eq!(created["url"], "https://hooks.example/in");
     assert_eq!(created["events"], serde_json::json!(["thumbnails.deleted"]));
     let secret = created["secret"].as_str().expect("secret");
-    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
     let id = created["id"].as_str().expect("id").to_owned();
 
     let (status, listed, _) = call(state.clone(), with_token("GET", uri, "p1")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["webhooks"][0]["id"], id.as_str());
-    assert!(!listed.to_string().contains(secret), "the secret is shown once");
+    assert!(
+        !listed.to_string().contains(secret),
+        "the secret is shown once"
+    );
 
     let (status, deliveries, _) = call(
         state.clone(),
@@ -1086,8 +1092,7 @@ async fn webhooks_are_created_with_a_secret_shown_once_listed_and_removed() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body, _) =
-        call(state, with_token("DELETE", &format!("{uri}/{id}"), "p1")).await;
+    let (status, body, _) = call(state, with_token("DELETE", &format!("{uri}/{id}"), "p1")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error_code"], "VOD.10062");
 }
@@ -1104,7 +1109,10 @@ async fn bad_webhooks_get_the_contracts_error_body() {
             r#"{"url": "https://x.example/", "events": ["thumbnails.nope"]}"#,
             "events:",
         ),
-        (r#"{"url": "https://x.example/", "extra": 1}"#, "invalid JSON"),
+        (
+            r#"{"url": "https://x.example/", "extra": 1}"#,
+            "invalid JSON",
+        ),
         (r#"{"events": []}"#, "invalid JSON"),
         ("not json", "invalid JSON"),
         (
@@ -1116,10 +1124,16 @@ async fn bad_webhooks_get_the_contracts_error_body() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         assert_eq!(answer["error_code"], "VOD.10053");
         assert!(
-            answer["error_msg"].as_str().expect("msg").contains(expected),
+            answer["error_msg"]
+                .as_str()
+                .expect("msg")
+                .contains(expected),
             "{body}: {answer}"
         );
-        assert!(!answer.to_string().contains("10.0.0.1"), "no address echoed");
+        assert!(
+            !answer.to_string().contains("10.0.0.1"),
+            "no address echoed"
+        );
         assert_eq!(answer["request_id"].as_str(), request_id.as_deref());
     }
     for path in [

@@ -1,5 +1,11 @@
 //! The sender against a real HTTP receiver on a real socket.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;

@@ -296,7 +296,7 @@ pub async fn a_delivery_is_sent_once_and_listed_delivered(s: WebhookStores) {
         .expect("pass");
 
     assert_eq!((pass.claimed, pass.delivered, again.claimed), (1, 1, 0));
-    let sent = sender.sent.lock().expect("lock");
+    let sent = sender.sent.lock().expect("lock").clone();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].2, secret.expose());
     let webhook = vodsnap_domain::WebhookId::parse(&id).expect("id");
