@@ -354,6 +354,64 @@ impl PgWebhookStore {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct SealedRow {
+    project_id: String,
+    id: String,
+    secret_ciphertext: Vec<u8>,
+    nonce: Vec<u8>,
+    key_id: String,
+}
+
+impl PgWebhookStore {
+    /// Re-seals every webhook secret not sealed with the current key, as
+    /// `PgCredentialStore::reencrypt_all` does for SKs (both are run by
+    /// `vodsnap credentials reencrypt`); returns how many were. An
+    /// operator task that reads every project, not a hot statement.
+    pub async fn reencrypt_all(&self) -> Result<usize, WebhookStoreError> {
+        let current = self.cipher.current_key_id();
+        let rows: Vec<SealedRow> = sqlx::query_as(
+            "SELECT project_id, id, secret_ciphertext, nonce, key_id              FROM webhooks WHERE key_id <> $1 ORDER BY project_id, id",
+        )
+        .bind(current)
+        .fetch_all(&mut *self.database.acquire().await?)
+        .await
+        .db("failed to read the webhooks to re-encrypt")?;
+        let mut resealed = 0;
+        for row in rows {
+            let old = Sealed {
+                key_id: row.key_id.clone(),
+                nonce: row.nonce.clone(),
+                ciphertext: row.secret_ciphertext,
+            };
+            let secret = self
+                .cipher
+                .open_webhook(&row.project_id, &row.id, &old)
+                .map_err(WebhookStoreError::Unknown)?;
+            let sealed = self
+                .cipher
+                .seal_webhook(&row.project_id, &row.id, &secret)
+                .map_err(WebhookStoreError::Unknown)?;
+            let updated = sqlx::query(
+                "UPDATE webhooks SET secret_ciphertext = $3, nonce = $4, key_id = $5                  WHERE project_id = $1 AND id = $2 AND key_id = $6 AND nonce = $7",
+            )
+            .bind(&row.project_id)
+            .bind(&row.id)
+            .bind(&sealed.ciphertext)
+            .bind(&sealed.nonce)
+            .bind(&sealed.key_id)
+            .bind(&row.key_id)
+            .bind(&row.nonce)
+            .execute(&mut *self.database.acquire().await?)
+            .await
+            .db("failed to re-encrypt a webhook secret")?
+            .rows_affected();
+            resealed += usize::try_from(updated).unwrap_or(0);
+        }
+        Ok(resealed)
+    }
+}
+
 #[async_trait]
 impl WebhookStore for PgWebhookStore {
     async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError> {

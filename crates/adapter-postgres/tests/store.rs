@@ -513,6 +513,9 @@ async fn every_project_table_is_keyed_by_project_first() {
             ("credentials".to_owned(), "access_key".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
             ("task_results".to_owned(), "project_id".to_owned()),
+            ("webhook_deliveries".to_owned(), "project_id".to_owned()),
+            ("webhook_events".to_owned(), "project_id".to_owned()),
+            ("webhooks".to_owned(), "project_id".to_owned()),
         ],
         "credentials are global; every other table leads with project_id"
     );
@@ -1304,4 +1307,59 @@ async fn bulk_loaded_task_results_are_stored_as_a_registration_stores_them() {
     .await
     .unwrap();
     assert_eq!(miscounted, 0);
+}
+
+/// A key rotation covers webhook secrets: after `reencrypt_all` with a new
+/// key first, a store with only the new key opens them (and signs with the
+/// same secret); one with a wrong key cannot.
+#[tokio::test]
+async fn a_key_rotation_reseals_webhook_secrets() {
+    use vodsnap_adapter_postgres::PgWebhookStore;
+    use vodsnap_domain::{EventTypes, WebhookId, WebhookUrl};
+    use vodsnap_ports::{Webhook, WebhookStore};
+
+    let db = TestDb::migrated().await;
+    let old = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let webhook = Webhook {
+        id: WebhookId::from_random(7),
+        project: project("p"),
+        url: WebhookUrl::parse("https://hooks.example/").expect("url"),
+        events: EventTypes::all(),
+        created_at: at(1),
+    };
+    old.create(&webhook, &Secret::new("whsec_rotate_me"))
+        .await
+        .expect("create");
+    let results = PgTaskResultStore::new(db.pool.clone());
+    results
+        .service(at(2))
+        .register(result("p", "a", "t1", 1), &actor())
+        .await
+        .expect("register");
+
+    let rotating = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k2", 2), ("k1", 1)]));
+    assert_eq!(rotating.reencrypt_all().await.expect("reencrypt"), 1);
+    assert_eq!(rotating.reencrypt_all().await.expect("again"), 0);
+
+    let wrong = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    assert!(
+        wrong
+            .claim("w", 10, std::time::Duration::from_secs(60), at(3))
+            .await
+            .is_err(),
+        "the old key alone no longer opens the secret"
+    );
+    let new = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k2", 2)]));
+    // After the failed claim's lease has run out.
+    let claimed = new
+        .claim(
+            "w",
+            10,
+            std::time::Duration::from_secs(60),
+            at(3 + 61_000_000),
+        )
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].secret.expose(), "whsec_rotate_me");
 }
