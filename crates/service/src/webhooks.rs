@@ -91,10 +91,10 @@ impl Webhooks {
         };
         let secret = new_secret();
         self.store.create(&webhook, &secret).await?;
+        // Not the URL: its query may hold the receiver's own token.
         tracing::info!(
             project = project.as_str(),
             webhook = webhook.id.as_str(),
-            url = webhook.url.as_str(),
             "webhook created"
         );
         Ok((webhook, secret))

@@ -227,3 +227,65 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
 
     assert_eq!((pass.claimed, pass.parked, pass.removed), (1, 1, 0));
 }
+
+mod webhooks {
+    use std::sync::Arc;
+
+    use vodsnap_domain::{EventTypes, ProjectId, WebhookUrl};
+    use vodsnap_ports::{CheckUrlError, MockWebhookSender, MockWebhookStore};
+    use vodsnap_service::{CreateWebhookError, Webhooks};
+
+    fn url() -> WebhookUrl {
+        WebhookUrl::parse("https://hooks.example/in").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_url_stores_nothing() {
+        let mut sender = MockWebhookSender::new();
+        sender
+            .expect_check()
+            .returning(|_| Err(CheckUrlError::Refused("10.0.0.1".into())));
+        // No expectation on the store: creating would fail the test.
+        let service = Webhooks::new(
+            Arc::new(MockWebhookStore::new()),
+            Arc::new(sender),
+            super::clock(),
+        );
+        let created = service
+            .create(&ProjectId::parse("p").unwrap(), url(), EventTypes::all())
+            .await;
+        assert!(matches!(
+            created,
+            Err(CreateWebhookError::Url(CheckUrlError::Refused(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_created_webhook_gets_a_fresh_secret_stored_with_it() {
+        let mut sender = MockWebhookSender::new();
+        sender.expect_check().returning(|_| Ok(()));
+        let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut store = MockWebhookStore::new();
+        let keep = stored.clone();
+        store.expect_create().times(2).returning(move |w, s| {
+            keep.lock().unwrap().push((w.clone(), s.clone()));
+            Ok(())
+        });
+        let service = Webhooks::new(Arc::new(store), Arc::new(sender), super::clock());
+        let project = ProjectId::parse("p").unwrap();
+
+        let (first, secret1) = service
+            .create(&project, url(), EventTypes::all())
+            .await
+            .unwrap();
+        let (second, secret2) = service
+            .create(&project, url(), EventTypes::all())
+            .await
+            .unwrap();
+
+        assert_ne!(first.id, second.id);
+        assert_ne!(secret1, secret2);
+        assert!(secret1.expose().starts_with("whsec_") && secret1.expose().len() == 70);
+        assert_eq!(stored.lock().unwrap()[0].1, secret1);
+    }
+}
