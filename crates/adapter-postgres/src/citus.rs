@@ -211,6 +211,9 @@ mod tests {
                 "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_reference_table('credentials')",
             ]
         );
@@ -236,10 +239,19 @@ mod tests {
             [
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
             ]
         );
         let mut all = existing;
-        all.extend([done("cleanup_items"), done("audit_log")]);
+        all.extend([
+            done("cleanup_items"),
+            done("audit_log"),
+            done("webhooks"),
+            done("webhook_events"),
+            done("webhook_deliveries"),
+        ]);
         assert!(plan(&all).unwrap().is_empty());
     }
 
