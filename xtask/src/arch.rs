@@ -46,6 +46,8 @@ const RULES: &[Rule] = &[
             "vodsnap-adapter-memory",
             "vodsnap-adapter-postgres",
             "vodsnap-adapter-objects",
+            "vodsnap-adapter-webhooks",
+            "reqwest",
         ],
     },
     // No adapter depends on another adapter; only adapter-http (with app
@@ -58,6 +60,7 @@ const RULES: &[Rule] = &[
             "vodsnap-adapter-http",
             "vodsnap-adapter-postgres",
             "vodsnap-adapter-objects",
+            "vodsnap-adapter-webhooks",
         ],
     },
     Rule {
@@ -67,6 +70,7 @@ const RULES: &[Rule] = &[
             "vodsnap-adapter-http",
             "vodsnap-adapter-memory",
             "vodsnap-adapter-objects",
+            "vodsnap-adapter-webhooks",
         ],
     },
     Rule {
@@ -77,12 +81,28 @@ const RULES: &[Rule] = &[
             "vodsnap-adapter-http",
             "vodsnap-adapter-memory",
             "vodsnap-adapter-postgres",
+            "vodsnap-adapter-webhooks",
         ],
     },
     Rule {
         package: "vodsnap-adapter-http",
         forbidden: &[
             "sqlx",
+            "vodsnap-adapter-memory",
+            "vodsnap-adapter-postgres",
+            "vodsnap-adapter-objects",
+            "vodsnap-adapter-webhooks",
+        ],
+    },
+    // The webhook sender: reqwest (and so hyper's client), no server
+    // framework, no database, no other adapter.
+    Rule {
+        package: "vodsnap-adapter-webhooks",
+        forbidden: &[
+            "axum",
+            "sqlx",
+            "object_store",
+            "vodsnap-adapter-http",
             "vodsnap-adapter-memory",
             "vodsnap-adapter-postgres",
             "vodsnap-adapter-objects",

@@ -22,6 +22,7 @@ pub mod server;
 mod state;
 mod thumbnails;
 mod timeout;
+mod webhooks;
 mod wire;
 
 pub use body::NO_BODY_LIMIT;
@@ -32,7 +33,7 @@ pub use state::{AppState, HttpSettings, ProjectRateLimit};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 
 /// The whole API: `/v1` endpoints behind authentication; the operations
 /// endpoints, the signed snapshot links (`/snapshots/{key}`) and the
@@ -68,6 +69,22 @@ pub fn router(state: AppState) -> Router {
             get(thumbnails::details),
         )
         .route("/v1/{project_id}/cleanup/status", get(cleanup::status))
+        .route(
+            "/v1/{project_id}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/v1/{project_id}/webhooks/{webhook_id}",
+            delete(webhooks::remove),
+        )
+        .route(
+            "/v1/{project_id}/webhooks/{webhook_id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/v1/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route_layer(middleware::from_fn_with_state(gate, auth::authenticate));
     Router::new()
         .route("/healthz", get(ops::healthz))

@@ -10,7 +10,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::{cleanup, images, ops, recycle_bin, thumbnails};
+use crate::{cleanup, images, ops, recycle_bin, thumbnails, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,11 @@ use crate::{cleanup, images, ops, recycle_bin, thumbnails};
         recycle_bin::deleted,
         recycle_bin::purge,
         cleanup::status,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
+        webhooks::redeliver,
         images::image,
         ops::healthz,
         ops::readyz,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use vodsnap_domain::ProjectId;
 use vodsnap_ports::{Clock, CredentialStore, TokenAuthority};
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct AppState {
     pub images: SnapshotImages,
     /// The cleanup queue's figures, for the console.
     pub cleanup: CleanupAdmin,
+    /// The project's webhooks.
+    pub webhooks: Webhooks,
     pub credentials: Arc<dyn CredentialStore>,
     pub tokens: Arc<dyn TokenAuthority>,
     pub clock: Arc<dyn Clock>,

@@ -24,7 +24,7 @@ use vodsnap_ports::{
     ListError, MockClock, MockImageStore, MockTaskResultStore, PingError, RegisterError,
     SnapshotLinks, TaskResultStore, TokenAuthority,
 };
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
 
 const NOW: i64 = 1_790_000_000_000_000;
 const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
@@ -150,6 +150,7 @@ async fn state_of(
         snapshots: Snapshots::new(store, Arc::new(MemoryStore::new()), clock()),
         images: SnapshotImages::new(links, queue.clone(), images, clock()),
         cleanup: CleanupAdmin::new(queue, clock()),
+        webhooks: Webhooks::new(Arc::new(MemoryStore::new()), url_checker(), clock()),
         credentials,
         tokens: tokens(),
         clock: clock(),
@@ -157,6 +158,21 @@ async fn state_of(
         metrics: None,
         rate_limit: None,
     }
+}
+
+/// A sender whose URL check refuses the host `private.test` (as if it
+/// resolved to a private address) and accepts every other; it sends
+/// nothing (no worker runs here).
+fn url_checker() -> Arc<vodsnap_ports::MockWebhookSender> {
+    let mut sender = vodsnap_ports::MockWebhookSender::new();
+    sender.expect_check().returning(|url| {
+        if url.as_str().contains("private.test") {
+            Err(vodsnap_ports::CheckUrlError::Refused("10.0.0.1".into()))
+        } else {
+            Ok(())
+        }
+    });
+    Arc::new(sender)
 }
 
 async fn call(state: AppState, request: Request<Body>) -> (StatusCode, Value, Option<String>) {
@@ -525,7 +541,7 @@ async fn a_store_outage_makes_named_deletes_unknow_and_asset_deletes_503() {
 #[tokio::test]
 async fn an_unexpected_store_error_is_a_generic_500_without_internals() {
     let mut store = MockTaskResultStore::new();
-    store.expect_insert().returning(|_, _, _| {
+    store.expect_insert().returning(|_, _, _, _| {
         Err(RegisterError::Unknown(anyhow::anyhow!(
             "SQL: duplicate key value violates unique constraint secret_idx"
         )))
@@ -1029,4 +1045,115 @@ async fn a_dry_run_during_an_outage_is_503_for_both_selections() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{query}: {body}");
         assert_eq!(body["error_code"], "VOD.10052");
     }
+}
+
+#[tokio::test]
+async fn webhooks_are_created_with_a_secret_shown_once_listed_and_removed() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let uri = "/v1/p1/webhooks";
+
+    let (status, created, _) = call(
+        state.clone(),
+        post(
+            uri,
+            r#"{"url": "https://hooks.example/in", "events": ["thumbnails.deleted"]}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["url"], "https://hooks.example/in");
+    assert_eq!(created["events"], serde_json::json!(["thumbnails.deleted"]));
+    let secret = created["secret"].as_str().expect("secret");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let (status, listed, _) = call(state.clone(), with_token("GET", uri, "p1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["webhooks"][0]["id"], id.as_str());
+    assert!(
+        !listed.to_string().contains(secret),
+        "the secret is shown once"
+    );
+
+    let (status, deliveries, _) = call(
+        state.clone(),
+        with_token("GET", &format!("{uri}/{id}/deliveries?failed=true"), "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deliveries["deliveries"], serde_json::json!([]));
+
+    let (status, _, _) = call(
+        state.clone(),
+        with_token("DELETE", &format!("{uri}/{id}"), "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body, _) = call(state, with_token("DELETE", &format!("{uri}/{id}"), "p1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "VOD.10062");
+}
+
+#[tokio::test]
+async fn bad_webhooks_get_the_contracts_error_body() {
+    let state = state_with(Arc::new(MemoryStore::new())).await;
+    let uri = "/v1/p1/webhooks";
+    for (body, expected) in [
+        (r#"{"url": "ftp://x.example/"}"#, "url:"),
+        (r#"{"url": "https://u:p@x.example/"}"#, "url:"),
+        (r#"{"url": "https://x.example/", "events": []}"#, "events:"),
+        (
+            r#"{"url": "https://x.example/", "events": ["thumbnails.nope"]}"#,
+            "events:",
+        ),
+        (
+            r#"{"url": "https://x.example/", "extra": 1}"#,
+            "invalid JSON",
+        ),
+        (r#"{"events": []}"#, "invalid JSON"),
+        ("not json", "invalid JSON"),
+        (
+            r#"{"url": "https://private.test/hook"}"#,
+            "loopback, private or link-local",
+        ),
+    ] {
+        let (status, answer, request_id) = call(state.clone(), post(uri, body.into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(answer["error_code"], "VOD.10053");
+        assert!(
+            answer["error_msg"]
+                .as_str()
+                .expect("msg")
+                .contains(expected),
+            "{body}: {answer}"
+        );
+        assert!(
+            !answer.to_string().contains("10.0.0.1"),
+            "no address echoed"
+        );
+        assert_eq!(answer["request_id"].as_str(), request_id.as_deref());
+    }
+    for path in [
+        "/v1/p1/webhooks/wh_000000000000000000000000/deliveries",
+        "/v1/p1/webhooks/nonsense/deliveries",
+    ] {
+        let (status, answer, _) = call(state.clone(), with_token("GET", path, "p1")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+    }
+    let (status, _, _) = call(
+        state.clone(),
+        with_token(
+            "POST",
+            "/v1/p1/webhooks/wh_000000000000000000000000/deliveries/abc/redeliver",
+            "p1",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another project's credential sees nothing of p1's.
+    let (status, _, _) = call(state, with_token("GET", "/v1/p1/webhooks", "p2")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -8,6 +8,7 @@
 mod cleanup;
 mod credentials;
 mod store;
+mod webhooks;
 
 pub use credentials::MemoryCredentialStore;
 pub use store::MemoryStore;

@@ -4,20 +4,25 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::cleanup::CleanupState;
+use crate::webhooks::WebhookState;
 use async_trait::async_trait;
 use std::time::Duration;
 use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
-    AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage,
+    AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage, Event,
     FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
     TaskId, TaskResult, Timestamp,
 };
 
+use vodsnap_domain::{Secret, WebhookId};
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CleanupError, CleanupItem,
     CleanupQueue, CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
     DetailsError, Inserted, ListError, Listing, ParkedItem, PingError, PlannedBinChange,
     PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
+};
+use vodsnap_ports::{
+    ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
 };
 
 /// A deleted task result: kept whole, so that a restore in its window
@@ -110,6 +115,7 @@ struct Inner {
     projects: HashMap<ProjectId, Project>,
     cleanup: CleanupState,
     audit: Vec<AuditRecord>,
+    webhooks: WebhookState,
 }
 
 /// Task results held in memory, with their cleanup queue.
@@ -143,6 +149,7 @@ impl TaskResultStore for MemoryStore {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[Event],
     ) -> Result<Inserted, RegisterError> {
         Ok(self.with_inner(|inner| {
             let project = inner.projects.entry(new.project().clone()).or_default();
@@ -155,6 +162,7 @@ impl TaskResultStore for MemoryStore {
             let stored = new.clone().into_stored(now);
             project.live.insert(stored.task().clone(), stored.clone());
             inner.audit.push(audit.clone());
+            inner.webhooks.enqueue(events);
             Inserted::Created(stored)
         }))
     }
@@ -266,6 +274,7 @@ impl TaskResultStore for MemoryStore {
                     .enqueue(project.clone(), task, key, planned.at, planned.purge_at);
             }
             inner.audit.push(planned.audit.clone());
+            inner.webhooks.enqueue(&planned.events);
             Ok(CommittedDelete { planned, live_left })
         })
     }
@@ -510,6 +519,84 @@ impl CleanupQueue for MemoryStore {
     }
 }
 
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.create(webhook, secret));
+        Ok(())
+    }
+
+    async fn list(&self, project: &ProjectId) -> Result<Vec<Webhook>, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.list(project)))
+    }
+
+    async fn remove(&self, project: &ProjectId, id: &WebhookId) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.remove(project, id))
+    }
+
+    async fn deliveries(
+        &self,
+        project: &ProjectId,
+        webhook: &WebhookId,
+        failed_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, WebhookStoreError> {
+        self.with_inner(|inner| {
+            inner
+                .webhooks
+                .deliveries(project, webhook, failed_only, limit)
+        })
+    }
+
+    async fn redeliver(
+        &self,
+        project: &ProjectId,
+        webhook: &WebhookId,
+        delivery: i64,
+        now: Timestamp,
+    ) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| inner.webhooks.redeliver(project, webhook, delivery, now))
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.claim(worker, max, lease, now)))
+    }
+
+    async fn delivered(
+        &self,
+        delivery: &ClaimedDelivery,
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<bool, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.delivered(delivery.id, worker, now)))
+    }
+
+    async fn failed(
+        &self,
+        delivery: &ClaimedDelivery,
+        worker: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, WebhookStoreError> {
+        Ok(self.with_inner(|inner| {
+            inner
+                .webhooks
+                .failed(delivery.id, worker, error, retry_at, now)
+        }))
+    }
+
+    async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.backlog()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +633,22 @@ mod tests {
                 results: store.clone(),
                 cleanup: store.clone(),
                 audit: store,
+                keep_alive: Arc::new(()),
+            }
+        });
+    }
+
+    mod webhooks {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::webhook_cases::WebhookStores;
+
+        vodsnap_store_suite::webhook_store_tests!(|| async {
+            let store = Arc::new(MemoryStore::new());
+            WebhookStores {
+                results: store.clone(),
+                audit: store.clone(),
+                webhooks: store,
                 keep_alive: Arc::new(()),
             }
         });

@@ -37,6 +37,18 @@ fn associated_data(access_key: &str) -> Vec<u8> {
     [b"vodsnap-credential-v1:".as_slice(), access_key.as_bytes()].concat()
 }
 
+/// Binds a webhook's sealed signing secret to its row, apart from the
+/// credentials' (another prefix), so that neither opens as the other.
+fn webhook_data(project: &str, webhook: &str) -> Vec<u8> {
+    [
+        b"vodsnap-webhook-v1:".as_slice(),
+        project.as_bytes(),
+        b":",
+        webhook.as_bytes(),
+    ]
+    .concat()
+}
+
 /// Why a key specification is refused. The messages never contain key
 /// material, only positions and key ids.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,21 +165,53 @@ impl CredentialCipher {
 
     /// Seals `secret` for the row of `access_key` with the current key.
     pub(crate) fn seal(&self, access_key: &str, secret: &Secret) -> anyhow::Result<Sealed> {
+        self.seal_bound(&associated_data(access_key), access_key, secret)
+    }
+
+    /// Opens a secret sealed for the row of `access_key`. Fails if its key
+    /// is not configured (dropped too early in a rotation) or if the row
+    /// was tampered with.
+    pub(crate) fn open(&self, access_key: &str, sealed: &Sealed) -> anyhow::Result<Secret> {
+        self.open_bound(&associated_data(access_key), access_key, sealed)
+    }
+
+    /// Seals a webhook's signing secret, bound to its project and id.
+    pub(crate) fn seal_webhook(
+        &self,
+        project: &str,
+        webhook: &str,
+        secret: &Secret,
+    ) -> anyhow::Result<Sealed> {
+        self.seal_bound(&webhook_data(project, webhook), webhook, secret)
+    }
+
+    /// Opens a webhook's signing secret sealed by [`Self::seal_webhook`].
+    pub(crate) fn open_webhook(
+        &self,
+        project: &str,
+        webhook: &str,
+        sealed: &Sealed,
+    ) -> anyhow::Result<Secret> {
+        self.open_bound(&webhook_data(project, webhook), webhook, sealed)
+    }
+
+    /// Seals `secret` with the current key, bound to `aad`; `owner` names
+    /// the row in errors.
+    fn seal_bound(&self, aad: &[u8], owner: &str, secret: &Secret) -> anyhow::Result<Sealed> {
         let (key_id, cipher) = self
             .keys
             .first()
             .ok_or_else(|| anyhow!("the credential cipher has no key"))?;
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = associated_data(access_key);
         let ciphertext = cipher
             .encrypt(
                 &nonce,
                 Payload {
                     msg: secret.expose().as_bytes(),
-                    aad: &aad,
+                    aad,
                 },
             )
-            .map_err(|_| anyhow!("failed to seal the secret key of {access_key}"))?;
+            .map_err(|_| anyhow!("failed to seal the secret key of {owner}"))?;
         Ok(Sealed {
             key_id: key_id.clone(),
             nonce: nonce.to_vec(),
@@ -175,10 +219,7 @@ impl CredentialCipher {
         })
     }
 
-    /// Opens a secret sealed for the row of `access_key`. Fails if its key
-    /// is not configured (dropped too early in a rotation) or if the row
-    /// was tampered with.
-    pub(crate) fn open(&self, access_key: &str, sealed: &Sealed) -> anyhow::Result<Secret> {
+    fn open_bound(&self, aad: &[u8], owner: &str, sealed: &Sealed) -> anyhow::Result<Secret> {
         let cipher = self
             .keys
             .iter()
@@ -186,33 +227,32 @@ impl CredentialCipher {
             .map(|(_, cipher)| cipher)
             .ok_or_else(|| {
                 anyhow!(
-                    "the secret key of {access_key} is sealed with key '{}', which is not configured",
+                    "the secret key of {owner} is sealed with key '{}', which is not configured",
                     sealed.key_id
                 )
             })?;
         if sealed.nonce.len() != 24 {
             return Err(anyhow!(
-                "the secret key of {access_key} has a nonce of {} bytes, not 24",
+                "the secret key of {owner} has a nonce of {} bytes, not 24",
                 sealed.nonce.len()
             ));
         }
-        let aad = associated_data(access_key);
         let plain = cipher
             .decrypt(
                 XNonce::from_slice(&sealed.nonce),
                 Payload {
                     msg: &sealed.ciphertext,
-                    aad: &aad,
+                    aad,
                 },
             )
             .map_err(|_| {
                 anyhow!(
-                    "the secret key of {access_key} does not open with key '{}'",
+                    "the secret key of {owner} does not open with key '{}'",
                     sealed.key_id
                 )
             })?;
         let text = String::from_utf8(plain)
-            .map_err(|_| anyhow!("the secret key of {access_key} is not UTF-8"))?;
+            .map_err(|_| anyhow!("the secret key of {owner} is not UTF-8"))?;
         Ok(Secret::new(text))
     }
 }

@@ -55,6 +55,24 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "webhooks",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "webhook_events",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
+        "webhook_deliveries",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 
@@ -200,6 +218,9 @@ mod tests {
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('live_task_counts', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_reference_table('credentials')",
             ]
         );
@@ -226,6 +247,9 @@ mod tests {
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('live_task_counts', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
             ]
         );
         let mut all = existing;
@@ -233,6 +257,9 @@ mod tests {
             done("cleanup_items"),
             done("audit_log"),
             done("live_task_counts"),
+            done("webhooks"),
+            done("webhook_events"),
+            done("webhook_deliveries"),
         ]);
         assert!(plan(&all).unwrap().is_empty());
     }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use vodsnap_ports::{
     AuditError, BinError, CleanupError, CredentialError, DeleteError, DetailsError, ListError,
-    PingError, RegisterError,
+    PingError, RegisterError, WebhookStoreError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -130,7 +130,8 @@ into_port_error!(
     CredentialError,
     CleanupError,
     AuditError,
-    BinError
+    BinError,
+    WebhookStoreError
 );
 
 impl From<DbError> for PingError {

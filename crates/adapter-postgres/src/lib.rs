@@ -28,6 +28,7 @@ mod database;
 mod db_error;
 mod recycle_bin;
 mod task_results;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use database::PgDatabase;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
 pub use task_results::PgTaskResultStore;
+pub use webhooks::PgWebhookStore;
 
 /// How long a caller waits for a pooled connection. A dead database must
 /// turn into `Unavailable` (a 503 the client can retry) within seconds,
@@ -129,6 +131,16 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("IS_REFERENCED", cleanup::IS_REFERENCED),
         ("COMPLETE", cleanup::COMPLETE),
         ("FAIL", cleanup::FAIL),
+        ("WEBHOOK_CREATE", webhooks::CREATE),
+        ("WEBHOOK_LIST", webhooks::LIST),
+        ("WEBHOOK_REMOVE", webhooks::REMOVE),
+        ("WEBHOOK_EXISTS", webhooks::EXISTS),
+        ("WEBHOOK_DELIVERIES", webhooks::DELIVERIES),
+        ("WEBHOOK_REDELIVER", webhooks::REDELIVER),
+        ("WEBHOOK_DUE_PROJECTS", webhooks::DUE_PROJECTS),
+        ("WEBHOOK_CLAIM_IN_PROJECT", webhooks::CLAIM_IN_PROJECT),
+        ("WEBHOOK_DELIVERED", webhooks::DELIVERED),
+        ("WEBHOOK_FAILED", webhooks::FAILED),
     ];
     HOT
 }

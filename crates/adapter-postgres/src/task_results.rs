@@ -3,6 +3,7 @@
 
 use crate::audit::{self, audit_columns};
 use crate::database::PgDatabase;
+use crate::webhooks::{bind_events, outbox_ctes};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
-    AssetId, BinSelection, DeleteSelection, DetailsPage, FoundTask, ListFilter, ListPage,
+    AssetId, BinSelection, DeleteSelection, DetailsPage, Event, FoundTask, ListFilter, ListPage,
     MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult,
     TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
@@ -212,7 +213,9 @@ impl PgTaskResultStore {
 /// then, only if it was inserted, its snapshots from two arrays and its
 /// audit record. `ON CONFLICT DO NOTHING` waits for a concurrent insert of
 /// the same id to commit or roll back, so of many concurrent registrations
-/// exactly one inserts. Answers a row if it inserted the task result.
+/// exactly one inserts. Its events (`$19`..`$22`) go to the outbox only if
+/// it inserted ([`outbox_ctes`]). Answers a row if it inserted the task
+/// result.
 pub(crate) const REGISTER: &str = concat!(
     "WITH created AS ( \
          INSERT INTO task_results \
@@ -232,8 +235,16 @@ pub(crate) const REGISTER: &str = concat!(
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
-    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM created) \
-     SELECT 1 FROM created"
+    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM created), ",
+    outbox_ctes!(
+        "$1",
+        "WHERE EXISTS (SELECT 1 FROM created)",
+        "$19",
+        "$20",
+        "$21",
+        "$22"
+    ),
+    " SELECT 1 FROM created"
 );
 
 impl PgTaskResultStore {
@@ -244,6 +255,7 @@ impl PgTaskResultStore {
         new: &NewTaskResult,
         now: Timestamp,
         record: &AuditRecord,
+        events: &[Event],
     ) -> Result<bool, DbError> {
         let count = i32::try_from(new.snapshots().len())
             .context("failed to count the snapshots")
@@ -269,7 +281,7 @@ impl PgTaskResultStore {
             .bind(to_db_time(now)?)
             .bind(offsets)
             .bind(keys);
-        let query = audit::bind(query, record)?;
+        let query = bind_events(audit::bind(query, record)?, events)?;
         let mut conn = self.database.acquire().await?;
         let inserted = query
             .fetch_optional(&mut *conn)
@@ -526,7 +538,9 @@ struct Previewed {
 /// and locked: their tombstones with their `purge_at` (`$15`), their
 /// snapshot rows moved to the cleanup queue, due at `purge_at`, with their
 /// task and offset for a restore (so that a durable DELETED always comes
-/// with the removal of its objects), the audit record, and the asset's live tasks left (`$4`, NULL
+/// with the removal of its objects), the project's live count, the audit
+/// record, the events (`$16`..`$19`, see [`outbox_ctes`]), and the asset's
+/// live tasks left (`$4`, NULL
 /// for none: then 0). That count excludes the doomed tasks by id rather than
 /// relying on the CTEs' snapshot, so it is the same whether the CTEs run as
 /// one statement (PostgreSQL) or as steps in order (Citus).
@@ -552,8 +566,9 @@ pub(crate) const TOMBSTONE: &str = concat!(
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
-    " VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14)) \
-     SELECT (SELECT count(*) FROM marked) AS marked, \
+    " VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), ",
+    outbox_ctes!("$1", "", "$16", "$17", "$18", "$19"),
+    " SELECT (SELECT count(*) FROM marked) AS marked, \
             (SELECT count(*) FROM queued) AS queued, \
             (SELECT count(*) FROM task_results \
              WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL \
@@ -581,8 +596,8 @@ async fn tombstone(
         .bind(&doomed)
         .bind(to_db_time(planned.at)?)
         .bind(asset.map(AssetId::as_str));
-    let row = audit::bind(query, &planned.audit)?
-        .bind(to_db_time(planned.purge_at)?)
+    let query = audit::bind(query, &planned.audit)?.bind(to_db_time(planned.purge_at)?);
+    let row = bind_events(query, &planned.events)?
         .fetch_one(conn)
         .await
         .db("failed to mark task results deleted")?;
@@ -616,10 +631,11 @@ impl TaskResultStore for PgTaskResultStore {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[Event],
     ) -> Result<Inserted, RegisterError> {
         let mut attempt = 1;
         loop {
-            match self.try_insert(new, now, audit).await {
+            match self.try_insert(new, now, audit, events).await {
                 Ok(true) => return Ok(Inserted::Created(new.clone().into_stored(now))),
                 Ok(false) => break,
                 // ON CONFLICT makes this unreachable for the primary key;

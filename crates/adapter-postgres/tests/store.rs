@@ -171,8 +171,9 @@ impl TaskResultStore for Scoped<PgTaskResultStore> {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[vodsnap_domain::Event],
     ) -> Result<Inserted, RegisterError> {
-        self.store.insert(new, now, audit).await
+        self.store.insert(new, now, audit, events).await
     }
     async fn list(
         &self,
@@ -306,6 +307,26 @@ mod recycle_bin_suite {
     use super::*;
 
     vodsnap_store_suite::recycle_bin_tests!(fresh_cleanup_stores);
+}
+
+async fn fresh_webhook_stores() -> vodsnap_store_suite::webhook_cases::WebhookStores {
+    let db = TestDb::migrated().await;
+    let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
+    vodsnap_store_suite::webhook_cases::WebhookStores {
+        results: store.clone(),
+        audit: store,
+        webhooks: Arc::new(vodsnap_adapter_postgres::PgWebhookStore::new(
+            db.pool.clone(),
+            cipher_of(&[("k1", 1)]),
+        )),
+        keep_alive: Arc::new(db),
+    }
+}
+
+mod webhook_suite {
+    use super::*;
+
+    vodsnap_store_suite::webhook_store_tests!(fresh_webhook_stores);
 }
 
 mod credential_suite {
@@ -524,6 +545,9 @@ async fn every_project_table_is_keyed_by_project_first() {
             ("live_task_counts".to_owned(), "project_id".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
             ("task_results".to_owned(), "project_id".to_owned()),
+            ("webhook_deliveries".to_owned(), "project_id".to_owned()),
+            ("webhook_events".to_owned(), "project_id".to_owned()),
+            ("webhooks".to_owned(), "project_id".to_owned()),
         ],
         "credentials are global; every other table leads with project_id"
     );
@@ -613,8 +637,8 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .await
     .unwrap();
     // task_results: 3, snapshots: 2, cleanup_items: 2, audit_log: 2,
-    // live_task_counts: 1.
-    assert_eq!(collations.len(), 10);
+    // live_task_counts: 1, webhooks: 1, webhook_events: 1, webhook_deliveries: 1.
+    assert_eq!(collations.len(), 13);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
@@ -641,6 +665,7 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
         audit: AuditRecord::deletion(&project("p"), &by_tasks(&[]), &[], at(1), &actor()),
         at: at(1),
         purge_at: at(1),
+        events: Vec::new(),
     };
     let deleted = store
         .delete(&project("p"), &by_tasks(&["t".to_owned()]), &plan_nothing)
@@ -1322,4 +1347,59 @@ async fn bulk_loaded_task_results_are_stored_as_a_registration_stores_them() {
         .await
         .unwrap();
     assert_eq!(all.total, 5);
+}
+
+/// A key rotation covers webhook secrets: after `reencrypt_all` with a new
+/// key first, a store with only the new key opens them (and signs with the
+/// same secret); one with a wrong key cannot.
+#[tokio::test]
+async fn a_key_rotation_reseals_webhook_secrets() {
+    use vodsnap_adapter_postgres::PgWebhookStore;
+    use vodsnap_domain::{EventTypes, WebhookId, WebhookUrl};
+    use vodsnap_ports::{Webhook, WebhookStore};
+
+    let db = TestDb::migrated().await;
+    let old = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let webhook = Webhook {
+        id: WebhookId::from_random(7),
+        project: project("p"),
+        url: WebhookUrl::parse("https://hooks.example/").expect("url"),
+        events: EventTypes::all(),
+        created_at: at(1),
+    };
+    old.create(&webhook, &Secret::new("whsec_rotate_me"))
+        .await
+        .expect("create");
+    let results = PgTaskResultStore::new(db.pool.clone());
+    results
+        .service(at(2))
+        .register(result("p", "a", "t1", 1), &actor())
+        .await
+        .expect("register");
+
+    let rotating = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k2", 2), ("k1", 1)]));
+    assert_eq!(rotating.reencrypt_all().await.expect("reencrypt"), 1);
+    assert_eq!(rotating.reencrypt_all().await.expect("again"), 0);
+
+    let wrong = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    assert!(
+        wrong
+            .claim("w", 10, std::time::Duration::from_secs(60), at(3))
+            .await
+            .is_err(),
+        "the old key alone no longer opens the secret"
+    );
+    let new = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k2", 2)]));
+    // After the failed claim's lease has run out.
+    let claimed = new
+        .claim(
+            "w",
+            10,
+            std::time::Duration::from_secs(60),
+            at(3 + 61_000_000),
+        )
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].secret.expose(), "whsec_rotate_me");
 }

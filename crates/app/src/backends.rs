@@ -7,10 +7,12 @@ use anyhow::Context;
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
 use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
 use vodsnap_adapter_postgres::{
-    CredentialCipher, PgCredentialStore, PgDatabase, PgPool, PgTaskResultStore,
+    CredentialCipher, PgCredentialStore, PgDatabase, PgPool, PgTaskResultStore, PgWebhookStore,
 };
 use vodsnap_domain::Secret;
-use vodsnap_ports::{AuditLog, CleanupQueue, CredentialStore, ImageStore, TaskResultStore};
+use vodsnap_ports::{
+    AuditLog, CleanupQueue, CredentialStore, ImageStore, TaskResultStore, WebhookStore,
+};
 
 use crate::cli::{CredentialKeyArgs, StorageArgs};
 
@@ -20,6 +22,7 @@ pub struct Backends {
     pub audit: Arc<dyn AuditLog>,
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The database, for its pool's gauges.
     pub database: Option<PgDatabase>,
     /// Only the embedded store gets demo data.
@@ -33,7 +36,8 @@ impl Backends {
             store: store.clone(),
             audit: store.clone(),
             credentials: Arc::new(MemoryCredentialStore::new()),
-            cleanup: store,
+            cleanup: store.clone(),
+            webhooks: store,
             database: None,
             embedded: true,
         }
@@ -51,10 +55,12 @@ impl Backends {
             store: store.clone(),
             audit: store.clone(),
             credentials: Arc::new(
-                PgCredentialStore::new(database.clone(), cipher)
+                PgCredentialStore::new(database.clone(), cipher.clone())
                     .with_find_cache(credential_cache_ttl),
             ),
             cleanup: store,
+            // Webhook secrets are sealed with the credentials' keys.
+            webhooks: Arc::new(PgWebhookStore::new(database.clone(), cipher)),
             database: Some(database),
             embedded: false,
         }

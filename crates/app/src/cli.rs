@@ -36,6 +36,109 @@ pub enum Command {
     Cleanup(CleanupCommand),
     /// Print the audit trail of a project as JSON lines, oldest first.
     Audit(AuditArgs),
+    /// Manage a project's webhooks in the database (as the API does).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Subscribe a URL to a project's events; prints the webhook as JSON,
+    /// with its signing secret (shown this once).
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: CredentialKeyArgs,
+        #[arg(long)]
+        project: String,
+        /// Where events are POSTed (http or https).
+        #[arg(long)]
+        url: String,
+        /// An event to receive; repeatable. Default: all of them.
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// Accept a URL that resolves to a loopback, private or link-local
+        /// address (as `serve --allow-private-webhooks` delivers to one).
+        #[arg(long, env = "VODSNAP_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
+    },
+    /// List a project's webhooks as JSON lines (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        project: String,
+    },
+    /// Remove a webhook and its undelivered deliveries.
+    Delete {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        project: String,
+        id: String,
+    },
+    /// A webhook's latest deliveries as JSON lines, newest first.
+    Deliveries {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        project: String,
+        id: String,
+        /// Only those whose last attempt failed (retrying or parked).
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Send a delivery again, now, with its attempts reset.
+    Redeliver {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        project: String,
+        id: String,
+        delivery: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Webhook delivery workers in this process (0: none).
+    #[arg(long, env = "VODSNAP_WEBHOOK_WORKERS", default_value_t = 1)]
+    pub webhook_workers: usize,
+
+    /// Attempts at delivering an event to a webhook before the delivery is
+    /// parked (redeliver it through the API or `vodsnap webhooks
+    /// redeliver`).
+    #[arg(long, env = "VODSNAP_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10)]
+    pub webhook_max_attempts: u32,
+
+    /// First retry delay; it doubles per attempt (with jitter).
+    #[arg(long, env = "VODSNAP_WEBHOOK_RETRY_BASE", default_value = "5s", value_parser = parse_duration)]
+    pub webhook_retry_base: Duration,
+
+    /// Longest retry delay.
+    #[arg(long, env = "VODSNAP_WEBHOOK_RETRY_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub webhook_retry_max: Duration,
+
+    /// Longest one delivery attempt may take (connecting, sending, the
+    /// receiver's answer).
+    #[arg(long, env = "VODSNAP_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// How long a worker holds a claimed delivery before another may take
+    /// it; keep it well above --webhook-timeout.
+    #[arg(long, env = "VODSNAP_WEBHOOK_LEASE", default_value = "1m", value_parser = parse_duration)]
+    pub webhook_lease: Duration,
+
+    /// Pause after a pass that found nothing due.
+    #[arg(long, env = "VODSNAP_WEBHOOK_IDLE", default_value = "1s", value_parser = parse_duration)]
+    pub webhook_idle: Duration,
+
+    /// Let webhooks reach loopback, private and link-local addresses (for
+    /// tests, or receivers inside a private network). Off by default: a
+    /// webhook URL could otherwise reach the deployment's own network.
+    #[arg(long, env = "VODSNAP_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +421,9 @@ pub struct ServeArgs {
     /// at once. Up to 3660d.
     #[arg(long, env = "VODSNAP_RETENTION", default_value = "0s", value_parser = parse_retention)]
     pub retention: Retention,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 
     /// Requests per second allowed per project (with a burst of as many);
     /// over it, 429 APIGW.0308 with Retry-After. Off when not given.

@@ -109,6 +109,16 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
                 .await
                 .context("failed to re-encrypt credentials")?;
             println!("re-encrypted {n} credential(s) with the current key");
+            let webhooks = vodsnap_adapter_postgres::PgWebhookStore::new(
+                backends::connect(&database.database_url, database.database_max_connections)
+                    .await?,
+                backends::cipher(&keys)?,
+            );
+            let n = webhooks
+                .reencrypt_all()
+                .await
+                .context("failed to re-encrypt webhook secrets")?;
+            println!("re-encrypted {n} webhook secret(s) with the current key");
         }
         CredentialsCommand::Keygen { id } => {
             println!("{}", CredentialCipher::generate_spec(&id)?.expose());

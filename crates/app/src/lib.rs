@@ -11,6 +11,8 @@ mod demo;
 mod serve;
 pub(crate) mod telemetry;
 mod token;
+mod webhooks;
+mod webhooks_cmd;
 
 use anyhow::Context;
 use cli::{Cli, Command, LogFormat, TokenCommand};
@@ -46,6 +48,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credentials(command) => {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(credentials::run(command))
+        }
+        Command::Webhooks(command) => {
+            telemetry::init(LogFormat::Text);
+            runtime()?.block_on(webhooks_cmd::run(command))
         }
     }
 }

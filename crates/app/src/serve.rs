@@ -10,13 +10,14 @@ use vodsnap_adapter_http::{AppState, HttpSettings};
 use vodsnap_adapter_objects::{LinkTtl, ObjectImageStore, PlainLinks, SignedLinks};
 use vodsnap_domain::{ProjectId, Secret};
 use vodsnap_ports::{Credential, ImageStore, SnapshotLinks, SystemClock, TokenAuthority};
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots};
+use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::demo;
 use crate::telemetry;
+use crate::webhooks;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.listen)
@@ -100,8 +101,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
+    let sender = webhooks::sender(
+        args.webhooks.allow_private_webhooks,
+        args.webhooks.webhook_timeout,
+    )?;
     let state = AppState {
         snapshots: snapshots.clone(),
+        webhooks: Webhooks::new(backends.webhooks.clone(), sender.clone(), clock.clone()),
         images: SnapshotImages::new(
             links,
             backends.cleanup.clone(),
@@ -156,16 +162,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(gauges(
         backends.database.clone(),
         backends.cleanup.clone(),
+        backends.webhooks.clone(),
         clock.clone(),
         stop_rx.clone(),
     ));
-    let workers = cleanup::spawn_workers(
+    let mut workers = cleanup::spawn_workers(
         &args.cleanup,
         backends.cleanup.clone(),
         images.clone(),
-        clock,
+        clock.clone(),
         &stop_rx,
     )?;
+    workers.extend(webhooks::spawn_workers(
+        &args.webhooks,
+        backends.webhooks.clone(),
+        sender,
+        clock,
+        &stop_rx,
+    )?);
 
     tracing::info!(address = %local, "vodsnap listening");
     let app = vodsnap_adapter_http::router(state);
@@ -200,7 +214,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     for worker in workers {
         if let Err(e) = worker.await {
-            tracing::error!(error = %e, "a cleanup worker panicked");
+            tracing::error!(error = %e, "a worker panicked");
         }
     }
     served?;
@@ -239,11 +253,12 @@ fn links(
     })
 }
 
-/// Publishes the database pool's and the cleanup queue's figures as
-/// gauges every few seconds.
+/// Publishes the database pool's, the cleanup queue's and the webhook
+/// deliveries' figures as gauges every few seconds.
 async fn gauges(
     database: Option<vodsnap_adapter_postgres::PgDatabase>,
     cleanup: Arc<dyn vodsnap_ports::CleanupQueue>,
+    webhooks: Arc<dyn vodsnap_ports::WebhookStore>,
     clock: Arc<dyn vodsnap_ports::Clock>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -274,6 +289,9 @@ async fn gauges(
                 metrics::gauge!("vodsnap_recycle_bin_objects").set(status.recycle_bin as f64);
             }
             Err(e) => tracing::debug!(error = %e, "cleanup figures unavailable"),
+        }
+        if let Err(e) = vodsnap_service::record_backlog(webhooks.as_ref(), clock.as_ref()).await {
+            tracing::debug!(error = %e, "webhook delivery figures unavailable");
         }
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}

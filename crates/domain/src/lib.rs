@@ -17,6 +17,7 @@ pub mod selection;
 pub mod task_result;
 pub mod thumbnail;
 pub mod time;
+pub mod webhook;
 
 pub use audit::AuditStatus;
 pub use cleanup::{
@@ -39,3 +40,7 @@ pub use task_result::{
 };
 pub use thumbnail::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
 pub use time::Timestamp;
+pub use webhook::{
+    AddressPolicy, DeliveryState, Event, EventId, EventTask, EventType, EventTypes, UrlHost,
+    WebhookError, WebhookId, WebhookUrl, is_delivered,
+};

@@ -13,6 +13,7 @@ pub mod images;
 pub mod links;
 pub mod store;
 pub mod tokens;
+pub mod webhooks;
 
 pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
 pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
@@ -27,6 +28,10 @@ pub use store::{
     TaskResultStore,
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
+pub use webhooks::{
+    CheckUrlError, ClaimedDelivery, Delivery, DeliveryBacklog, SendError, Webhook, WebhookSender,
+    WebhookStore, WebhookStoreError,
+};
 
 #[cfg(feature = "mocks")]
 pub use audit::MockAuditLog;
@@ -44,3 +49,5 @@ pub use links::MockSnapshotLinks;
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]
 pub use tokens::MockTokenAuthority;
+#[cfg(feature = "mocks")]
+pub use webhooks::{MockWebhookSender, MockWebhookStore};

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use crate::audit::AuditRecord;
 use vodsnap_domain::{
     AssetId, BinPlan, BinSelection, BinnedTask, DeletePlan, DeleteSelection, DeletedTask,
-    DetailsPage, FoundTask, ListFilter, ListPage, NewTaskResult, ProjectId, Snapshot, TaskId,
-    TaskResult, TaskSummary, Timestamp,
+    DetailsPage, Event, FoundTask, ListFilter, ListPage, NewTaskResult, ProjectId, Snapshot,
+    TaskId, TaskResult, TaskSummary, Timestamp,
 };
 
 /// What a store holds under a task id it refused to insert.
@@ -30,14 +30,18 @@ pub enum Inserted {
 }
 
 /// A delete decided under the store's lock: the plan, its audit record,
-/// the time of its tombstones, and when they leave the recycle bin (their
-/// objects' due time; `at` itself without a recycle bin).
+/// the time of its tombstones, when they leave the recycle bin (their
+/// objects' due time; `at` itself without a recycle bin), and the events to
+/// write to the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDelete {
     pub plan: DeletePlan,
     pub audit: AuditRecord,
     pub at: Timestamp,
     pub purge_at: Timestamp,
+    /// Written with the change: one delivery per event and per webhook of
+    /// the project that asks for its type (see [`crate::webhooks`]).
+    pub events: Vec<Event>,
 }
 
 /// A committed delete: what was planned, and the live task results of the
@@ -174,12 +178,13 @@ pub struct PingError(#[source] pub anyhow::Error);
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait TaskResultStore: Send + Sync + 'static {
-    /// Inserts `new`, stamped `now`, with its snapshots and `audit`, in one
-    /// atomic step, unless its task id is taken.
+    /// Inserts `new`, stamped `now`, with its snapshots, `audit` and
+    /// `events` (queued for the project's webhooks that ask for their
+    /// type), in one atomic step, unless its task id is taken.
     ///
     /// - MUST insert and return `Created` if the id was never used.
-    /// - MUST return `Taken` with what it holds, writing nothing, if the id
-    ///   is live or deleted.
+    /// - MUST return `Taken` with what it holds, writing nothing (no event
+    ///   either), if the id is live or deleted.
     /// - Of concurrent inserts of one id, exactly one MUST return `Created`.
     ///
     /// Only `Unavailable` and `Unknown` errors.
@@ -188,6 +193,7 @@ pub trait TaskResultStore: Send + Sync + 'static {
         new: &NewTaskResult,
         now: Timestamp,
         audit: &AuditRecord,
+        events: &[Event],
     ) -> Result<Inserted, RegisterError>;
 
     /// Lists live task results matching `filter`, oldest first, ties by
@@ -231,7 +237,8 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///   `plan.doomed()` (each MUST be live and locked, else nothing is
     ///   written and `Unknown` is returned), stamps them `purge_at`, moves
     ///   their snapshots (offsets and object keys, tagged with the task)
-    ///   to the cleanup queue, due at `purge_at`, and writes `audit`.
+    ///   to the cleanup queue, due at `purge_at`, writes `audit`, and queues
+    ///   `events` for the project's webhooks that ask for their type.
     /// - Counts the live task results of the selection's asset left after
     ///   the commit (tasks being deleted by other calls still count).
     ///

@@ -11,8 +11,13 @@ pub mod cleanup;
 pub mod images;
 pub mod recycle_bin;
 pub mod snapshots;
+pub mod webhooks;
 
 pub use audit::AuditTrail;
 pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
 pub use images::{OpenImageError, ServedImage, SnapshotImages};
 pub use snapshots::Snapshots;
+pub use webhooks::{
+    CreateWebhookError, Deliverer, DeliveryPass, DeliverySettings, MAX_DELIVERIES_LISTED, Webhooks,
+    record_backlog,
+};

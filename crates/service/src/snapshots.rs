@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use vodsnap_domain::{
-    AuditStatus, DeletePlan, DeleteReport, DeleteSelection, DetailsPage, Existing, FoundTask,
-    ListFilter, ListPage, NewTaskResult, OutageAnswer, ProjectId, RegistrationDecision, Retention,
-    TaskId, TaskResult,
+    AuditStatus, DeletePlan, DeleteReport, DeleteSelection, DetailsPage, Event, EventId, EventTask,
+    EventType, Existing, FoundTask, ListFilter, ListPage, NewTaskResult, OutageAnswer, ProjectId,
+    RegistrationDecision, Retention, TaskId, TaskResult, Timestamp,
 };
 use vodsnap_ports::{
     Actor, AuditError, AuditLog, AuditRecord, Clock, DeleteError, DetailsError, Inserted,
@@ -75,7 +75,19 @@ impl Snapshots {
             now,
             actor,
         );
-        let stored = match self.store.insert(&new, now, &created).await? {
+        let registered = Event::of_task(
+            new_event_id(),
+            EventType::Registered,
+            new.project().clone(),
+            new.asset().clone(),
+            new.task().clone(),
+            now,
+        );
+        let stored = match self
+            .store
+            .insert(&new, now, &created, std::slice::from_ref(&registered))
+            .await?
+        {
             Inserted::Created(result) => return Ok(Registered::Created(result)),
             Inserted::Taken(stored) => stored,
         };
@@ -157,11 +169,15 @@ impl Snapshots {
         let planner = |found: Vec<FoundTask>| {
             let plan = DeletePlan::decide(selection, found);
             let audit = AuditRecord::deletion(project, selection, plan.items(), at, actor);
+            let events = deletion_event(project, selection, &plan, at)
+                .into_iter()
+                .collect();
             PlannedDelete {
                 plan,
                 audit,
                 at,
                 purge_at,
+                events,
             }
         };
         match self.store.delete(project, selection, &planner).await {
@@ -203,4 +219,38 @@ impl Snapshots {
     pub async fn ready(&self) -> Result<(), PingError> {
         self.store.ping().await
     }
+}
+
+/// A fresh event id: 128 random bits, so that ids never repeat across
+/// instances and restarts.
+pub(crate) fn new_event_id() -> EventId {
+    EventId::from_random(rand::random())
+}
+
+/// The `thumbnails.deleted` event of one delete call: the tasks its plan
+/// tombstones, each with its asset; none when it tombstones nothing.
+fn deletion_event(
+    project: &ProjectId,
+    selection: &DeleteSelection,
+    plan: &DeletePlan,
+    at: Timestamp,
+) -> Option<Event> {
+    let tombstoned = plan
+        .items()
+        .iter()
+        .filter(|item| plan.doomed().contains(item.task_id()))
+        .filter_map(|item| {
+            item.asset_id().map(|asset| EventTask {
+                task: item.task_id().clone(),
+                asset: asset.clone(),
+            })
+        })
+        .collect();
+    Event::of_delete(
+        new_event_id(),
+        project.clone(),
+        selection.asset().cloned(),
+        tombstoned,
+        at,
+    )
 }

@@ -155,7 +155,7 @@ async fn a_repeated_registration_is_audited_and_answers_the_stored_result() {
     let taken = stored.clone();
     store
         .expect_insert()
-        .returning(move |_, _, _| Ok(Inserted::Taken(Stored::Live(taken.clone()))));
+        .returning(move |_, _, _, _| Ok(Inserted::Taken(Stored::Live(taken.clone()))));
     let mut audit = MockAuditLog::new();
     audit
         .expect_append()
@@ -177,7 +177,7 @@ async fn a_deleted_id_conflicts_and_writes_nothing() {
     let mut store = MockTaskResultStore::new();
     store
         .expect_insert()
-        .returning(|_, _, _| Ok(Inserted::Taken(Stored::Deleted)));
+        .returning(|_, _, _, _| Ok(Inserted::Taken(Stored::Deleted)));
     // No expectation on the audit log: appending would fail the test.
     let service = Snapshots::new(Arc::new(store), Arc::new(MockAuditLog::new()), clock());
     assert!(matches!(
@@ -292,4 +292,66 @@ async fn a_restore_answers_what_the_domain_planned_and_audits_it_with_the_change
 
     let errors: Vec<_> = items.iter().map(|i| i.error()).collect();
     assert_eq!(errors, [None, Some(vodsnap_domain::ItemError::UnknownTask)]);
+}
+
+mod webhooks {
+    use std::sync::Arc;
+
+    use vodsnap_domain::{EventTypes, ProjectId, WebhookUrl};
+    use vodsnap_ports::{CheckUrlError, MockWebhookSender, MockWebhookStore};
+    use vodsnap_service::{CreateWebhookError, Webhooks};
+
+    fn url() -> WebhookUrl {
+        WebhookUrl::parse("https://hooks.example/in").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_url_stores_nothing() {
+        let mut sender = MockWebhookSender::new();
+        sender
+            .expect_check()
+            .returning(|_| Err(CheckUrlError::Refused("10.0.0.1".into())));
+        // No expectation on the store: creating would fail the test.
+        let service = Webhooks::new(
+            Arc::new(MockWebhookStore::new()),
+            Arc::new(sender),
+            super::clock(),
+        );
+        let created = service
+            .create(&ProjectId::parse("p").unwrap(), url(), EventTypes::all())
+            .await;
+        assert!(matches!(
+            created,
+            Err(CreateWebhookError::Url(CheckUrlError::Refused(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_created_webhook_gets_a_fresh_secret_stored_with_it() {
+        let mut sender = MockWebhookSender::new();
+        sender.expect_check().returning(|_| Ok(()));
+        let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut store = MockWebhookStore::new();
+        let keep = stored.clone();
+        store.expect_create().times(2).returning(move |w, s| {
+            keep.lock().unwrap().push((w.clone(), s.clone()));
+            Ok(())
+        });
+        let service = Webhooks::new(Arc::new(store), Arc::new(sender), super::clock());
+        let project = ProjectId::parse("p").unwrap();
+
+        let (first, secret1) = service
+            .create(&project, url(), EventTypes::all())
+            .await
+            .unwrap();
+        let (second, secret2) = service
+            .create(&project, url(), EventTypes::all())
+            .await
+            .unwrap();
+
+        assert_ne!(first.id, second.id);
+        assert_ne!(secret1, secret2);
+        assert!(secret1.expose().starts_with("whsec_") && secret1.expose().len() == 70);
+        assert_eq!(stored.lock().unwrap()[0].1, secret1);
+    }
 }

@@ -19,6 +19,7 @@ pub mod credential_cases;
 pub mod fixtures;
 pub mod recycle_cases;
 pub mod use_cases;
+pub mod webhook_cases;
 
 /// One test per case of [`cases`]. `$make` is a closure returning a future
 /// of `Arc<dyn SuiteStore>` (see [`use_cases`]), a fresh, empty store for
@@ -110,6 +111,25 @@ macro_rules! recycle_bin_tests {
             the_deleted_list_is_oldest_deletion_first_and_pages,
             a_restore_after_the_cleanup_took_an_object_fails,
             a_restore_racing_the_cleanup_never_revives_a_task_without_its_images
+        );
+    };
+}
+
+/// One test per case of [`webhook_cases`]. `$make` returns a future of
+/// [`webhook_cases::WebhookStores`]: the ports of one fresh, empty adapter.
+#[macro_export]
+macro_rules! webhook_store_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            webhook_cases;
+            changes_queue_one_delivery_per_subscribed_webhook,
+            a_change_that_changes_nothing_queues_nothing,
+            a_lease_excludes_other_workers_until_it_expires,
+            concurrent_claims_never_share_a_delivery,
+            a_delivery_is_sent_once_and_listed_delivered,
+            failures_retry_later_then_park_and_redeliver_resets,
+            webhooks_are_per_project_and_removal_drops_undelivered
         );
     };
 }

@@ -171,6 +171,12 @@ impl Serve {
         self
     }
 
+    /// A flag without a value, e.g. `--allow-private-webhooks`.
+    pub fn flag(mut self, flag: &str) -> Self {
+        self.extra.push(flag.to_owned());
+        self
+    }
+
     pub fn env(mut self, env: Vec<(String, String)>) -> Self {
         self.env.extend(env);
         self

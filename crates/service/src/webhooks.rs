@@ -1,0 +1,380 @@
+//! The webhook use cases: managing a project's subscriptions, and the
+//! delivery workers.
+//!
+//! Events are written by the stores with their change (see
+//! [`crate::Snapshots`]); a worker claims due deliveries under a lease, as
+//! the cleanup does, POSTs each signed event through the
+//! [`WebhookSender`], and records the outcome. A failed attempt is retried
+//! with exponential backoff and jitter ([`RetryPolicy`]) and parked after
+//! the policy's last attempt; an operator redelivers it. Delivery is at
+//! least once: a worker that dies after the receiver answered and before
+//! the outcome is recorded leaves a lease that runs out, and the delivery
+//! is sent again with the same event id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+use vodsnap_domain::{
+    AfterFailure, EventTypes, ProjectId, RetryPolicy, Secret, Timestamp, WebhookId, WebhookUrl,
+};
+use vodsnap_ports::{
+    CheckUrlError, ClaimedDelivery, Clock, Delivery, DeliveryBacklog, SendError, Webhook,
+    WebhookSender, WebhookStore, WebhookStoreError,
+};
+
+/// Why a subscription was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateWebhookError {
+    /// Its URL resolves to an address the policy refuses, or not at all.
+    #[error(transparent)]
+    Url(#[from] CheckUrlError),
+    #[error(transparent)]
+    Store(#[from] WebhookStoreError),
+}
+
+/// The most deliveries one listing answers.
+pub const MAX_DELIVERIES_LISTED: u32 = 100;
+
+/// A subscription's signing secret: `whsec_` and 256 random bits in hex.
+fn new_secret() -> Secret {
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Secret::new(format!("whsec_{hex}"))
+}
+
+/// Managing a project's webhooks. Cheap to clone.
+#[derive(Clone)]
+pub struct Webhooks {
+    store: Arc<dyn WebhookStore>,
+    sender: Arc<dyn WebhookSender>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").finish_non_exhaustive()
+    }
+}
+
+impl Webhooks {
+    pub fn new(
+        store: Arc<dyn WebhookStore>,
+        sender: Arc<dyn WebhookSender>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            sender,
+            clock,
+        }
+    }
+
+    /// Subscribes `url` to `events` of `project`: the URL's host must
+    /// resolve, and only to addresses the policy allows (checked again at
+    /// every delivery, as DNS answers change). Answers the webhook and its
+    /// signing secret, which is shown this once.
+    pub async fn create(
+        &self,
+        project: &ProjectId,
+        url: WebhookUrl,
+        events: EventTypes,
+    ) -> Result<(Webhook, Secret), CreateWebhookError> {
+        self.sender.check(&url).await?;
+        let webhook = Webhook {
+            id: WebhookId::from_random(rand::random()),
+            project: project.clone(),
+            url,
+            events,
+            created_at: self.clock.now(),
+        };
+        let secret = new_secret();
+        self.store.create(&webhook, &secret).await?;
+        // Not the URL: its query may hold the receiver's own token.
+        tracing::info!(
+            project = project.as_str(),
+            webhook = webhook.id.as_str(),
+            "webhook created"
+        );
+        Ok((webhook, secret))
+    }
+
+    /// The project's webhooks, oldest first.
+    pub async fn list(&self, project: &ProjectId) -> Result<Vec<Webhook>, WebhookStoreError> {
+        self.store.list(project).await
+    }
+
+    /// Removes a webhook and its undelivered deliveries.
+    pub async fn remove(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+    ) -> Result<(), WebhookStoreError> {
+        self.store.remove(project, id).await?;
+        tracing::info!(
+            project = project.as_str(),
+            webhook = id.as_str(),
+            "webhook removed"
+        );
+        Ok(())
+    }
+
+    /// A webhook's latest deliveries, newest first (only failed ones when
+    /// `failed_only`), at most [`MAX_DELIVERIES_LISTED`].
+    pub async fn deliveries(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        failed_only: bool,
+    ) -> Result<Vec<Delivery>, WebhookStoreError> {
+        self.store
+            .deliveries(project, id, failed_only, MAX_DELIVERIES_LISTED)
+            .await
+    }
+
+    /// Sends a delivery again, now, with its attempts reset.
+    pub async fn redeliver(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        delivery: i64,
+    ) -> Result<(), WebhookStoreError> {
+        self.store
+            .redeliver(project, id, delivery, self.clock.now())
+            .await
+    }
+}
+
+/// How a delivery worker works.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub policy: RetryPolicy,
+    /// Deliveries claimed per pass.
+    pub batch: u32,
+    /// How long a claim keeps other workers away; longer than the sender's
+    /// whole timeout, so a delivery is not sent twice at once.
+    pub lease: Duration,
+    /// Pause after a pass that found nothing to do.
+    pub idle: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            batch: 16,
+            lease: Duration::from_secs(60),
+            idle: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPass {
+    pub claimed: usize,
+    pub delivered: usize,
+    pub retried: usize,
+    pub parked: usize,
+}
+
+/// One delivery worker; cheap to clone.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub name: String,
+    pub store: Arc<dyn WebhookStore>,
+    pub sender: Arc<dyn WebhookSender>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: DeliverySettings,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("name", &self.name)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn later(now: Timestamp, delay: Duration) -> Timestamp {
+    let micros = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
+    Timestamp::from_micros(now.as_micros().saturating_add(micros))
+}
+
+impl Deliverer {
+    /// Claims one batch and sends it, stopping between deliveries when
+    /// `stop` turns true (the rest's leases run out and another pass takes
+    /// them).
+    pub async fn pass(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<DeliveryPass, WebhookStoreError> {
+        let claimed = self
+            .store
+            .claim(
+                &self.name,
+                self.settings.batch,
+                self.settings.lease,
+                self.clock.now(),
+            )
+            .await?;
+        let mut pass = DeliveryPass {
+            claimed: claimed.len(),
+            ..DeliveryPass::default()
+        };
+        for delivery in claimed {
+            if *stop.borrow() {
+                break;
+            }
+            self.deliver(&delivery, &mut pass).await?;
+        }
+        Ok(pass)
+    }
+
+    async fn deliver(
+        &self,
+        delivery: &ClaimedDelivery,
+        pass: &mut DeliveryPass,
+    ) -> Result<(), WebhookStoreError> {
+        let sent = self
+            .sender
+            .send(
+                &delivery.url,
+                &delivery.event,
+                &delivery.secret,
+                self.clock.now(),
+            )
+            .await;
+        match sent {
+            Ok(()) => {
+                if !self
+                    .store
+                    .delivered(delivery, &self.name, self.clock.now())
+                    .await?
+                {
+                    tracing::warn!(
+                        delivery = delivery.id,
+                        "webhook delivered after the lease ran out"
+                    );
+                }
+                metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "delivered")
+                    .increment(1);
+                tracing::info!(
+                    project = delivery.project.as_str(),
+                    webhook = delivery.webhook.as_str(),
+                    event = delivery.event.id.as_str(),
+                    "webhook delivered"
+                );
+                pass.delivered += 1;
+            }
+            Err(error) => self.failed(delivery, &error, pass).await?,
+        }
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        delivery: &ClaimedDelivery,
+        error: &SendError,
+        pass: &mut DeliveryPass,
+    ) -> Result<(), WebhookStoreError> {
+        let attempts = delivery.attempts.saturating_add(1);
+        let jitter: f64 = rand::thread_rng().r#gen();
+        let message = error.to_string();
+        metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "failed").increment(1);
+        let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
+            AfterFailure::RetryIn(delay) => {
+                pass.retried += 1;
+                tracing::warn!(
+                    webhook = delivery.webhook.as_str(),
+                    event = delivery.event.id.as_str(),
+                    attempts,
+                    retry_in = ?delay,
+                    error = message.as_str(),
+                    "webhook delivery failed; will retry"
+                );
+                Some(later(self.clock.now(), delay))
+            }
+            AfterFailure::Park => {
+                pass.parked += 1;
+                metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "parked")
+                    .increment(1);
+                tracing::error!(
+                    webhook = delivery.webhook.as_str(),
+                    event = delivery.event.id.as_str(),
+                    attempts,
+                    error = message.as_str(),
+                    "webhook delivery failed too often; parked"
+                );
+                None
+            }
+        };
+        self.store
+            .failed(delivery, &self.name, &message, retry_at, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Works until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(
+            worker = self.name.as_str(),
+            "webhook delivery worker started"
+        );
+        let mut failures = 0u32;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let pause = match self.pass(&stop).await {
+                Ok(pass) => {
+                    failures = 0;
+                    if pass.claimed == 0 {
+                        self.settings.idle
+                    } else {
+                        Duration::ZERO
+                    }
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "webhook delivery pass failed; the store may be down"
+                    );
+                    self.settings
+                        .idle
+                        .saturating_mul(2u32.saturating_pow(failures.min(5)))
+                        .min(Duration::from_secs(30))
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        tracing::info!(
+            worker = self.name.as_str(),
+            "webhook delivery worker stopped"
+        );
+    }
+}
+
+/// The delivery queue's figures, as gauges: `vodsnap_webhook_backlog`
+/// (`state` pending or parked) and the age of the oldest pending event.
+pub async fn record_backlog(
+    store: &dyn WebhookStore,
+    clock: &dyn Clock,
+) -> Result<DeliveryBacklog, WebhookStoreError> {
+    let backlog = store.backlog().await?;
+    metrics::gauge!("vodsnap_webhook_backlog", "state" => "pending").set(backlog.pending as f64);
+    metrics::gauge!("vodsnap_webhook_backlog", "state" => "parked").set(backlog.parked as f64);
+    let age = backlog.oldest_pending.map_or(0.0, |at| {
+        (clock.now().as_micros().saturating_sub(at.as_micros())) as f64 / 1e6
+    });
+    metrics::gauge!("vodsnap_webhook_oldest_pending_seconds").set(age.max(0.0));
+    Ok(backlog)
+}
