@@ -35,7 +35,7 @@ use anyhow::Context as _;
 use sqlx::postgres::PgPoolOptions;
 
 pub use cipher::{CipherKeyError, CredentialCipher};
-pub use credentials::{CredentialInfo, PgCredentialStore};
+pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;

@@ -29,17 +29,17 @@ use vodsnap_adapter_postgres::{
     connect_with, migrate,
 };
 use vodsnap_domain::{
-    DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter, ListPage, NewTaskResult,
-    ObjectKey, ProjectId, Secret, Snapshot, TaskId, TaskResult, ThumbnailPara, ThumbnailParaInput,
-    Timestamp,
+    CredentialState, DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter,
+    ListPage, NewTaskResult, ObjectKey, ProjectId, Secret, SeedDecision, Snapshot, TaskId,
+    TaskResult, ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, CommittedDelete, Credential, CredentialError,
-    CredentialStore, DeleteError, DeletePlanner, DetailsError, Inserted, ListError, Listing,
-    PingError, PreviewPlanner, PreviewedDelete, RegisterError, Registered, SnapshotPage,
-    TaskResultStore,
+    CredentialInfo, CredentialStore, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
+    Listing, PingError, PreviewPlanner, PreviewedDelete, RegisterError, Registered, SnapshotPage,
+    SystemClock, TaskResultStore,
 };
-use vodsnap_service::Snapshots;
+use vodsnap_service::{CredentialAdmin, KeyRotation, Snapshots};
 use vodsnap_store_suite::fixtures::{actor, asset, at, project, result, task};
 use vodsnap_store_suite::use_cases::{FixedClock, SuiteStore};
 
@@ -233,8 +233,24 @@ impl CredentialStore for Scoped<PgCredentialStore> {
     async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         self.store.find(access_key).await
     }
-    async fn upsert(&self, credential: Credential) -> Result<(), CredentialError> {
-        self.store.upsert(credential).await
+    async fn state(&self, access_key: &str) -> Result<Option<CredentialState>, CredentialError> {
+        self.store.state(access_key).await
+    }
+    async fn insert(
+        &self,
+        credential: &Credential,
+        now: Timestamp,
+    ) -> Result<bool, CredentialError> {
+        self.store.insert(credential, now).await
+    }
+    async fn replace_active(&self, credential: &Credential) -> Result<bool, CredentialError> {
+        self.store.replace_active(credential).await
+    }
+    async fn revoke(&self, access_key: &str, now: Timestamp) -> Result<bool, CredentialError> {
+        self.store.revoke(access_key, now).await
+    }
+    async fn list(&self) -> Result<Vec<CredentialInfo>, CredentialError> {
+        self.store.list().await
     }
 }
 
@@ -655,17 +671,26 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The administration use case on `store`, as the commands run it.
+fn admin_of(store: &PgCredentialStore) -> CredentialAdmin {
+    CredentialAdmin::new(Arc::new(store.clone()), Arc::new(SystemClock))
+}
+
 #[tokio::test]
 async fn secret_keys_are_not_stored_in_plain_text() {
     // Arrange
     let db = TestDb::migrated().await;
     let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
+    let admin = admin_of(&store);
 
     // Act
-    let (created_ak, created_sk) = store.create(&[project("p1"), project("p2")]).await.unwrap();
+    let (created_ak, created_sk) = admin
+        .create(vec![project("p1"), project("p2")])
+        .await
+        .unwrap();
     let chosen = Secret::new("plain-secret-that-must-not-appear");
-    store
-        .upsert(Credential::new(
+    admin
+        .seed(Credential::new(
             "AKCHOSEN".into(),
             chosen.clone(),
             vec![project("p1")],
@@ -704,8 +729,9 @@ async fn secret_keys_are_not_stored_in_plain_text() {
 async fn a_ciphertext_moved_to_another_row_does_not_open() {
     let db = TestDb::migrated().await;
     let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
-    let (victim, _) = store.create(&[project("p1")]).await.unwrap();
-    let (attacker, _) = store.create(&[project("p2")]).await.unwrap();
+    let admin = admin_of(&store);
+    let (victim, _) = admin.create(vec![project("p1")]).await.unwrap();
+    let (attacker, _) = admin.create(vec![project("p2")]).await.unwrap();
     sqlx::query(
         "UPDATE credentials SET (secret_ciphertext, nonce) = \
          (SELECT secret_ciphertext, nonce FROM credentials WHERE access_key = $1) \
@@ -727,9 +753,9 @@ async fn keys_rotate_without_losing_a_secret() {
     // Arrange: secrets sealed with k1, one of them revoked.
     let db = TestDb::migrated().await;
     let old = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
-    let (ak1, sk1) = old.create(&[project("p")]).await.unwrap();
-    let (ak2, _) = old.create(&[project("p")]).await.unwrap();
-    assert!(old.revoke(&ak2).await.unwrap());
+    let (ak1, sk1) = admin_of(&old).create(vec![project("p")]).await.unwrap();
+    let (ak2, _) = admin_of(&old).create(vec![project("p")]).await.unwrap();
+    assert!(admin_of(&old).revoke(&ak2).await.unwrap());
 
     // Act 1: k2 becomes current, k1 still opens.
     let both = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k2", 2), ("k1", 1)]));
@@ -739,64 +765,29 @@ async fn keys_rotate_without_losing_a_secret() {
         new_only.find(&ak1).await.is_err(),
         "k1 may not be dropped before the re-encryption"
     );
-    let resealed = both.reencrypt_all().await.unwrap();
+    let rotation = KeyRotation::new(Arc::new(both.clone()));
+    let resealed = rotation.reencrypt().await.unwrap();
 
     // Assert: every row is under k2, and k1 can go.
     assert_eq!(resealed, 2);
-    assert_eq!(both.reencrypt_all().await.unwrap(), 0);
-    let infos = both.list().await.unwrap();
-    assert!(infos.iter().all(|c| c.key_id == "k2"), "{infos:?}");
+    assert_eq!(rotation.reencrypt().await.unwrap(), 0);
+    let infos = admin_of(&both).list().await.unwrap();
+    assert!(
+        infos.iter().all(|c| c.key_id.as_deref() == Some("k2")),
+        "{infos:?}"
+    );
     assert_eq!(
         new_only.find(&ak1).await.unwrap().unwrap().secret_key(),
         &sk1
     );
-    // The revoked credential was re-sealed too, and stays revoked: an
-    // upsert (a restart's --seed-credential) never brings it back.
+    // The revoked credential was re-sealed too, and stays revoked: a
+    // restart's --seed-credential never brings it back.
     let reseeded = Credential::new(ak2.clone(), Secret::new("fresh"), vec![project("p")]);
-    new_only.upsert(reseeded).await.unwrap();
-    assert_eq!(new_only.find(&ak2).await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn a_revoked_credential_stays_revoked_through_upsert() {
-    // Arrange
-    let db = TestDb::migrated().await;
-    let store = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
-    let (ak, sk) = store.create(&[project("p")]).await.unwrap();
-
-    // Act
-    let revoked = store.revoke(&ak).await.unwrap();
-
-    // Assert
-    assert!(revoked);
-    assert_eq!(store.find(&ak).await.unwrap(), None);
-    assert!(!store.revoke(&ak).await.unwrap(), "already revoked");
-    assert!(!store.revoke("NO-SUCH-AK").await.unwrap());
-    let listed = store.list().await.unwrap();
-    assert_eq!(listed.len(), 1);
-    let info = listed.first().unwrap();
-    assert!(info.revoked);
     assert_eq!(
-        (info.access_key.as_str(), info.projects.as_slice()),
-        (ak.as_str(), [project("p")].as_slice())
+        admin_of(&new_only).seed(reseeded).await.unwrap(),
+        SeedDecision::KeepRevoked
     );
-    assert!(!format!("{listed:?}").contains(sk.expose()));
-
-    // Seeding the same AK again (a restart with --seed-credential) does
-    // not bring it back, nor change its secret or projects.
-    store
-        .upsert(Credential::new(
-            ak.clone(),
-            Secret::new("another-sk"),
-            vec![project("p"), project("q")],
-        ))
-        .await
-        .unwrap();
-    assert_eq!(store.find(&ak).await.unwrap(), None);
-    let listed = store.list().await.unwrap();
-    let info = listed.first().unwrap();
-    assert!(info.revoked);
-    assert_eq!(info.projects, [project("p")]);
+    assert_eq!(new_only.find(&ak2).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -805,27 +796,28 @@ async fn the_find_cache_forgets_local_changes_at_once_and_remote_ones_after_its_
     let here = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
         .with_find_cache(Duration::from_secs(600));
     let elsewhere = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));
-    let (ak, _) = here.create(&[project("p1")]).await.unwrap();
+    let (ak, _) = admin_of(&here).create(vec![project("p1")]).await.unwrap();
     assert!(here.find(&ak).await.unwrap().is_some());
 
     // Revoked through another instance: this one still answers from its
     // cache until the TTL runs out.
-    assert!(elsewhere.revoke(&ak).await.unwrap());
+    assert!(admin_of(&elsewhere).revoke(&ak).await.unwrap());
     assert!(here.find(&ak).await.unwrap().is_some());
 
     // Changed through this instance: seen at once.
-    let (ak2, _) = here.create(&[project("p1")]).await.unwrap();
+    let (ak2, _) = admin_of(&here).create(vec![project("p1")]).await.unwrap();
     assert!(here.find(&ak2).await.unwrap().is_some());
-    here.upsert(Credential::new(
-        ak2.clone(),
-        Secret::new("new-sk"),
-        vec![project("p2")],
-    ))
-    .await
-    .unwrap();
+    admin_of(&here)
+        .seed(Credential::new(
+            ak2.clone(),
+            Secret::new("new-sk"),
+            vec![project("p2")],
+        ))
+        .await
+        .unwrap();
     let found = here.find(&ak2).await.unwrap().expect("still active");
     assert_eq!(found.secret_key().expose(), "new-sk");
-    assert!(here.revoke(&ak2).await.unwrap());
+    assert!(admin_of(&here).revoke(&ak2).await.unwrap());
     assert_eq!(here.find(&ak2).await.unwrap(), None);
 
     let uncached = PgCredentialStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]))
