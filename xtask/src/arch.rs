@@ -118,6 +118,11 @@ const RULES: &[Rule] = &[
         package: "vodsnap-server-process",
         forbidden: &["tokio", "sqlx", "axum", "hyper"],
     },
+    // Any crate's tests may use it: no runtime, no driver, no adapter.
+    Rule {
+        package: "vodsnap-test-support",
+        forbidden: &["tokio", "sqlx", "axum", "hyper", "vodsnap-service"],
+    },
     // The load generator signs with the signature crate, not through the server's adapter.
     Rule {
         package: "vodsnap-bench",
@@ -164,6 +169,30 @@ pub fn check(ws: &Workspace, env: &Env) -> Result<()> {
             violations.push(format!("{} -> {}", rule.package, found.join(", ")));
         }
     }
+    if ws.has_package(TEST_SUPPORT) {
+        let mut cmd = env.cargo();
+        cmd.args([
+            "tree",
+            "--workspace",
+            "-i",
+            TEST_SUPPORT,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ]);
+        println!("$ {}", proc::display(&cmd));
+        let users = non_dev_users(&proc::output(&mut cmd)?);
+        if users.is_empty() {
+            println!("architecture: {TEST_SUPPORT} is only ever a dev-dependency: ok");
+        } else {
+            println!(
+                "architecture: {TEST_SUPPORT} is a normal or build dependency of: {}",
+                users.join(", ")
+            );
+            violations.push(format!("{} -> {TEST_SUPPORT}", users.join(", ")));
+        }
+    }
     if !violations.is_empty() {
         bail!(
             "forbidden dependencies (see `cargo tree -i <crate> -p <package> -e normal`): {}",
@@ -171,6 +200,25 @@ pub fn check(ws: &Workspace, env: &Env) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The crate for tests only: nothing may depend on it but through
+/// `[dev-dependencies]`.
+const TEST_SUPPORT: &str = "vodsnap-test-support";
+
+/// The packages that depend on [`TEST_SUPPORT`] other than for tests, from
+/// `cargo tree -i vodsnap-test-support -e normal,build --prefix none`
+/// (the crate itself first, then whatever reaches it on those edges).
+fn non_dev_users(tree: &str) -> Vec<String> {
+    let mut users: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != TEST_SUPPORT)
+        .map(str::to_owned)
+        .collect();
+    users.sort();
+    users.dedup();
+    users
 }
 
 /// The forbidden crate names that appear as a package name in `tree`
@@ -203,5 +251,14 @@ mod tests {
             vec!["serde_json".to_owned()]
         );
         assert!(forbidden_in(tree, &["axum"]).is_empty());
+    }
+
+    #[test]
+    fn test_support_reached_on_a_normal_edge_names_the_user() {
+        let alone = "vodsnap-test-support v0.1.0 (/repo/crates/test-support)\n";
+        assert!(non_dev_users(alone).is_empty());
+        let used = "vodsnap-test-support v0.1.0 (/repo/crates/test-support)\n\
+                    vodsnap-app v0.1.0 (/repo/crates/app)\n";
+        assert_eq!(non_dev_users(used), vec!["vodsnap-app".to_owned()]);
     }
 }

@@ -139,11 +139,14 @@ async fn state_of(
 ) -> AppState {
     let credentials = Arc::new(MemoryCredentialStore::new());
     credentials
-        .upsert(Credential::new(
-            "AK1".into(),
-            Secret::new("SK1"),
-            vec![ProjectId::parse("p1").expect("project")],
-        ))
+        .insert(
+            &Credential::new(
+                "AK1".into(),
+                Secret::new("SK1"),
+                vec![ProjectId::parse("p1").expect("project")],
+            ),
+            Timestamp::from_micros(0),
+        )
         .await
         .expect("seed");
     AppState {

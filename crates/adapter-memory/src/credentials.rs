@@ -1,40 +1,28 @@
 //! In-memory credentials.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use async_trait::async_trait;
-use vodsnap_ports::{Credential, CredentialError, CredentialStore};
+use vodsnap_domain::{CredentialState, Timestamp};
+use vodsnap_ports::{Credential, CredentialError, CredentialInfo, CredentialStore};
 
 /// Credentials held in memory, keyed by access key.
 #[derive(Debug, Default)]
 pub struct MemoryCredentialStore {
-    by_access_key: RwLock<Credentials>,
+    by_access_key: RwLock<HashMap<String, Held>>,
 }
 
-#[derive(Debug, Default)]
-struct Credentials {
-    active: HashMap<String, Credential>,
-    /// Access keys revoked; revocation is final.
-    revoked: HashSet<String>,
+#[derive(Debug)]
+struct Held {
+    credential: Credential,
+    created_at: Timestamp,
+    revoked: bool,
 }
 
 impl MemoryCredentialStore {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Revokes the credential with this access key; `false` if there is no
-    /// active one. No later `upsert` brings it back.
-    pub fn revoke(&self, access_key: &str) -> bool {
-        let mut map = self
-            .by_access_key
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if map.active.remove(access_key).is_none() {
-            return false;
-        }
-        map.revoked.insert(access_key.to_owned())
     }
 }
 
@@ -42,46 +30,91 @@ impl MemoryCredentialStore {
 impl CredentialStore for MemoryCredentialStore {
     async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         let map = self.by_access_key.read().unwrap_or_else(|p| p.into_inner());
-        Ok(map.active.get(access_key).cloned())
+        Ok(map
+            .get(access_key)
+            .filter(|held| !held.revoked)
+            .map(|held| held.credential.clone()))
     }
 
-    async fn upsert(&self, credential: Credential) -> Result<(), CredentialError> {
+    async fn state(&self, access_key: &str) -> Result<Option<CredentialState>, CredentialError> {
+        let map = self.by_access_key.read().unwrap_or_else(|p| p.into_inner());
+        Ok(map.get(access_key).map(|held| {
+            if held.revoked {
+                CredentialState::Revoked
+            } else {
+                CredentialState::Active
+            }
+        }))
+    }
+
+    async fn insert(
+        &self,
+        credential: &Credential,
+        now: Timestamp,
+    ) -> Result<bool, CredentialError> {
         let mut map = self
             .by_access_key
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if !map.revoked.contains(credential.access_key()) {
-            map.active
-                .insert(credential.access_key().to_owned(), credential);
+        if map.contains_key(credential.access_key()) {
+            return Ok(false);
         }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
-    use super::*;
-    use vodsnap_domain::{ProjectId, Secret};
-
-    fn credential(sk: &str) -> Credential {
-        Credential::new(
-            "AK".into(),
-            Secret::new(sk),
-            vec![ProjectId::parse("p").unwrap()],
-        )
+        map.insert(
+            credential.access_key().to_owned(),
+            Held {
+                credential: credential.clone(),
+                created_at: now,
+                revoked: false,
+            },
+        );
+        Ok(true)
     }
 
-    #[tokio::test]
-    async fn a_revoked_credential_stays_revoked_through_upsert() {
-        let store = MemoryCredentialStore::new();
-        store.upsert(credential("sk1")).await.unwrap();
+    async fn replace_active(&self, credential: &Credential) -> Result<bool, CredentialError> {
+        let mut map = self
+            .by_access_key
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(credential.access_key()) {
+            Some(held) if !held.revoked => {
+                held.credential = credential.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 
-        assert!(store.revoke("AK"));
-        store.upsert(credential("sk2")).await.unwrap();
+    async fn revoke(&self, access_key: &str, _now: Timestamp) -> Result<bool, CredentialError> {
+        let mut map = self
+            .by_access_key
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(access_key) {
+            Some(held) if !held.revoked => {
+                held.revoked = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 
-        assert_eq!(store.find("AK").await.unwrap(), None);
-        assert!(!store.revoke("AK"), "already revoked");
+    async fn list(&self) -> Result<Vec<CredentialInfo>, CredentialError> {
+        let map = self.by_access_key.read().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<CredentialInfo> = map
+            .values()
+            .map(|held| CredentialInfo {
+                access_key: held.credential.access_key().to_owned(),
+                projects: held.credential.projects().to_vec(),
+                created_at: held.created_at,
+                state: if held.revoked {
+                    CredentialState::Revoked
+                } else {
+                    CredentialState::Active
+                },
+                key_id: None,
+            })
+            .collect();
+        all.sort_by(|a, b| (a.created_at, &a.access_key).cmp(&(b.created_at, &b.access_key)));
+        Ok(all)
     }
 }

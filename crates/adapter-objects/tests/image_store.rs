@@ -49,7 +49,7 @@ fn local_directory() -> Fixture {
 
 fn moto_s3() -> Fixture {
     let moto = Moto::start();
-    let store = moto.store("vodsnap-images");
+    let store = moto::store(&moto, "vodsnap-images");
     Fixture {
         store,
         _keep: Box::new(moto),
@@ -154,7 +154,7 @@ async fn assert_unavailable<T: std::fmt::Debug>(
 
 #[tokio::test]
 async fn an_unreachable_s3_endpoint_is_unavailable_quickly() {
-    let store = moto::s3_store("vodsnap-images", fake_server::closed_port());
+    let store = moto::s3_store("vodsnap-images", vodsnap_test_support::free_port());
     let k = key("p1/asset-1/task-1/0.jpg");
 
     assert_unavailable("delete", store.delete(&k)).await;
@@ -189,7 +189,7 @@ async fn an_s3_endpoint_refusing_access_is_not_unavailable() {
 #[tokio::test]
 async fn delete_is_unavailable_while_s3_is_down_and_ok_once_it_is_back() {
     let mut moto = Moto::start();
-    let store = moto.store("vodsnap-images");
+    let store = moto::store(&moto, "vodsnap-images");
     let k = key("p1/asset-1/task-1/0.jpg");
     store
         .put(&k, b"image".to_vec())

@@ -5,7 +5,7 @@
 //! minutes).
 //!
 //! The SQL is here, next to the statements it must agree with, and
-//! `tests/store.rs` checks that a bulk-loaded task result reads back, and
+//! `tests/store/bulk.rs` checks that a bulk-loaded task result reads back, and
 //! registers again, exactly as a registered one; so a change to how a
 //! registration is stored cannot leave the benchmark loading stale rows.
 

@@ -147,6 +147,13 @@ impl PgDatabase {
         lock(&self.kept).len()
     }
 
+    /// Operations of this database waiting for a connection from sqlx's
+    /// pool right now (a figure for gauges, and for tests that must act
+    /// only once an operation is queued).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// Gives the kept connections back and closes the pool: use this rather
     /// than `pool().close()`, which would wait for the kept connections
     /// until they idle out.

@@ -3,7 +3,7 @@
 //! Queries are built at run time with `sqlx::query` and binds, not with the
 //! compile-time `query!` macros. The build then needs no database and there
 //! is no `.sqlx/` offline cache to keep current; in exchange, nothing checks
-//! the SQL at compile time, so the integration tests (`tests/store.rs`) run
+//! the SQL at compile time, so the integration tests (`tests/store/`) run
 //! every query against a real PostgreSQL: the shared store suite that the
 //! memory adapter also passes, plus the cases only a database has
 //! (concurrent connections, separate processes, migrations, encryption at
@@ -37,7 +37,7 @@ use anyhow::Context as _;
 use sqlx::postgres::PgPoolOptions;
 
 pub use cipher::{CipherKeyError, CredentialCipher};
-pub use credentials::{CredentialInfo, PgCredentialStore};
+pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;

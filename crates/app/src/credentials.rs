@@ -1,8 +1,12 @@
 //! `vodsnap migrate` and `vodsnap credentials ...`: database administration.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, citus};
-use vodsnap_domain::ProjectId;
+use vodsnap_domain::{CredentialState, ProjectId};
+use vodsnap_ports::SystemClock;
+use vodsnap_service::{CredentialAdmin, KeyRotation};
 
 use crate::backends;
 use crate::cli::{CredentialKeyArgs, CredentialsCommand, DatabaseArgs, MigrateArgs};
@@ -53,6 +57,10 @@ async fn open(
     Ok(PgCredentialStore::new(pool, cipher))
 }
 
+fn admin(store: PgCredentialStore) -> CredentialAdmin {
+    CredentialAdmin::new(Arc::new(store), Arc::new(SystemClock))
+}
+
 pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
     match command {
         CredentialsCommand::Create {
@@ -65,9 +73,9 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
                 .map(|p| ProjectId::parse(p))
                 .collect::<Result<Vec<_>, _>>()
                 .context("invalid --project")?;
-            let store = open(&database, &keys).await?;
-            let (access_key, secret_key) = store
-                .create(&projects)
+            let admin = admin(open(&database, &keys).await?);
+            let (access_key, secret_key) = admin
+                .create(projects)
                 .await
                 .context("failed to create the credential")?;
             // Shown once: the database keeps only the encrypted SK.
@@ -75,13 +83,16 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
             println!("SK={}", secret_key.expose());
         }
         CredentialsCommand::List { database, keys } => {
-            let store = open(&database, &keys).await?;
-            for c in store.list().await.context("failed to list credentials")? {
+            let admin = admin(open(&database, &keys).await?);
+            for c in admin.list().await.context("failed to list credentials")? {
                 let projects: Vec<&str> = c.projects.iter().map(ProjectId::as_str).collect();
                 println!(
                     "{}\t{}\t{}",
                     c.access_key,
-                    if c.revoked { "revoked" } else { "active" },
+                    match c.state {
+                        CredentialState::Active => "active",
+                        CredentialState::Revoked => "revoked",
+                    },
                     projects.join(",")
                 );
             }
@@ -91,8 +102,8 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
             keys,
             access_key,
         } => {
-            let store = open(&database, &keys).await?;
-            if store
+            let admin = admin(open(&database, &keys).await?);
+            if admin
                 .revoke(&access_key)
                 .await
                 .context("failed to revoke")?
@@ -103,9 +114,9 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
             }
         }
         CredentialsCommand::Reencrypt { database, keys } => {
-            let store = open(&database, &keys).await?;
-            let n = store
-                .reencrypt_all()
+            let rotation = KeyRotation::new(Arc::new(open(&database, &keys).await?));
+            let n = rotation
+                .reencrypt()
                 .await
                 .context("failed to re-encrypt credentials")?;
             println!("re-encrypted {n} credential(s) with the current key");

@@ -2,35 +2,21 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use vodsnap_domain::{
     AssetId, NewTaskResult, ObjectKey, ProjectId, Secret, Snapshot, TaskId, ThumbnailPara,
     ThumbnailParaInput,
 };
-use vodsnap_ports::{
-    Actor, Clock, Credential, CredentialStore, ImageStore, SystemClock, TokenAuthority,
-};
-use vodsnap_service::Snapshots;
+use vodsnap_ports::{Actor, Clock, ImageStore, SystemClock, TokenAuthority};
+use vodsnap_service::{CredentialAdmin, Snapshots};
 
 /// A small placeholder snapshot (64x36 JPEG).
 const DEMO_IMAGE: &[u8] = include_bytes!("demo-snapshot.jpg");
 
 pub const DEMO_PROJECT: &str = "demo_project";
 pub const DEMO_ASSET: &str = "demo_asset";
-
-fn random(len: usize, upper: bool) -> String {
-    let s: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect();
-    if upper { s.to_uppercase() } else { s }
-}
 
 /// What a newcomer needs to call the demo: printed as text, or logged as
 /// one event with these fields under `--log-format json`.
@@ -114,7 +100,7 @@ impl Demo {
 /// random demo credential, and returns what to tell the newcomer.
 pub async fn seed(
     service: &Snapshots,
-    credentials: &Arc<dyn CredentialStore>,
+    credentials: &CredentialAdmin,
     images: &dyn ImageStore,
     tokens: &dyn TokenAuthority,
     local: SocketAddr,
@@ -151,14 +137,8 @@ pub async fn seed(
             .context("failed to register demo data")?;
     }
 
-    let ak = random(20, true);
-    let sk = Secret::new(random(40, false));
-    credentials
-        .upsert(Credential::new(
-            ak.clone(),
-            sk.clone(),
-            vec![project.clone()],
-        ))
+    let (ak, sk) = credentials
+        .create(vec![project.clone()])
         .await
         .context("failed to create the demo credential")?;
     let token = tokens.issue(

@@ -8,9 +8,9 @@ use vodsnap_adapter_http::auth::HmacTokenAuthority;
 use vodsnap_adapter_http::server::ServerSettings;
 use vodsnap_adapter_http::{AppState, HttpSettings};
 use vodsnap_adapter_objects::{LinkTtl, ObjectImageStore, PlainLinks, SignedLinks};
-use vodsnap_domain::{ProjectId, Secret};
+use vodsnap_domain::{ProjectId, Secret, SeedDecision};
 use vodsnap_ports::{Credential, ImageStore, SnapshotLinks, SystemClock, TokenAuthority};
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
+use vodsnap_service::{CleanupAdmin, CredentialAdmin, SnapshotImages, Snapshots, Webhooks};
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
@@ -75,6 +75,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "recycle bin (0s: none, deleted images are removed at once)"
     );
 
+    let credential_admin = CredentialAdmin::new(credentials.clone(), clock.clone());
     for raw in &args.seed_credentials {
         let credential = parse_seed_credential(raw)?;
         let access_key = credential.access_key().to_owned();
@@ -83,17 +84,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             projects = credential.projects().len(),
             "seeding credential"
         );
-        credentials
-            .upsert(credential)
+        let done = credential_admin
+            .seed(credential)
             .await
             .context("failed to seed a credential")?;
-        // A store never re-activates a revoked credential: revoking a
-        // leaked seeded key must survive the next restart.
-        let active = credentials
-            .find(&access_key)
-            .await
-            .context("failed to read back a seeded credential")?;
-        if active.is_none() {
+        if done == SeedDecision::KeepRevoked {
             tracing::warn!(
                 access_key,
                 "a --seed-credential names a revoked credential; it stays revoked (remove it from the configuration)"
@@ -133,7 +128,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if backends.embedded {
         let demo = demo::seed(
             &snapshots,
-            &credentials,
+            &credential_admin,
             images.as_ref(),
             tokens.as_ref(),
             local,

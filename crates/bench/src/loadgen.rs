@@ -202,9 +202,9 @@ async fn client_loop(
     let mut conn = Some(conn);
     // xorshift64*, seeded per client: no dependency, and reproducible.
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((client as u64 + 1) * 0x2545_F491_4F6C_DD1D));
-    let mut seq: u64 = 0;
+    let mut own = Own::default();
     while Instant::now() < deadline {
-        let Some(request) = next_request(&shared, client, &mut rng, &mut seq) else {
+        let Some(request) = next_request(&shared, client, &mut rng, &mut own) else {
             stats.exhausted = true;
             break;
         };
@@ -316,11 +316,44 @@ struct Request {
     expect: Expect,
 }
 
-fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) -> Option<Request> {
+/// What one client registered (task ids `{prefix}_{client}_{n}` for `n`
+/// in `1..=registered`) and, of those, deleted (`n <= deleted`).
+#[derive(Debug, Default)]
+struct Own {
+    registered: u64,
+    deleted: u64,
+}
+
+fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) -> Option<Request> {
     let args = &shared.drive;
     let project = &shared.target.project;
     let thumbnails = format!("/v1/{project}/asset/thumbnails");
-    Some(match args.workload {
+    let workload = match args.workload {
+        Workload::Mixed => match rng.below(100) {
+            0..45 => Workload::List,
+            45..70 => Workload::Details,
+            70..85 => Workload::Register,
+            _ if own.registered > own.deleted => {
+                let first = own.deleted + 1;
+                let last = own.registered.min(own.deleted + 10);
+                own.deleted = last;
+                let query = (first..=last)
+                    .map(|n| format!("task_id={}_{client}_{n}", args.prefix))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                return Some(Request {
+                    method: "DELETE",
+                    path: thumbnails,
+                    query,
+                    body: Vec::new(),
+                    expect: Expect::Deleted(usize::try_from(last - first + 1).unwrap_or(0)),
+                });
+            }
+            _ => Workload::List,
+        },
+        other => other,
+    };
+    Some(match workload {
         Workload::List => Request {
             method: "GET",
             path: thumbnails,
@@ -350,8 +383,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
             expect: Expect::Status(200),
         },
         Workload::Register => {
-            *seq += 1;
-            let task = format!("{}_{client}_{seq}", args.prefix);
+            own.registered += 1;
+            let task = format!("{}_{client}_{}", args.prefix, own.registered);
             let asset = format!("a{}", rng.below(args.assets));
             let snapshots: Vec<String> = (0..args.images)
                 .map(|k| {
@@ -404,6 +437,7 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
                 expect: Expect::Deleted(0),
             }
         }
+        Workload::Mixed => return None,
     })
 }
 

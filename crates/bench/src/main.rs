@@ -34,6 +34,9 @@
 //! stops early (its rate is over the time it ran), a pgbench point whose
 //! clients ran past their share is flagged in the table.
 //!
+//! `--soak DURATION` runs instead one long point of mixed traffic and
+//! judges whether the server's memory keeps growing (`soak`).
+//!
 //! The run fails (non-zero) only on errors: a non-2xx (or a delete item not
 //! `DELETED`) where success was expected, a pgbench client aborted, or the
 //! server dying. Slowness never fails it.
@@ -46,6 +49,7 @@ mod params;
 mod pgbench;
 mod report;
 mod run;
+mod soak;
 mod workload;
 
 use std::process::ExitCode;

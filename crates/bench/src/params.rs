@@ -65,6 +65,16 @@ pub struct Args {
     /// [default: where this program was built from].
     #[arg(long)]
     pub workspace: Option<PathBuf>,
+    /// Soak instead: mixed reads, registrations and deletes at 64 clients
+    /// (or the first --concurrency) for DURATION (600s, 10m, 1h), sampling
+    /// the server's RSS; fails when it keeps growing. Writes
+    /// target/bench/soak.md. The data set defaults to 10000 tasks over 1000
+    /// assets.
+    #[arg(long, value_name = "DURATION", value_parser = crate::soak::parse_duration)]
+    pub soak: Option<std::time::Duration>,
+    /// Seconds between two RSS samples of a soak.
+    #[arg(long, default_value_t = 5)]
+    pub soak_interval: u64,
     /// Where the server log, pgbench's files and quick.md go
     /// [default: bench/ in the target directory this program runs from].
     #[arg(long)]

@@ -17,10 +17,10 @@ use crate::params::{Args, Params, Paths};
 use crate::report::{self, FloorPoints, Point, Row};
 use crate::workload::{Pool, Workload};
 
-const PROJECT: &str = "bench";
-const ACCESS_KEY: &str = "BENCHAK000000000000000001";
+pub const PROJECT: &str = "bench";
+pub const ACCESS_KEY: &str = "BENCHAK000000000000000001";
 // Bench-only secrets for a throwaway server and database.
-const SECRET_KEY: &str = "bench-secret-key-not-a-real-secret-0001";
+pub const SECRET_KEY: &str = "bench-secret-key-not-a-real-secret-0001";
 const TOKEN_KEY: &str = "bench-token-key-not-a-real-secret-000000001";
 
 /// Requests per second assumed for a delete pool before anything was measured.
@@ -40,6 +40,9 @@ pub struct Runner {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
+    if let Some(soak) = args.soak {
+        return crate::soak::run(args, soak);
+    }
     let params = Params::from(args)?;
     let paths = Paths::from(args)?;
     let started = Instant::now();
@@ -232,7 +235,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 /// `vodsnap serve` (release) on the scratch database, with the bench's
 /// credential seeded and, when the binary has the flag, no cleanup workers
 /// (the cleanup of deleted images is not on the measured path).
-fn start_server(
+pub fn start_server(
     vodsnap: &Path,
     database_url: &str,
     params: &Params,

@@ -27,6 +27,12 @@ pub enum Workload {
     /// other workload on the same machine. Not run unless asked for; no
     /// pgbench counterpart.
     Healthz,
+    /// The soak's mix (`--soak`): of every 100 requests about 45 list, 25
+    /// details, 15 registrations of new task ids and 15 deletes of up to
+    /// ten task results the same client registered, so that the data set
+    /// stays about the same size however long it runs. Not chosen by name:
+    /// only `--soak` runs it; no pgbench counterpart.
+    Mixed,
 }
 
 /// What a delete workload consumes: each request does the full work once.
@@ -74,6 +80,7 @@ impl Workload {
             Self::DeleteTasks => "delete-tasks",
             Self::DeleteAsset => "delete-asset",
             Self::Healthz => "healthz",
+            Self::Mixed => "mixed",
         }
     }
 
@@ -87,6 +94,7 @@ impl Workload {
             Self::DeleteTasks => "delete by 10 task ids",
             Self::DeleteAsset => "asset-only delete",
             Self::Healthz => "healthz (HTTP only)",
+            Self::Mixed => "mixed reads, registrations and deletes",
         }
     }
 
@@ -106,7 +114,7 @@ impl Workload {
                 "delete_asset.sql",
                 include_str!("../pgbench/delete_asset.sql"),
             ),
-            Self::Healthz => return None,
+            Self::Healthz | Self::Mixed => return None,
         })
     }
 
@@ -120,7 +128,12 @@ impl Workload {
         match self {
             Self::DeleteTasks => Some(Pool::Tasks),
             Self::DeleteAsset => Some(Pool::Assets),
-            Self::List | Self::ListDeep | Self::Details | Self::Register | Self::Healthz => None,
+            Self::List
+            | Self::ListDeep
+            | Self::Details
+            | Self::Register
+            | Self::Healthz
+            | Self::Mixed => None,
         }
     }
 }

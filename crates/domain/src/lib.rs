@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cleanup;
+pub mod credential;
 pub mod delete_plan;
 pub mod id;
 pub mod image;
@@ -23,6 +24,7 @@ pub use audit::AuditStatus;
 pub use cleanup::{
     AfterFailure, ClaimShares, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError,
 };
+pub use credential::{CredentialState, SeedDecision};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use image::ImageFormat;

@@ -18,7 +18,9 @@ pub mod webhooks;
 pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
 pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
 pub use clock::{Clock, SystemClock};
-pub use credentials::{Credential, CredentialError, CredentialStore};
+pub use credentials::{
+    Credential, CredentialError, CredentialInfo, CredentialSealing, CredentialStore,
+};
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use store::{
@@ -40,7 +42,7 @@ pub use cleanup::MockCleanupQueue;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
-pub use credentials::MockCredentialStore;
+pub use credentials::{MockCredentialSealing, MockCredentialStore};
 #[cfg(feature = "mocks")]
 pub use images::MockImageStore;
 #[cfg(feature = "mocks")]

@@ -142,6 +142,12 @@ impl ServerProcess {
             .unwrap_or(0)
     }
 
+    /// Resident set size now (VmRSS), KiB; `None` if unreadable (not Linux,
+    /// or the process is gone).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.pid())
+    }
+
     /// Leaves the server running after this value is dropped (the caller
     /// stops it by its pid).
     pub fn detach(mut self) -> u32 {
@@ -175,6 +181,16 @@ fn stop(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The resident set size (VmRSS) of process `pid`, KiB; `None` if
+/// unreadable (not Linux, or the process is gone).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// A loopback port that was free a moment ago.

@@ -3,6 +3,7 @@
 //! tools need no database driver.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -62,7 +63,11 @@ impl ScratchDatabase {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let name = format!("{prefix}_{}_{nanos}", std::process::id());
+        // Many tests of one process create theirs at once: a counter keeps
+        // two names apart even within one tick of the clock.
+        static CREATED: AtomicU64 = AtomicU64::new(0);
+        let n = CREATED.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{prefix}_{}_{nanos}_{n}", std::process::id());
         output(&mut psql(admin_url, &format!("CREATE DATABASE {name}"))).with_context(|| {
             format!("creating scratch database {name} (needs `psql`: postgresql-client)")
         })?;

@@ -4,10 +4,11 @@
 //! read and write. Every decision a use case needs comes from the domain:
 //! the registration decision, the delete plan, the outage answer, the
 //! cleanup decision for one object and its retry policy, the format an
-//! image is served as.
+//! image is served as, what seeding a credential does.
 
 pub mod audit;
 pub mod cleanup;
+pub mod credentials;
 pub mod images;
 pub mod recycle_bin;
 pub mod snapshots;
@@ -15,6 +16,7 @@ pub mod webhooks;
 
 pub use audit::AuditTrail;
 pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
+pub use credentials::{CredentialAdmin, KeyRotation};
 pub use images::{OpenImageError, ServedImage, SnapshotImages};
 pub use snapshots::Snapshots;
 pub use webhooks::{

@@ -63,7 +63,12 @@ macro_rules! credential_store_tests {
             $make,
             credential_cases;
             unknown_access_key_is_none,
-            upsert_creates_then_replaces
+            seeding_creates_then_replaces,
+            a_revoked_credential_stays_revoked_through_seeding,
+            created_credentials_sign_with_the_secret_shown_once,
+            revocation_stops_find_and_is_reported_once,
+            the_list_is_oldest_first_and_holds_no_secret,
+            writes_refuse_a_changed_access_key
         );
     };
 }

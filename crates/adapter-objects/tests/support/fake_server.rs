@@ -37,10 +37,3 @@ pub async fn answering(status_line: &'static str) -> u16 {
     });
     port
 }
-
-/// A loopback port with nothing listening on it.
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
-    // Dropping the listener closes the port again.
-}

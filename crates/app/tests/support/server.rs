@@ -268,11 +268,7 @@ impl Serve {
     }
 }
 
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("a local address").port()
-}
+pub use vodsnap_test_support::free_port;
 
 /// Reads `from` line by line into `lines` (echoing each), and signals
 /// `ready` when `serve` says it runs.

@@ -5,7 +5,7 @@
 //! disjoint across processes), the failed attempt's bound time, and
 //! `remaining` while another delete holds some of the asset's tasks.
 
-use super::*;
+use crate::common::*;
 use vodsnap_adapter_postgres::citus::{self, CITUS_TABLES, Placement};
 use vodsnap_adapter_postgres::hot_statements;
 use vodsnap_ports::CleanupQueue;
@@ -309,9 +309,7 @@ async fn a_claim_skips_the_items_another_claimer_holds_without_waiting() {
     let store = PgTaskResultStore::new(db.pool.clone());
     enqueue(&store, "p", "t1", 4).await;
     enqueue(&store, "q", "t1", 2).await;
-    let mut other = PgConnection::connect_with(&db.admin.clone().database(&db.name))
-        .await
-        .unwrap();
+    let mut other = db.connection().await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     let held: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM cleanup_items WHERE project_id = 'p' \

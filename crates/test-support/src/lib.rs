@@ -1,0 +1,26 @@
+//! What the crates' tests share, in one place: a scratch PostgreSQL
+//! database per test ([`db`]), moto's S3 server per test ([`moto`]) and
+//! free loopback ports ([`free_port`]). The standard library only, plus
+//! the tools' own helpers (`vodsnap-server-process`): no runtime, no
+//! driver, so any crate's tests can use it.
+//!
+//! Only ever a dev-dependency (`cargo xtask lint`'s architecture check
+//! refuses it anywhere else). Its helpers panic with a message saying what
+//! is missing (`DATABASE_URL`, `VODSNAP_MOTO_SERVER`): tests that need real
+//! parts fail rather than skip.
+
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a missing part is a failed test, said plainly"
+)]
+
+pub mod db;
+pub mod moto;
+
+pub use vodsnap_server_process::free_port as try_free_port;
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    try_free_port().expect("find a free loopback port")
+}
