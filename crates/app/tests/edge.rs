@@ -240,6 +240,47 @@ async fn slow_headers_and_idle_keep_alive_connections_are_cut_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_refused_unread_closes_its_connection_and_says_so() {
+    // Arrange
+    let (_db, _storage, _secrets, server) = start(&[]).await;
+    let header = |r: &Response, name: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+
+    // Act: an unauthenticated registration; its body is never read.
+    let mut conn = Connection::open(server.addr).await.expect("connect");
+    let body = "{\"asset_id\":\"a\"}";
+    let head = format!(
+        "POST /v1/p/asset/thumbnails HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    conn.stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("request");
+    let refused = conn.answer().await.expect("answer");
+
+    // Assert: 401, `Connection: close`, and the connection is closed, so a
+    // keep-alive client never sends its next request into a closing one.
+    assert_eq!(refused.status, 401);
+    assert_eq!(header(&refused, "connection").as_deref(), Some("close"));
+    assert!(conn.closed_by_server(Duration::from_secs(10)).await);
+
+    // A refusal without a body keeps the connection for the next request.
+    let mut kept = Connection::open(server.addr).await.expect("connect");
+    let first = kept.get("/v1/p/asset/thumbnails").await.expect("first");
+    assert_eq!(first.status, 401);
+    assert_eq!(header(&first, "connection"), None);
+    let second = kept.get("/healthz").await.expect("second");
+    assert_eq!(second.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait_while_open_ones_are_served() {
     // Arrange: the cap is 3, and 3 connections are open and served.
     let (_db, _storage, _secrets, server) = start(&[("--max-connections", "3")]).await;

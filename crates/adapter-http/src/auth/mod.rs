@@ -114,14 +114,40 @@ pub(crate) async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
+    let has_body = carries_body(request.headers());
     match admit(&gate, request).await {
         Ok((request, held)) => {
             let response = next.run(request).await;
             drop(held);
             response
         }
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let mut response = error.into_response();
+            if has_body {
+                // Refused before its body was read (or while reading it):
+                // the rest of the body may still be on the wire, so the
+                // connection cannot carry another request. Say so, rather
+                // than let a keep-alive client send its next request on a
+                // connection the server then closes (RFC 9112, 9.6).
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
     }
+}
+
+/// Whether a request says it has a body: a non-zero `Content-Length`, or
+/// any `Transfer-Encoding`.
+fn carries_body(headers: &axum::http::HeaderMap) -> bool {
+    if headers.contains_key(axum::http::header::TRANSFER_ENCODING) {
+        return true;
+    }
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.to_str().map_or(true, |v| v.trim() != "0"))
 }
 
 /// A credential that the headers alone could check; a signature still
