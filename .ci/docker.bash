@@ -139,16 +139,21 @@ ci_docker_shim() {
       ;;
   esac
   echo "== docker: engine API ${api} < 1.${CI_DOCKER_CLIENT_API_MINOR} (testcontainers): requests go through .ci/docker-api-shim.py at ${CI_DOCKER_SHIM_SOCK}"
+  # A socket file left by an earlier run would answer nothing.
+  rm -f "${CI_DOCKER_SHIM_SOCK}"
   python3 "$(dirname "${BASH_SOURCE[0]}")/docker-api-shim.py" \
     "${CI_DOCKER_SHIM_SOCK}" "${engine}" "${minor}" </dev/null >/tmp/vodsnap-ci-docker-shim.log 2>&1 &
   CI_DOCKER_SHIM_PID=$!
   trap ci_docker_cleanup EXIT
-  for _ in $(seq 50); do
-    [ -S "${CI_DOCKER_SHIM_SOCK}" ] && break
-    sleep 0.1
-  done
   export DOCKER_HOST="unix://${CI_DOCKER_SHIM_SOCK}"
-  ci_docker_answers
+  for _ in $(seq 30); do
+    [ -S "${CI_DOCKER_SHIM_SOCK}" ] && ci_docker_answers && return 0
+    kill -0 "${CI_DOCKER_SHIM_PID}" 2>/dev/null || break
+    sleep 1
+  done
+  echo "== docker: the API shim does not answer; its log:"
+  cat /tmp/vodsnap-ci-docker-shim.log || true
+  return 1
 }
 
 if ! ci_docker_start || ! ci_docker_shim; then
