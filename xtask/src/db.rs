@@ -3,7 +3,10 @@
 //! The order, first match wins:
 //! 1. `DATABASE_URL` from the environment;
 //! 2. a throwaway container started through testcontainers, when a Docker
-//!    engine answers (a `docker` binary alone is not enough);
+//!    engine answers (a `docker` binary alone is not enough); the image is
+//!    the official `postgres:16-alpine`, or `VODSNAP_XTASK_PG_IMAGE=name:tag`
+//!    (a registry mirror's copy, or an image built on a machine without a
+//!    registry, as CI's `.ci/pg-image` does);
 //! 3. the local server at `postgres://postgres@127.0.0.1:5432/postgres`
 //!    (address overridable with `VODSNAP_XTASK_LOCAL_PG=host:port`).
 //!
@@ -23,8 +26,15 @@ use testcontainers_modules::testcontainers::{Container, ImageExt};
 
 use crate::proc;
 
-/// Image tag for the testcontainers path (CI's service runs `postgres:16` too).
+/// Image for the testcontainers path (CI's service runs `postgres:16` too).
+const CONTAINER_NAME: &str = "postgres";
 const CONTAINER_TAG: &str = "16-alpine";
+/// `name:tag` of another image for the testcontainers path.
+pub const IMAGE_ENV: &str = "VODSNAP_XTASK_PG_IMAGE";
+/// Set by xtask for the tests when it took the testcontainers path: the
+/// tests that need an engine of their own (crates/app/tests/outage.rs) must
+/// then run, not skip.
+pub const REQUIRE_DOCKER_ENV: &str = "VODSNAP_TEST_REQUIRE_DOCKER";
 /// Default address of the local server.
 const LOCAL_DEFAULT: &str = "127.0.0.1:5432";
 /// Overrides [`LOCAL_DEFAULT`], e.g. `127.0.0.1:1` to simulate "nothing answers".
@@ -38,7 +48,52 @@ pub const NO_DOCKER_ENV: &str = "VODSNAP_XTASK_NO_DOCKER";
 pub struct Database {
     /// Connection URL, exported to children as `DATABASE_URL`.
     pub url: String,
+    /// `name:tag` of the container's image, on the testcontainers path.
+    pub image: Option<String>,
     _container: Option<Container<Postgres>>,
+}
+
+/// An image reference split into name and tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub name: String,
+    pub tag: String,
+}
+
+impl std::fmt::Display for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.tag)
+    }
+}
+
+/// The image from [`IMAGE_ENV`]'s value (`None`: unset), else the official one.
+///
+/// The value is `name:tag`; the name may carry a registry with a port
+/// (`mirror.example:5000/library/postgres:16`), so the tag is what follows
+/// the last `:` after the last `/`. A missing tag or a digest is refused
+/// rather than guessed: the run must say exactly which image it used.
+pub fn image(value: Option<&str>) -> Result<Image> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Image {
+            name: CONTAINER_NAME.to_owned(),
+            tag: CONTAINER_TAG.to_owned(),
+        });
+    };
+    if value.contains('@') || value.chars().any(char::is_whitespace) {
+        bail!("{IMAGE_ENV}={value:?}: expected name:tag (no digest, no spaces)");
+    }
+    let last_part = value.rsplit('/').next().unwrap_or(value);
+    let Some((_, tag)) = last_part.rsplit_once(':') else {
+        bail!("{IMAGE_ENV}={value:?}: expected name:tag, e.g. vodsnap-ci/postgres:15");
+    };
+    let name = &value[..value.len() - tag.len() - 1];
+    if name.is_empty() || tag.is_empty() || name.ends_with('/') || name.starts_with('/') {
+        bail!("{IMAGE_ENV}={value:?}: expected name:tag, e.g. vodsnap-ci/postgres:15");
+    }
+    Ok(Image {
+        name: name.to_owned(),
+        tag: tag.to_owned(),
+    })
 }
 
 /// Picks a server (see the module docs) and says which on stdout.
@@ -60,6 +115,7 @@ pub fn select() -> Result<Database> {
         }
         return Ok(Database {
             url,
+            image: None,
             _container: None,
         });
     }
@@ -67,11 +123,19 @@ pub fn select() -> Result<Database> {
     if env_flag(NO_DOCKER_ENV) {
         println!("database: testcontainers not tried ({NO_DOCKER_ENV} is set)");
     } else if docker_engine_answers() {
-        println!("database: a Docker engine answers; starting postgres:{CONTAINER_TAG}");
+        let image = image(std::env::var(IMAGE_ENV).ok().as_deref())?;
+        println!("database: a Docker engine answers; starting {image} (testcontainers)");
         let container = Postgres::default()
-            .with_tag(CONTAINER_TAG)
+            .with_name(image.name.clone())
+            .with_tag(image.tag.clone())
             .start()
-            .context("starting a PostgreSQL container with testcontainers")?;
+            .with_context(|| {
+                format!(
+                    "starting a PostgreSQL container from {image} with testcontainers \
+                     (without a registry, build an image and name it in {IMAGE_ENV}; \
+                     or set {NO_DOCKER_ENV}=1 for the local server)"
+                )
+            })?;
         let host = container
             .get_host()
             .context("asking testcontainers for the container's host")?;
@@ -79,9 +143,10 @@ pub fn select() -> Result<Database> {
             .get_host_port_ipv4(5432)
             .context("asking testcontainers for the container's port")?;
         let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
-        println!("database: testcontainers postgres:{CONTAINER_TAG} at {url}");
+        println!("database: testcontainers path: {image} at {url}");
         return Ok(Database {
             url,
+            image: Some(image.to_string()),
             _container: Some(container),
         });
     } else {
@@ -97,6 +162,7 @@ pub fn select() -> Result<Database> {
         println!("database: local server at {url}");
         return Ok(Database {
             url,
+            image: None,
             _container: None,
         });
     }
@@ -166,4 +232,54 @@ fn psql_answers(url: &str) -> bool {
             .args(["-X", "-q", "-d", url, "-c", "select 1"]),
         Duration::from_secs(15),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(value: &str) -> (String, String) {
+        let image = image(Some(value)).unwrap_or_else(|e| panic!("{value}: {e}"));
+        (image.name, image.tag)
+    }
+
+    #[test]
+    fn unset_or_blank_means_the_official_image() {
+        for value in [None, Some(""), Some("  ")] {
+            let image = image(value).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert_eq!(image.to_string(), "postgres:16-alpine", "{value:?}");
+        }
+    }
+
+    #[test]
+    fn name_and_tag_are_split_at_the_tag_colon() {
+        assert_eq!(
+            parsed("vodsnap-ci/postgres:15"),
+            ("vodsnap-ci/postgres".into(), "15".into())
+        );
+        assert_eq!(parsed(" postgres:16 "), ("postgres".into(), "16".into()));
+        // A registry port is part of the name, not the tag.
+        assert_eq!(
+            parsed("mirror.example:5000/library/postgres:16-alpine"),
+            (
+                "mirror.example:5000/library/postgres".into(),
+                "16-alpine".into()
+            )
+        );
+    }
+
+    #[test]
+    fn values_without_a_usable_tag_are_refused() {
+        for value in [
+            "postgres",
+            "mirror.example:5000/postgres",
+            "postgres:",
+            ":16",
+            "postgres@sha256:0123",
+            "postgres:16 extra",
+        ] {
+            let err = image(Some(value)).expect_err(value).to_string();
+            assert!(err.contains(IMAGE_ENV), "{value}: {err}");
+        }
+    }
 }

@@ -16,6 +16,8 @@
 //! Environment:
 //! - `DATABASE_URL`: use this PostgreSQL server (otherwise testcontainers when a
 //!   Docker engine answers, otherwise the local server).
+//! - `VODSNAP_XTASK_PG_IMAGE=name:tag`: the image for testcontainers (default
+//!   the official `postgres:16-alpine`; CI builds its own, see `.ci/pg-image`).
 //! - `VODSNAP_XTASK_NO_DOCKER=1`: never try testcontainers.
 //! - `VODSNAP_XTASK_LOCAL_PG=host:port`: the local server's address (default
 //!   `127.0.0.1:5432`); `127.0.0.1:1` simulates "no server answers".
@@ -41,6 +43,7 @@ use crate::workspace::Workspace;
 
 const ENV_HELP: &str = "Environment:
   DATABASE_URL              PostgreSQL server for the tests (else testcontainers, else local)
+  VODSNAP_XTASK_PG_IMAGE    name:tag of the testcontainers image (default postgres:16-alpine)
   VODSNAP_XTASK_NO_DOCKER   set to 1 to never try testcontainers
   VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)";
 
@@ -96,6 +99,20 @@ fn test() -> Result<ExitCode> {
     };
     // Every child from here on sees the chosen server.
     let mut env = env.with("DATABASE_URL", &database.url);
+    // On the testcontainers path the engine is there for the tests too: the
+    // outage test (crates/app/tests/outage.rs) starts its own container from
+    // the same image, and must run rather than skip.
+    if let Some(image) = &database.image {
+        env = env
+            .with(db::IMAGE_ENV, image)
+            .with(db::REQUIRE_DOCKER_ENV, "1");
+        println!("outage test (crates/app/tests/outage.rs): required, on {image}");
+    } else {
+        println!(
+            "outage test (crates/app/tests/outage.rs): not required (no testcontainers path); \
+             it runs if it can start a container, else it passes saying SKIPPED on stderr"
+        );
+    }
 
     // The venv holds the SDK for the conformance suite and moto, the
     // S3-compatible server that the object-storage tests start.

@@ -83,7 +83,12 @@ pub async fn vodsnap(args: &[&str], env: &[(String, String)]) -> String {
 
 /// `vodsnap cleanup status`, parsed.
 pub async fn cleanup_status(db: &TestDb) -> Value {
-    let out = vodsnap(&["cleanup", "status", "--database-url", db.url()], &[]).await;
+    cleanup_status_at(db.url()).await
+}
+
+/// `vodsnap cleanup status` on the database at `url`, parsed.
+pub async fn cleanup_status_at(url: &str) -> Value {
+    let out = vodsnap(&["cleanup", "status", "--database-url", url], &[]).await;
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("cleanup status: {e}: {out}"))
 }
 
@@ -144,8 +149,13 @@ pub struct Serve {
 
 impl Serve {
     pub fn new(db: &TestDb, secrets: &Secrets, storage: &str) -> Self {
+        Self::on(db.url(), secrets, storage)
+    }
+
+    /// On the database at `database_url` (one the test made otherwise).
+    pub fn on(database_url: &str, secrets: &Secrets, storage: &str) -> Self {
         Self {
-            database_url: db.url().to_owned(),
+            database_url: database_url.to_owned(),
             secrets: secrets.clone(),
             storage: storage.to_owned(),
             cleanup_workers: 1,
@@ -230,8 +240,13 @@ impl Serve {
         // The start-up line is on stdout, or on stderr as a log event with
         // --log-format json.
         let readers = vec![
-            read_lines(out, port, stdout.clone(), Some(ready_tx.clone())),
-            read_lines(err, port, stderr.clone(), Some(ready_tx)),
+            read_lines(
+                out,
+                format!(":{port}"),
+                stdout.clone(),
+                Some(ready_tx.clone()),
+            ),
+            read_lines(err, format!(":{port}"), stderr.clone(), Some(ready_tx)),
         ];
         let mut server = Server {
             addr,
@@ -274,14 +289,14 @@ pub use vodsnap_test_support::free_port;
 /// `ready` when `serve` says it runs.
 fn read_lines(
     from: impl Read + Send + 'static,
-    port: u16,
+    label: String,
     lines: Arc<Mutex<Vec<String>>>,
     mut ready: Option<mpsc::UnboundedSender<()>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(from).lines() {
             let Ok(line) = line else { break };
-            eprintln!("[vodsnap :{port}] {line}");
+            eprintln!("[vodsnap {label}] {line}");
             if line.contains("vodsnap is running on")
                 && let Some(tx) = ready.take()
             {
@@ -312,6 +327,13 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("the server runs").id()
+    }
+
+    /// Whether the process still runs (it has not exited, nor been killed).
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// `kill -9`: the process dies at once, mid-request or not. Returns
@@ -374,5 +396,75 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A long-running `vodsnap` command other than `serve` (`cleanup run`),
+/// its output echoed and kept; killed and waited for when dropped.
+#[derive(Debug)]
+pub struct Process {
+    child: Option<Child>,
+    readers: Vec<JoinHandle<()>>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `vodsnap {args}` with a clean environment plus `env`.
+    pub fn start(args: &[&str], env: &[(String, String)]) -> Self {
+        let mut child = command(env)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to run {BINARY}: {e}"));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let label = format!("{} pid {}", args.first().unwrap_or(&""), child.id());
+        let readers = vec![
+            read_lines(
+                child.stdout.take().expect("piped"),
+                label.clone(),
+                lines.clone(),
+                None,
+            ),
+            read_lines(
+                child.stderr.take().expect("piped"),
+                label,
+                lines.clone(),
+                None,
+            ),
+        ];
+        Self {
+            child: Some(child),
+            readers,
+            lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the process runs").id()
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Everything it wrote so far, both streams.
+    pub fn log(&self) -> String {
+        self.lines.lock().expect("log lock").join("\n")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
     }
 }
