@@ -1,6 +1,6 @@
 //! In-memory task results, with tombstones for deleted task ids.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::cleanup::CleanupState;
@@ -13,9 +13,9 @@ use vodsnap_domain::{
 
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, CleanupError, CleanupItem, CleanupQueue,
-    CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, Inserted, ListError,
-    Listing, ParkedItem, PingError, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage,
-    Stored, TaskResultStore,
+    CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DetailsError, FailedAttempt,
+    Inserted, ListError, Listing, ParkedItem, PingError, PreviewPlanner, PreviewedDelete,
+    RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
 
 #[derive(Debug, Default)]
@@ -320,21 +320,49 @@ impl CleanupQueue for MemoryStore {
         }))
     }
 
-    async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.complete(item.id, worker)))
+    async fn referenced(
+        &self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
+        Ok(self.with_inner(|inner| {
+            let Some(p) = inner.projects.get(project) else {
+                return BTreeSet::new();
+            };
+            let wanted: BTreeSet<&ObjectKey> = keys.iter().collect();
+            p.live
+                .values()
+                .flat_map(|t| t.snapshots().iter().map(|s| s.object_key()))
+                .filter(|k| wanted.contains(k))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn complete(
+        &self,
+        items: &[CleanupItem],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, CleanupError> {
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        Ok(self.with_inner(|inner| inner.cleanup.complete_all(&ids, worker, now)))
     }
 
     async fn fail(
         &self,
-        item: &CleanupItem,
+        failures: &[FailedAttempt],
         worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
         // Parked items keep no time here: only `status` and `parked` read
         // the queue, and neither reports when an item was parked.
         _now: Timestamp,
-    ) -> Result<bool, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.fail(item.id, worker, error, retry_at)))
+    ) -> Result<u64, CleanupError> {
+        Ok(self.with_inner(|inner| {
+            failures
+                .iter()
+                .filter(|f| inner.cleanup.fail(f.item.id, worker, &f.error, f.retry_at))
+                .count() as u64
+        }))
     }
 
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {

@@ -49,6 +49,12 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "cleanup_drained",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 
@@ -193,6 +199,7 @@ mod tests {
                 "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('cleanup_drained', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_reference_table('credentials')",
             ]
         );
@@ -218,10 +225,15 @@ mod tests {
             [
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('cleanup_drained', 'project_id', colocate_with => 'task_results')",
             ]
         );
         let mut all = existing;
-        all.extend([done("cleanup_items"), done("audit_log")]);
+        all.extend([
+            done("cleanup_items"),
+            done("audit_log"),
+            done("cleanup_drained"),
+        ]);
         assert!(plan(&all).unwrap().is_empty());
     }
 

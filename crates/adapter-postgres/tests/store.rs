@@ -488,6 +488,7 @@ async fn every_project_table_is_keyed_by_project_first() {
         leading,
         [
             ("audit_log".to_owned(), "project_id".to_owned()),
+            ("cleanup_drained".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
@@ -580,8 +581,9 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2.
-    assert_eq!(collations.len(), 8);
+    // task_results: 3, snapshots: 2, cleanup_items: 1, audit_log: 2,
+    // cleanup_drained: 1.
+    assert_eq!(collations.len(), 9);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }

@@ -19,7 +19,8 @@ pub mod time;
 
 pub use audit::AuditStatus;
 pub use cleanup::{
-    AfterFailure, ClaimShares, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError,
+    AfterFailure, ClaimShares, CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW,
+    RetryPolicy, RetryPolicyError,
 };
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};

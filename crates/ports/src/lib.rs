@@ -15,7 +15,9 @@ pub mod store;
 pub mod tokens;
 
 pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
-pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
+pub use cleanup::{
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem,
+};
 pub use clock::{Clock, SystemClock};
 pub use credentials::{Credential, CredentialError, CredentialStore};
 pub use images::{ImageStore, ImageStoreError};
