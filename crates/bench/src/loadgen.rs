@@ -404,6 +404,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, seq: &mut u64) ->
                 expect: Expect::Deleted(0),
             }
         }
+        // Not an HTTP workload: `crate::cleanup` runs it on its own.
+        Workload::Cleanup => return None,
     })
 }
 

@@ -27,6 +27,10 @@ pub enum Workload {
     /// other workload on the same machine. Not run unless asked for; no
     /// pgbench counterpart.
     Healthz,
+    /// The cleanup's drain of deleted objects against the store's raw bulk
+    /// delete, on moto and a directory (`crate::cleanup`); a run of its
+    /// own, not by default (it needs moto); no pgbench counterpart.
+    Cleanup,
 }
 
 /// What a delete workload consumes: each request does the full work once.
@@ -49,7 +53,7 @@ impl Workload {
         Self::DeleteAsset,
     ];
 
-    const EVERY: [Self; 7] = [
+    const EVERY: [Self; 8] = [
         Self::List,
         Self::ListDeep,
         Self::Details,
@@ -57,6 +61,7 @@ impl Workload {
         Self::DeleteTasks,
         Self::DeleteAsset,
         Self::Healthz,
+        Self::Cleanup,
     ];
 
     /// The workload named `name` on the command line.
@@ -74,6 +79,7 @@ impl Workload {
             Self::DeleteTasks => "delete-tasks",
             Self::DeleteAsset => "delete-asset",
             Self::Healthz => "healthz",
+            Self::Cleanup => "cleanup",
         }
     }
 
@@ -87,6 +93,7 @@ impl Workload {
             Self::DeleteTasks => "delete by 10 task ids",
             Self::DeleteAsset => "asset-only delete",
             Self::Healthz => "healthz (HTTP only)",
+            Self::Cleanup => "cleanup drain",
         }
     }
 
@@ -106,7 +113,7 @@ impl Workload {
                 "delete_asset.sql",
                 include_str!("../pgbench/delete_asset.sql"),
             ),
-            Self::Healthz => return None,
+            Self::Healthz | Self::Cleanup => return None,
         })
     }
 
@@ -120,7 +127,12 @@ impl Workload {
         match self {
             Self::DeleteTasks => Some(Pool::Tasks),
             Self::DeleteAsset => Some(Pool::Assets),
-            Self::List | Self::ListDeep | Self::Details | Self::Register | Self::Healthz => None,
+            Self::List
+            | Self::ListDeep
+            | Self::Details
+            | Self::Register
+            | Self::Healthz
+            | Self::Cleanup => None,
         }
     }
 }
