@@ -29,6 +29,14 @@ pub(crate) struct CleanupStatusBody {
     /// Objects of deleted task results kept in the recycle bin
     /// (`--retention`) until their `purge_at`; not counted in `queued`.
     recycle_bin: u64,
+    /// Objects the cleanup finished (removed, or kept because a live task
+    /// still references them) during the last minute, by every worker.
+    drained_last_minute: u64,
+    /// The same, per second.
+    drain_per_second: f64,
+    /// The time to drain the queue at that rate, in seconds: 0 when it is
+    /// empty, null when objects wait and nothing drained in the last minute.
+    seconds_to_drain: Option<u64>,
 }
 
 #[utoipa::path(
@@ -48,7 +56,11 @@ pub(crate) async fn status(
     Extension(_caller): Extension<Caller>,
 ) -> Result<Json<CleanupStatusBody>, ApiError> {
     let status = state.cleanup.status().await?;
+    let drain = vodsnap_service::CleanupAdmin::drain(&status);
     Ok(Json(CleanupStatusBody {
+        drained_last_minute: status.drained_in_window,
+        drain_per_second: (drain.per_second() * 10.0).round() / 10.0,
+        seconds_to_drain: drain.time_to_drain().map(|d| d.as_secs()),
         queued: status.queued,
         leased: status.leased,
         parked: status.parked,

@@ -455,6 +455,9 @@ async fn the_cleanup_backlog_is_read_with_a_token() {
     assert_eq!(body["queued"], 1);
     assert_eq!(body["parked"], 0);
     assert!(body["oldest_enqueued_at"].is_string(), "{body}");
+    // Nothing drained yet: the backlog has no end in sight.
+    assert_eq!(body["drained_last_minute"], 0);
+    assert!(body["seconds_to_drain"].is_null(), "{body}");
 
     let anonymous = Request::builder()
         .uri("/v1/p1/cleanup/status")

@@ -1,9 +1,9 @@
 //! The in-memory cleanup queue, kept under the store's lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, TaskId, Timestamp};
+use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp};
 use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
 
 #[derive(Debug)]
@@ -50,6 +50,9 @@ impl Queued {
 pub(crate) struct CleanupState {
     items: BTreeMap<i64, Queued>,
     next_id: i64,
+    /// Items completed, by when: the drain rate's window, older entries
+    /// dropped as new ones come.
+    drained: VecDeque<(Timestamp, u64)>,
 }
 
 fn plus(at: Timestamp, d: Duration) -> Timestamp {
@@ -171,7 +174,23 @@ impl CleanupState {
         claimed
     }
 
-    pub(crate) fn complete(&mut self, id: i64, worker: &str) -> bool {
+    /// Completes the items `worker` holds, counting them as drained at `now`.
+    pub(crate) fn complete_all(&mut self, ids: &[i64], worker: &str, now: Timestamp) -> u64 {
+        let done = ids.iter().filter(|id| self.complete(**id, worker)).count() as u64;
+        let since = Timestamp::from_micros(
+            now.as_micros()
+                .saturating_sub(i64::try_from(RATE_WINDOW.as_micros()).unwrap_or(i64::MAX)),
+        );
+        while self.drained.front().is_some_and(|(at, _)| *at <= since) {
+            self.drained.pop_front();
+        }
+        if done > 0 {
+            self.drained.push_back((now, done));
+        }
+        done
+    }
+
+    fn complete(&mut self, id: i64, worker: &str) -> bool {
         // A worker whose lease ran out may still finish: its work is done
         // and idempotent, and a second worker will find nothing to redo.
         let owned = self
@@ -210,6 +229,15 @@ impl CleanupState {
 
     pub(crate) fn status(&self, now: Timestamp) -> CleanupStatus {
         let mut status = CleanupStatus::default();
+        let since = now
+            .as_micros()
+            .saturating_sub(i64::try_from(RATE_WINDOW.as_micros()).unwrap_or(i64::MAX));
+        status.drained_in_window = self
+            .drained
+            .iter()
+            .filter(|(at, _)| at.as_micros() > since && *at <= now)
+            .map(|(_, n)| n)
+            .sum();
         for q in self.items.values() {
             status.failed_attempts += u64::from(q.item.attempts);
             if q.parked {

@@ -1,6 +1,6 @@
 //! In-memory task results, with tombstones for deleted task ids.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::cleanup::CleanupState;
@@ -18,8 +18,9 @@ use vodsnap_domain::{Secret, WebhookId};
 use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CleanupError, CleanupItem,
     CleanupQueue, CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
-    DetailsError, Inserted, ListError, Listing, ParkedItem, PingError, PlannedBinChange,
-    PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
+    DetailsError, FailedAttempt, Inserted, ListError, Listing, ParkedItem, PingError,
+    PlannedBinChange, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored,
+    TaskResultStore,
 };
 use vodsnap_ports::{
     ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
@@ -489,21 +490,49 @@ impl CleanupQueue for MemoryStore {
         }))
     }
 
-    async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.complete(item.id, worker)))
+    async fn referenced(
+        &self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
+        Ok(self.with_inner(|inner| {
+            let Some(p) = inner.projects.get(project) else {
+                return BTreeSet::new();
+            };
+            let wanted: BTreeSet<&ObjectKey> = keys.iter().collect();
+            p.live
+                .values()
+                .flat_map(|t| t.snapshots().iter().map(|s| s.object_key()))
+                .filter(|k| wanted.contains(k))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn complete(
+        &self,
+        items: &[CleanupItem],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, CleanupError> {
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        Ok(self.with_inner(|inner| inner.cleanup.complete_all(&ids, worker, now)))
     }
 
     async fn fail(
         &self,
-        item: &CleanupItem,
+        failures: &[FailedAttempt],
         worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
         // Parked items keep no time here: only `status` and `parked` read
         // the queue, and neither reports when an item was parked.
         _now: Timestamp,
-    ) -> Result<bool, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.fail(item.id, worker, error, retry_at)))
+    ) -> Result<u64, CleanupError> {
+        Ok(self.with_inner(|inner| {
+            failures
+                .iter()
+                .filter(|f| inner.cleanup.fail(f.item.id, worker, &f.error, f.retry_at))
+                .count() as u64
+        }))
     }
 
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {

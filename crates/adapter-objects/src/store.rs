@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use futures::StreamExt as _;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -32,6 +33,11 @@ pub const MAX_RETRIES: usize = 3;
 /// than after object_store's default three minutes.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(10);
 
+/// How many single-object deletes run at once when a batch is removed
+/// without a bulk request (`--storage-bulk-delete false`, or a store with
+/// no bulk API): object_store's own figure for S3 without bulk delete.
+pub const SINGLE_DELETES_IN_FLIGHT: usize = 20;
+
 /// Snapshot images in object storage: an S3-compatible bucket, a local
 /// directory or memory, as `--storage` says.
 #[derive(Clone)]
@@ -40,6 +46,9 @@ pub struct ObjectImageStore {
     /// The same store when it is S3, for presigning.
     s3: Option<Arc<AmazonS3>>,
     description: String,
+    /// Whether `delete_many` goes through object_store's `delete_stream`
+    /// (S3: `DeleteObjects`, 1,000 keys a request) or one `DELETE` per key.
+    bulk_delete: bool,
 }
 
 /// By hand: object_store's S3 client would print its credentials.
@@ -96,6 +105,7 @@ impl ObjectImageStore {
                     objects: Arc::new(objects),
                     s3: None,
                     description: url.to_string(),
+                    bulk_delete: true,
                 })
             }
             StorageUrl::S3 { bucket } => open_s3(bucket, aws_settings(env)),
@@ -103,8 +113,19 @@ impl ObjectImageStore {
                 objects: Arc::new(InMemory::new()),
                 s3: None,
                 description: url.to_string(),
+                bulk_delete: true,
             }),
         }
+    }
+
+    /// With `false`, a batch is removed with one `DELETE` per key (at most
+    /// [`SINGLE_DELETES_IN_FLIGHT`] at once) instead of a bulk request: for
+    /// S3-compatible services without `DeleteObjects`
+    /// (`--storage-bulk-delete false`). The default is bulk.
+    #[must_use]
+    pub fn with_bulk_delete(mut self, bulk: bool) -> Self {
+        self.bulk_delete = bulk;
+        self
     }
 
     /// Presigned GET links to this store's objects, valid for `ttl`; `None`
@@ -165,10 +186,10 @@ fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<O
             },
             max_retries: MAX_RETRIES,
             retry_timeout: RETRY_WINDOW,
-        })
-        // One object per call: plain `DELETE /key` works on every
-        // S3-compatible service, the bulk `POST /?delete` API not on all.
-        .with_disable_bulk_delete(true);
+        });
+    // Bulk `POST /?delete` stays on in object_store: `delete_many` takes
+    // the single-key path itself when `--storage-bulk-delete false` says
+    // the service lacks it.
     for (name, value) in &settings {
         if matches!(
             name.as_str(),
@@ -201,6 +222,7 @@ fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<O
         objects: s3.clone(),
         s3: Some(s3),
         description,
+        bulk_delete: true,
     })
 }
 
@@ -243,8 +265,132 @@ fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
     }
 }
 
+/// One result per key of a `delete_stream` call, in the order of `keys`.
+///
+/// object_store answers with the paths it removed and with errors; a bulk
+/// request's answer comes in the storage's order, and a request that
+/// failed whole is one error for all its keys. So: a key whose path came
+/// back is removed; a key named alone by an error (its message names the
+/// path: object_store's `DeleteFailed` and `NotFound` do) gets that error,
+/// an absent object counting as removed; any key left gets the other
+/// errors (a whole request's, which names every key), never a success it
+/// was not given.
+fn per_key_results(
+    keys: &[ObjectKey],
+    answers: Vec<object_store::Result<Path>>,
+) -> Vec<Result<(), ImageStoreError>> {
+    let mut removed = std::collections::HashSet::new();
+    let mut errors = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(path) => {
+                removed.insert(path.to_string());
+            }
+            Err(err) => errors.push(err),
+        }
+    }
+    // Each error goes to the longest key its message names, so that
+    // `a/1.jpg2`'s error is not taken for `a/1.jpg`'s.
+    let mut named: std::collections::HashMap<usize, object_store::Error> =
+        std::collections::HashMap::new();
+    let mut unnamed = Vec::new();
+    for err in errors {
+        let text = err.to_string();
+        let mut named_here: Vec<usize> = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, k)| {
+                !removed.contains(k.as_str()) && !named.contains_key(i) && text.contains(k.as_str())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        // Keys that are prefixes of a longer named key (`a/1.jpg` inside
+        // `a/1.jpg2`) are not named by it.
+        let all = named_here.clone();
+        named_here.retain(|&i| {
+            !all.iter().any(|&j| {
+                j != i
+                    && keys[j].as_str().len() > keys[i].as_str().len()
+                    && keys[j].as_str().contains(keys[i].as_str())
+            })
+        });
+        match named_here.as_slice() {
+            // One key named: the error is that key's.
+            [i] => {
+                named.insert(*i, err);
+            }
+            // None or several (a request that failed whole lists them
+            // all): every key without an answer gets it.
+            _ => unnamed.push(text),
+        }
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            if removed.contains(key.as_str()) {
+                return Ok(());
+            }
+            let doing = || format!("failed to delete image {:?}", key.as_str());
+            match named.remove(&i) {
+                Some(err) if is_absent(&err) => Ok(()),
+                Some(err) => Err(failure(err, doing())),
+                None => Err(ImageStoreError::Unavailable(anyhow::anyhow!(
+                    "{}: the storage did not confirm the removal{}",
+                    doing(),
+                    if unnamed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", unnamed.join("; "))
+                    }
+                ))),
+            }
+        })
+        .collect()
+}
+
 #[async_trait]
 impl ImageStore for ObjectImageStore {
+    #[tracing::instrument(name = "image_store.delete_many", skip_all, fields(store = %self.description, keys = keys.len(), bulk = self.bulk_delete))]
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Vec<Result<(), ImageStoreError>> {
+        if !self.bulk_delete {
+            let deletes: Vec<_> = keys.iter().map(|key| self.delete(key)).collect();
+            return futures::stream::iter(deletes)
+                .buffered(SINGLE_DELETES_IN_FLIGHT)
+                .collect()
+                .await;
+        }
+        // Keys object_store would store under another name are refused
+        // one by one; the others go in one stream.
+        let locations: Vec<Result<Path, ImageStoreError>> = keys.iter().map(location).collect();
+        let valid: Vec<ObjectKey> = keys
+            .iter()
+            .zip(&locations)
+            .filter(|(_, l)| l.is_ok())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let paths: Vec<object_store::Result<Path>> = locations
+            .iter()
+            .filter_map(|l| l.as_ref().ok().cloned().map(Ok))
+            .collect();
+        let answers: Vec<object_store::Result<Path>> = self
+            .objects
+            .delete_stream(futures::stream::iter(paths).boxed())
+            .collect()
+            .await;
+        let mut results = per_key_results(&valid, answers).into_iter();
+        locations
+            .into_iter()
+            .map(|l| match l {
+                Ok(_) => results.next().unwrap_or_else(|| {
+                    Err(ImageStoreError::Unknown(anyhow::anyhow!(
+                        "no answer for a key of the batch"
+                    )))
+                }),
+                Err(refused) => Err(refused),
+            })
+            .collect()
+    }
+
     #[tracing::instrument(name = "image_store.delete", skip_all, fields(store = %self.description, key = key.as_str()))]
     async fn delete(&self, key: &ObjectKey) -> Result<(), ImageStoreError> {
         let path = location(key)?;

@@ -111,6 +111,19 @@ macro_rules! image_store_suite {
             }
 
             #[tokio::test]
+            async fn delete_many_removes_each_key_and_absent_ones_count() {
+                let fx = $backend();
+                suite::delete_many_removes_each_key_and_absent_ones_count(&fx.store).await;
+            }
+
+            #[tokio::test]
+            async fn delete_many_without_bulk_requests_removes_the_same() {
+                let fx = $backend();
+                let store = fx.store.clone().with_bulk_delete(false);
+                suite::delete_many_removes_each_key_and_absent_ones_count(&store).await;
+            }
+
+            #[tokio::test]
             async fn describes_itself_without_secrets() {
                 let fx = $backend();
                 suite::describes_itself_without_secrets(&fx.store, $describes_as);
@@ -184,6 +197,50 @@ async fn an_s3_endpoint_refusing_access_is_not_unavailable() {
         matches!(outcome, Err(ImageStoreError::Unknown(_))),
         "expected Unknown, got {outcome:?}"
     );
+}
+
+/// What S3 answers to a `DeleteObjects` of three keys when the middle one
+/// was refused (`AccessDenied`, e.g. an object-level policy), in the
+/// storage's own order. (A `SlowDown` or `InternalError` anywhere in the
+/// answer makes object_store retry the whole request instead.)
+const PARTIAL_DELETE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+<Deleted><Key>p1/a/t/2.jpg</Key></Deleted>\
+<Error><Key>p1/a/t/1.jpg</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>\
+<Deleted><Key>p1/a/t/0.jpg</Key></Deleted>\
+</DeleteResult>";
+
+#[tokio::test]
+async fn a_bulk_delete_names_exactly_the_keys_that_failed() {
+    let port = fake_server::answering_with("200 OK", PARTIAL_DELETE).await;
+    let store = moto::s3_store("vodsnap-images", port);
+    let keys = [
+        key("p1/a/t/0.jpg"),
+        key("p1/a/t/1.jpg"),
+        key("p1/a/t/2.jpg"),
+    ];
+
+    let results = store.delete_many(&keys).await;
+
+    let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
+    assert_eq!(failed, [false, true, false], "{results:?}");
+    let error = format!("{:#}", results[1].as_ref().unwrap_err());
+    assert!(error.contains("AccessDenied"), "{error}");
+}
+
+#[tokio::test]
+async fn a_bulk_delete_that_fails_whole_fails_every_key() {
+    let store = moto::s3_store("vodsnap-images", vodsnap_test_support::free_port());
+    let keys = [key("p1/a/t/0.jpg"), key("p1/a/t/1.jpg")];
+
+    let results = tokio::time::timeout(OUTAGE_LIMIT, store.delete_many(&keys))
+        .await
+        .expect("ends within the retry window");
+
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert!(matches!(r, Err(ImageStoreError::Unavailable(_))), "{r:?}");
+    }
 }
 
 #[tokio::test]

@@ -50,6 +50,12 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
         },
     ),
     (
+        "cleanup_drained",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
+    (
         "live_task_counts",
         Placement::Distributed {
             colocate_with: Some("task_results"),
@@ -217,6 +223,7 @@ mod tests {
                 "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('cleanup_drained', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('live_task_counts', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
@@ -246,6 +253,7 @@ mod tests {
             [
                 "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('cleanup_drained', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('live_task_counts', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
@@ -256,6 +264,7 @@ mod tests {
         all.extend([
             done("cleanup_items"),
             done("audit_log"),
+            done("cleanup_drained"),
             done("live_task_counts"),
             done("webhooks"),
             done("webhook_events"),

@@ -2,12 +2,15 @@
 //! claimed project by project so that each locking statement names one
 //! project (and so, under Citus, one shard).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, Timestamp};
-use vodsnap_ports::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
+use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, RATE_WINDOW, Timestamp};
+use vodsnap_ports::{
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem,
+};
 
 use crate::db_error::{DbError, DbResultExt};
 use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
@@ -26,6 +29,11 @@ fn into_item((project, id, key, attempts): ItemRow) -> Result<CleanupItem, DbErr
 fn plus(at: Timestamp, d: Duration) -> Timestamp {
     let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
     Timestamp::from_micros(at.as_micros().saturating_add(micros))
+}
+
+fn minus(at: Timestamp, d: Duration) -> Timestamp {
+    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    Timestamp::from_micros(at.as_micros().saturating_sub(micros))
 }
 
 /// The claim's first step: the projects that have due items, oldest due
@@ -58,16 +66,53 @@ pub(crate) const CLAIM_IN_PROJECT: &str = "\
 pub(crate) const IS_REFERENCED: &str =
     "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)";
 
-pub(crate) const COMPLETE: &str =
-    "DELETE FROM cleanup_items WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
+/// The reference check of a whole batch's keys of one project, in one
+/// statement (through `snapshots_by_project_object_key`).
+pub(crate) const REFERENCED: &str = "\
+    SELECT DISTINCT object_key FROM snapshots \
+    WHERE project_id = $1 AND object_key = ANY($2)";
 
-/// A failed attempt. The times are bound (`$5` the retry, `$6` when parked),
-/// never `now()`: Citus refuses a non-immutable function inside `CASE` or
-/// `COALESCE`, and the clock belongs to the caller.
+/// The completion of a batch's items of one project, in one statement:
+/// removes the items `$3` still holds, counts them as drained at `$4` in
+/// `cleanup_drained` (one row, none when nothing was completed), and drops
+/// the project's drained rows older than `$5` (the rate window's start).
+/// Every part names `project_id = $1`: with Citus, one shard of colocated
+/// tables.
+pub(crate) const COMPLETE: &str = "\
+    WITH done AS ( \
+        DELETE FROM cleanup_items \
+        WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
+        RETURNING id), \
+    expired AS ( \
+        DELETE FROM cleanup_drained WHERE project_id = $1 AND at < $5) \
+    INSERT INTO cleanup_drained (project_id, at, items) \
+    SELECT $1, $4, count(*)::integer FROM done HAVING count(*) > 0 \
+    RETURNING items";
+
+/// Failed attempts of a batch's items of one project, in one statement:
+/// each item's error, retry time and park time sit at its id's position in
+/// the arrays (`array_position`, immutable: Citus accepts it where it
+/// refuses `now()`). The times are bound, never `now()`: the clock belongs
+/// to the caller.
 pub(crate) const FAIL: &str = "\
-    UPDATE cleanup_items SET attempts = attempts + 1, lease_owner = NULL, \
-        lease_until = NULL, last_error = $4, due_at = COALESCE($5, due_at), parked_at = $6 \
-    WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
+    UPDATE cleanup_items SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, \
+        last_error = ($4::text[])[array_position($2::bigint[], id)], \
+        due_at = COALESCE(($5::timestamptz[])[array_position($2::bigint[], id)], due_at), \
+        parked_at = ($6::timestamptz[])[array_position($2::bigint[], id)] \
+    WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3";
+
+/// Items by project, in first-seen order.
+fn by_project<T>(items: &[T], project: impl Fn(&T) -> &ProjectId) -> Vec<(&ProjectId, Vec<&T>)> {
+    let mut groups: Vec<(&ProjectId, Vec<&T>)> = Vec::new();
+    for item in items {
+        let p = project(item);
+        match groups.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, members)) => members.push(item),
+            None => groups.push((p, vec![item])),
+        }
+    }
+    groups
+}
 
 #[async_trait]
 impl CleanupQueue for PgTaskResultStore {
@@ -146,54 +191,108 @@ impl CleanupQueue for PgTaskResultStore {
         Ok(referenced)
     }
 
-    async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError> {
-        let done = sqlx::query(COMPLETE)
-            .bind(item.project.as_str())
-            .bind(item.id)
-            .bind(worker)
-            .execute(&mut *self.database().acquire().await?)
+    async fn referenced(
+        &self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
+        if keys.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let raw: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+        let found: Vec<String> = sqlx::query_scalar(REFERENCED)
+            .bind(project.as_str())
+            .bind(&raw)
+            .fetch_all(&mut *self.database().acquire().await?)
             .await
-            .db("failed to complete a cleanup item")?
-            .rows_affected();
-        Ok(done == 1)
+            .db("failed to check whether objects are still referenced")?;
+        Ok(found
+            .iter()
+            .map(|k| parse_stored(ObjectKey::parse, k))
+            .collect::<Result<_, _>>()?)
     }
 
+    /// [`COMPLETE`] once per project among `items`, each in autocommit.
+    #[tracing::instrument(skip_all, fields(items = items.len()))]
+    async fn complete(
+        &self,
+        items: &[CleanupItem],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, CleanupError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let at = to_db_time(now)?;
+        let window_start = to_db_time(minus(now, RATE_WINDOW))?;
+        let mut conn = self.database().acquire().await?;
+        let mut done = 0u64;
+        for (project, members) in by_project(items, |i| &i.project) {
+            let ids: Vec<i64> = members.iter().map(|i| i.id).collect();
+            let n: Option<i32> = sqlx::query_scalar(COMPLETE)
+                .bind(project.as_str())
+                .bind(&ids)
+                .bind(worker)
+                .bind(at)
+                .bind(window_start)
+                .fetch_optional(&mut *conn)
+                .await
+                .db("failed to complete cleanup items")?;
+            done += n.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        }
+        Ok(done)
+    }
+
+    /// [`FAIL`] once per project among `failures`, each in autocommit.
+    #[tracing::instrument(skip_all, fields(items = failures.len()))]
     async fn fail(
         &self,
-        item: &CleanupItem,
+        failures: &[FailedAttempt],
         worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<bool, CleanupError> {
-        let parked_at = match retry_at {
-            Some(_) => None,
-            None => Some(to_db_time(now)?),
-        };
-        let retry_at = retry_at.map(to_db_time).transpose()?;
-        let updated = sqlx::query(FAIL)
-            .bind(item.project.as_str())
-            .bind(item.id)
-            .bind(worker)
-            .bind(error)
-            .bind(retry_at)
-            .bind(parked_at)
-            .execute(&mut *self.database().acquire().await?)
-            .await
-            .db("failed to record a failed cleanup attempt")?
-            .rows_affected();
-        Ok(updated == 1)
+    ) -> Result<u64, CleanupError> {
+        if failures.is_empty() {
+            return Ok(0);
+        }
+        let now_db = to_db_time(now)?;
+        let mut conn = self.database().acquire().await?;
+        let mut recorded = 0u64;
+        for (project, members) in by_project(failures, |f| &f.item.project) {
+            let ids: Vec<i64> = members.iter().map(|f| f.item.id).collect();
+            let errors: Vec<&str> = members.iter().map(|f| f.error.as_str()).collect();
+            let retry_at = members
+                .iter()
+                .map(|f| f.retry_at.map(to_db_time).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            let parked_at: Vec<Option<DateTime<Utc>>> = members
+                .iter()
+                .map(|f| f.retry_at.is_none().then_some(now_db))
+                .collect();
+            recorded += sqlx::query(FAIL)
+                .bind(project.as_str())
+                .bind(&ids)
+                .bind(worker)
+                .bind(&errors)
+                .bind(&retry_at)
+                .bind(&parked_at)
+                .execute(&mut *conn)
+                .await
+                .db("failed to record failed cleanup attempts")?
+                .rows_affected();
+        }
+        Ok(recorded)
     }
 
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {
         // An item in a recycle bin waits on purpose (not yet due, never
         // handed to the cleanup): it is counted apart, not as backlog.
-        let (queued, recycle_bin, leased, parked, oldest, attempts): (
+        let (queued, recycle_bin, leased, parked, oldest, attempts, drained): (
             i64,
             i64,
             i64,
             i64,
             Option<DateTime<Utc>>,
+            i64,
             i64,
         ) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
@@ -201,13 +300,16 @@ impl CleanupQueue for PgTaskResultStore {
                     count(*) FILTER (WHERE parked_at IS NULL AND lease_until > $1), \
                     count(*) FILTER (WHERE parked_at IS NOT NULL), \
                     min(enqueued_at) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
-                    coalesce(sum(attempts), 0)::bigint \
+                    coalesce(sum(attempts), 0)::bigint, \
+                    (SELECT coalesce(sum(items), 0)::bigint FROM cleanup_drained \
+                     WHERE at > $2 AND at <= $1) \
              FROM (SELECT parked_at, lease_until, enqueued_at, attempts, \
                           (parked_at IS NULL AND lease_owner IS NULL AND attempts = 0 \
                            AND due_at > $1) AS in_bin \
                    FROM cleanup_items) c",
         )
         .bind(to_db_time(now)?)
+        .bind(to_db_time(minus(now, RATE_WINDOW))?)
         .fetch_one(&mut *self.database().acquire().await?)
         .await
         .db("failed to read the cleanup queue's figures")?;
@@ -219,6 +321,7 @@ impl CleanupQueue for PgTaskResultStore {
             parked: count(parked),
             oldest_enqueued_at: oldest.map(from_db_time),
             failed_attempts: count(attempts),
+            drained_in_window: count(drained),
         })
     }
 

@@ -129,6 +129,7 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("DUE_PROJECTS", cleanup::DUE_PROJECTS),
         ("CLAIM_IN_PROJECT", cleanup::CLAIM_IN_PROJECT),
         ("IS_REFERENCED", cleanup::IS_REFERENCED),
+        ("REFERENCED", cleanup::REFERENCED),
         ("COMPLETE", cleanup::COMPLETE),
         ("FAIL", cleanup::FAIL),
         ("WEBHOOK_CREATE", webhooks::CREATE),

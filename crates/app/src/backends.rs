@@ -96,7 +96,13 @@ pub fn images(args: &StorageArgs) -> anyhow::Result<ObjectImageStore> {
             StorageUrl::File(dir)
         }
     };
-    let store = ObjectImageStore::open(&url).context("failed to open the image storage")?;
-    tracing::info!(storage = store.describe(), "image storage");
+    let store = ObjectImageStore::open(&url)
+        .context("failed to open the image storage")?
+        .with_bulk_delete(args.storage_bulk_delete);
+    tracing::info!(
+        storage = store.describe(),
+        bulk_delete = args.storage_bulk_delete,
+        "image storage"
+    );
     Ok(store)
 }

@@ -42,9 +42,9 @@ pub fn settings(args: &crate::cli::CleanupArgs) -> anyhow::Result<WorkerSettings
     .map_err(|e| anyhow::anyhow!("invalid cleanup retry settings: {e}"))?;
     Ok(WorkerSettings {
         policy,
+        batch: args.cleanup_batch,
         lease: args.cleanup_lease,
         idle: args.cleanup_idle,
-        ..WorkerSettings::default()
     })
 }
 
@@ -183,10 +183,14 @@ mod tests {
     async fn failures_back_off_then_park() {
         let store = Arc::new(MemoryStore::new());
         let mut images = MockImageStore::new();
-        images.expect_delete().returning(|_| {
-            Err(ImageStoreError::Unavailable(anyhow::anyhow!(
-                "connection refused"
-            )))
+        images.expect_delete_many().returning(|keys| {
+            keys.iter()
+                .map(|_| {
+                    Err(ImageStoreError::Unavailable(anyhow::anyhow!(
+                        "connection refused"
+                    )))
+                })
+                .collect()
         });
         images.expect_describe().returning(|| "mock".into());
         register(&store, new_result("gone", &["p/1.jpg"])).await;

@@ -84,15 +84,19 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             let oldest_age_seconds = status
                 .oldest_enqueued_at
                 .map_or(0, |t| (now.as_micros() - t.as_micros()).max(0) / 1_000_000);
-            println!(
-                "{{\"queued\":{},\"leased\":{},\"parked\":{},\"failed_attempts\":{},\"oldest_age_seconds\":{},\"recycle_bin\":{}}}",
-                status.queued,
-                status.leased,
-                status.parked,
-                status.failed_attempts,
-                oldest_age_seconds,
-                status.recycle_bin
-            );
+            let drain = CleanupAdmin::drain(&status);
+            let line = serde_json::json!({
+                "queued": status.queued,
+                "leased": status.leased,
+                "parked": status.parked,
+                "failed_attempts": status.failed_attempts,
+                "oldest_age_seconds": oldest_age_seconds,
+                "drained_last_minute": status.drained_in_window,
+                "drain_per_second": (drain.per_second() * 10.0).round() / 10.0,
+                "seconds_to_drain": drain.time_to_drain().map(|d| d.as_secs()),
+                "recycle_bin": status.recycle_bin,
+            });
+            println!("{line}");
         }
         CleanupCommand::Parked { database, limit } => {
             for parked in admin(&database)

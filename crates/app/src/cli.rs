@@ -220,6 +220,13 @@ pub struct StorageArgs {
     /// file://{current directory}/data/images.
     #[arg(long, env = "VODSNAP_STORAGE")]
     pub storage: Option<String>,
+
+    /// Remove the cleanup's batches with the storage's bulk request (S3
+    /// `DeleteObjects`, 1,000 keys a request; AWS, Huawei OBS and MinIO
+    /// have it). `false` for S3-compatible services without it: one
+    /// `DELETE` per key, 20 at once.
+    #[arg(long, env = "VODSNAP_STORAGE_BULK_DELETE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub storage_bulk_delete: bool,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +235,11 @@ pub struct CleanupArgs {
     /// elsewhere).
     #[arg(long, env = "VODSNAP_CLEANUP_WORKERS", default_value_t = 1)]
     pub cleanup_workers: usize,
+
+    /// Items a worker claims and removes per batch (one bulk request and a
+    /// constant number of database statements), 1 to 1000.
+    #[arg(long, env = "VODSNAP_CLEANUP_BATCH", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub cleanup_batch: u32,
 
     /// Attempts at removing an object before its item is parked.
     #[arg(long, env = "VODSNAP_CLEANUP_MAX_ATTEMPTS", default_value_t = 10)]

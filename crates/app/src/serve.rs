@@ -282,6 +282,11 @@ async fn gauges(
                     .set(status.failed_attempts as f64);
                 metrics::gauge!("vodsnap_cleanup_oldest_item_age_seconds").set(age);
                 metrics::gauge!("vodsnap_recycle_bin_objects").set(status.recycle_bin as f64);
+                let drain = vodsnap_service::CleanupAdmin::drain(&status);
+                metrics::gauge!("vodsnap_cleanup_drain_per_second").set(drain.per_second());
+                // A stalled backlog has no end: reported as -1.
+                metrics::gauge!("vodsnap_cleanup_seconds_to_drain")
+                    .set(drain.time_to_drain().map_or(-1.0, |d| d.as_secs_f64()));
             }
             Err(e) => tracing::debug!(error = %e, "cleanup figures unavailable"),
         }

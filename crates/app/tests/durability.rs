@@ -391,6 +391,8 @@ async fn migrate_citus_without_the_extension_fails_clearly_and_changes_nothing()
             "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('audit_log', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_distributed_table('cleanup_drained', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_distributed_table('live_task_counts', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results');",

@@ -41,6 +41,7 @@
 //! `DELETED`) where success was expected, a pgbench client aborted, or the
 //! server dying. Slowness never fails it.
 
+mod cleanup;
 mod cpu;
 mod database;
 mod dataset;

@@ -14,6 +14,10 @@ use crate::workload::Workload;
     about = "vodsnap (release, PostgreSQL) against pgbench running the same statements"
 )]
 pub struct Args {
+    /// Objects the `cleanup` workload removes per store and worker count
+    /// [default: 100000, quick: 5000].
+    #[arg(long)]
+    pub cleanup_objects: Option<u64>,
     /// CI mode: 5,000 tasks over 500 assets, 2 s per point, 1 and 8 clients;
     /// writes target/bench/quick.md instead of docs/benchmarks.md.
     #[arg(long)]
@@ -95,6 +99,8 @@ pub struct Params {
     pub pgbench: bool,
     /// Reads are measured with a token and through the floor server too.
     pub floor: bool,
+    /// Objects of the `cleanup` workload.
+    pub cleanup_objects: u64,
 }
 
 impl Params {
@@ -121,7 +127,13 @@ impl Params {
             max_connections: args.database_max_connections,
             pgbench: !args.no_pgbench,
             floor: !args.no_floor,
+            cleanup_objects: args
+                .cleanup_objects
+                .unwrap_or(if quick { 5_000 } else { 100_000 }),
         };
+        if params.workloads.contains(&Workload::Cleanup) && params.workloads.len() > 1 {
+            bail!("the cleanup workload runs alone: --workloads cleanup");
+        }
         if params.tasks == 0 || params.assets == 0 || params.images == 0 || params.secs == 0 {
             bail!("--tasks, --assets, --images-per-task and --secs must be positive");
         }

@@ -45,6 +45,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
     let params = Params::from(args)?;
     let paths = Paths::from(args)?;
+    if params.workloads.contains(&Workload::Cleanup) {
+        return crate::cleanup::run(&params, &paths);
+    }
     let started = Instant::now();
 
     if params.pgbench && !available("pgbench") {

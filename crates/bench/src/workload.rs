@@ -33,6 +33,10 @@ pub enum Workload {
     /// stays about the same size however long it runs. Not chosen by name:
     /// only `--soak` runs it; no pgbench counterpart.
     Mixed,
+    /// The cleanup's drain of deleted objects against the store's raw bulk
+    /// delete, on moto and a directory (`crate::cleanup`); a run of its
+    /// own, not by default (it needs moto); no pgbench counterpart.
+    Cleanup,
 }
 
 /// What a delete workload consumes: each request does the full work once.
@@ -55,7 +59,7 @@ impl Workload {
         Self::DeleteAsset,
     ];
 
-    const EVERY: [Self; 7] = [
+    const EVERY: [Self; 8] = [
         Self::List,
         Self::ListDeep,
         Self::Details,
@@ -63,6 +67,7 @@ impl Workload {
         Self::DeleteTasks,
         Self::DeleteAsset,
         Self::Healthz,
+        Self::Cleanup,
     ];
 
     /// The workload named `name` on the command line.
@@ -81,6 +86,7 @@ impl Workload {
             Self::DeleteAsset => "delete-asset",
             Self::Healthz => "healthz",
             Self::Mixed => "mixed",
+            Self::Cleanup => "cleanup",
         }
     }
 
@@ -95,6 +101,7 @@ impl Workload {
             Self::DeleteAsset => "asset-only delete",
             Self::Healthz => "healthz (HTTP only)",
             Self::Mixed => "mixed reads, registrations and deletes",
+            Self::Cleanup => "cleanup drain",
         }
     }
 
@@ -114,7 +121,7 @@ impl Workload {
                 "delete_asset.sql",
                 include_str!("../pgbench/delete_asset.sql"),
             ),
-            Self::Healthz | Self::Mixed => return None,
+            Self::Healthz | Self::Mixed | Self::Cleanup => return None,
         })
     }
 
@@ -133,7 +140,8 @@ impl Workload {
             | Self::Details
             | Self::Register
             | Self::Healthz
-            | Self::Mixed => None,
+            | Self::Mixed
+            | Self::Cleanup => None,
         }
     }
 }

@@ -51,6 +51,60 @@ impl CleanupDecision {
     }
 }
 
+/// The most items one cleanup batch holds: S3's `DeleteObjects` (and so
+/// Huawei OBS's and MinIO's) takes at most 1,000 keys a request, so one
+/// batch is one bulk request.
+pub const MAX_BATCH: u32 = 1_000;
+
+/// How far back `vodsnap cleanup status` looks for the drain rate.
+pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The drain of the cleanup queue: how fast items are done and when the
+/// backlog will be gone at that pace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DrainEstimate {
+    backlog: u64,
+    per_second: f64,
+}
+
+impl DrainEstimate {
+    /// `drained` items were done (removed or kept) during the last
+    /// `window`; `backlog` items are still queued.
+    pub fn new(backlog: u64, drained: u64, window: Duration) -> Self {
+        let secs = window.as_secs_f64();
+        let per_second = if secs > 0.0 {
+            drained as f64 / secs
+        } else {
+            0.0
+        };
+        Self {
+            backlog,
+            per_second,
+        }
+    }
+
+    pub fn backlog(&self) -> u64 {
+        self.backlog
+    }
+
+    /// Items done per second over the window.
+    pub fn per_second(&self) -> f64 {
+        self.per_second
+    }
+
+    /// The time to drain the backlog at the window's pace: zero when there
+    /// is no backlog, `None` when there is one and nothing drains.
+    pub fn time_to_drain(&self) -> Option<Duration> {
+        if self.backlog == 0 {
+            return Some(Duration::ZERO);
+        }
+        if self.per_second <= 0.0 {
+            return None;
+        }
+        Duration::try_from_secs_f64(self.backlog as f64 / self.per_second).ok()
+    }
+}
+
 /// Exponential backoff with jitter, and the attempt after which an item is
 /// parked for an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +373,27 @@ mod tests {
         assert_eq!(
             RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 0),
             Err(RetryPolicyError::Attempts)
+        );
+    }
+
+    #[test]
+    fn the_drain_estimate_divides_the_backlog_by_the_windows_rate() {
+        let e = DrainEstimate::new(600, 120, Duration::from_secs(60));
+        assert_eq!(e.per_second(), 2.0);
+        assert_eq!(e.time_to_drain(), Some(Duration::from_secs(300)));
+        assert_eq!(e.backlog(), 600);
+    }
+
+    #[test]
+    fn an_empty_backlog_is_drained_and_a_stalled_one_never() {
+        assert_eq!(
+            DrainEstimate::new(0, 0, RATE_WINDOW).time_to_drain(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(DrainEstimate::new(5, 0, RATE_WINDOW).time_to_drain(), None);
+        assert_eq!(
+            DrainEstimate::new(5, 10, Duration::ZERO).time_to_drain(),
+            None
         );
     }
 

@@ -22,7 +22,8 @@ pub mod webhook;
 
 pub use audit::AuditStatus;
 pub use cleanup::{
-    AfterFailure, ClaimShares, CleanupDecision, ParkReason, RetryPolicy, RetryPolicyError,
+    AfterFailure, ClaimShares, CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW,
+    RetryPolicy, RetryPolicyError,
 };
 pub use credential::{CredentialState, SeedDecision};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};

@@ -8,6 +8,7 @@
 //! and complete them; failures are retried with backoff and parked after
 //! the retry policy's last attempt.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +32,15 @@ pub struct ParkedItem {
     pub enqueued_at: Timestamp,
 }
 
+/// A failed attempt at one item: what went wrong, and when to try again
+/// (`None`: park it for an operator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAttempt {
+    pub item: CleanupItem,
+    pub error: String,
+    pub retry_at: Option<Timestamp>,
+}
+
 /// The queue's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupStatus {
@@ -50,6 +60,9 @@ pub struct CleanupStatus {
     pub oldest_enqueued_at: Option<Timestamp>,
     /// Failed attempts recorded on queued and parked items.
     pub failed_attempts: u64,
+    /// Items completed (removed or kept) during the
+    /// [`vodsnap_domain::RATE_WINDOW`] before `now`, by every worker.
+    pub drained_in_window: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,23 +102,38 @@ pub trait CleanupQueue: Send + Sync + 'static {
         key: &ObjectKey,
     ) -> Result<bool, CleanupError>;
 
-    /// The item is done (its object is gone, or it is still referenced):
-    /// removes it. Returns false, changing nothing, if the lease is no
-    /// longer `worker`'s.
-    async fn complete(&self, item: &CleanupItem, worker: &str) -> Result<bool, CleanupError>;
+    /// Which of `keys` a live task result of `project` references, in one
+    /// look (one statement for the whole batch's keys of a project), with
+    /// the same contract as [`CleanupQueue::is_referenced`].
+    async fn referenced(
+        &self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+    ) -> Result<BTreeSet<ObjectKey>, CleanupError>;
 
-    /// Records a failed attempt and releases the lease: due again at
-    /// `retry_at`, or parked at `now` when it is `None`. The time comes from
-    /// the caller's clock, never the store's. Returns false, changing
-    /// nothing, if the lease is no longer `worker`'s.
+    /// The items are done (their objects are gone, or still referenced):
+    /// removes them and counts them as drained at `now` (see
+    /// [`CleanupStatus::drained_in_window`]). Items whose lease is no
+    /// longer `worker`'s are left unchanged. Returns how many were
+    /// completed. One statement per project among the items.
+    async fn complete(
+        &self,
+        items: &[CleanupItem],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, CleanupError>;
+
+    /// Records failed attempts and releases their leases: each item is due
+    /// again at its `retry_at`, or parked at `now` when that is `None`. The
+    /// time comes from the caller's clock, never the store's. Items whose
+    /// lease is no longer `worker`'s are left unchanged. Returns how many
+    /// were recorded. One statement per project among the items.
     async fn fail(
         &self,
-        item: &CleanupItem,
+        failures: &[FailedAttempt],
         worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<bool, CleanupError>;
+    ) -> Result<u64, CleanupError>;
 
     /// The queue's figures at `now`.
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError>;

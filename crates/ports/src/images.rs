@@ -20,6 +20,14 @@ pub trait ImageStore: Send + Sync + 'static {
     /// removed (`Ok`): cleanup is retried and must converge.
     async fn delete(&self, key: &ObjectKey) -> Result<(), ImageStoreError>;
 
+    /// Removes the objects under `keys` (at most
+    /// [`vodsnap_domain::MAX_BATCH`]), with one bulk request where the
+    /// storage has one (S3's `DeleteObjects`). Returns one result per key,
+    /// in the order of `keys`, each with [`ImageStore::delete`]'s contract
+    /// (an absent object is removed): a partial failure names exactly the
+    /// keys that failed, so only those are retried.
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Vec<Result<(), ImageStoreError>>;
+
     /// Stores `bytes` under `key`, replacing any object there. Used by the
     /// demo data and tests; producers upload directly to the storage.
     async fn put(&self, key: &ObjectKey, bytes: Vec<u8>) -> Result<(), ImageStoreError>;

@@ -16,7 +16,9 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
-pub use cleanup::{CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem};
+pub use cleanup::{
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem,
+};
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
     Credential, CredentialError, CredentialInfo, CredentialSealing, CredentialStore,

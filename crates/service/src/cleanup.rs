@@ -1,30 +1,40 @@
 //! The cleanup use case: removes the image objects of deleted task results.
 //!
-//! A worker claims items under a lease and asks the domain what to do with
-//! each ([`CleanupDecision`]): remove it (an absent object counts as
-//! removed), keep it because a live task of its project still references
-//! it, or park it without an attempt (a key outside its project's prefix).
-//! A failed removal is retried with exponential backoff and jitter, and
-//! parked after the policy's last attempt ([`RetryPolicy`]). Workers run
-//! inside `vodsnap serve` and as `vodsnap cleanup run`, any number at once:
-//! leases keep them off each other's items, and a crashed worker's lease
-//! runs out.
+//! A worker claims a batch of items (up to [`MAX_BATCH`]) under a lease,
+//! checks in one look per project which of the batch's keys a live task
+//! still references, and asks the domain what to do with each item
+//! ([`CleanupDecision`]): remove it (an absent object counts as removed),
+//! keep it because a live task of its project still references it, or park
+//! it without an attempt (a key outside its project's prefix). The objects
+//! to remove go to the image store in one bulk request
+//! ([`ImageStore::delete_many`]); the items done are completed in one
+//! statement per project, and only the keys whose removal failed are
+//! retried with exponential backoff and jitter, or parked after the
+//! policy's last attempt ([`RetryPolicy`]). So a batch costs a constant
+//! number of statements and requests, whatever its size. Workers run inside
+//! `vodsnap serve` and as `vodsnap cleanup run`, any number at once: leases
+//! keep them off each other's items, and a crashed worker's lease runs out.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::sync::watch;
-use vodsnap_domain::{AfterFailure, CleanupDecision, RetryPolicy, Timestamp};
+use vodsnap_domain::{
+    AfterFailure, CleanupDecision, DrainEstimate, MAX_BATCH, ObjectKey, ProjectId, RATE_WINDOW,
+    RetryPolicy, Timestamp,
+};
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, ImageStore, ParkedItem,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, FailedAttempt, ImageStore,
+    ParkedItem,
 };
 
 /// How a worker works.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub policy: RetryPolicy,
-    /// Items claimed per pass.
+    /// Items claimed per pass, at most [`MAX_BATCH`] (one bulk request).
     pub batch: u32,
     /// How long a claim keeps other workers away; longer than the image
     /// store's request timeout, so an item is never worked on twice at once.
@@ -37,7 +47,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             policy: RetryPolicy::default(),
-            batch: 32,
+            batch: MAX_BATCH,
             lease: Duration::from_secs(120),
             idle: Duration::from_secs(1),
         }
@@ -81,15 +91,17 @@ fn later(now: Timestamp, delay: Duration) -> Timestamp {
 }
 
 impl Worker {
-    /// Claims one batch and works it, stopping between items when
-    /// `stop` turns true (the unfinished items' leases run out and another
-    /// pass takes them).
+    /// Claims one batch and works it: one reference check per project of
+    /// the batch, one bulk removal, one completion and one record of the
+    /// failures (per project). When `stop` is true once the batch is
+    /// claimed, nothing more is done: the leases run out and another pass
+    /// takes the items.
     pub async fn pass(&self, stop: &watch::Receiver<bool>) -> Result<Pass, CleanupError> {
         let items = self
             .queue
             .claim(
                 &self.name,
-                self.settings.batch,
+                self.settings.batch.clamp(1, MAX_BATCH),
                 self.settings.lease,
                 self.clock.now(),
             )
@@ -98,103 +110,180 @@ impl Worker {
             claimed: items.len(),
             ..Pass::default()
         };
-        for item in items {
-            if *stop.borrow() {
-                break;
-            }
-            self.work(&item, &mut pass).await?;
+        if items.is_empty() || *stop.borrow() {
+            return Ok(pass);
         }
+        let started = std::time::Instant::now();
+
+        let referenced = self.referenced(&items).await?;
+        let mut done: Vec<CleanupItem> = Vec::new();
+        let mut failures: Vec<FailedAttempt> = Vec::new();
+        let mut to_remove: Vec<CleanupItem> = Vec::new();
+        for item in items {
+            let is_referenced = referenced
+                .get(&item.project)
+                .is_some_and(|keys| keys.contains(&item.object_key));
+            match CleanupDecision::for_object(&item.project, &item.object_key, is_referenced) {
+                CleanupDecision::KeepReferenced => {
+                    tracing::debug!(
+                        key = item.object_key.as_str(),
+                        "object kept: a live task still references it"
+                    );
+                    pass.kept += 1;
+                    done.push(item);
+                }
+                CleanupDecision::Park(reason) => {
+                    tracing::debug!(
+                        key = item.object_key.as_str(),
+                        project = item.project.as_str(),
+                        reason = reason.message(),
+                        "object not removed; parked"
+                    );
+                    pass.parked += 1;
+                    failures.push(FailedAttempt {
+                        item,
+                        error: reason.message().to_owned(),
+                        retry_at: None,
+                    });
+                }
+                CleanupDecision::Remove => to_remove.push(item),
+            }
+        }
+
+        if !to_remove.is_empty() {
+            let keys: Vec<ObjectKey> = to_remove.iter().map(|i| i.object_key.clone()).collect();
+            let results = self.images.delete_many(&keys).await;
+            let now = self.clock.now();
+            // A store that answered for fewer keys than asked leaves the
+            // rest unconfirmed: they fail like any other and are retried.
+            let mut results = results.into_iter();
+            for item in to_remove {
+                match results.next() {
+                    Some(Ok(())) => {
+                        tracing::debug!(
+                            key = item.object_key.as_str(),
+                            project = item.project.as_str(),
+                            worker = self.name.as_str(),
+                            "object removed"
+                        );
+                        pass.removed += 1;
+                        done.push(item);
+                    }
+                    Some(Err(error)) => {
+                        let message = format!("{:#}", anyhow::Error::from(error));
+                        failures.push(self.failed(item, message, now, &mut pass));
+                    }
+                    None => {
+                        let message = "the image store gave no answer for this key".to_owned();
+                        failures.push(self.failed(item, message, now, &mut pass));
+                    }
+                }
+            }
+        }
+
+        let now = self.clock.now();
+        if !done.is_empty() {
+            let completed = self.queue.complete(&done, &self.name, now).await?;
+            let late = (done.len() as u64).saturating_sub(completed);
+            if late > 0 {
+                tracing::warn!(
+                    items = late,
+                    worker = self.name.as_str(),
+                    "items done after the lease ran out; another worker may redo them"
+                );
+            }
+        }
+        if !failures.is_empty() {
+            self.queue.fail(&failures, &self.name, now).await?;
+            tracing::warn!(
+                failed = failures.len(),
+                parked = pass.parked,
+                first_error = failures[0].error.as_str(),
+                "cleanup: some objects were not removed"
+            );
+        }
+        for (result, n) in [
+            ("removed", pass.removed),
+            ("kept", pass.kept),
+            ("retried", pass.retried),
+            ("parked", pass.parked),
+        ] {
+            if n > 0 {
+                metrics::counter!("vodsnap_cleanup_objects_total", "result" => result)
+                    .increment(n as u64);
+            }
+        }
+        metrics::histogram!("vodsnap_cleanup_batch_seconds").record(started.elapsed());
+        tracing::info!(
+            worker = self.name.as_str(),
+            claimed = pass.claimed,
+            removed = pass.removed,
+            kept = pass.kept,
+            retried = pass.retried,
+            parked = pass.parked,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "cleanup batch"
+        );
         Ok(pass)
     }
 
-    async fn work(&self, item: &CleanupItem, pass: &mut Pass) -> Result<(), CleanupError> {
-        // The store is asked only about keys of the item's own project; the
-        // domain's decision checks the prefix again whatever it answers.
-        let referenced = item.object_key.belongs_to(&item.project)
-            && self
-                .queue
-                .is_referenced(&item.project, &item.object_key)
-                .await?;
-        match CleanupDecision::for_object(&item.project, &item.object_key, referenced) {
-            CleanupDecision::KeepReferenced => {
-                tracing::info!(
-                    key = item.object_key.as_str(),
-                    "object kept: a live task still references it"
-                );
-                self.queue.complete(item, &self.name).await?;
-                metrics::counter!("vodsnap_cleanup_objects_total", "result" => "kept").increment(1);
-                pass.kept += 1;
+    /// One reference check per project of the batch, for its keys inside
+    /// the project's prefix: the store is asked only about those; the
+    /// domain's decision checks the prefix again whatever it answers.
+    async fn referenced(
+        &self,
+        items: &[CleanupItem],
+    ) -> Result<BTreeMap<ProjectId, BTreeSet<ObjectKey>>, CleanupError> {
+        let mut keys: BTreeMap<&ProjectId, Vec<ObjectKey>> = BTreeMap::new();
+        for item in items {
+            if item.object_key.belongs_to(&item.project) {
+                keys.entry(&item.project)
+                    .or_default()
+                    .push(item.object_key.clone());
             }
-            CleanupDecision::Park(reason) => {
-                tracing::error!(
-                    key = item.object_key.as_str(),
-                    project = item.project.as_str(),
-                    reason = reason.message(),
-                    "object not removed; parked"
-                );
-                self.queue
-                    .fail(item, &self.name, reason.message(), None, self.clock.now())
-                    .await?;
-                metrics::counter!("vodsnap_cleanup_objects_total", "result" => "parked")
-                    .increment(1);
-                pass.parked += 1;
-            }
-            CleanupDecision::Remove => self.remove(item, pass).await?,
         }
-        Ok(())
+        let mut referenced = BTreeMap::new();
+        for (project, keys) in keys {
+            let found = self.queue.referenced(project, &keys).await?;
+            if !found.is_empty() {
+                referenced.insert(project.clone(), found);
+            }
+        }
+        Ok(referenced)
     }
 
-    async fn remove(&self, item: &CleanupItem, pass: &mut Pass) -> Result<(), CleanupError> {
-        match self.images.delete(&item.object_key).await {
-            Ok(()) => {
-                if self.queue.complete(item, &self.name).await? {
-                    tracing::info!(
-                        key = item.object_key.as_str(),
-                        project = item.project.as_str(),
-                        worker = self.name.as_str(),
-                        "object removed"
-                    );
-                } else {
-                    tracing::warn!(
-                        key = item.object_key.as_str(),
-                        "object removed after the lease ran out"
-                    );
-                }
-                metrics::counter!("vodsnap_cleanup_objects_total", "result" => "removed")
-                    .increment(1);
-                pass.removed += 1;
+    /// A failed removal: retried later or parked, as the policy says.
+    fn failed(
+        &self,
+        item: CleanupItem,
+        message: String,
+        now: Timestamp,
+        pass: &mut Pass,
+    ) -> FailedAttempt {
+        let attempts = item.attempts.saturating_add(1);
+        let jitter: f64 = rand::thread_rng().r#gen();
+        let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
+            AfterFailure::RetryIn(delay) => {
+                pass.retried += 1;
+                tracing::debug!(key = item.object_key.as_str(), attempts, retry_in = ?delay, error = message.as_str(), "object removal failed; will retry");
+                Some(later(now, delay))
             }
-            Err(error) => {
-                let attempts = item.attempts.saturating_add(1);
-                let jitter: f64 = rand::thread_rng().r#gen();
-                let message = format!("{:#}", anyhow::Error::from(error));
-                let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
-                    AfterFailure::RetryIn(delay) => {
-                        pass.retried += 1;
-                        metrics::counter!("vodsnap_cleanup_objects_total", "result" => "retried")
-                            .increment(1);
-                        tracing::warn!(key = item.object_key.as_str(), attempts, retry_in = ?delay, error = message.as_str(), "object removal failed; will retry");
-                        Some(later(self.clock.now(), delay))
-                    }
-                    AfterFailure::Park => {
-                        pass.parked += 1;
-                        metrics::counter!("vodsnap_cleanup_objects_total", "result" => "parked")
-                            .increment(1);
-                        tracing::error!(
-                            key = item.object_key.as_str(),
-                            attempts,
-                            error = message.as_str(),
-                            "object removal failed too often; parked"
-                        );
-                        None
-                    }
-                };
-                self.queue
-                    .fail(item, &self.name, &message, retry_at, self.clock.now())
-                    .await?;
+            AfterFailure::Park => {
+                pass.parked += 1;
+                tracing::debug!(
+                    key = item.object_key.as_str(),
+                    attempts,
+                    error = message.as_str(),
+                    "object removal failed too often; parked"
+                );
+                None
             }
+        };
+        FailedAttempt {
+            item,
+            error: message,
+            retry_at,
         }
-        Ok(())
     }
 
     /// Works until `stop` turns true.
@@ -264,6 +353,12 @@ impl CleanupAdmin {
     /// The queue's figures now.
     pub async fn status(&self) -> Result<CleanupStatus, CleanupError> {
         self.queue.status(self.clock.now()).await
+    }
+
+    /// The drain of the queue behind `status`: its backlog (queued items),
+    /// the rate over the last [`RATE_WINDOW`] and the time to drain at it.
+    pub fn drain(status: &CleanupStatus) -> DrainEstimate {
+        DrainEstimate::new(status.queued, status.drained_in_window, RATE_WINDOW)
     }
 
     /// Parked items, oldest first.

@@ -201,14 +201,15 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
     queue
         .expect_fail()
         // Parked at the worker's clock's time, not the store's.
-        .withf(|item, _, error, retry_at, now| {
-            item.id == 1
-                && error.contains("prefix")
-                && retry_at.is_none()
+        .withf(|failures, _, now| {
+            failures.len() == 1
+                && failures[0].item.id == 1
+                && failures[0].error.contains("prefix")
+                && failures[0].retry_at.is_none()
                 && *now == Timestamp::from_micros(42)
         })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(true));
+        .returning(|_, _, _| Ok(1));
     let mut images = MockImageStore::new();
     images.expect_describe().returning(|| "mock".into());
     let worker = Worker {
@@ -226,6 +227,129 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
     let pass = worker.pass(&rx).await.unwrap();
 
     assert_eq!((pass.claimed, pass.parked, pass.removed), (1, 1, 0));
+}
+
+/// `n` items of project `p` with keys `p/a/t/{i}.jpg`.
+fn batch_of(n: usize) -> Vec<CleanupItem> {
+    (0..n)
+        .map(|i| CleanupItem {
+            id: i as i64,
+            project: p(),
+            object_key: ObjectKey::parse(&format!("p/a/t/{i}.jpg")).unwrap(),
+            attempts: 0,
+        })
+        .collect()
+}
+
+fn cleanup_worker(queue: MockCleanupQueue, images: MockImageStore) -> Worker {
+    Worker {
+        name: "w".into(),
+        queue: Arc::new(queue),
+        images: Arc::new(images),
+        clock: clock(),
+        settings: WorkerSettings {
+            policy: RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 3).unwrap(),
+            ..WorkerSettings::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_a_thousand_costs_one_check_one_bulk_removal_and_one_completion() {
+    // Arrange: 1,000 items of one project; every tenth still referenced.
+    let mut queue = MockCleanupQueue::new();
+    queue
+        .expect_claim()
+        .withf(|_, max, _, _| *max == 1_000)
+        .times(1)
+        .returning(|_, _, _, _| Ok(batch_of(1_000)));
+    queue
+        .expect_referenced()
+        .withf(|project, keys| *project == p() && keys.len() == 1_000)
+        .times(1)
+        .returning(|_, keys| Ok(keys.iter().step_by(10).cloned().collect()));
+    queue
+        .expect_complete()
+        .withf(|items, worker, now| {
+            items.len() == 1_000 && worker == "w" && *now == Timestamp::from_micros(42)
+        })
+        .times(1)
+        .returning(|items, _, _| Ok(items.len() as u64));
+    let mut images = MockImageStore::new();
+    images
+        .expect_delete_many()
+        .withf(|keys| keys.len() == 900 && keys.iter().all(|k| !k.as_str().ends_with("0.jpg")))
+        .times(1)
+        .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+    images.expect_describe().returning(|| "mock".into());
+    let (_tx, rx) = watch::channel(false);
+
+    // Act
+    let pass = cleanup_worker(queue, images).pass(&rx).await.unwrap();
+
+    // Assert: no single-key call was made (the mocks refuse them).
+    assert_eq!(
+        (pass.claimed, pass.removed, pass.kept, pass.retried),
+        (1_000, 900, 100, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_partial_failure_retries_only_the_keys_that_failed() {
+    let mut queue = MockCleanupQueue::new();
+    queue.expect_claim().returning(|_, _, _, _| Ok(batch_of(4)));
+    queue
+        .expect_referenced()
+        .returning(|_, _| Ok(Default::default()));
+    queue
+        .expect_complete()
+        .withf(|items, _, _| items.iter().map(|i| i.id).collect::<Vec<_>>() == [0, 2])
+        .times(1)
+        .returning(|items, _, _| Ok(items.len() as u64));
+    queue
+        .expect_fail()
+        .withf(|failures, _, _| {
+            failures.iter().map(|f| f.item.id).collect::<Vec<_>>() == [1, 3]
+                && failures.iter().all(|f| f.retry_at.is_some())
+                && failures[0].error.contains("slow down")
+        })
+        .times(1)
+        .returning(|failures, _, _| Ok(failures.len() as u64));
+    let mut images = MockImageStore::new();
+    images.expect_delete_many().times(1).returning(|keys| {
+        keys.iter()
+            .enumerate()
+            .map(|(i, _)| {
+                if i % 2 == 0 {
+                    Ok(())
+                } else {
+                    Err(vodsnap_ports::ImageStoreError::Unavailable(
+                        anyhow::anyhow!("slow down"),
+                    ))
+                }
+            })
+            .collect()
+    });
+    images.expect_describe().returning(|| "mock".into());
+    let (_tx, rx) = watch::channel(false);
+
+    let pass = cleanup_worker(queue, images).pass(&rx).await.unwrap();
+
+    assert_eq!((pass.removed, pass.retried, pass.parked), (2, 2, 0));
+}
+
+#[tokio::test]
+async fn a_worker_asked_to_stop_leaves_a_claimed_batch_to_its_lease() {
+    let mut queue = MockCleanupQueue::new();
+    queue.expect_claim().returning(|_, _, _, _| Ok(batch_of(3)));
+    // No check, removal, completion or failure may follow.
+    let mut images = MockImageStore::new();
+    images.expect_describe().returning(|| "mock".into());
+    let (_tx, rx) = watch::channel(true);
+
+    let pass = cleanup_worker(queue, images).pass(&rx).await.unwrap();
+
+    assert_eq!((pass.claimed, pass.removed), (3, 0));
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use vodsnap_domain::{DeleteSelection, ObjectKey};
-use vodsnap_ports::{AuditAction, AuditLog, AuditQuery, CleanupQueue, TaskResultStore};
+use vodsnap_domain::{DeleteSelection, ObjectKey, Timestamp};
+use vodsnap_ports::{
+    AuditAction, AuditLog, AuditQuery, CleanupItem, CleanupQueue, FailedAttempt, TaskResultStore,
+};
 
 use crate::fixtures::{actor, asset, at, project, result, task};
 
@@ -49,6 +51,32 @@ async fn register_and_delete(s: &Stores, p: &str, t: &str, count: i64) {
         .delete(&project(p), &selection, &actor())
         .await
         .expect("delete");
+}
+
+/// Completes one item through the batch operation; whether it was done.
+async fn complete_one(s: &Stores, item: &CleanupItem, worker: &str) -> bool {
+    s.cleanup
+        .complete(std::slice::from_ref(item), worker, at(1_000))
+        .await
+        .expect("complete")
+        == 1
+}
+
+/// Records one failed attempt through the batch operation; whether it was.
+async fn fail_one(
+    s: &Stores,
+    item: &CleanupItem,
+    worker: &str,
+    error: &str,
+    retry_at: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    let failure = FailedAttempt {
+        item: item.clone(),
+        error: error.to_owned(),
+        retry_at,
+    };
+    s.cleanup.fail(&[failure], worker, now).await.expect("fail") == 1
 }
 
 fn keys(items: &[vodsnap_ports::CleanupItem]) -> Vec<String> {
@@ -126,7 +154,7 @@ pub async fn a_lease_excludes_other_workers_until_it_expires(s: Stores) {
     assert_eq!(keys(&after), keys(&first));
     // The first worker's lease is gone: it can no longer complete.
     let item = first.first().expect("item");
-    assert!(!s.cleanup.complete(item, "w1").await.expect("complete"));
+    assert!(!complete_one(&s, item, "w1").await);
 }
 
 pub async fn complete_removes_the_item(s: Stores) {
@@ -137,7 +165,7 @@ pub async fn complete_removes_the_item(s: Stores) {
         .await
         .expect("claim");
     let item = items.first().expect("one item");
-    assert!(s.cleanup.complete(item, "w1").await.expect("complete"));
+    assert!(complete_one(&s, item, "w1").await);
     let status = s.cleanup.status(at(1_000)).await.expect("status");
     assert_eq!(status.queued, 1);
     let later = s
@@ -159,16 +187,15 @@ pub async fn failures_retry_later_then_park(s: Stores) {
         .pop()
         .expect("item");
     assert!(
-        s.cleanup
-            .fail(
-                &item,
-                "w1",
-                "storage unavailable",
-                Some(at(5_000)),
-                at(1_500)
-            )
-            .await
-            .expect("fail")
+        fail_one(
+            &s,
+            &item,
+            "w1",
+            "storage unavailable",
+            Some(at(5_000)),
+            at(1_500)
+        )
+        .await
     );
     assert!(
         s.cleanup
@@ -186,12 +213,7 @@ pub async fn failures_retry_later_then_park(s: Stores) {
         .expect("due again");
     assert_eq!(retried.attempts, 1);
 
-    assert!(
-        s.cleanup
-            .fail(&retried, "w1", "still down", None, at(5_500))
-            .await
-            .expect("park")
-    );
+    assert!(fail_one(&s, &retried, "w1", "still down", None, at(5_500)).await);
     assert!(
         s.cleanup
             .claim("w1", 1, LEASE, at(9_999_999))
@@ -235,10 +257,7 @@ pub async fn retry_parked_takes_only_the_named_items(s: Stores) {
         .await
         .expect("claim");
     for item in &items {
-        s.cleanup
-            .fail(item, "w1", "boom", None, at(1_500))
-            .await
-            .expect("park");
+        assert!(fail_one(&s, item, "w1", "boom", None, at(1_500)).await);
     }
     let chosen = items.first().expect("item").id;
     assert_eq!(
@@ -261,14 +280,9 @@ pub async fn another_workers_item_cannot_be_failed_or_completed(s: Stores) {
         .expect("claim")
         .pop()
         .expect("item");
-    assert!(
-        !s.cleanup
-            .fail(&item, "w2", "x", None, at(1_500))
-            .await
-            .expect("fail")
-    );
-    assert!(!s.cleanup.complete(&item, "w2").await.expect("complete"));
-    assert!(s.cleanup.complete(&item, "w1").await.expect("complete"));
+    assert!(!fail_one(&s, &item, "w2", "x", None, at(1_500)).await);
+    assert!(!complete_one(&s, &item, "w2").await);
+    assert!(complete_one(&s, &item, "w1").await);
 }
 
 pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
@@ -317,6 +331,150 @@ pub async fn a_key_of_a_live_task_is_referenced(s: Stores) {
     );
 }
 
+pub async fn one_look_finds_the_referenced_keys_of_a_batch(s: Stores) {
+    // p: t1 live with 2 keys; p2: t1 live with the same key names.
+    s.service(at(100))
+        .register(result("p", "a", "t1", 2), &actor())
+        .await
+        .expect("register");
+    let key = |raw: &str| ObjectKey::parse(raw).expect("key");
+    let asked = [
+        key("p/a/t1/0.jpg"),
+        key("p/a/t1/1.jpg"),
+        key("p/a/t1/7.jpg"),
+        key("p/a/t9/0.jpg"),
+    ];
+    let found = s
+        .cleanup
+        .referenced(&project("p"), &asked)
+        .await
+        .expect("check");
+    assert_eq!(
+        found.iter().map(ObjectKey::as_str).collect::<Vec<_>>(),
+        ["p/a/t1/0.jpg", "p/a/t1/1.jpg"]
+    );
+    assert!(
+        s.cleanup
+            .referenced(&project("p2"), &asked)
+            .await
+            .expect("check")
+            .is_empty(),
+        "another project's live tasks are never looked at"
+    );
+    assert!(
+        s.cleanup
+            .referenced(&project("p"), &[])
+            .await
+            .expect("check")
+            .is_empty()
+    );
+}
+
+pub async fn a_batch_over_projects_completes_and_fails_in_one_call_each(s: Stores) {
+    register_and_delete(&s, "p", "t1", 3).await;
+    register_and_delete(&s, "q", "t1", 3).await;
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(items.len(), 6);
+    // Two of each project done, one of each failed differently.
+    let (done, failed): (Vec<CleanupItem>, Vec<CleanupItem>) = items
+        .iter()
+        .cloned()
+        .partition(|i| !i.object_key.as_str().ends_with("2.jpg"));
+    let failures: Vec<FailedAttempt> = failed
+        .iter()
+        .map(|i| FailedAttempt {
+            item: i.clone(),
+            error: format!("down for {}", i.project.as_str()),
+            retry_at: (i.project == project("p")).then(|| at(50_000_000)),
+        })
+        .collect();
+
+    assert_eq!(
+        s.cleanup
+            .complete(&done, "w2", at(2_000))
+            .await
+            .expect("complete"),
+        0,
+        "another worker's items are left alone"
+    );
+    assert_eq!(
+        s.cleanup
+            .complete(&done, "w1", at(2_000))
+            .await
+            .expect("complete"),
+        4
+    );
+    assert_eq!(
+        s.cleanup
+            .fail(&failures, "w1", at(3_000))
+            .await
+            .expect("fail"),
+        2
+    );
+
+    let status = s.cleanup.status(at(4_000)).await.expect("status");
+    assert_eq!(
+        (status.queued, status.parked, status.failed_attempts),
+        (1, 1, 2)
+    );
+    let parked = s.cleanup.parked(10).await.expect("parked");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].item.object_key.as_str(), "q/a/t1/2.jpg");
+    assert_eq!(parked[0].last_error, "down for q");
+    let retried = s
+        .cleanup
+        .claim("w3", 100, LEASE, at(50_000_000))
+        .await
+        .expect("claim");
+    assert_eq!(keys(&retried), ["p/a/t1/2.jpg"]);
+    assert_eq!(retried[0].attempts, 1);
+}
+
+pub async fn the_drain_counts_the_items_completed_in_the_last_minute(s: Stores) {
+    const MINUTE: i64 = 60_000_000;
+    register_and_delete(&s, "p", "t1", 5).await;
+    register_and_delete(&s, "q", "t1", 2).await;
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    let (early, late): (Vec<CleanupItem>, Vec<CleanupItem>) = items
+        .into_iter()
+        .partition(|i| i.project == project("p") && !i.object_key.as_str().ends_with("4.jpg"));
+    assert_eq!((early.len(), late.len()), (4, 3));
+    s.cleanup
+        .complete(&early, "w1", at(10 * MINUTE))
+        .await
+        .expect("complete");
+    s.cleanup
+        .complete(&late, "w1", at(10 * MINUTE + 30_000_000))
+        .await
+        .expect("complete");
+
+    let drained = |now: i64| {
+        let cleanup = s.cleanup.clone();
+        async move {
+            cleanup
+                .status(at(now))
+                .await
+                .expect("status")
+                .drained_in_window
+        }
+    };
+    assert_eq!(drained(10 * MINUTE + 30_000_000).await, 7);
+    assert_eq!(
+        drained(11 * MINUTE).await,
+        3,
+        "the first batch left the window"
+    );
+    assert_eq!(drained(12 * MINUTE).await, 0);
+}
+
 pub async fn the_oldest_enqueued_item_is_reported(s: Stores) {
     register_and_delete(&s, "p", "t1", 1).await;
     let status = s.cleanup.status(at(10_000)).await.expect("status");
@@ -342,7 +500,13 @@ pub async fn concurrent_claims_never_share_an_item(s: Stores) {
                         return mine;
                     }
                     for item in items {
-                        assert!(cleanup.complete(&item, &name).await.expect("complete"));
+                        assert_eq!(
+                            cleanup
+                                .complete(std::slice::from_ref(&item), &name, at(1_000))
+                                .await
+                                .expect("complete"),
+                            1
+                        );
                         mine.push(item.id);
                     }
                 }

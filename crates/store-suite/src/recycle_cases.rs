@@ -389,8 +389,9 @@ pub async fn a_restore_racing_the_cleanup_never_revives_a_task_without_its_image
             assert!(live.is_none(), "{t}: FAILED but live");
         }
         // Whatever was claimed is done, so the next round starts clean.
-        for item in &claimed {
-            s.cleanup.complete(item, "w1").await.expect("complete");
-        }
+        s.cleanup
+            .complete(&claimed, "w1", at(base + 2 + WINDOW))
+            .await
+            .expect("complete");
     }
 }

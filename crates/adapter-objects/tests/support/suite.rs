@@ -154,3 +154,30 @@ pub async fn get_returns_the_bytes_put_and_none_when_absent(store: &dyn ImageSto
     put(store, "p1/asset-1/task-1/8.jpg").await;
     assert_eq!(read("p1/asset-1").await, None);
 }
+
+pub async fn delete_many_removes_each_key_and_absent_ones_count(store: &dyn ImageStore) {
+    let present: Vec<String> = (0..120)
+        .map(|i| format!("p1/a/t{}/{i}.jpg", i % 7))
+        .collect();
+    for k in &present {
+        put(store, k).await;
+    }
+    put(store, "p1/a/kept.jpg").await;
+    let mut keys: Vec<ObjectKey> = present.iter().map(|k| key(k)).collect();
+    keys.insert(3, key("p1/a/never-stored.jpg"));
+
+    let results = store.delete_many(&keys).await;
+
+    assert_eq!(results.len(), keys.len(), "one result per key");
+    for (k, r) in keys.iter().zip(&results) {
+        assert!(r.is_ok(), "{}: {r:?}", k.as_str());
+    }
+    for k in &present {
+        assert!(!exists(store, k).await, "{k} must be gone");
+    }
+    assert!(
+        exists(store, "p1/a/kept.jpg").await,
+        "a key not asked stays"
+    );
+    assert!(store.delete_many(&[]).await.is_empty());
+}

@@ -44,6 +44,7 @@ async fn every_project_table_is_keyed_by_project_first() {
         leading,
         [
             ("audit_log".to_owned(), "project_id".to_owned()),
+            ("cleanup_drained".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
             ("live_task_counts".to_owned(), "project_id".to_owned()),
@@ -141,8 +142,9 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .await
     .unwrap();
     // task_results: 3, snapshots: 2, cleanup_items: 2, audit_log: 2,
-    // live_task_counts: 1, webhooks: 1, webhook_events: 1, webhook_deliveries: 1.
-    assert_eq!(collations.len(), 13);
+    // cleanup_drained: 1, live_task_counts: 1, webhooks: 1, webhook_events: 1,
+    // webhook_deliveries: 1.
+    assert_eq!(collations.len(), 14);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }

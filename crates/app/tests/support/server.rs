@@ -45,7 +45,8 @@ fn command_with_open_files(env: &[(String, String)], open_files: u32) -> Command
 fn environment(mut cmd: Command, env: &[(String, String)]) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info")
+        // The cleanup's per-object lines are at debug; the tests read them.
+        .env("RUST_LOG", "info,vodsnap_service::cleanup=debug")
         // Plain text logs that the tests can parse.
         .env("NO_COLOR", "1")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

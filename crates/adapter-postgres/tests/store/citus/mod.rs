@@ -8,7 +8,7 @@
 use crate::common::*;
 use vodsnap_adapter_postgres::citus::{self, CITUS_TABLES, Placement};
 use vodsnap_adapter_postgres::hot_statements;
-use vodsnap_ports::CleanupQueue;
+use vodsnap_ports::{CleanupQueue, FailedAttempt};
 
 // ---------------------------------------------------------------------------
 // Reading the statements
@@ -169,6 +169,8 @@ fn no_hot_statement_uses_a_construct_citus_refuses() {
     let names: Vec<&str> = hot_statements().iter().map(|(n, _)| *n).collect();
     for expected in [
         "CLAIM_IN_PROJECT",
+        "REFERENCED",
+        "COMPLETE",
         "FAIL",
         "TOMBSTONE",
         "REGISTER",
@@ -422,19 +424,20 @@ async fn a_failed_attempt_records_the_callers_times_not_the_servers() {
     let items = store.claim("w1", 2, LEASE, at(1_000)).await.unwrap();
     let (retried, parked) = (&items[0], &items[1]);
 
-    // Act
-    assert!(
-        store
-            .fail(retried, "w1", "down", Some(at(9_000)), at(2_000))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .fail(parked, "w1", "gone", None, at(3_000))
-            .await
-            .unwrap()
-    );
+    // Act: both in one batch, one statement.
+    let failures = [
+        FailedAttempt {
+            item: retried.clone(),
+            error: "down".into(),
+            retry_at: Some(at(9_000)),
+        },
+        FailedAttempt {
+            item: parked.clone(),
+            error: "gone".into(),
+            retry_at: None,
+        },
+    ];
+    assert_eq!(store.fail(&failures, "w1", at(3_000)).await.unwrap(), 2);
 
     // Assert: the times are the bound ones (1970 here), not the server's.
     let rows: Vec<FailedRow> = sqlx::query_as(
