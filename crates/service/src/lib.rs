@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod credentials;
 pub mod images;
+mod polling;
 pub mod recycle_bin;
 pub mod snapshots;
 pub mod webhooks;

@@ -318,44 +318,19 @@ impl Deliverer {
     }
 
     /// Works until `stop` turns true.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self, stop: watch::Receiver<bool>) {
         tracing::info!(
             worker = self.name.as_str(),
             "webhook delivery worker started"
         );
-        let mut failures = 0u32;
-        loop {
-            if *stop.borrow() {
-                break;
-            }
-            let pause = match self.pass(&stop).await {
-                Ok(pass) => {
-                    failures = 0;
-                    if pass.claimed == 0 {
-                        self.settings.idle
-                    } else {
-                        Duration::ZERO
-                    }
-                }
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "webhook delivery pass failed; the store may be down"
-                    );
-                    self.settings
-                        .idle
-                        .saturating_mul(2u32.saturating_pow(failures.min(5)))
-                        .min(Duration::from_secs(30))
-                }
-            };
-            if !pause.is_zero() {
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
+        let worker = &self;
+        crate::polling::run_passes(
+            self.settings.idle,
+            stop,
+            "webhook delivery",
+            move |stop| async move { worker.pass(&stop).await.map(|pass| pass.claimed > 0) },
+        )
+        .await;
         tracing::info!(
             worker = self.name.as_str(),
             "webhook delivery worker stopped"
