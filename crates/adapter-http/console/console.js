@@ -13,6 +13,8 @@
     project: "", token: "", asset: "", offset: 0, total: 0,
     selected: new Map(), // task_id -> asset_id
     task: "", snapOffset: 0, snapTotal: 0,
+    binOffset: 0, binTotal: 0,
+    binSelected: new Map(), // task_id -> asset_id, in the recycle bin
   };
 
   // --- session ----------------------------------------------------------
@@ -85,7 +87,8 @@
       figures.replaceChildren(
         ...[["Waiting", body.queued], ["Being removed", body.leased], ["Parked", body.parked],
             ["Failed attempts", body.failed_attempts],
-            ["Oldest waiting since", body.oldest_enqueued_at || "none"]]
+            ["Oldest waiting since", body.oldest_enqueued_at || "none"],
+            ["Images in recycle bins", body.recycle_bin ?? "unknown"]]
           .map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { text: String(v) }))));
     } catch (e) {
       figures.replaceChildren(el("div", {}, el("dt", { text: "Backlog" }), el("dd", { text: e.message })));
@@ -171,8 +174,8 @@
     return params;
   }
 
-  function outcomeTable(caption, items) {
-    return el("table", { id: "delete-results" },
+  function outcomeTable(caption, items, id = "delete-results") {
+    return el("table", { id },
       el("caption", { text: caption }),
       el("thead", {}, el("tr", {}, ...["Task", "Asset", "Status", "Detail"].map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...items.map((i) => el("tr", { "data-task": i.task_id, "data-status": i.status },
@@ -215,6 +218,162 @@
     state.selected.clear();
     if (state.offset > 0 && state.offset >= state.total - PAGE) state.offset = Math.max(0, state.offset - PAGE);
     loadResults();
+    loadBacklog();
+    loadBin();
+  }
+
+  // --- recycle bin ------------------------------------------------------
+  // "1 hour", "7 days", "1 day 12 hours": the two largest units.
+  function describeDuration(seconds) {
+    const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+    const parts = [];
+    let rest = seconds;
+    for (const [name, size] of units) {
+      const n = Math.floor(rest / size);
+      if (n > 0 && parts.length < 2) parts.push(`${n} ${name}${n === 1 ? "" : "s"}`);
+      rest -= n * size;
+    }
+    return parts.join(" ") || "0 seconds";
+  }
+
+  function binNote(retention, total) {
+    const note = $("bin-note");
+    note.dataset.retention = retention === undefined ? "" : String(retention);
+    if (retention === undefined) {
+      note.textContent = "This server does not say how long it keeps deleted task results.";
+    } else if (retention === 0) {
+      note.textContent = "This server runs without a recycle bin (vodsnap serve --retention is 0s): " +
+        "its deletes are final, their images are removed at once, and nothing can be restored." +
+        (total > 0 ? " The task results below were deleted by a server that keeps them." : "");
+    } else {
+      note.textContent = `A deleted task result stays here for ${describeDuration(retention)} ` +
+        "(vodsnap serve --retention): until its purge time it can be restored with all its snapshots; " +
+        "then its images are removed for good.";
+    }
+    $("bin-view").hidden = retention === 0 && total === 0;
+  }
+
+  async function loadBin() {
+    const status = $("bin-status");
+    status.textContent = "Loading…";
+    const params = new URLSearchParams({ offset: String(state.binOffset), limit: String(PAGE) });
+    try {
+      const { body } = await api("GET", "/asset/thumbnails/deleted", params);
+      state.binTotal = body.total;
+      binNote(body.retention_seconds, body.total);
+      renderBin(body.deleted);
+      const first = body.deleted.length ? state.binOffset + 1 : 0;
+      status.textContent = body.total
+        ? `${body.total} deleted task result(s) can be restored; showing ${first}–${state.binOffset + body.deleted.length}.`
+        : body.retention_seconds === 0 ? "" : "The recycle bin is empty.";
+    } catch (e) {
+      if (e.status === 404) {
+        $("bin-note").textContent = "This server has no recycle bin: its deletes are final.";
+        $("bin-view").hidden = true;
+      }
+      status.textContent = `Could not list the recycle bin: ${e.message}`;
+    }
+    $("bin-prev").disabled = state.binOffset === 0;
+    $("bin-next").disabled = state.binOffset + PAGE >= state.binTotal;
+    $("bin-info").textContent = `Page ${Math.floor(state.binOffset / PAGE) + 1} of ${Math.max(1, Math.ceil(state.binTotal / PAGE))}`;
+  }
+
+  function renderBin(items) {
+    const rows = items.map((item) => {
+      const box = el("input", {
+        type: "checkbox", id: `bin-select-${item.task_id}`, "data-task": item.task_id,
+        "aria-label": `Select deleted task ${item.task_id}`,
+      });
+      box.checked = state.binSelected.has(item.task_id);
+      box.addEventListener("change", () => toggleBin(item, box));
+      const row = el("tr", { "data-task": item.task_id },
+        el("td", {}, box), el("td", { text: item.task_id }), el("td", { text: item.asset_id }),
+        el("td", { text: String(item.thumbnail_count) }), el("td", { text: item.deleted_at }),
+        el("td", { text: item.purge_at }));
+      if (box.checked) row.classList.add("selected");
+      return row;
+    });
+    $("bin-table").tBodies[0].replaceChildren(...rows);
+    syncBinSelection();
+  }
+
+  function toggleBin(item, box) {
+    if (box.checked) {
+      if (state.binSelected.size >= MAX_SELECTED) {
+        box.checked = false;
+        $("bin-selection-info").textContent = `At most ${MAX_SELECTED} tasks can be restored or purged at once.`;
+        return;
+      }
+      state.binSelected.set(item.task_id, item.asset_id);
+    } else {
+      state.binSelected.delete(item.task_id);
+    }
+    box.closest("tr").classList.toggle("selected", box.checked);
+    $("bin-outcome").replaceChildren();
+    syncBinSelection();
+  }
+
+  function syncBinSelection() {
+    const n = state.binSelected.size;
+    $("bin-selection-info").textContent = n === 0
+      ? `No task selected (at most ${MAX_SELECTED}).`
+      : `${n} selected (at most ${MAX_SELECTED}): ${[...state.binSelected.keys()].join(", ")}`;
+    for (const id of ["bin-restore", "bin-purge", "bin-clear"]) $(id).disabled = n === 0;
+    for (const box of document.querySelectorAll("#bin-table input[type=checkbox]")) {
+      box.disabled = !box.checked && n >= MAX_SELECTED;
+    }
+    // A confirmation is for the selection it named, not a changed one.
+    $("bin-confirm").hidden = true;
+  }
+
+  function binParams() {
+    const params = new URLSearchParams();
+    for (const task of state.binSelected.keys()) params.append("task_id", task);
+    return params;
+  }
+
+  async function restoreSelected() {
+    const out = $("bin-outcome");
+    try {
+      const { body } = await api("POST", "/asset/thumbnails/restore", binParams());
+      out.replaceChildren(outcomeTable("Restore results", body.restore_result_array, "bin-results"));
+      afterBinChange();
+      // Restored tasks are live again: the task list shows them.
+      loadResults();
+    } catch (e) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: `Restore failed: ${e.message}` }));
+    }
+  }
+
+  function askPurge() {
+    const tasks = [...state.binSelected.keys()];
+    $("bin-confirm-text").textContent = `Purge ${tasks.length} task result(s) now (${tasks.join(", ")})? ` +
+      "They leave the recycle bin for good: their images are removed and they can no longer be restored.";
+    $("bin-confirm").hidden = false;
+    $("bin-purge-cancel").focus();
+  }
+
+  function cancelPurge() {
+    $("bin-confirm").hidden = true;
+    $("bin-purge").focus();
+  }
+
+  async function purgeSelected() {
+    $("bin-confirm").hidden = true;
+    const out = $("bin-outcome");
+    try {
+      const { body } = await api("DELETE", "/asset/thumbnails/deleted", binParams());
+      out.replaceChildren(outcomeTable("Purge results", body.purge_result_array, "bin-results"));
+      afterBinChange();
+    } catch (e) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: `Purge failed: ${e.message}` }));
+    }
+  }
+
+  function afterBinChange() {
+    state.binSelected.clear();
+    if (state.binOffset > 0 && state.binOffset >= state.binTotal - PAGE) state.binOffset = Math.max(0, state.binOffset - PAGE);
+    loadBin();
     loadBacklog();
   }
 
@@ -264,6 +423,7 @@
     $("who").textContent = `Project ${state.project}`;
     loadBacklog();
     loadResults();
+    loadBin();
   }
 
   function start() {
@@ -294,6 +454,18 @@
       state.selected.clear();
       $("delete-outcome").replaceChildren();
       loadResults();
+    });
+    $("bin-prev").addEventListener("click", () => { state.binOffset = Math.max(0, state.binOffset - PAGE); loadBin(); });
+    $("bin-next").addEventListener("click", () => { state.binOffset += PAGE; loadBin(); });
+    $("bin-refresh").addEventListener("click", loadBin);
+    $("bin-restore").addEventListener("click", restoreSelected);
+    $("bin-purge").addEventListener("click", askPurge);
+    $("bin-purge-confirm").addEventListener("click", purgeSelected);
+    $("bin-purge-cancel").addEventListener("click", cancelPurge);
+    $("bin-clear").addEventListener("click", () => {
+      state.binSelected.clear();
+      $("bin-outcome").replaceChildren();
+      loadBin();
     });
     if (signedIn()) showApp(); else showSignIn("");
   }

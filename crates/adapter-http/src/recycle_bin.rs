@@ -101,6 +101,7 @@ pub(crate) async fn deleted(
     Ok(Json(DeletedBody {
         total: listing.total,
         deleted: listing.items.iter().map(DeletedItemBody::from).collect(),
+        retention_seconds: state.snapshots.retention().window().as_secs(),
     }))
 }
 

@@ -371,6 +371,10 @@ pub(crate) struct PurgeBody {
 pub(crate) struct DeletedBody {
     pub total: u64,
     pub deleted: Vec<DeletedItemBody>,
+    /// How long this server keeps a task it deletes restorable
+    /// (`serve --retention`), in seconds; `0`: no recycle bin, its deletes
+    /// are final (tasks another instance deleted may still be listed).
+    pub retention_seconds: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

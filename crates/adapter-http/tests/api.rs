@@ -1163,3 +1163,40 @@ async fn bad_webhooks_get_the_contracts_error_body() {
     let (status, _, _) = call(state, with_token("GET", "/v1/p1/webhooks", "p2")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_recycle_bin_says_how_long_this_server_keeps_a_deleted_task() {
+    // Arrange: one server without a recycle bin, one keeping an hour.
+    let without = state_with(Arc::new(MemoryStore::new())).await;
+    let mut with = state_with(Arc::new(MemoryStore::new())).await;
+    with.snapshots = with.snapshots.with_retention(
+        vodsnap_domain::Retention::new(std::time::Duration::from_secs(3600)).expect("retention"),
+    );
+    let uri = "/v1/p1/asset/thumbnails";
+    let bin = "/v1/p1/asset/thumbnails/deleted";
+    for state in [&without, &with] {
+        let (status, body, _) = call(state.clone(), post(uri, registration("t1"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let delete = "/v1/p1/asset/thumbnails?task_id=t1";
+        let (status, _, _) = call(state.clone(), with_token("DELETE", delete, "p1")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // Act
+    let (_, none, _) = call(without, with_token("GET", bin, "p1")).await;
+    let (_, hour, _) = call(with, with_token("GET", bin, "p1")).await;
+
+    // Assert: without retention the delete was final and the answer says
+    // why the bin is empty; with it the task waits there.
+    assert_eq!(
+        (none["retention_seconds"].as_u64(), none["total"].as_u64()),
+        (Some(0), Some(0)),
+        "{none}"
+    );
+    assert_eq!(
+        (hour["retention_seconds"].as_u64(), hour["total"].as_u64()),
+        (Some(3600), Some(1)),
+        "{hour}"
+    );
+    assert_eq!(hour["deleted"][0]["task_id"], "t1");
+}

@@ -30,13 +30,14 @@ mod support;
 
 use serde_json::Value;
 use support::http::{self, Api, delete_items};
-use support::server::{Process, Secrets, Serve, Server, cleanup_status_at, free_port};
+use support::server::{Process, Secrets, Serve, Server, cleanup_status_at};
 use support::storage::FileStorage;
 use support::{EVENTUALLY, eventually, keys_of, task_body};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::testcontainers::core::ContainerPort;
 use testcontainers_modules::testcontainers::runners::AsyncRunner as _;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt as _};
+use vodsnap_test_support::free_port;
 
 const IMAGE_ENV: &str = "VODSNAP_XTASK_PG_IMAGE";
 const REQUIRE_ENV: &str = "VODSNAP_TEST_REQUIRE_DOCKER";

@@ -54,6 +54,7 @@ async fn deleted_tasks_wait_in_the_bin_are_restored_whole_or_purged() {
     // their images wait there, not as cleanup backlog.
     let bin = api.deleted("asset_id=a1&limit=10").await.unwrap();
     assert_eq!(bin.json()["total"], 2, "{}", bin.text());
+    assert_eq!(bin.json()["retention_seconds"], 3600, "{}", bin.text());
     let listed = items(&bin, "deleted");
     let first = &listed[0];
     assert_eq!(

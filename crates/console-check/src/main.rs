@@ -3,12 +3,19 @@
 //! temporary directory), Debian's `chromedriver` and headless `chromium`,
 //! driven over WebDriver with fantoccini.
 //!
-//! It signs in through the link the banner prints, filters by the demo
-//! asset with the keyboard, opens a task and checks that every snapshot
-//! image rendered (naturalWidth > 0), selects two tasks with the keyboard,
+//! The server keeps deleted tasks for an hour (`--retention 1h`). The check
+//! signs in through the link the banner prints, filters by the demo asset
+//! with the keyboard, opens a task and checks that every snapshot image
+//! rendered (naturalWidth > 0), selects two tasks with the keyboard,
 //! previews and deletes them, sees them gone from the list and their image
-//! links answer 404, and checks the page fits a narrow screen. Screenshots
-//! go to `--out`.
+//! links answer 404. Then the recycle bin: both deleted tasks are listed
+//! there; one is restored (listed again, its image served again); a third
+//! task is deleted, and of two tasks selected in the bin, one is purged
+//! after a confirmation (a cancelled one first changes nothing) while the
+//! other, restored meanwhile behind the console's back, shows FAILED with
+//! its error. It checks the page fits a narrow screen, and that a second
+//! server, without `--retention`, says plainly that it has no recycle bin.
+//! Screenshots go to `--out`.
 //!
 //! Waits are for conditions in the page (polled until a deadline), never
 //! fixed sleeps.
@@ -82,10 +89,17 @@ async fn run() -> Result<()> {
         .with_context(|| format!("failed to create {}", args.out.display()))?;
     let scratch = tempfile::tempdir().context("failed to create a temporary directory")?;
 
-    let (_server, console) = start_vodsnap(&args.vodsnap, scratch.path()).await?;
+    let (_server, console) = start_vodsnap(
+        &args.vodsnap,
+        &scratch.path().join("kept"),
+        &["--retention", "1h"],
+    )
+    .await?;
+    let (_final_server, final_console) =
+        start_vodsnap(&args.vodsnap, &scratch.path().join("final"), &[]).await?;
     let (_driver, driver_url) = start_chromedriver(&args.chromedriver).await?;
     let client = connect(&driver_url, &args.chromium, &scratch.path().join("profile")).await?;
-    let outcome = drive(&client, &console, &args.out).await;
+    let outcome = drive(&client, &console, &final_console, &args.out).await;
     if outcome.is_err() {
         // The page as it was when the check failed, for the report.
         let _ = screenshot(&client, &args.out, "console-failure.png").await;
@@ -94,17 +108,19 @@ async fn run() -> Result<()> {
     outcome
 }
 
-/// Starts `vodsnap serve` on a free port and returns it with the console
-/// link its banner prints.
-async fn start_vodsnap(bin: &Path, scratch: &Path) -> Result<(Child, String)> {
+/// Starts `vodsnap serve {flags}` on a free port and returns it with the
+/// console link its banner prints.
+async fn start_vodsnap(bin: &Path, scratch: &Path, flags: &[&str]) -> Result<(Child, String)> {
     let images = scratch.join("images");
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--storage"])
         .arg(format!("file://{}", images.display()))
+        .args(flags)
         // Keys a developer's environment may set do not change the demo.
         .env_remove("DATABASE_URL")
         .env_remove("VODSNAP_PUBLIC_BASE_URL")
         .env_remove("VODSNAP_STORAGE")
+        .env_remove("VODSNAP_RETENTION")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -196,9 +212,9 @@ async fn until(client: &Client, what: &str, predicate: &str) -> Result<()> {
         if started.elapsed() > DEADLINE {
             let status = client
                 .execute(
-                    "return [document.getElementById('results-status')?.textContent, \
-                     document.getElementById('snapshots-status')?.textContent, \
-                     document.getElementById('delete-outcome')?.textContent].join(' | ');",
+                    "return ['results-status', 'snapshots-status', 'delete-outcome', \
+                     'bin-note', 'bin-status', 'bin-outcome'] \
+                     .map(id => document.getElementById(id)?.textContent).join(' | ');",
                     vec![],
                 )
                 .await
@@ -222,8 +238,38 @@ async fn screenshot(client: &Client, out: &Path, name: &str) -> Result<()> {
 }
 
 const ROWS: &str = "document.querySelectorAll('#results-table tbody tr').length";
+const BIN_ROWS: &str = "document.querySelectorAll('#bin-table tbody tr').length";
 
-async fn drive(client: &Client, console: &str, out: &Path) -> Result<()> {
+/// The task ids the table `table` lists, in order, as one string.
+fn listed(table: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#{table} tbody tr')].map(r => r.dataset.task).join(',')"
+    )
+}
+
+/// The status of a `fetch` of `url` from the page (no cache).
+async fn fetch_status(client: &Client, url: &str) -> Result<Value> {
+    Ok(client
+        .execute_async(
+            "const [url, done] = arguments; \
+             fetch(url, {cache: 'no-store'}).then(r => done(r.status), e => done(String(e)));",
+            vec![json!(url)],
+        )
+        .await?)
+}
+
+async fn click(client: &Client, id: &str) -> Result<()> {
+    client.find(Locator::Id(id)).await?.click().await?;
+    Ok(())
+}
+
+/// Space on a checkbox: the keyboard's way to toggle it.
+async fn tick(client: &Client, id: &str) -> Result<()> {
+    client.find(Locator::Id(id)).await?.send_keys(" ").await?;
+    Ok(())
+}
+
+async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) -> Result<()> {
     // Sign in through the banner's link: the token leaves the address bar.
     client.goto(console).await?;
     until(
@@ -248,7 +294,7 @@ async fn drive(client: &Client, console: &str, out: &Path) -> Result<()> {
     until(
         client,
         "the cleanup backlog",
-        "document.querySelectorAll('#backlog-figures dd').length === 5",
+        "document.querySelectorAll('#backlog-figures dd').length === 6",
     )
     .await?;
 
@@ -344,16 +390,12 @@ async fn drive(client: &Client, console: &str, out: &Path) -> Result<()> {
     screenshot(client, out, "console-deleted.png").await?;
 
     // A deleted task's image link answers 404 at once.
-    let status = client
-        .execute_async(
-            "const [url, done] = arguments; \
-             fetch(url, {cache: 'no-store'}).then(r => done(r.status), e => done(String(e)));",
-            vec![json!(image)],
-        )
-        .await?;
+    let status = fetch_status(client, &image).await?;
     if status != json!(404) {
         bail!("a deleted task's image answered {status}, not 404");
     }
+
+    recycle_bin(client, &image, out).await?;
 
     // A narrow screen: nothing wider than the window.
     client.set_window_size(390, 844).await?;
@@ -364,5 +406,143 @@ async fn drive(client: &Client, console: &str, out: &Path) -> Result<()> {
     )
     .await?;
     screenshot(client, out, "console-narrow.png").await?;
+
+    // A server without --retention says so, and shows no empty bin.
+    client.set_window_size(1280, 900).await?;
+    client.goto(final_console).await?;
+    until(
+        client,
+        "the console of the server without a recycle bin",
+        "!document.getElementById('app').hidden",
+    )
+    .await?;
+    until(
+        client,
+        "the note that there is no recycle bin",
+        "document.getElementById('bin-note').dataset.retention === '0' && \
+         document.getElementById('bin-note').textContent.includes('without a recycle bin') && \
+         document.getElementById('bin-view').hidden",
+    )
+    .await?;
+    js(
+        client,
+        "document.getElementById('bin').scrollIntoView(); return null;",
+    )
+    .await?;
+    screenshot(client, out, "console-no-recycle-bin.png").await?;
+    Ok(())
+}
+
+/// The recycle bin, after demo tasks 1 and 2 were deleted (and the image
+/// `image` of task 1 answers 404).
+async fn recycle_bin(client: &Client, image: &str, out: &Path) -> Result<()> {
+    // Both deleted tasks wait in the bin, which says how long it keeps them.
+    until(
+        client,
+        "demo tasks 1 and 2 in the recycle bin, kept for an hour",
+        &format!(
+            "{} === 'demo_task_1,demo_task_2' && \
+             document.getElementById('bin-note').dataset.retention === '3600' && \
+             document.getElementById('bin-note').textContent.includes('1 hour')",
+            listed("bin-table")
+        ),
+    )
+    .await?;
+
+    // Restore task 1: RESTORED, out of the bin, listed again, and its image
+    // is served again (the bin kept it).
+    tick(client, "bin-select-demo_task_1").await?;
+    click(client, "bin-restore").await?;
+    until(
+        client,
+        "demo_task_1 RESTORED",
+        "document.querySelector('#bin-results tr[data-task=demo_task_1]')?.dataset.status === 'RESTORED'",
+    )
+    .await?;
+    until(
+        client,
+        "demo_task_1 listed again, and gone from the bin",
+        &format!(
+            "{} === 'demo_task_1,demo_task_3' && {} === 'demo_task_2'",
+            listed("results-table"),
+            listed("bin-table")
+        ),
+    )
+    .await?;
+    let status = fetch_status(client, image).await?;
+    if status != json!(200) {
+        bail!("a restored task's image answered {status}, not 200");
+    }
+
+    // Delete task 3 too: it joins task 2 in the bin.
+    tick(client, "select-demo_task_3").await?;
+    click(client, "confirm-delete").await?;
+    until(
+        client,
+        "demo tasks 2 and 3 in the recycle bin",
+        &format!("{} === 'demo_task_2,demo_task_3'", listed("bin-table")),
+    )
+    .await?;
+
+    // Select both; meanwhile another operator restores task 3 through the
+    // API, so the console's purge finds it live.
+    tick(client, "bin-select-demo_task_2").await?;
+    tick(client, "bin-select-demo_task_3").await?;
+    let behind = client
+        .execute_async(
+            "const done = arguments[0]; \
+             const project = encodeURIComponent(sessionStorage.getItem('vodsnap.project')); \
+             fetch(`/v1/${project}/asset/thumbnails/restore?task_id=demo_task_3`, \
+               {method: 'POST', headers: {'X-Auth-Token': sessionStorage.getItem('vodsnap.token')}}) \
+             .then(r => r.json()).then(b => done(b.restore_result_array[0].status), e => done(String(e)));",
+            vec![],
+        )
+        .await?;
+    if behind != json!("RESTORED") {
+        bail!("the restore behind the console's back answered {behind}");
+    }
+
+    // Purge asks first; Cancel changes nothing.
+    click(client, "bin-purge").await?;
+    until(
+        client,
+        "the purge confirmation naming both tasks",
+        "!document.getElementById('bin-confirm').hidden && \
+         document.getElementById('bin-confirm-text').textContent.includes('demo_task_2, demo_task_3')",
+    )
+    .await?;
+    screenshot(client, out, "console-purge-confirm.png").await?;
+    click(client, "bin-purge-cancel").await?;
+    until(
+        client,
+        "the confirmation gone, nothing purged",
+        &format!(
+            "document.getElementById('bin-confirm').hidden && \
+             document.getElementById('bin-outcome').childElementCount === 0 && {BIN_ROWS} === 2"
+        ),
+    )
+    .await?;
+
+    // Purge for good: task 2 PURGED; task 3 FAILED, live, with its error.
+    click(client, "bin-purge").await?;
+    click(client, "bin-purge-confirm").await?;
+    until(
+        client,
+        "demo_task_2 PURGED and demo_task_3 FAILED as live",
+        "document.querySelector('#bin-results tr[data-task=demo_task_2]')?.dataset.status === 'PURGED' && \
+         document.querySelector('#bin-results tr[data-task=demo_task_3]')?.dataset.status === 'FAILED' && \
+         document.querySelector('#bin-results tr[data-task=demo_task_3]').textContent.includes('VODSNAP.0412: ')",
+    )
+    .await?;
+    until(
+        client,
+        "an empty recycle bin",
+        &format!(
+            "{BIN_ROWS} === 0 && \
+             document.getElementById('bin-status').textContent === 'The recycle bin is empty.'"
+        ),
+    )
+    .await?;
+    screenshot(client, out, "console-recycle-bin.png").await?;
     Ok(())
 }

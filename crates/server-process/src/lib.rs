@@ -1,7 +1,8 @@
-//! `vodsnap serve` as a child process, for the project's tools: the
-//! benchmark (`vodsnap-bench`) and the fuzz task (`cargo xtask fuzz`); and
-//! [`scratch::ScratchDatabase`], the scratch PostgreSQL database that the
-//! benchmark and the conformance suite run on.
+//! `vodsnap` as a child process, for the project's tools and tests: the
+//! benchmark (`vodsnap-bench`), the fuzz task (`cargo xtask fuzz`) and
+//! `vodsnap-app`'s process-level tests (through `vodsnap-test-support`);
+//! and [`scratch::ScratchDatabase`], the scratch PostgreSQL database that
+//! the benchmark and the conformance suite run on.
 //!
 //! [`ServerProcess::start`] picks a free loopback port, appends
 //! `--listen 127.0.0.1:PORT` to the command it is given, sends both output
@@ -9,11 +10,18 @@
 //! fails, with the end of the log, if the server exits first or the time
 //! runs out). Dropping the value stops the server: SIGTERM, its graceful
 //! shutdown, then SIGKILL after [`STOP_GRACE`].
+//! [`ServerProcess::start_captured`] does the same with the output kept in
+//! memory ([`child::ChildProcess`]), tries another port when the one it
+//! picked was taken meanwhile, and kills the server at once when dropped:
+//! what tests want.
 //!
 //! Standard library only (plus `anyhow`): xtask uses it, and xtask should
 //! not build an async runtime or an HTTP client to start a server.
 
+pub mod child;
 pub mod scratch;
+
+pub use child::ChildProcess;
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -30,10 +38,15 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often readiness and exit are polled.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How many ports [`ServerProcess::start_captured`] tries.
+const PORT_TRIES: usize = 5;
+
 /// A running `vodsnap serve`, stopped when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Option<Child>,
+    /// Output kept in memory instead of a file ([`Self::start_captured`]).
+    captured: Option<ChildProcess>,
     addr: String,
     log: PathBuf,
 }
@@ -56,11 +69,53 @@ impl ServerProcess {
             .context("starting vodsnap serve")?;
         let mut server = Self {
             child: Some(child),
+            captured: None,
             addr,
             log: log.to_path_buf(),
         };
         server.wait_ready(ready_within)?;
         Ok(server)
+    }
+
+    /// As [`Self::start`], with the output kept in memory (echoed with the
+    /// port as label) instead of a file, and another free port tried (up
+    /// to 5) when the child exits saying it could not listen: a port found
+    /// free can be taken before the child binds it. `serve` makes the
+    /// command afresh for each try. Dropped, the server is killed at once.
+    pub fn start_captured(
+        mut serve: impl FnMut() -> Command,
+        ready_within: Duration,
+    ) -> Result<Self> {
+        for _ in 0..PORT_TRIES {
+            let addr = format!("127.0.0.1:{}", free_port()?);
+            let mut cmd = serve();
+            cmd.args(["--listen", &addr]).stdin(Stdio::null());
+            let label = addr.rsplit(':').next().unwrap_or_default().to_owned();
+            let mut server = Self {
+                child: None,
+                captured: Some(ChildProcess::spawn(cmd, &format!(":{label}"))?),
+                addr,
+                log: PathBuf::new(),
+            };
+            match server.wait_ready(ready_within) {
+                Ok(()) => return Ok(server),
+                Err(_) if server.log_tail(usize::MAX).contains("failed to listen") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        bail!("vodsnap serve found no free port in {PORT_TRIES} tries")
+    }
+
+    /// The output kept in memory, for a server [`Self::start_captured`]
+    /// started.
+    pub fn captured(&self) -> Option<&ChildProcess> {
+        self.captured.as_ref()
+    }
+
+    /// As [`Self::captured`], mutably (to kill the server, or ask whether
+    /// it still runs).
+    pub fn captured_mut(&mut self) -> Option<&mut ChildProcess> {
+        self.captured.as_mut()
     }
 
     /// `host:port` the server listens on.
@@ -73,9 +128,12 @@ impl ServerProcess {
         &self.log
     }
 
-    /// The server's process id (0 once detached).
+    /// The server's process id (0 once detached or killed).
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        match &self.captured {
+            Some(captured) => captured.pid(),
+            None => self.child.as_ref().map_or(0, Child::id),
+        }
     }
 
     fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
@@ -97,6 +155,13 @@ impl ServerProcess {
 
     /// Fails, with the end of the server's log, if the server exited.
     pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(captured) = self.captured.as_mut() {
+            if captured.running() {
+                return Ok(());
+            }
+            captured.kill(); // reaps it and reads its output to the end
+            bail!("the server died; its output:\n{}", captured.log());
+        }
         let Some(child) = self.child.as_mut() else {
             bail!("the server is gone");
         };
@@ -113,7 +178,7 @@ impl ServerProcess {
     /// Fails if the server log shows a panic (a handler panic drops the
     /// connection rather than answering 500, so it must be looked for).
     pub fn check_no_panic(&self) -> Result<()> {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let log = self.log_text();
         let panics: Vec<&str> = log.lines().filter(|l| l.contains("panicked")).collect();
         if let Some(first) = panics.first() {
             bail!(
@@ -127,9 +192,17 @@ impl ServerProcess {
 
     /// The last `lines` lines of the server's log.
     pub fn log_tail(&self, lines: usize) -> String {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let log = self.log_text();
         let all: Vec<&str> = log.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The whole log: the file's, or both captured streams.
+    fn log_text(&self) -> String {
+        match &self.captured {
+            Some(captured) => captured.log(),
+            None => fs::read_to_string(&self.log).unwrap_or_default(),
+        }
     }
 
     /// Peak resident set size so far (VmHWM), KiB; 0 if unreadable (not Linux).
@@ -153,6 +226,10 @@ impl ServerProcess {
     pub fn detach(mut self) -> u32 {
         let pid = self.pid();
         self.child = None;
+        if let Some(captured) = self.captured.take() {
+            // Its output readers end with the process; nothing to join.
+            std::mem::forget(captured);
+        }
         pid
     }
 }
@@ -295,6 +372,50 @@ mod tests {
         assert!(error.contains("died"), "{error}");
         assert!(error.contains("no database"), "{error}");
         let _ = fs::remove_file(log);
+    }
+
+    #[test]
+    fn a_captured_server_gets_another_port_when_its_own_was_taken() -> Result<()> {
+        // The first child cannot listen (as when its port was taken between
+        // the check and the bind); the second serves.
+        let mut tries = 0;
+        let make = || {
+            tries += 1;
+            if tries == 1 {
+                let mut cmd = Command::new("sh");
+                cmd.args(["-c", "echo 'failed to listen on the address' >&2; exit 1"]);
+                cmd
+            } else {
+                fake_server(200)
+            }
+        };
+
+        let mut server = ServerProcess::start_captured(make, Duration::from_secs(30))?;
+
+        assert_eq!(http_status(server.addr(), "/readyz"), Some(200));
+        assert!(server.captured_mut().is_some_and(ChildProcess::running));
+        let addr = server.addr().to_owned();
+        drop(server);
+        assert_eq!(tries, 2);
+        assert!(TcpStream::connect(&addr).is_err(), "still listening");
+        Ok(())
+    }
+
+    #[test]
+    fn a_captured_server_that_exits_otherwise_is_reported_with_its_output() {
+        let make = || {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "echo 'no database' >&2; exit 3"]);
+            cmd
+        };
+
+        let error = ServerProcess::start_captured(make, Duration::from_secs(30))
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+
+        assert!(error.contains("died"), "{error}");
+        assert!(error.contains("no database"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the crates' tests share, in one place: a scratch PostgreSQL
-//! database per test ([`db`]), moto's S3 server per test ([`moto`]) and
-//! free loopback ports ([`free_port`]). The standard library only, plus
+//! database per test ([`db`]), moto's S3 server per test ([`moto`]), free
+//! loopback ports ([`free_port`]) and the binary as a child process
+//! ([`ServerProcess`], [`ChildProcess`]). The standard library only, plus
 //! the tools' own helpers (`vodsnap-server-process`): no runtime, no
 //! driver, so any crate's tests can use it.
 //!
@@ -19,6 +20,10 @@ pub mod db;
 pub mod moto;
 
 pub use vodsnap_server_process::free_port as try_free_port;
+/// The real binary as a child process: `serve` on a free port with its
+/// output in memory ([`ServerProcess::start_captured`]), or any other
+/// command ([`ChildProcess`]); the tools' own helper, one for all.
+pub use vodsnap_server_process::{ChildProcess, ServerProcess};
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {

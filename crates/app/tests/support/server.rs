@@ -3,18 +3,18 @@
 //!
 //! Children get a clean environment (only `PATH`, logging settings and what
 //! the test passes), so nothing of the developer's `VODSNAP_*`, `AWS_*` or
-//! `DATABASE_URL` leaks into them. Their output is read by threads into
-//! memory (and echoed, which the test harness shows only on failure).
+//! `DATABASE_URL` leaks into them. Starting, waiting for readiness, reading
+//! the output into memory (echoed, which the test harness shows only on
+//! failure) and stopping are `vodsnap-server-process`'s, the helper the
+//! benchmark and the fuzz task use too (through `vodsnap-test-support`);
+//! this file says only how these tests run the binary.
 
-use std::io::{BufRead as _, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::mpsc;
+use vodsnap_test_support::{ChildProcess, ServerProcess};
 
 use super::PROJECT;
 use super::db::TestDb;
@@ -193,30 +193,35 @@ impl Serve {
         self
     }
 
-    /// Starts the server on a free port and waits until it listens.
+    /// Starts the server on a free port (another if that one was taken
+    /// meanwhile) and waits until `/readyz` answers 200.
     pub async fn start(&self) -> Server {
-        // A port found free may be taken before the child binds it; the
-        // child then exits saying so, and another port is tried.
-        for _ in 0..5 {
-            let port = free_port();
-            match self.try_start(port).await {
-                Ok(server) => return server,
-                Err(log) if log.contains("failed to listen") => continue,
-                Err(log) => panic!("vodsnap serve did not start:\n{log}"),
-            }
-        }
-        panic!("vodsnap serve found no free port in 5 tries");
+        let serve = self.clone();
+        // Blocking waits, off the runtime: a proxy task of the test may be
+        // what carries the server's database connection.
+        let process = tokio::task::spawn_blocking(move || {
+            ServerProcess::start_captured(|| serve.command(), STARTUP_LIMIT)
+        })
+        .await
+        .expect("the start-up's thread")
+        .unwrap_or_else(|e| panic!("vodsnap serve did not start: {e:#}"));
+        let addr = process.addr().parse().expect("a socket address");
+        Server { addr, process }
     }
 
-    async fn try_start(&self, port: u16) -> Result<Server, String> {
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let seed = format!("AKTEST{port}:{}:{PROJECT}", super::random_alphanumeric(24));
+    /// `vodsnap serve` with this test's flags (`--listen` is added by the
+    /// process helper).
+    fn command(&self) -> Command {
+        let seed = format!(
+            "AKTEST{}:{}:{PROJECT}",
+            super::random_alphanumeric(8),
+            super::random_alphanumeric(24)
+        );
         let mut cmd = match self.open_files {
             Some(limit) => command_with_open_files(&self.env, limit),
             None => command(&self.env),
         };
         cmd.arg("serve")
-            .args(["--listen", &addr.to_string()])
             .args(["--database-url", &self.database_url])
             .args(["--credential-keys", &self.secrets.credential_keys])
             .args(["--token-key", &self.secrets.token_key])
@@ -226,96 +231,16 @@ impl Serve {
             .args(["--cleanup-retry-base", "100ms"])
             .args(["--cleanup-retry-max", "1s"])
             .args(["--cleanup-idle", "100ms"])
-            .args(&self.extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to run {BINARY}: {e}"));
-
-        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout is piped");
-        let err = child.stderr.take().expect("stderr is piped");
-        // The start-up line is on stdout, or on stderr as a log event with
-        // --log-format json.
-        let readers = vec![
-            read_lines(
-                out,
-                format!(":{port}"),
-                stdout.clone(),
-                Some(ready_tx.clone()),
-            ),
-            read_lines(err, format!(":{port}"), stderr.clone(), Some(ready_tx)),
-        ];
-        let mut server = Server {
-            addr,
-            child: Some(child),
-            readers,
-            stdout,
-            stderr,
-        };
-        match tokio::time::timeout(STARTUP_LIMIT, ready_rx.recv()).await {
-            Ok(Some(())) => {
-                // It said so on stdout; /readyz confirms that it serves and
-                // reaches its database.
-                assert!(
-                    server.ready().await,
-                    "/readyz is not 200:\n{}",
-                    server.log()
-                );
-                Ok(server)
-            }
-            // stdout closed before the line: the child exited.
-            Ok(None) => {
-                server.kill();
-                Err(server.log())
-            }
-            Err(_) => {
-                server.kill();
-                panic!(
-                    "vodsnap serve did not listen within {}s:\n{}",
-                    STARTUP_LIMIT.as_secs(),
-                    server.log()
-                );
-            }
-        }
+            .args(&self.extra);
+        cmd
     }
-}
-
-pub use vodsnap_test_support::free_port;
-
-/// Reads `from` line by line into `lines` (echoing each), and signals
-/// `ready` when `serve` says it runs.
-fn read_lines(
-    from: impl Read + Send + 'static,
-    label: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    mut ready: Option<mpsc::UnboundedSender<()>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("[vodsnap {label}] {line}");
-            if line.contains("vodsnap is running on")
-                && let Some(tx) = ready.take()
-            {
-                let _ = tx.send(());
-            }
-            lines.lock().expect("log lock").push(line);
-        }
-    })
 }
 
 /// A running `vodsnap serve`; killed (SIGKILL) and waited for when dropped.
 #[derive(Debug)]
 pub struct Server {
     pub addr: SocketAddr,
-    child: Option<Child>,
-    readers: Vec<JoinHandle<()>>,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
+    process: ServerProcess,
 }
 
 impl Server {
@@ -326,44 +251,44 @@ impl Server {
         }
     }
 
+    fn child(&self) -> &ChildProcess {
+        self.process
+            .captured()
+            .expect("started with its output captured")
+    }
+
+    fn child_mut(&mut self) -> &mut ChildProcess {
+        self.process
+            .captured_mut()
+            .expect("started with its output captured")
+    }
+
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the server runs").id()
+        let pid = self.child().pid();
+        assert_ne!(pid, 0, "the server runs");
+        pid
     }
 
     /// Whether the process still runs (it has not exited, nor been killed).
     pub fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child_mut().running()
     }
 
     /// `kill -9`: the process dies at once, mid-request or not. Returns
     /// once it is gone and its output is read to the end.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
+        self.child_mut().kill();
     }
 
     /// SIGTERM, then waits (up to 30 s) for a clean exit, so that every log
     /// line is written; SIGKILL if it does not come.
     pub async fn terminate(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let pid = child.id().to_string();
-            let sent = Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("run kill");
-            assert!(sent.success(), "kill -TERM {pid} failed");
+        if self.running() {
+            self.child()
+                .signal_terminate()
+                .unwrap_or_else(|e| panic!("{e:#}"));
             let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if child.try_wait().expect("wait for the server").is_some() {
-                    break;
-                }
+            while self.running() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -372,18 +297,12 @@ impl Server {
 
     /// Everything the server wrote to stdout so far.
     pub fn stdout_lines(&self) -> Vec<String> {
-        self.stdout.lock().expect("log lock").clone()
+        self.child().stdout_lines()
     }
 
     /// Everything the server wrote to stderr (its log) so far.
     pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.lock().expect("log lock").clone()
-    }
-
-    fn log(&self) -> String {
-        let out = self.stdout.lock().expect("log lock").join("\n");
-        let err = self.stderr.lock().expect("log lock").join("\n");
-        format!("stdout:\n{out}\nstderr:\n{err}")
+        self.child().stderr_lines()
     }
 
     /// `GET /readyz` answers 200.
@@ -394,78 +313,31 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A long-running `vodsnap` command other than `serve` (`cleanup run`),
 /// its output echoed and kept; killed and waited for when dropped.
 #[derive(Debug)]
-pub struct Process {
-    child: Option<Child>,
-    readers: Vec<JoinHandle<()>>,
-    lines: Arc<Mutex<Vec<String>>>,
-}
+pub struct Process(ChildProcess);
 
 impl Process {
     /// Starts `vodsnap {args}` with a clean environment plus `env`.
     pub fn start(args: &[&str], env: &[(String, String)]) -> Self {
-        let mut child = command(env)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("failed to run {BINARY}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let label = format!("{} pid {}", args.first().unwrap_or(&""), child.id());
-        let readers = vec![
-            read_lines(
-                child.stdout.take().expect("piped"),
-                label.clone(),
-                lines.clone(),
-                None,
-            ),
-            read_lines(
-                child.stderr.take().expect("piped"),
-                label,
-                lines.clone(),
-                None,
-            ),
-        ];
-        Self {
-            child: Some(child),
-            readers,
-            lines,
-        }
+        let mut cmd = command(env);
+        cmd.args(args);
+        let label = args.first().copied().unwrap_or_default();
+        Self(ChildProcess::spawn(cmd, label).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the process runs").id()
+        self.0.pid()
     }
 
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.0.running()
     }
 
     /// Everything it wrote so far, both streams.
     pub fn log(&self) -> String {
-        self.lines.lock().expect("log lock").join("\n")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
+        self.0.log()
     }
 }
