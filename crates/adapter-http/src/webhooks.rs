@@ -13,6 +13,7 @@ use vodsnap_domain::{DeliveryState, EventTypes, WebhookId, WebhookUrl};
 use vodsnap_ports::{CheckUrlError, Delivery, Webhook, WebhookStoreError};
 use vodsnap_service::CreateWebhookError;
 
+use crate::RequestId;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Params;
@@ -181,6 +182,7 @@ impl From<CreateWebhookError> for ApiError {
 pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<WebhookCreatedBody>), ApiError> {
     let parsed: CreateWebhookBody = serde_json::from_slice(&body)
@@ -189,7 +191,10 @@ pub(crate) async fn create(
         WebhookUrl::parse(&parsed.url).map_err(|e| ApiError::bad_parameter(format!("url: {e}")))?;
     let events = EventTypes::parse(parsed.events.as_deref())
         .map_err(|e| ApiError::bad_parameter(format!("events: {e}")))?;
-    let (webhook, secret) = state.webhooks.create(&caller.project, url, events).await?;
+    let (webhook, secret) = state
+        .webhooks
+        .create(&caller.project, url, events, &caller.actor(&request_id))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookCreatedBody {
@@ -244,10 +249,14 @@ pub(crate) async fn list(
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = webhook_id(&id)?;
-    state.webhooks.remove(&caller.project, &id).await?;
+    state
+        .webhooks
+        .remove(&caller.project, &id, &caller.actor(&request_id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,6 @@
 //! The in-memory cleanup queue, kept under the store's lock.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp};
@@ -174,9 +174,29 @@ impl CleanupState {
         claimed
     }
 
-    /// Completes the items `worker` holds, counting them as drained at `now`.
-    pub(crate) fn complete_all(&mut self, ids: &[i64], worker: &str, now: Timestamp) -> u64 {
-        let done = ids.iter().filter(|id| self.complete(**id, worker)).count() as u64;
+    /// Completes the items `worker` holds, counting them as drained at
+    /// `now`. Answers the deleted tasks (by project, each once, ordered by
+    /// task id) of which no item is left once they are gone.
+    pub(crate) fn complete_all(
+        &mut self,
+        ids: &[i64],
+        worker: &str,
+        now: Timestamp,
+    ) -> (u64, BTreeMap<ProjectId, BTreeSet<TaskId>>) {
+        let mut touched: BTreeMap<ProjectId, BTreeSet<TaskId>> = BTreeMap::new();
+        let mut done = 0u64;
+        for id in ids {
+            if let Some(q) = self.complete(*id, worker) {
+                done += 1;
+                if let Some(task) = q.task {
+                    touched.entry(q.item.project).or_default().insert(task);
+                }
+            }
+        }
+        for (project, tasks) in &mut touched {
+            tasks.retain(|task| !self.items.values().any(|q| q.of_task(project, task)));
+        }
+        touched.retain(|_, tasks| !tasks.is_empty());
         let since = Timestamp::from_micros(
             now.as_micros()
                 .saturating_sub(i64::try_from(RATE_WINDOW.as_micros()).unwrap_or(i64::MAX)),
@@ -187,20 +207,17 @@ impl CleanupState {
         if done > 0 {
             self.drained.push_back((now, done));
         }
-        done
+        (done, touched)
     }
 
-    fn complete(&mut self, id: i64, worker: &str) -> bool {
+    fn complete(&mut self, id: i64, worker: &str) -> Option<Queued> {
         // A worker whose lease ran out may still finish: its work is done
         // and idempotent, and a second worker will find nothing to redo.
         let owned = self
             .items
             .get(&id)
             .is_some_and(|q| q.leased_to(worker, None));
-        if owned {
-            self.items.remove(&id);
-        }
-        owned
+        if owned { self.items.remove(&id) } else { None }
     }
 
     pub(crate) fn fail(

@@ -10,8 +10,8 @@ use std::time::Duration;
 use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
     AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage, Event,
-    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
-    TaskId, TaskResult, Timestamp,
+    EventTask, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey,
+    ProjectId, TaskId, TaskResult, Timestamp,
 };
 
 use vodsnap_domain::{Secret, WebhookId};
@@ -19,8 +19,8 @@ use vodsnap_ports::{
     AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CleanupError, CleanupItem,
     CleanupQueue, CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
     DetailsError, FailedAttempt, Inserted, ListError, Listing, ParkedItem, PingError,
-    PlannedBinChange, PreviewPlanner, PreviewedDelete, RegisterError, SnapshotPage, Stored,
-    TaskResultStore,
+    PlannedBinChange, PreviewPlanner, PreviewedDelete, PurgePlanner, RegisterError, SnapshotPage,
+    Stored, TaskResultStore,
 };
 use vodsnap_ports::{
     ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
@@ -329,6 +329,7 @@ impl TaskResultStore for MemoryStore {
                 }
             }
             inner.audit.push(planned.audit.clone());
+            inner.webhooks.enqueue(&planned.events);
             Ok(planned)
         })
     }
@@ -359,6 +360,7 @@ impl TaskResultStore for MemoryStore {
                 }
             }
             inner.audit.push(planned.audit.clone());
+            inner.webhooks.enqueue(&planned.events);
             Ok(planned)
         })
     }
@@ -509,14 +511,35 @@ impl CleanupQueue for MemoryStore {
         }))
     }
 
-    async fn complete(
+    async fn complete<'a>(
         &self,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
+        purged: PurgePlanner<'a>,
     ) -> Result<u64, CleanupError> {
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        Ok(self.with_inner(|inner| inner.cleanup.complete_all(&ids, worker, now)))
+        // Under the one lock: the removal, the finished tasks and their
+        // events are one atomic step.
+        Ok(self.with_inner(|inner| {
+            let (done, finished) = inner.cleanup.complete_all(&ids, worker, now);
+            for (project, tasks) in finished {
+                let Some(p) = inner.projects.get(&project) else {
+                    continue;
+                };
+                let tasks: Vec<EventTask> = tasks
+                    .into_iter()
+                    .filter_map(|task| {
+                        let asset = p.deleted.get(&task)?.result.asset().clone();
+                        Some(EventTask { task, asset })
+                    })
+                    .collect();
+                if let Some(event) = purged(&project, tasks) {
+                    inner.webhooks.enqueue(std::slice::from_ref(&event));
+                }
+            }
+            done
+        }))
     }
 
     async fn fail(
@@ -550,8 +573,16 @@ impl CleanupQueue for MemoryStore {
 
 #[async_trait]
 impl WebhookStore for MemoryStore {
-    async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError> {
-        self.with_inner(|inner| inner.webhooks.create(webhook, secret));
+    async fn create(
+        &self,
+        webhook: &Webhook,
+        secret: &Secret,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| {
+            inner.webhooks.create(webhook, secret);
+            inner.audit.push(audit.clone());
+        });
         Ok(())
     }
 
@@ -559,8 +590,17 @@ impl WebhookStore for MemoryStore {
         Ok(self.with_inner(|inner| inner.webhooks.list(project)))
     }
 
-    async fn remove(&self, project: &ProjectId, id: &WebhookId) -> Result<(), WebhookStoreError> {
-        self.with_inner(|inner| inner.webhooks.remove(project, id))
+    async fn remove(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError> {
+        self.with_inner(|inner| {
+            inner.webhooks.remove(project, id)?;
+            inner.audit.push(audit.clone());
+            Ok(())
+        })
     }
 
     async fn deliveries(
@@ -624,6 +664,10 @@ impl WebhookStore for MemoryStore {
     async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {
         Ok(self.with_inner(|inner| inner.webhooks.backlog()))
     }
+
+    async fn prune(&self, cutoff: Timestamp, max: u32) -> Result<u64, WebhookStoreError> {
+        Ok(self.with_inner(|inner| inner.webhooks.prune(cutoff, max)))
+    }
 }
 
 #[cfg(test)]
@@ -676,6 +720,7 @@ mod tests {
             let store = Arc::new(MemoryStore::new());
             WebhookStores {
                 results: store.clone(),
+                cleanup: store.clone(),
                 audit: store.clone(),
                 webhooks: store,
                 keep_alive: Arc::new(()),

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vodsnap_domain::{ClaimShares, DeliveryState, Event, ProjectId, Secret, Timestamp, WebhookId};
+use vodsnap_domain::{
+    ClaimShares, DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, WebhookId,
+    is_prunable,
+};
 use vodsnap_ports::{ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStoreError};
 
 #[derive(Debug)]
@@ -37,6 +40,9 @@ impl Queued {
             .is_some_and(|(owner, _)| owner == worker)
     }
 }
+
+/// An event's time and its deliveries' states and `updated_at`.
+type EventDeliveries = (Timestamp, Vec<(DeliveryState, Timestamp)>);
 
 /// Subscriptions in creation order, deliveries by id.
 #[derive(Debug, Default)]
@@ -281,6 +287,35 @@ impl WebhookState {
             }
             _ => false,
         }
+    }
+
+    /// Drops up to `max` events that [`is_prunable`] lets go at `cutoff`,
+    /// oldest first, with their deliveries; answers how many. An event
+    /// lives here only in its deliveries: one whose webhooks were all
+    /// removed before delivering it is gone already.
+    pub(crate) fn prune(&mut self, cutoff: Timestamp, max: u32) -> u64 {
+        let mut events: BTreeMap<(ProjectId, EventId), EventDeliveries> = BTreeMap::new();
+        for q in self.deliveries.values() {
+            events
+                .entry((q.project.clone(), q.event.id.clone()))
+                .or_insert_with(|| (q.event.occurred_at, Vec::new()))
+                .1
+                .push((q.state, q.updated_at));
+        }
+        let mut doomed: Vec<(Timestamp, ProjectId, EventId)> = events
+            .into_iter()
+            .filter(|(_, (occurred_at, deliveries))| {
+                is_prunable(*occurred_at, deliveries.iter().copied(), cutoff)
+            })
+            .map(|((project, id), (occurred_at, _))| (occurred_at, project, id))
+            .collect();
+        doomed.sort();
+        doomed.truncate(max as usize);
+        let doomed: std::collections::BTreeSet<(ProjectId, EventId)> =
+            doomed.into_iter().map(|(_, p, id)| (p, id)).collect();
+        self.deliveries
+            .retain(|_, q| !doomed.contains(&(q.project.clone(), q.event.id.clone())));
+        doomed.len() as u64
     }
 
     pub(crate) fn backlog(&self) -> DeliveryBacklog {

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use vodsnap_domain::{AssetId, AuditStatus, ItemError, TaskId};
+use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, TaskId, WebhookId};
 use vodsnap_ports::{
-    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord,
+    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
 };
 
 use crate::db_error::{DbError, DbResultExt};
@@ -31,6 +31,60 @@ macro_rules! audit_columns {
     };
 }
 pub(crate) use audit_columns;
+
+/// `audit_log`'s columns as a webhook's subscription or removal fills
+/// them: [`audit_columns`]' ten, then `webhook`, bound by [`bind`] then
+/// [`bind_webhook`].
+macro_rules! audit_webhook_columns {
+    () => {
+        "audit_log (project_id, at, principal, request_id, client, action, \
+             asset_id, requested, touched, outcomes, webhook)"
+    };
+}
+pub(crate) use audit_webhook_columns;
+
+/// A record's webhook as stored in `audit_log.webhook`: never a secret.
+#[derive(Serialize, Deserialize)]
+struct StoredWebhook {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    events: Option<Vec<String>>,
+}
+
+/// Binds `record`'s webhook (JSON, or NULL) to the next placeholder.
+pub(crate) fn bind_webhook<'q>(query: PgQuery<'q>, record: &'q AuditRecord) -> PgQuery<'q> {
+    let stored = record.webhook.as_ref().map(|w| {
+        Json(StoredWebhook {
+            id: w.id.as_str().to_owned(),
+            url: w.url.clone(),
+            events: w
+                .events
+                .as_ref()
+                .map(|e| e.as_slice().iter().map(|t| t.as_str().to_owned()).collect()),
+        })
+    });
+    query.bind(stored)
+}
+
+fn webhook_from_row(stored: StoredWebhook) -> Result<AuditedWebhook, DbError> {
+    Ok(AuditedWebhook {
+        id: parse_stored(WebhookId::parse, &stored.id)?,
+        url: stored.url,
+        events: stored
+            .events
+            .map(|names| {
+                EventTypes::parse(Some(&names)).map_err(|e| {
+                    DbError::unknown(
+                        anyhow::Error::new(e)
+                            .context("failed to parse an audited webhook's events"),
+                    )
+                })
+            })
+            .transpose()?,
+    })
+}
 
 pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
@@ -89,6 +143,7 @@ type Row = (
     Option<String>,
     Vec<String>,
     Json<Vec<StoredOutcome>>,
+    Option<Json<StoredWebhook>>,
 );
 
 #[async_trait]
@@ -96,7 +151,8 @@ impl AuditLog for PgTaskResultStore {
     async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
         let since = query.since.map(to_db_time).transpose()?;
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT at, principal, request_id, client, action, asset_id, requested, outcomes \
+            "SELECT at, principal, request_id, client, action, asset_id, requested, outcomes, \
+                    webhook \
              FROM audit_log \
              WHERE project_id = $1 AND ($2::timestamptz IS NULL OR at >= $2) \
                AND ($3::text IS NULL OR $3 = ANY(requested) OR $3 = ANY(touched)) \
@@ -111,7 +167,17 @@ impl AuditLog for PgTaskResultStore {
         .db("failed to read the audit trail")?;
         rows.into_iter()
             .map(
-                |(at, principal, request_id, client, action, asset, requested, outcomes)| {
+                |(
+                    at,
+                    principal,
+                    request_id,
+                    client,
+                    action,
+                    asset,
+                    requested,
+                    outcomes,
+                    webhook,
+                )| {
                     Ok(AuditRecord {
                         at: from_db_time(at),
                         project: query.project.clone(),
@@ -142,6 +208,7 @@ impl AuditLog for PgTaskResultStore {
                                 })
                             })
                             .collect::<Result<_, DbError>>()?,
+                        webhook: webhook.map(|w| webhook_from_row(w.0)).transpose()?,
                     })
                 },
             )

@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use vodsnap_domain::{ClaimShares, ObjectKey, ProjectId, RATE_WINDOW, Timestamp};
+use sqlx::Connection as _;
+use vodsnap_domain::{
+    AssetId, ClaimShares, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp,
+};
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlanner,
 };
 
-use crate::db_error::{DbError, DbResultExt};
+use crate::db_error::{DbError, DbResultExt, MAX_ATTEMPTS};
 use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
+use crate::webhooks::{bind_events, outbox_ctes};
 
 type ItemRow = (String, i64, String, i32);
 
@@ -72,22 +76,66 @@ pub(crate) const REFERENCED: &str = "\
     SELECT DISTINCT object_key FROM snapshots \
     WHERE project_id = $1 AND object_key = ANY($2)";
 
+/// A completion's first step, in its transaction: locks the deleted tasks
+/// of the items `$3` still holds, in task id order (as deletes, restores
+/// and purges lock them). Completions of one task's last items by several
+/// workers so run one after the other, and the later one's [`COMPLETE`]
+/// sees the earlier one's removal: exactly one of them finds the task
+/// finished.
+pub(crate) const LOCK_COMPLETED_TASKS: &str = "\
+    SELECT task_id FROM task_results \
+    WHERE project_id = $1 AND task_id IN ( \
+        SELECT task_id FROM cleanup_items \
+        WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
+          AND task_id IS NOT NULL) \
+    ORDER BY task_id FOR UPDATE";
+
 /// The completion of a batch's items of one project, in one statement:
 /// removes the items `$3` still holds, counts them as drained at `$4` in
-/// `cleanup_drained` (one row, none when nothing was completed), and drops
-/// the project's drained rows older than `$5` (the rate window's start).
-/// Every part names `project_id = $1`: with Citus, one shard of colocated
-/// tables.
+/// `cleanup_drained` (one row, none when nothing was completed), drops
+/// the project's drained rows older than `$5` (the rate window's start),
+/// and answers how many it completed and the deleted tasks it finished:
+/// those of its items of which no other item is left (parked ones
+/// included; the statement's snapshot still shows the rows it removes, so
+/// they are excluded by id, which also holds when Citus runs the CTEs as
+/// steps). Every part names `project_id = $1`: with Citus, one shard of
+/// colocated tables.
 pub(crate) const COMPLETE: &str = "\
     WITH done AS ( \
         DELETE FROM cleanup_items \
         WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
-        RETURNING id), \
+        RETURNING id, task_id), \
     expired AS ( \
-        DELETE FROM cleanup_drained WHERE project_id = $1 AND at < $5) \
-    INSERT INTO cleanup_drained (project_id, at, items) \
-    SELECT $1, $4, count(*)::integer FROM done HAVING count(*) > 0 \
-    RETURNING items";
+        DELETE FROM cleanup_drained WHERE project_id = $1 AND at < $5), \
+    drained AS ( \
+        INSERT INTO cleanup_drained (project_id, at, items) \
+        SELECT $1, $4, count(*)::integer FROM done HAVING count(*) > 0), \
+    finished AS ( \
+        SELECT t.task_id, t.asset_id FROM task_results t \
+        WHERE t.project_id = $1 AND t.deleted_at IS NOT NULL \
+          AND t.task_id IN (SELECT d.task_id FROM done d) \
+          AND NOT EXISTS ( \
+              SELECT 1 FROM cleanup_items c \
+              WHERE c.project_id = $1 AND c.task_id = t.task_id \
+                AND NOT (c.id IN (SELECT d.id FROM done d)))) \
+    SELECT (SELECT count(*) FROM done) AS completed, \
+           ARRAY(SELECT task_id FROM finished ORDER BY task_id) AS tasks, \
+           ARRAY(SELECT asset_id FROM finished ORDER BY task_id) AS assets";
+
+/// The `thumbnails.purged` event of a completion, written in its
+/// transaction (see [`outbox_ctes`]).
+pub(crate) const PURGED_OUTBOX: &str = concat!(
+    "WITH ",
+    outbox_ctes!("$1", "", "$2", "$3", "$4", "$5"),
+    " SELECT 1"
+);
+
+#[derive(sqlx::FromRow)]
+struct Completed {
+    completed: i64,
+    tasks: Vec<String>,
+    assets: Vec<String>,
+}
 
 /// Failed attempts of a batch's items of one project, in one statement:
 /// each item's error, retry time and park time sit at its id's position in
@@ -112,6 +160,70 @@ fn by_project<T>(items: &[T], project: impl Fn(&T) -> &ProjectId) -> Vec<(&Proje
         }
     }
     groups
+}
+
+impl PgTaskResultStore {
+    /// One project's part of [`CleanupQueue::complete`], in one
+    /// transaction.
+    async fn complete_in_project(
+        &self,
+        project: &ProjectId,
+        ids: &[i64],
+        worker: &str,
+        now: Timestamp,
+        purged: PurgePlanner<'_>,
+    ) -> Result<u64, DbError> {
+        let at = to_db_time(now)?;
+        let window_start = to_db_time(minus(now, RATE_WINDOW))?;
+        let mut conn = self.database().acquire().await?;
+        let mut tx = conn
+            .begin()
+            .await
+            .db("failed to begin a cleanup completion")?;
+        sqlx::query(LOCK_COMPLETED_TASKS)
+            .bind(project.as_str())
+            .bind(ids)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .db("failed to lock the tasks of completed cleanup items")?;
+        let completed: Completed = sqlx::query_as(COMPLETE)
+            .bind(project.as_str())
+            .bind(ids)
+            .bind(worker)
+            .bind(at)
+            .bind(window_start)
+            .fetch_one(&mut *tx)
+            .await
+            .db("failed to complete cleanup items")?;
+        let finished = completed
+            .tasks
+            .iter()
+            .zip(&completed.assets)
+            .map(|(task, asset)| {
+                Ok(EventTask {
+                    task: parse_stored(TaskId::parse, task)?,
+                    asset: parse_stored(AssetId::parse, asset)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        if !finished.is_empty()
+            && let Some(event) = purged(project, finished)
+        {
+            bind_events(
+                sqlx::query(PURGED_OUTBOX).bind(project.as_str()),
+                std::slice::from_ref(&event),
+            )?
+            .execute(&mut *tx)
+            .await
+            .db("failed to write a purged event")?;
+        }
+        tx.commit()
+            .await
+            .db("failed to commit a cleanup completion")?;
+        conn.release();
+        Ok(u64::try_from(completed.completed).unwrap_or(0))
+    }
 }
 
 #[async_trait]
@@ -212,33 +324,41 @@ impl CleanupQueue for PgTaskResultStore {
             .collect::<Result<_, _>>()?)
     }
 
-    /// [`COMPLETE`] once per project among `items`, each in autocommit.
+    /// Per project among `items`, one transaction:
+    /// [`LOCK_COMPLETED_TASKS`], [`COMPLETE`], and, when it finished tasks
+    /// and `purged` plans an event, [`PURGED_OUTBOX`]; retried as a whole
+    /// when the database aborts it (a deadlock, a serialisation failure).
     #[tracing::instrument(skip_all, fields(items = items.len()))]
-    async fn complete(
+    async fn complete<'a>(
         &self,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
+        purged: PurgePlanner<'a>,
     ) -> Result<u64, CleanupError> {
         if items.is_empty() {
             return Ok(0);
         }
-        let at = to_db_time(now)?;
-        let window_start = to_db_time(minus(now, RATE_WINDOW))?;
-        let mut conn = self.database().acquire().await?;
         let mut done = 0u64;
         for (project, members) in by_project(items, |i| &i.project) {
             let ids: Vec<i64> = members.iter().map(|i| i.id).collect();
-            let n: Option<i32> = sqlx::query_scalar(COMPLETE)
-                .bind(project.as_str())
-                .bind(&ids)
-                .bind(worker)
-                .bind(at)
-                .bind(window_start)
-                .fetch_optional(&mut *conn)
-                .await
-                .db("failed to complete cleanup items")?;
-            done += n.map_or(0, |n| u64::try_from(n).unwrap_or(0));
+            let mut attempt = 1;
+            loop {
+                match self
+                    .complete_in_project(project, &ids, worker, now, purged)
+                    .await
+                {
+                    Ok(n) => {
+                        done += n;
+                        break;
+                    }
+                    Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                        tracing::warn!(attempt, error = ?e, "cleanup completion aborted; retrying");
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         Ok(done)
     }

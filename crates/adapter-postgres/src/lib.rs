@@ -130,7 +130,9 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("CLAIM_IN_PROJECT", cleanup::CLAIM_IN_PROJECT),
         ("IS_REFERENCED", cleanup::IS_REFERENCED),
         ("REFERENCED", cleanup::REFERENCED),
+        ("LOCK_COMPLETED_TASKS", cleanup::LOCK_COMPLETED_TASKS),
         ("COMPLETE", cleanup::COMPLETE),
+        ("PURGED_OUTBOX", cleanup::PURGED_OUTBOX),
         ("FAIL", cleanup::FAIL),
         ("WEBHOOK_CREATE", webhooks::CREATE),
         ("WEBHOOK_LIST", webhooks::LIST),
@@ -142,6 +144,8 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("WEBHOOK_CLAIM_IN_PROJECT", webhooks::CLAIM_IN_PROJECT),
         ("WEBHOOK_DELIVERED", webhooks::DELIVERED),
         ("WEBHOOK_FAILED", webhooks::FAILED),
+        ("WEBHOOK_PRUNE_PROJECTS", webhooks::PRUNE_PROJECTS),
+        ("WEBHOOK_PRUNE", webhooks::PRUNE),
     ];
     HOT
 }

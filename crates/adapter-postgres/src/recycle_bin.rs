@@ -23,6 +23,7 @@ use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinC
 use crate::audit::{self, audit_columns};
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
 use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
+use crate::webhooks::{bind_events, outbox_ctes};
 
 /// The named tasks that exist, locked in task id order. A tombstone
 /// written before the recycle bin has no `purge_at`: its window closed
@@ -48,8 +49,9 @@ pub(crate) const LOCK_BIN_ITEMS: &str = "\
 
 /// A restore of tombstones this transaction has locked, intact: live
 /// again, their items taken back out of the queue into `snapshots`, the
-/// project's live count (`live_task_counts`), the audit record. Answers
-/// how many tasks and snapshots came back.
+/// project's live count (`live_task_counts`), the audit record, the events
+/// (`$13`..`$16`, see [`outbox_ctes`]). Answers how many tasks and
+/// snapshots came back.
 pub(crate) const RESTORE: &str = concat!(
     "WITH revived AS ( \
          UPDATE task_results SET deleted_at = NULL, purge_at = NULL \
@@ -71,14 +73,15 @@ pub(crate) const RESTORE: &str = concat!(
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
-    " VALUES ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) \
-     SELECT (SELECT count(*) FROM revived) AS changed, \
+    " VALUES ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)), ",
+    outbox_ctes!("$1", "", "$13", "$14", "$15", "$16"),
+    " SELECT (SELECT count(*) FROM revived) AS changed, \
             (SELECT count(*) FROM images) AS items"
 );
 
 /// An early purge of tombstones this transaction has locked: their window
 /// closes at `$3`, their items not parked are due then (none later), the
-/// audit record.
+/// audit record, the events (`$14`..`$17`; a purge plans none today).
 pub(crate) const PURGE: &str = concat!(
     "WITH marked AS ( \
          UPDATE task_results SET purge_at = $3 \
@@ -91,8 +94,9 @@ pub(crate) const PURGE: &str = concat!(
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
-    " VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13)) \
-     SELECT (SELECT count(*) FROM marked) AS changed, \
+    " VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13)), ",
+    outbox_ctes!("$1", "", "$14", "$15", "$16", "$17"),
+    " SELECT (SELECT count(*) FROM marked) AS changed, \
             (SELECT count(*) FROM due) AS items"
 );
 
@@ -266,7 +270,7 @@ impl PgTaskResultStore {
         let done: Changed = match change {
             Change::Restore => {
                 let query = sqlx::query(RESTORE).bind(project.as_str()).bind(&ids);
-                let row = audit::bind(query, &planned.audit)?
+                let row = bind_events(audit::bind(query, &planned.audit)?, &planned.events)?
                     .fetch_one(&mut *tx)
                     .await
                     .db("failed to restore task results")?;
@@ -277,7 +281,7 @@ impl PgTaskResultStore {
                     .bind(project.as_str())
                     .bind(&ids)
                     .bind(to_db_time(planned.at)?);
-                let row = audit::bind(query, &planned.audit)?
+                let row = bind_events(audit::bind(query, &planned.audit)?, &planned.events)?
                     .fetch_one(&mut *tx)
                     .await
                     .db("failed to purge task results")?;

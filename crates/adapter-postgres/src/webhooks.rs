@@ -15,10 +15,11 @@ use vodsnap_domain::{
     ProjectId, Secret, TaskId, Timestamp, WebhookId, WebhookUrl,
 };
 use vodsnap_ports::{
-    ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
+    AuditRecord, ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore,
+    WebhookStoreError,
 };
 
-use crate::audit::PgQuery;
+use crate::audit::{self, PgQuery, audit_webhook_columns};
 use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
@@ -154,23 +155,76 @@ fn event_from_row(
     })
 }
 
-pub(crate) const CREATE: &str = "\
-    INSERT INTO webhooks (project_id, id, url, events, secret_ciphertext, nonce, key_id, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// A subscription and its audit record (`$9`..`$19`, never the secret),
+/// in one statement.
+pub(crate) const CREATE: &str = concat!(
+    "WITH created AS ( \
+         INSERT INTO webhooks \
+             (project_id, id, url, events, secret_ciphertext, nonce, key_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING 1) \
+     INSERT INTO ",
+    audit_webhook_columns!(),
+    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM created"
+);
 
 pub(crate) const LIST: &str = "\
     SELECT id, url, events, created_at FROM webhooks \
     WHERE project_id = $1 ORDER BY created_at, id";
 
-/// A webhook and its undelivered deliveries; answers a row if the webhook
-/// existed.
-pub(crate) const REMOVE: &str = "\
-    WITH gone AS ( \
-        DELETE FROM webhooks WHERE project_id = $1 AND id = $2 RETURNING id), \
-    dropped AS ( \
-        DELETE FROM webhook_deliveries \
-        WHERE project_id = $1 AND webhook_id = $2 AND delivered_at IS NULL) \
-    SELECT id FROM gone";
+/// A webhook and its undelivered deliveries, with the audit record
+/// (`$3`..`$13`) if it existed; answers a row if it did.
+pub(crate) const REMOVE: &str = concat!(
+    "WITH gone AS ( \
+         DELETE FROM webhooks WHERE project_id = $1 AND id = $2 RETURNING id), \
+     dropped AS ( \
+         DELETE FROM webhook_deliveries \
+         WHERE project_id = $1 AND webhook_id = $2 AND delivered_at IS NULL), \
+     audited AS ( \
+         INSERT INTO ",
+    audit_webhook_columns!(),
+    " SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM gone) \
+     SELECT id FROM gone"
+);
+
+/// Pruning's first step: the projects with events older than the cutoff
+/// `$1`, oldest first, at most `$2`. It locks nothing (under Citus it may
+/// fan out to every shard).
+pub(crate) const PRUNE_PROJECTS: &str = "\
+    SELECT project_id FROM webhook_events WHERE occurred_at < $1 \
+    GROUP BY project_id ORDER BY min(occurred_at), project_id LIMIT $2";
+
+/// Pruning one project: up to `$3` of its oldest events that
+/// `vodsnap_domain::is_prunable` lets go at `$2` (no pending delivery, each
+/// delivered or parked before `$2`; or none left), with their deliveries.
+/// A delivery redelivered meanwhile fails the deletion's own check (which
+/// PostgreSQL evaluates again on the row's latest version), and its event
+/// is kept: an event goes only if every delivery it had went. Answers how
+/// many events went.
+pub(crate) const PRUNE: &str = "\
+    WITH old AS ( \
+        SELECT e.id, \
+               (SELECT count(*) FROM webhook_deliveries d \
+                WHERE d.project_id = $1 AND d.event_id = e.id) AS deliveries \
+        FROM webhook_events e \
+        WHERE e.project_id = $1 AND e.occurred_at < $2 \
+          AND NOT EXISTS ( \
+              SELECT 1 FROM webhook_deliveries d \
+              WHERE d.project_id = $1 AND d.event_id = e.id \
+                AND ((d.delivered_at IS NULL AND d.parked_at IS NULL) OR d.updated_at >= $2)) \
+        ORDER BY e.occurred_at, e.id LIMIT $3), \
+    gone_deliveries AS ( \
+        DELETE FROM webhook_deliveries d \
+        WHERE d.project_id = $1 AND d.event_id IN (SELECT o.id FROM old o) \
+          AND (d.delivered_at IS NOT NULL OR d.parked_at IS NOT NULL) AND d.updated_at < $2 \
+        RETURNING d.event_id), \
+    gone AS ( \
+        DELETE FROM webhook_events e \
+        WHERE e.project_id = $1 AND e.id IN ( \
+            SELECT o.id FROM old o \
+            WHERE o.deliveries = (SELECT count(*) FROM gone_deliveries g WHERE g.event_id = o.id)) \
+        RETURNING 1) \
+    SELECT count(*) FROM gone";
 
 pub(crate) const EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM webhooks WHERE project_id = $1 AND id = $2)";
@@ -414,7 +468,12 @@ impl PgWebhookStore {
 
 #[async_trait]
 impl WebhookStore for PgWebhookStore {
-    async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError> {
+    async fn create(
+        &self,
+        webhook: &Webhook,
+        secret: &Secret,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError> {
         let sealed = self
             .cipher
             .seal_webhook(webhook.project.as_str(), webhook.id.as_str(), secret)
@@ -425,8 +484,7 @@ impl WebhookStore for PgWebhookStore {
             .iter()
             .map(|e| e.as_str())
             .collect();
-        let mut conn = self.database.acquire().await?;
-        sqlx::query(CREATE)
+        let query = sqlx::query(CREATE)
             .bind(webhook.project.as_str())
             .bind(webhook.id.as_str())
             .bind(webhook.url.as_str())
@@ -434,7 +492,10 @@ impl WebhookStore for PgWebhookStore {
             .bind(sealed.ciphertext)
             .bind(sealed.nonce)
             .bind(sealed.key_id)
-            .bind(to_db_time(webhook.created_at)?)
+            .bind(to_db_time(webhook.created_at)?);
+        let query = audit::bind_webhook(audit::bind(query, audit)?, audit);
+        let mut conn = self.database.acquire().await?;
+        query
             .execute(&mut *conn)
             .await
             .db("failed to create a webhook")?;
@@ -464,11 +525,16 @@ impl WebhookStore for PgWebhookStore {
             .map_err(WebhookStoreError::from)
     }
 
-    async fn remove(&self, project: &ProjectId, id: &WebhookId) -> Result<(), WebhookStoreError> {
+    async fn remove(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError> {
+        let query = sqlx::query(REMOVE).bind(project.as_str()).bind(id.as_str());
+        let query = audit::bind_webhook(audit::bind(query, audit)?, audit);
         let mut conn = self.database.acquire().await?;
-        let gone: Option<String> = sqlx::query_scalar(REMOVE)
-            .bind(project.as_str())
-            .bind(id.as_str())
+        let gone = query
             .fetch_optional(&mut *conn)
             .await
             .db("failed to remove a webhook")?;
@@ -639,6 +705,38 @@ impl WebhookStore for PgWebhookStore {
             .rows_affected();
         conn.release();
         Ok(done == 1)
+    }
+
+    /// [`PRUNE_PROJECTS`], then [`PRUNE`] per project, each in
+    /// autocommit, until `max` events went or no project is left.
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn prune(&self, cutoff: Timestamp, max: u32) -> Result<u64, WebhookStoreError> {
+        let cutoff = to_db_time(cutoff)?;
+        let mut conn = self.database.acquire().await?;
+        let projects: Vec<String> = sqlx::query_scalar(PRUNE_PROJECTS)
+            .bind(cutoff)
+            .bind(i64::from(max))
+            .fetch_all(&mut *conn)
+            .await
+            .db("failed to list the projects with old webhook events")?;
+        let mut left = i64::from(max);
+        let mut pruned = 0u64;
+        for project in projects {
+            if left <= 0 {
+                break;
+            }
+            let n: i64 = sqlx::query_scalar(PRUNE)
+                .bind(&project)
+                .bind(cutoff)
+                .bind(left)
+                .fetch_one(&mut *conn)
+                .await
+                .db("failed to prune webhook events")?;
+            left -= n;
+            pruned += u64::try_from(n).unwrap_or(0);
+        }
+        conn.release();
+        Ok(pruned)
     }
 
     async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {

@@ -56,6 +56,13 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
                 "status": o.status.as_str(),
                 "reason": o.reason.map(|r| r.as_str()),
             })).collect::<Vec<_>>(),
+            "webhook": record.webhook.as_ref().map(|w| serde_json::json!({
+                "id": w.id.as_str(),
+                "url": w.url,
+                "events": w.events.as_ref().map(|e| {
+                    e.as_slice().iter().map(|t| t.as_str()).collect::<Vec<_>>()
+                }),
+            })),
         });
         println!("{line}");
     }

@@ -134,6 +134,12 @@ pub struct WebhookArgs {
     #[arg(long, env = "VODSNAP_WEBHOOK_IDLE", default_value = "1s", value_parser = parse_duration)]
     pub webhook_idle: Duration,
 
+    /// How long a finished event (every delivery delivered or parked) stays
+    /// in the outbox, listed and redeliverable; then the delivery workers
+    /// prune it with its deliveries (at most 1,000 a minute per worker).
+    #[arg(long, env = "VODSNAP_WEBHOOK_EVENT_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub webhook_event_retention: Duration,
+
     /// Let webhooks reach loopback, private and link-local addresses (for
     /// tests, or receivers inside a private network). Off by default: a
     /// webhook URL could otherwise reach the deployment's own network.

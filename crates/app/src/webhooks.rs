@@ -50,6 +50,7 @@ pub fn settings(args: &WebhookArgs) -> anyhow::Result<DeliverySettings> {
         policy,
         lease: args.webhook_lease,
         idle: args.webhook_idle,
+        event_retention: args.webhook_event_retention,
         ..DeliverySettings::default()
     })
 }
@@ -65,13 +66,13 @@ pub fn spawn_workers(
     let settings = settings(args)?;
     Ok((0..args.webhook_workers)
         .map(|i| {
-            let worker = Deliverer {
-                name: format!("{}:webhooks", crate::cleanup::worker_name(i)),
-                store: store.clone(),
-                sender: sender.clone(),
-                clock: clock.clone(),
-                settings: settings.clone(),
-            };
+            let worker = Deliverer::new(
+                format!("{}:webhooks", crate::cleanup::worker_name(i)),
+                store.clone(),
+                sender.clone(),
+                clock.clone(),
+                settings.clone(),
+            );
             tokio::spawn(worker.run(stop.clone()))
         })
         .collect())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use vodsnap_adapter_postgres::PgWebhookStore;
 use vodsnap_domain::{EventTypes, ProjectId, WebhookId, WebhookUrl};
-use vodsnap_ports::{SystemClock, WebhookStore};
+use vodsnap_ports::{Actor, SystemClock, WebhookStore};
 use vodsnap_service::Webhooks;
 
 use crate::backends;
@@ -31,6 +31,11 @@ async fn service(
     let store: Arc<dyn WebhookStore> = Arc::new(PgWebhookStore::new(pool, cipher));
     let sender = crate::webhooks::sender(allow_private, std::time::Duration::from_secs(10))?;
     Ok(Webhooks::new(store, sender, Arc::new(SystemClock)))
+}
+
+/// Who the audit trail says made a change from the command line.
+fn operator() -> Actor {
+    Actor::system("cli")
 }
 
 fn project(raw: &str) -> anyhow::Result<ProjectId> {
@@ -67,7 +72,7 @@ pub async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
                 .context("invalid --event")?;
             let service = service(&database, Some(&keys), allow_private_webhooks).await?;
             let (webhook, secret) = service
-                .create(&project, url, events)
+                .create(&project, url, events, &operator())
                 .await
                 .context("failed to create the webhook")?;
             println!(
@@ -112,7 +117,7 @@ pub async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
         } => {
             service(&database, None, false)
                 .await?
-                .remove(&project(&p)?, &webhook_id(&id)?)
+                .remove(&project(&p)?, &webhook_id(&id)?, &operator())
                 .await
                 .context("failed to remove the webhook")?;
             eprintln!("webhook {id} removed");

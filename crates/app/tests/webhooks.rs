@@ -154,16 +154,14 @@ async fn call(
     .expect("an answer")
 }
 
-/// Subscribes `url`; answers the webhook's id and secret.
+/// Subscribes `url` to every event; answers the webhook's id and secret.
 async fn subscribe(server: &Server, secrets: &Secrets, url: &str) -> (String, String) {
-    let answer = call(
-        server,
-        secrets,
-        "POST",
-        "/webhooks",
-        Some(json!({"url": url})),
-    )
-    .await;
+    subscribe_to(server, secrets, json!({"url": url})).await
+}
+
+/// Subscribes as `body` says; answers the webhook's id and secret.
+async fn subscribe_to(server: &Server, secrets: &Secrets, body: Value) -> (String, String) {
+    let answer = call(server, secrets, "POST", "/webhooks", Some(body)).await;
     assert_eq!(answer.status, 201, "{}", answer.text());
     let body = answer.json();
     (
@@ -186,7 +184,13 @@ async fn deliveries_are_signed_and_retried_until_the_receiver_recovers() {
     let world = World::new().await;
     let receiver = Receiver::start(2).await;
     let server = world.serve().flag("--allow-private-webhooks").start().await;
-    let (id, secret) = subscribe(&server, &world.secrets, &receiver.url()).await;
+    // Not `thumbnails.purged`: the cleanup's timing would add a delivery.
+    let (id, secret) = subscribe_to(
+        &server,
+        &world.secrets,
+        json!({"url": receiver.url(), "events": ["thumbnails.registered", "thumbnails.deleted"]}),
+    )
+    .await;
 
     register(&server, &world.secrets, "t1").await;
     let deleted = server
@@ -263,6 +267,90 @@ async fn deliveries_are_signed_and_retried_until_the_receiver_recovers() {
     assert!(
         metrics.contains("vodsnap_webhook_deliveries_total{result=\"failed\"} 2"),
         "{metrics}"
+    );
+}
+
+/// The receiver's verified events of `kind`, once there are `n` of them.
+async fn delivered_of(receiver: &Receiver, secret: &str, kind: &str, n: usize) -> Vec<Value> {
+    eventually(&format!("{n} {kind} delivered"), EVENTUALLY, || {
+        let got = receiver
+            .delivered(secret)
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .count();
+        async move {
+            if got >= n {
+                Ok(())
+            } else {
+                Err(format!("{got} delivered"))
+            }
+        }
+    })
+    .await;
+    receiver
+        .delivered(secret)
+        .into_iter()
+        .filter(|e| e["type"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_and_the_removal_of_a_tasks_objects_are_delivered() {
+    let world = World::new().await;
+    let receiver = Receiver::start(0).await;
+    let server = world
+        .serve()
+        .arg("--retention", "1h")
+        .flag("--allow-private-webhooks")
+        .start()
+        .await;
+    let (_, secret) = subscribe(&server, &world.secrets, &receiver.url()).await;
+    let api = server.api(&world.secrets);
+    register(&server, &world.secrets, "kept").await;
+    register(&server, &world.secrets, "gone").await;
+    assert_eq!(
+        api.delete_tasks(&["kept", "gone"]).await.unwrap().status,
+        200
+    );
+
+    // A restore that brings a task back: one event, with its task.
+    let restored = api.restore("task_id=kept&task_id=never").await.unwrap();
+    assert_eq!(restored.status, 200, "{}", restored.text());
+    let events = delivered_of(&receiver, &secret, "thumbnails.restored", 1).await;
+    assert_eq!(
+        events[0]["data"],
+        json!({"asset_id": null, "tasks": [{"task_id": "kept", "asset_id": "a1"}]})
+    );
+
+    // An early purge sends nothing itself; the cleanup then removes the
+    // objects, and that is `thumbnails.purged`.
+    let purged = api.purge("task_id=gone").await.unwrap();
+    assert_eq!(purged.status, 200, "{}", purged.text());
+    let events = delivered_of(&receiver, &secret, "thumbnails.purged", 1).await;
+    assert_eq!(
+        events[0]["data"],
+        json!({"asset_id": null, "tasks": [{"task_id": "gone", "asset_id": "a1"}]})
+    );
+    assert_eq!(events[0]["project_id"], PROJECT);
+    // Again, nothing more: a restore of a live task, no second purge.
+    let again = api.restore("task_id=kept").await.unwrap();
+    assert_eq!(again.status, 200);
+    register(&server, &world.secrets, "marker").await;
+    delivered_of(&receiver, &secret, "thumbnails.registered", 3).await;
+    let kinds: Vec<String> = receiver
+        .delivered(&secret)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "thumbnails.restored").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "thumbnails.purged").count(),
+        1,
+        "{kinds:?}"
     );
 }
 

@@ -44,6 +44,7 @@ pub use task_result::{
 pub use thumbnail::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
 pub use time::Timestamp;
 pub use webhook::{
-    AddressPolicy, DeliveryState, Event, EventId, EventTask, EventType, EventTypes, UrlHost,
-    WebhookError, WebhookId, WebhookUrl, is_delivered,
+    AddressPolicy, DEFAULT_EVENT_RETENTION, DeliveryState, Event, EventId, EventTask, EventType,
+    EventTypes, PRUNE_BATCH, UrlHost, WebhookError, WebhookId, WebhookUrl, is_delivered,
+    is_prunable, prune_cutoff,
 };

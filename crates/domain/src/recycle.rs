@@ -18,6 +18,7 @@ use crate::id::{AssetId, IdError, TaskId};
 use crate::outcome::ItemError;
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
+use crate::webhook::EventTask;
 
 /// How long a deleted task result stays restorable. Zero (the default)
 /// is no recycle bin: a delete's objects are due for removal at once.
@@ -281,6 +282,21 @@ impl BinPlan {
     pub fn changed(&self) -> &[TaskId] {
         &self.changed
     }
+
+    /// The tasks this call changes, each with its asset, in the answer's
+    /// order: what a restore's `thumbnails.restored` event lists.
+    pub fn changed_tasks(&self) -> Vec<EventTask> {
+        self.items
+            .iter()
+            .filter(|item| self.changed.contains(item.task_id()))
+            .filter_map(|item| {
+                item.asset_id().map(|asset| EventTask {
+                    task: item.task_id().clone(),
+                    asset: asset.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +392,25 @@ mod tests {
         assert_eq!(plan.items()[0].error(), None);
         assert_eq!(plan.items()[0].asset_id(), Some(&a("a")));
         assert_eq!(plan.changed(), [t("t")]);
+    }
+
+    #[test]
+    fn the_changed_tasks_carry_their_assets_in_the_answers_order() {
+        let plan = BinPlan::restore(
+            &sel(&["t2", "live", "t1", "nope"]),
+            vec![
+                deleted("t1", 100, true),
+                live("live"),
+                deleted("t2", 100, true),
+            ],
+            at(1),
+        );
+        let tasks: Vec<(TaskId, AssetId)> = plan
+            .changed_tasks()
+            .into_iter()
+            .map(|e| (e.task, e.asset))
+            .collect();
+        assert_eq!(tasks, [(t("t2"), a("a")), (t("t1"), a("a"))]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use crate::id::{AssetId, ProjectId, TaskId};
 use crate::time::Timestamp;
@@ -154,6 +155,15 @@ impl WebhookUrl {
 
     pub fn as_str(&self) -> &str {
         self.url.as_str()
+    }
+
+    /// The URL as the audit trail keeps it: without its query and
+    /// fragment, which may carry the receiver's own token.
+    pub fn audited(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.to_string()
     }
 
     /// The host to reach.
@@ -398,6 +408,54 @@ impl Event {
         }
     }
 
+    /// The `thumbnails.restored` event of one restore call: the tasks it
+    /// brought back from the recycle bin, each with its asset, or `None`
+    /// when it brought none back (every task already live, unknown, or past
+    /// its window). A restore names tasks, not an asset: `asset` is `None`.
+    pub fn of_restore(
+        id: EventId,
+        project: ProjectId,
+        restored: Vec<EventTask>,
+        at: Timestamp,
+    ) -> Option<Self> {
+        Self::of_tasks(id, EventType::Restored, project, restored, at)
+    }
+
+    /// The `thumbnails.purged` event of one completion of cleanup items in
+    /// one project: the deleted tasks whose last queued object it
+    /// completed (removed, or kept because still referenced), so that none
+    /// of their objects is left to remove; `None` when it finished no task.
+    /// One event per completed batch and project, not per task: the
+    /// cleanup's cost stays a constant number of statements per batch.
+    pub fn of_purge(
+        id: EventId,
+        project: ProjectId,
+        purged: Vec<EventTask>,
+        at: Timestamp,
+    ) -> Option<Self> {
+        Self::of_tasks(id, EventType::Purged, project, purged, at)
+    }
+
+    fn of_tasks(
+        id: EventId,
+        kind: EventType,
+        project: ProjectId,
+        tasks: Vec<EventTask>,
+        at: Timestamp,
+    ) -> Option<Self> {
+        if tasks.is_empty() {
+            return None;
+        }
+        Some(Self {
+            id,
+            kind,
+            project,
+            occurred_at: at,
+            asset: None,
+            tasks,
+        })
+    }
+
     /// The event of one delete call: the tasks it tombstoned, or `None`
     /// when it tombstoned none (every task already deleted, unknown or of
     /// another asset): a call that changed nothing sends nothing.
@@ -441,6 +499,39 @@ impl DeliveryState {
             Self::Parked => "parked",
         }
     }
+}
+
+/// How long an event stays in the outbox once it is finished, by default
+/// (`serve --webhook-event-retention`).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
+/// The most events one prune removes: the outbox is trimmed a bounded
+/// amount at a time, whatever its size.
+pub const PRUNE_BATCH: u32 = 1_000;
+
+/// The time before which an event must have finished to be pruned at
+/// `now` with `retention`.
+pub fn prune_cutoff(now: Timestamp, retention: Duration) -> Timestamp {
+    let micros = i64::try_from(retention.as_micros()).unwrap_or(i64::MAX);
+    Timestamp::from_micros(now.as_micros().saturating_sub(micros))
+}
+
+/// Whether an event may leave the outbox (with its deliveries): none of
+/// its deliveries is pending, and each was delivered or parked before
+/// `cutoff` (a parked one stays redeliverable for the retention, then
+/// goes, so that the outbox does not grow for ever). An event left without
+/// deliveries (its webhooks were removed before delivering it) goes once
+/// it occurred before `cutoff`. `deliveries` are each delivery's state and
+/// `updated_at` (when it was delivered or parked).
+pub fn is_prunable(
+    occurred_at: Timestamp,
+    deliveries: impl IntoIterator<Item = (DeliveryState, Timestamp)>,
+    cutoff: Timestamp,
+) -> bool {
+    occurred_at < cutoff
+        && deliveries
+            .into_iter()
+            .all(|(state, at)| state != DeliveryState::Pending && at < cutoff)
 }
 
 /// Whether a receiver's answer counts as delivered: any 2xx.
@@ -538,6 +629,7 @@ mod tests {
         let ok = WebhookUrl::parse("https://example.com:8443/hook?x=1").unwrap();
         assert_eq!(ok.host(), UrlHost::Domain("example.com".into()));
         assert_eq!(ok.port(), 8443);
+        assert_eq!(ok.audited(), "https://example.com:8443/hook");
         let v6 = WebhookUrl::parse("http://[::1]/h").unwrap();
         assert_eq!(v6.host(), UrlHost::Ip(ip("::1")));
         assert_eq!(v6.port(), 80);
@@ -590,6 +682,57 @@ mod tests {
         };
         let event = Event::of_delete(EventId::from_random(1), p, None, vec![task], at).unwrap();
         assert_eq!(event.kind, EventType::Deleted);
+    }
+
+    #[test]
+    fn a_restore_or_purge_that_changed_nothing_sends_nothing() {
+        let p = ProjectId::parse("p").unwrap();
+        let at = Timestamp::from_micros(5);
+        assert_eq!(
+            Event::of_restore(EventId::from_random(1), p.clone(), vec![], at),
+            None
+        );
+        assert_eq!(
+            Event::of_purge(EventId::from_random(1), p.clone(), vec![], at),
+            None
+        );
+        let task = EventTask {
+            task: TaskId::parse("t").unwrap(),
+            asset: AssetId::parse("a").unwrap(),
+        };
+        let restored =
+            Event::of_restore(EventId::from_random(2), p.clone(), vec![task.clone()], at).unwrap();
+        assert_eq!(
+            (restored.kind, restored.asset.as_ref(), restored.occurred_at),
+            (EventType::Restored, None, at)
+        );
+        let purged = Event::of_purge(EventId::from_random(3), p, vec![task.clone()], at).unwrap();
+        assert_eq!((purged.kind, purged.tasks), (EventType::Purged, vec![task]));
+    }
+
+    #[test]
+    fn an_event_is_pruned_once_every_delivery_finished_before_the_cutoff() {
+        let t = Timestamp::from_micros;
+        let cutoff = prune_cutoff(t(10_000_000), Duration::from_secs(4));
+        assert_eq!(cutoff, t(6_000_000));
+        let delivered = DeliveryState::Delivered;
+        let parked = DeliveryState::Parked;
+        assert!(is_prunable(
+            t(1),
+            [(delivered, t(2)), (parked, t(3))],
+            cutoff
+        ));
+        // Finished, but not long enough ago.
+        assert!(!is_prunable(
+            t(1),
+            [(delivered, t(2)), (parked, cutoff)],
+            cutoff
+        ));
+        // Anything pending stays, however old.
+        assert!(!is_prunable(t(1), [(DeliveryState::Pending, t(2))], cutoff));
+        // No delivery left: goes by its own age.
+        assert!(is_prunable(t(1), [], cutoff));
+        assert!(!is_prunable(cutoff, [], cutoff));
     }
 
     #[test]

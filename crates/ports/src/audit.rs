@@ -1,9 +1,10 @@
-//! The audit trail: who registered and deleted what, when, from where.
+//! The audit trail: who registered, deleted, restored or purged what, and
+//! who subscribed or removed which webhook, when, from where.
 
 use async_trait::async_trait;
 use vodsnap_domain::{
-    AssetId, AuditStatus, BinOutcome, BinSelection, DeleteSelection, ItemError, ItemOutcome,
-    ProjectId, TaskId, Timestamp,
+    AssetId, AuditStatus, BinOutcome, BinSelection, DeleteSelection, EventTypes, ItemError,
+    ItemOutcome, ProjectId, TaskId, Timestamp, WebhookId, WebhookUrl,
 };
 
 /// Who made a change, carried into the store so that the audit record is
@@ -36,10 +37,21 @@ pub enum AuditAction {
     Restore,
     /// An early purge from the recycle bin.
     Purge,
+    /// A webhook subscribed.
+    WebhookCreate,
+    /// A webhook removed.
+    WebhookDelete,
 }
 
 impl AuditAction {
-    const ALL: [Self; 4] = [Self::Register, Self::Delete, Self::Restore, Self::Purge];
+    const ALL: [Self; 6] = [
+        Self::Register,
+        Self::Delete,
+        Self::Restore,
+        Self::Purge,
+        Self::WebhookCreate,
+        Self::WebhookDelete,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +59,8 @@ impl AuditAction {
             Self::Delete => "delete",
             Self::Restore => "restore",
             Self::Purge => "purge",
+            Self::WebhookCreate => "webhook.create",
+            Self::WebhookDelete => "webhook.delete",
         }
     }
 
@@ -75,6 +89,18 @@ impl From<&ItemOutcome> for AuditOutcome {
     }
 }
 
+/// The webhook an audited call subscribed or removed. Never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditedWebhook {
+    pub id: WebhookId,
+    /// The subscribed URL without its query and fragment
+    /// ([`WebhookUrl::audited`]: they may carry the receiver's own token);
+    /// `None` for a removal, which names the webhook by id only.
+    pub url: Option<String>,
+    /// The event types subscribed; `None` for a removal.
+    pub events: Option<EventTypes>,
+}
+
 /// One audited call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -88,6 +114,9 @@ pub struct AuditRecord {
     /// The task ids the call named (empty for an asset-only delete).
     pub requested: Vec<TaskId>,
     pub outcomes: Vec<AuditOutcome>,
+    /// The webhook of a `webhook.create` or `webhook.delete` record; `None`
+    /// for the task results' records.
+    pub webhook: Option<AuditedWebhook>,
 }
 
 impl AuditRecord {
@@ -113,6 +142,7 @@ impl AuditRecord {
                 status,
                 reason: None,
             }],
+            webhook: None,
         }
     }
 
@@ -132,6 +162,7 @@ impl AuditRecord {
             asset: selection.asset().cloned(),
             requested: selection.tasks().to_vec(),
             outcomes: items.iter().map(AuditOutcome::from).collect(),
+            webhook: None,
         }
     }
 }
@@ -171,6 +202,69 @@ impl AuditRecord {
                     reason: item.error(),
                 })
                 .collect(),
+            webhook: None,
+        }
+    }
+
+    /// The record of a webhook subscribed: its id, its URL without query
+    /// and fragment, its events; never its secret.
+    pub fn webhook_created(
+        project: &ProjectId,
+        id: &WebhookId,
+        url: &WebhookUrl,
+        events: &EventTypes,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self::of_webhook(
+            project,
+            AuditAction::WebhookCreate,
+            AuditedWebhook {
+                id: id.clone(),
+                url: Some(url.audited()),
+                events: Some(events.clone()),
+            },
+            at,
+            actor,
+        )
+    }
+
+    /// The record of a webhook removed, by its id.
+    pub fn webhook_deleted(
+        project: &ProjectId,
+        id: &WebhookId,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self::of_webhook(
+            project,
+            AuditAction::WebhookDelete,
+            AuditedWebhook {
+                id: id.clone(),
+                url: None,
+                events: None,
+            },
+            at,
+            actor,
+        )
+    }
+
+    fn of_webhook(
+        project: &ProjectId,
+        action: AuditAction,
+        webhook: AuditedWebhook,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action,
+            asset: None,
+            requested: Vec::new(),
+            outcomes: Vec::new(),
+            webhook: Some(webhook),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vodsnap_domain::{ObjectKey, ProjectId, Timestamp};
+use vodsnap_domain::{Event, EventTask, ObjectKey, ProjectId, Timestamp};
 
 /// One object to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,14 @@ pub struct FailedAttempt {
     pub error: String,
     pub retry_at: Option<Timestamp>,
 }
+
+/// Decides the `thumbnails.purged` event of a completion in one project
+/// (the domain's [`vodsnap_domain::Event::of_purge`]): given the deleted
+/// tasks whose last queued item the completion removed, each with its
+/// asset, ordered by task id, the event to write with the completion, if
+/// any. A store MAY call it more than once (a transaction retried) and
+/// writes only what its last call answered.
+pub type PurgePlanner<'a> = &'a (dyn Fn(&ProjectId, Vec<EventTask>) -> Option<Event> + Send + Sync);
 
 /// The queue's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,12 +123,22 @@ pub trait CleanupQueue: Send + Sync + 'static {
     /// removes them and counts them as drained at `now` (see
     /// [`CleanupStatus::drained_in_window`]). Items whose lease is no
     /// longer `worker`'s are left unchanged. Returns how many were
-    /// completed. One statement per project among the items.
-    async fn complete(
+    /// completed.
+    ///
+    /// Per project among the items, atomically with their removal: the
+    /// deleted tasks of which no item is left in the queue afterwards
+    /// (parked ones count as left; items queued without a task count for
+    /// none) go to `purged`, and the event it answers is queued for the
+    /// project's webhooks that ask for its type. Concurrent completions of
+    /// one task's last items (any process) MUST find it finished exactly
+    /// once. A constant number of statements per project, whatever the
+    /// number of items.
+    async fn complete<'a>(
         &self,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
+        purged: PurgePlanner<'a>,
     ) -> Result<u64, CleanupError>;
 
     /// Records failed attempts and releases their leases: each item is due

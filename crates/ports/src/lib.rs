@@ -15,9 +15,11 @@ pub mod store;
 pub mod tokens;
 pub mod webhooks;
 
-pub use audit::{Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord};
+pub use audit::{
+    Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
+};
 pub use cleanup::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlanner,
 };
 pub use clock::{Clock, SystemClock};
 pub use credentials::{

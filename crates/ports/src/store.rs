@@ -71,14 +71,19 @@ pub struct PreviewedDelete {
 }
 
 /// A restore or a purge decided under the store's lock: the plan, and
-/// what the store writes with the change, in the same atomic step (the
-/// audit record now; whatever else a change must carry later).
+/// what the store writes with the change, in the same atomic step: the
+/// audit record and the events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedBinChange {
     pub plan: BinPlan,
     pub audit: AuditRecord,
     /// The time of the change: a purge's new `purge_at` and due time.
     pub at: Timestamp,
+    /// Written with the change, as [`PlannedDelete::events`] are: a
+    /// restore's `thumbnails.restored` (none when it brought no task back);
+    /// a purge's none (its `thumbnails.purged` comes when the cleanup has
+    /// removed the objects).
+    pub events: Vec<Event>,
 }
 
 /// Decides a restore or a purge from the named tasks a store found (and
@@ -286,7 +291,9 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///   `plan.changed()` (each MUST be a locked, intact tombstone, else
     ///   nothing is written and `Unknown` is returned), removes its cleanup
     ///   items and makes it live again exactly as it was (the same
-    ///   snapshots, asset, parameters and `created_at`); writes `audit`.
+    ///   snapshots, asset, parameters and `created_at`); writes `audit`
+    ///   and queues `events` for the project's webhooks that ask for their
+    ///   type.
     async fn restore<'a>(
         &self,
         project: &ProjectId,
@@ -302,7 +309,7 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///   `plan.changed()` (each MUST be a tombstone, else nothing is
     ///   written and `Unknown` is returned), sets its `purge_at` to `at`
     ///   and makes its queued items not parked due at `at` (none later);
-    ///   writes `audit`.
+    ///   writes `audit` and queues `events` as `restore` does.
     async fn purge<'a>(
         &self,
         project: &ProjectId,

@@ -16,6 +16,8 @@ use vodsnap_domain::{
     DeliveryState, Event, EventTypes, ProjectId, Secret, Timestamp, WebhookId, WebhookUrl,
 };
 
+use crate::audit::AuditRecord;
+
 /// A subscription, as listed (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
@@ -85,18 +87,30 @@ pub enum WebhookStoreError {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait WebhookStore: Send + Sync + 'static {
-    /// Stores a subscription with its signing secret. The secret MUST be
-    /// kept so that it can be read back for signing (sealed at rest where
-    /// the store is durable), and MUST never be returned by `list`.
-    async fn create(&self, webhook: &Webhook, secret: &Secret) -> Result<(), WebhookStoreError>;
+    /// Stores a subscription with its signing secret, and `audit`, in one
+    /// atomic step. The secret MUST be kept so that it can be read back for
+    /// signing (sealed at rest where the store is durable), and MUST never
+    /// be returned by `list` nor written to the audit trail.
+    async fn create(
+        &self,
+        webhook: &Webhook,
+        secret: &Secret,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError>;
 
     /// The project's subscriptions, oldest first.
     async fn list(&self, project: &ProjectId) -> Result<Vec<Webhook>, WebhookStoreError>;
 
-    /// Removes a subscription and its undelivered deliveries; later events
-    /// are not queued for it. MUST return `NotFound` if the project has no
-    /// such webhook.
-    async fn remove(&self, project: &ProjectId, id: &WebhookId) -> Result<(), WebhookStoreError>;
+    /// Removes a subscription and its undelivered deliveries, and writes
+    /// `audit`, in one atomic step; later events are not queued for it.
+    /// MUST return `NotFound`, writing nothing, if the project has no such
+    /// webhook.
+    async fn remove(
+        &self,
+        project: &ProjectId,
+        id: &WebhookId,
+        audit: &AuditRecord,
+    ) -> Result<(), WebhookStoreError>;
 
     /// A webhook's deliveries, newest first, at most `limit`; only those
     /// whose last attempt failed (pending with attempts, or parked) when
@@ -153,6 +167,16 @@ pub trait WebhookStore: Send + Sync + 'static {
 
     /// The queue's figures over every project.
     async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError>;
+
+    /// Removes from the outbox up to `max` events that the domain's
+    /// [`vodsnap_domain::is_prunable`] lets go at `cutoff` (no pending
+    /// delivery, each delivered or parked before `cutoff`; without
+    /// deliveries, occurred before `cutoff`), with their deliveries,
+    /// oldest first. A delivery made pending again meanwhile (a
+    /// redelivery) MUST keep its event. Returns how many events went.
+    /// Every statement but a first lock-free look for the projects with
+    /// old events names one project.
+    async fn prune(&self, cutoff: Timestamp, max: u32) -> Result<u64, WebhookStoreError>;
 }
 
 /// Why a delivery attempt failed.

@@ -10,7 +10,9 @@
 //! ([`ImageStore::delete_many`]); the items done are completed in one
 //! statement per project, and only the keys whose removal failed are
 //! retried with exponential backoff and jitter, or parked after the
-//! policy's last attempt ([`RetryPolicy`]). So a batch costs a constant
+//! policy's last attempt ([`RetryPolicy`]). The completion that removes a
+//! deleted task's last queued object writes its `thumbnails.purged` event
+//! ([`Event::of_purge`]), one per batch and project. So a batch costs a constant
 //! number of statements and requests, whatever its size. Workers run inside
 //! `vodsnap serve` and as `vodsnap cleanup run`, any number at once: leases
 //! keep them off each other's items, and a crashed worker's lease runs out.
@@ -22,13 +24,15 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::watch;
 use vodsnap_domain::{
-    AfterFailure, CleanupDecision, DrainEstimate, MAX_BATCH, ObjectKey, ProjectId, RATE_WINDOW,
-    RetryPolicy, Timestamp,
+    AfterFailure, CleanupDecision, DrainEstimate, Event, EventTask, MAX_BATCH, ObjectKey,
+    ProjectId, RATE_WINDOW, RetryPolicy, Timestamp,
 };
 use vodsnap_ports::{
     CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, FailedAttempt, ImageStore,
     ParkedItem,
 };
+
+use crate::snapshots::new_event_id;
 
 /// How a worker works.
 #[derive(Debug, Clone)]
@@ -183,7 +187,12 @@ impl Worker {
 
         let now = self.clock.now();
         if !done.is_empty() {
-            let completed = self.queue.complete(&done, &self.name, now).await?;
+            // A completion that removes the last queued object of deleted
+            // tasks sends one `thumbnails.purged` per project, listing them.
+            let purged = |project: &ProjectId, tasks: Vec<EventTask>| {
+                Event::of_purge(new_event_id(), project.clone(), tasks, now)
+            };
+            let completed = self.queue.complete(&done, &self.name, now, &purged).await?;
             let late = (done.len() as u64).saturating_sub(completed);
             if late > 0 {
                 tracing::warn!(

@@ -4,22 +4,26 @@
 //! The store finds and locks the named tasks (and a tombstone's queued
 //! objects, so that the cleanup cannot take them meanwhile); the domain
 //! decides ([`BinPlan::restore`], [`BinPlan::purge`]); the store commits
-//! the plan with its audit record. A planned change carries everything the
-//! store writes with it ([`PlannedBinChange`]), so that anything else a
-//! change must record later is written in the same transaction.
+//! the plan with its audit record and its events. A planned change carries
+//! everything the store writes with it ([`PlannedBinChange`]), so that all
+//! of it is written in the same transaction.
 
-use vodsnap_domain::{AssetId, BinOutcome, BinPlan, BinSelection, BinnedTask, ListPage, ProjectId};
+use vodsnap_domain::{
+    AssetId, BinOutcome, BinPlan, BinSelection, BinnedTask, Event, ListPage, ProjectId,
+};
 use vodsnap_ports::{
     Actor, AuditAction, AuditRecord, BinError, DeletedListing, ListError, PlannedBinChange,
 };
 
 use crate::Snapshots;
+use crate::snapshots::new_event_id;
 
 impl Snapshots {
     /// Restores the named task results from the recycle bin: each in its
     /// window, with its objects untouched by the cleanup, is live again as
     /// it was; a live one answers restored again; the rest fail with a
-    /// reason. Audited in the change's unit of work.
+    /// reason. Audited in the change's unit of work, with one
+    /// `thumbnails.restored` event when it brought at least one task back.
     ///
     /// A store failure is an error (503): restores are idempotent, so the
     /// call is safe to retry whatever happened.
@@ -79,5 +83,21 @@ fn planned(
     actor: &Actor,
 ) -> PlannedBinChange {
     let audit = AuditRecord::bin_change(project, action, selection, plan.items(), at, actor);
-    PlannedBinChange { plan, audit, at }
+    // A restore tells subscribers which tasks came back; a purge tells
+    // nothing yet: `thumbnails.purged` comes from the cleanup, once the
+    // objects are gone.
+    let events = match action {
+        AuditAction::Restore => {
+            Event::of_restore(new_event_id(), project.clone(), plan.changed_tasks(), at)
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    PlannedBinChange {
+        plan,
+        audit,
+        at,
+        events,
+    }
 }

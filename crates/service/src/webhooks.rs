@@ -17,11 +17,12 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::watch;
 use vodsnap_domain::{
-    AfterFailure, EventTypes, ProjectId, RetryPolicy, Secret, Timestamp, WebhookId, WebhookUrl,
+    AfterFailure, DEFAULT_EVENT_RETENTION, EventTypes, PRUNE_BATCH, ProjectId, RetryPolicy, Secret,
+    Timestamp, WebhookId, WebhookUrl, prune_cutoff,
 };
 use vodsnap_ports::{
-    CheckUrlError, ClaimedDelivery, Clock, Delivery, DeliveryBacklog, SendError, Webhook,
-    WebhookSender, WebhookStore, WebhookStoreError,
+    Actor, AuditRecord, CheckUrlError, ClaimedDelivery, Clock, Delivery, DeliveryBacklog,
+    SendError, Webhook, WebhookSender, WebhookStore, WebhookStoreError,
 };
 
 /// Why a subscription was not created.
@@ -74,23 +75,34 @@ impl Webhooks {
     /// Subscribes `url` to `events` of `project`: the URL's host must
     /// resolve, and only to addresses the policy allows (checked again at
     /// every delivery, as DNS answers change). Answers the webhook and its
-    /// signing secret, which is shown this once.
+    /// signing secret, which is shown this once. Audited with the
+    /// subscription (never its secret).
     pub async fn create(
         &self,
         project: &ProjectId,
         url: WebhookUrl,
         events: EventTypes,
+        actor: &Actor,
     ) -> Result<(Webhook, Secret), CreateWebhookError> {
         self.sender.check(&url).await?;
+        let now = self.clock.now();
         let webhook = Webhook {
             id: WebhookId::from_random(rand::random()),
             project: project.clone(),
             url,
             events,
-            created_at: self.clock.now(),
+            created_at: now,
         };
         let secret = new_secret();
-        self.store.create(&webhook, &secret).await?;
+        let audit = AuditRecord::webhook_created(
+            project,
+            &webhook.id,
+            &webhook.url,
+            &webhook.events,
+            now,
+            actor,
+        );
+        self.store.create(&webhook, &secret, &audit).await?;
         // Not the URL: its query may hold the receiver's own token.
         tracing::info!(
             project = project.as_str(),
@@ -105,13 +117,16 @@ impl Webhooks {
         self.store.list(project).await
     }
 
-    /// Removes a webhook and its undelivered deliveries.
+    /// Removes a webhook and its undelivered deliveries, audited with the
+    /// removal.
     pub async fn remove(
         &self,
         project: &ProjectId,
         id: &WebhookId,
+        actor: &Actor,
     ) -> Result<(), WebhookStoreError> {
-        self.store.remove(project, id).await?;
+        let audit = AuditRecord::webhook_deleted(project, id, self.clock.now(), actor);
+        self.store.remove(project, id, &audit).await?;
         tracing::info!(
             project = project.as_str(),
             webhook = id.as_str(),
@@ -157,6 +172,12 @@ pub struct DeliverySettings {
     pub lease: Duration,
     /// Pause after a pass that found nothing to do.
     pub idle: Duration,
+    /// How long a finished event (every delivery delivered or parked)
+    /// stays in the outbox before it is pruned with its deliveries.
+    pub event_retention: Duration,
+    /// How often a worker prunes the outbox (at most [`PRUNE_BATCH`]
+    /// events each time).
+    pub prune_every: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -166,6 +187,8 @@ impl Default for DeliverySettings {
             batch: 16,
             lease: Duration::from_secs(60),
             idle: Duration::from_secs(1),
+            event_retention: DEFAULT_EVENT_RETENTION,
+            prune_every: Duration::from_secs(60),
         }
     }
 }
@@ -177,9 +200,12 @@ pub struct DeliveryPass {
     pub delivered: usize,
     pub retried: usize,
     pub parked: usize,
+    /// Finished events pruned from the outbox (with their deliveries).
+    pub pruned: u64,
 }
 
-/// One delivery worker; cheap to clone.
+/// One delivery worker; cheap to clone (clones share when they last
+/// pruned).
 #[derive(Clone)]
 pub struct Deliverer {
     pub name: String,
@@ -187,6 +213,8 @@ pub struct Deliverer {
     pub sender: Arc<dyn WebhookSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: DeliverySettings,
+    /// When this worker last pruned the outbox (`None`: not yet).
+    last_prune: Arc<std::sync::Mutex<Option<Timestamp>>>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -204,9 +232,65 @@ fn later(now: Timestamp, delay: Duration) -> Timestamp {
 }
 
 impl Deliverer {
+    pub fn new(
+        name: String,
+        store: Arc<dyn WebhookStore>,
+        sender: Arc<dyn WebhookSender>,
+        clock: Arc<dyn Clock>,
+        settings: DeliverySettings,
+    ) -> Self {
+        Self {
+            name,
+            store,
+            sender,
+            clock,
+            settings,
+            last_prune: Arc::default(),
+        }
+    }
+
+    /// Prunes the outbox if this worker has not for `prune_every`: up to
+    /// [`PRUNE_BATCH`] events finished for longer than `event_retention`.
+    async fn prune_if_due(&self) -> Result<u64, WebhookStoreError> {
+        let now = self.clock.now();
+        {
+            let mut last = self
+                .last_prune
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let due = last.is_none_or(|at| {
+                now.as_micros().saturating_sub(at.as_micros())
+                    >= i64::try_from(self.settings.prune_every.as_micros()).unwrap_or(i64::MAX)
+            });
+            if !due {
+                return Ok(0);
+            }
+            *last = Some(now);
+        }
+        self.prune(now).await
+    }
+
+    /// Prunes the outbox now: up to [`PRUNE_BATCH`] events whose
+    /// deliveries all finished (delivered or parked) more than
+    /// `event_retention` before `now`, with their deliveries.
+    pub async fn prune(&self, now: Timestamp) -> Result<u64, WebhookStoreError> {
+        let cutoff = prune_cutoff(now, self.settings.event_retention);
+        let pruned = self.store.prune(cutoff, PRUNE_BATCH).await?;
+        if pruned > 0 {
+            metrics::counter!("vodsnap_webhook_events_pruned_total").increment(pruned);
+            tracing::info!(
+                worker = self.name.as_str(),
+                events = pruned,
+                "webhook events pruned from the outbox"
+            );
+        }
+        Ok(pruned)
+    }
+
     /// Claims one batch and sends it, stopping between deliveries when
     /// `stop` turns true (the rest's leases run out and another pass takes
-    /// them).
+    /// them); then, every `prune_every`, prunes the outbox of finished
+    /// events.
     pub async fn pass(
         &self,
         stop: &watch::Receiver<bool>,
@@ -229,6 +313,9 @@ impl Deliverer {
                 break;
             }
             self.deliver(&delivery, &mut pass).await?;
+        }
+        if !*stop.borrow() {
+            pass.pruned = self.prune_if_due().await?;
         }
         Ok(pass)
     }

@@ -270,11 +270,25 @@ async fn a_batch_of_a_thousand_costs_one_check_one_bulk_removal_and_one_completi
         .returning(|_, keys| Ok(keys.iter().step_by(10).cloned().collect()));
     queue
         .expect_complete()
-        .withf(|items, worker, now| {
+        .withf(|items, worker, now, _| {
             items.len() == 1_000 && worker == "w" && *now == Timestamp::from_micros(42)
         })
         .times(1)
-        .returning(|items, _, _| Ok(items.len() as u64));
+        .returning(|items, _, now, purged| {
+            // The planner the store is handed: one purged event per
+            // project, at the completion's time, none for no task.
+            assert_eq!(purged(&p(), vec![]), None);
+            let task = vodsnap_domain::EventTask {
+                task: TaskId::parse("t").unwrap(),
+                asset: AssetId::parse("a").unwrap(),
+            };
+            let event = purged(&p(), vec![task.clone()]).expect("an event");
+            assert_eq!(
+                (event.kind, event.project, event.occurred_at, event.tasks),
+                (vodsnap_domain::EventType::Purged, p(), now, vec![task])
+            );
+            Ok(items.len() as u64)
+        });
     let mut images = MockImageStore::new();
     images
         .expect_delete_many()
@@ -303,9 +317,9 @@ async fn a_partial_failure_retries_only_the_keys_that_failed() {
         .returning(|_, _| Ok(Default::default()));
     queue
         .expect_complete()
-        .withf(|items, _, _| items.iter().map(|i| i.id).collect::<Vec<_>>() == [0, 2])
+        .withf(|items, _, _, _| items.iter().map(|i| i.id).collect::<Vec<_>>() == [0, 2])
         .times(1)
-        .returning(|items, _, _| Ok(items.len() as u64));
+        .returning(|items, _, _, _| Ok(items.len() as u64));
     queue
         .expect_fail()
         .withf(|failures, _, _| {
@@ -422,11 +436,15 @@ mod webhooks {
     use std::sync::Arc;
 
     use vodsnap_domain::{EventTypes, ProjectId, WebhookUrl};
-    use vodsnap_ports::{CheckUrlError, MockWebhookSender, MockWebhookStore};
+    use vodsnap_ports::{Actor, AuditAction, CheckUrlError, MockWebhookSender, MockWebhookStore};
     use vodsnap_service::{CreateWebhookError, Webhooks};
 
     fn url() -> WebhookUrl {
-        WebhookUrl::parse("https://hooks.example/in").unwrap()
+        WebhookUrl::parse("https://hooks.example/in?token=receivers-own").unwrap()
+    }
+
+    fn actor() -> Actor {
+        Actor::system("test")
     }
 
     #[tokio::test]
@@ -442,7 +460,12 @@ mod webhooks {
             super::clock(),
         );
         let created = service
-            .create(&ProjectId::parse("p").unwrap(), url(), EventTypes::all())
+            .create(
+                &ProjectId::parse("p").unwrap(),
+                url(),
+                EventTypes::all(),
+                &actor(),
+            )
             .await;
         assert!(matches!(
             created,
@@ -457,19 +480,24 @@ mod webhooks {
         let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut store = MockWebhookStore::new();
         let keep = stored.clone();
-        store.expect_create().times(2).returning(move |w, s| {
-            keep.lock().unwrap().push((w.clone(), s.clone()));
-            Ok(())
-        });
+        store
+            .expect_create()
+            .times(2)
+            .returning(move |w, s, audit| {
+                keep.lock()
+                    .unwrap()
+                    .push((w.clone(), s.clone(), audit.clone()));
+                Ok(())
+            });
         let service = Webhooks::new(Arc::new(store), Arc::new(sender), super::clock());
         let project = ProjectId::parse("p").unwrap();
 
         let (first, secret1) = service
-            .create(&project, url(), EventTypes::all())
+            .create(&project, url(), EventTypes::all(), &actor())
             .await
             .unwrap();
         let (second, secret2) = service
-            .create(&project, url(), EventTypes::all())
+            .create(&project, url(), EventTypes::all(), &actor())
             .await
             .unwrap();
 
@@ -477,5 +505,37 @@ mod webhooks {
         assert_ne!(secret1, secret2);
         assert!(secret1.expose().starts_with("whsec_") && secret1.expose().len() == 70);
         assert_eq!(stored.lock().unwrap()[0].1, secret1);
+        // Audited with the webhook, in the same store call; never the
+        // secret.
+        let audit = stored.lock().unwrap()[0].2.clone();
+        assert_eq!(audit.action, AuditAction::WebhookCreate);
+        assert_eq!(audit.actor, actor());
+        let audited = audit.webhook.clone().expect("the webhook");
+        assert_eq!(audited.id, first.id);
+        assert_eq!(audited.url.as_deref(), Some("https://hooks.example/in"));
+        assert!(!format!("{audit:?}").contains(secret1.expose()));
+    }
+
+    #[tokio::test]
+    async fn a_removal_is_audited_by_the_store_that_removes() {
+        let mut store = MockWebhookStore::new();
+        store
+            .expect_remove()
+            .withf(|_, id, audit| {
+                audit.action == AuditAction::WebhookDelete
+                    && audit.webhook.as_ref().map(|w| &w.id) == Some(id)
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let service = Webhooks::new(
+            Arc::new(store),
+            Arc::new(MockWebhookSender::new()),
+            super::clock(),
+        );
+        let id = vodsnap_domain::WebhookId::from_random(7);
+        service
+            .remove(&ProjectId::parse("p").unwrap(), &id, &actor())
+            .await
+            .unwrap();
     }
 }

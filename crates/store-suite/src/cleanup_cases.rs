@@ -10,7 +10,7 @@ use vodsnap_ports::{
     AuditAction, AuditLog, AuditQuery, CleanupItem, CleanupQueue, FailedAttempt, TaskResultStore,
 };
 
-use crate::fixtures::{actor, asset, at, project, result, task};
+use crate::fixtures::{actor, asset, at, no_events, project, result, task};
 
 /// The ports of one adapter, sharing its data.
 #[allow(
@@ -56,7 +56,7 @@ async fn register_and_delete(s: &Stores, p: &str, t: &str, count: i64) {
 /// Completes one item through the batch operation; whether it was done.
 async fn complete_one(s: &Stores, item: &CleanupItem, worker: &str) -> bool {
     s.cleanup
-        .complete(std::slice::from_ref(item), worker, at(1_000))
+        .complete(std::slice::from_ref(item), worker, at(1_000), &no_events)
         .await
         .expect("complete")
         == 1
@@ -395,7 +395,7 @@ pub async fn a_batch_over_projects_completes_and_fails_in_one_call_each(s: Store
 
     assert_eq!(
         s.cleanup
-            .complete(&done, "w2", at(2_000))
+            .complete(&done, "w2", at(2_000), &no_events)
             .await
             .expect("complete"),
         0,
@@ -403,7 +403,7 @@ pub async fn a_batch_over_projects_completes_and_fails_in_one_call_each(s: Store
     );
     assert_eq!(
         s.cleanup
-            .complete(&done, "w1", at(2_000))
+            .complete(&done, "w1", at(2_000), &no_events)
             .await
             .expect("complete"),
         4
@@ -448,11 +448,11 @@ pub async fn the_drain_counts_the_items_completed_in_the_last_minute(s: Stores) 
         .partition(|i| i.project == project("p") && !i.object_key.as_str().ends_with("4.jpg"));
     assert_eq!((early.len(), late.len()), (4, 3));
     s.cleanup
-        .complete(&early, "w1", at(10 * MINUTE))
+        .complete(&early, "w1", at(10 * MINUTE), &no_events)
         .await
         .expect("complete");
     s.cleanup
-        .complete(&late, "w1", at(10 * MINUTE + 30_000_000))
+        .complete(&late, "w1", at(10 * MINUTE + 30_000_000), &no_events)
         .await
         .expect("complete");
 
@@ -502,7 +502,7 @@ pub async fn concurrent_claims_never_share_an_item(s: Stores) {
                     for item in items {
                         assert_eq!(
                             cleanup
-                                .complete(std::slice::from_ref(&item), &name, at(1_000))
+                                .complete(std::slice::from_ref(&item), &name, at(1_000), &no_events)
                                 .await
                                 .expect("complete"),
                             1

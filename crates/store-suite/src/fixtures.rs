@@ -50,3 +50,12 @@ pub fn result(p: &str, a: &str, t: &str, count: i64) -> NewTaskResult {
         .collect();
     NewTaskResult::new(project(p), asset(a), task(t), para(10), snapshots).expect("valid result")
 }
+
+/// A completion's event planner that plans no event (cases about the queue
+/// alone).
+pub fn no_events(
+    _: &ProjectId,
+    _: Vec<vodsnap_domain::EventTask>,
+) -> Option<vodsnap_domain::Event> {
+    None
+}

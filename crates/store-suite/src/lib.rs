@@ -137,7 +137,15 @@ macro_rules! webhook_store_tests {
             concurrent_claims_never_share_a_delivery,
             a_delivery_is_sent_once_and_listed_delivered,
             failures_retry_later_then_park_and_redeliver_resets,
-            webhooks_are_per_project_and_removal_drops_undelivered
+            webhooks_are_per_project_and_removal_drops_undelivered,
+            a_restore_that_brought_tasks_back_sends_one_restored_event,
+            the_cleanup_sends_purged_once_a_deleted_tasks_objects_are_gone,
+            a_parked_object_holds_back_the_purged_event_until_its_retry_succeeds,
+            concurrent_workers_purge_each_task_exactly_once,
+            finished_events_are_pruned_after_the_retention_and_pending_ones_never,
+            a_redelivered_event_is_not_pruned,
+            delivery_workers_prune_on_their_clock_at_most_every_prune_interval,
+            webhook_changes_are_audited_without_the_secret
         );
     };
 }

@@ -13,7 +13,7 @@ use vodsnap_ports::{AuditAction, AuditQuery, CleanupItem, RegisterError, Registe
 use vodsnap_service::Snapshots;
 
 use crate::cleanup_cases::Stores;
-use crate::fixtures::{actor, asset, at, project, result, task};
+use crate::fixtures::{actor, asset, at, no_events, project, result, task};
 
 /// The window of these cases: 1000 µs.
 const WINDOW: i64 = 1_000;
@@ -390,7 +390,7 @@ pub async fn a_restore_racing_the_cleanup_never_revives_a_task_without_its_image
         }
         // Whatever was claimed is done, so the next round starts clean.
         s.cleanup
-            .complete(&claimed, "w1", at(base + 2 + WINDOW))
+            .complete(&claimed, "w1", at(base + 2 + WINDOW), &no_events)
             .await
             .expect("complete");
     }

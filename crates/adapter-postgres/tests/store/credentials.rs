@@ -177,7 +177,15 @@ async fn a_key_rotation_reseals_webhook_secrets() {
         events: EventTypes::all(),
         created_at: at(1),
     };
-    old.create(&webhook, &Secret::new("whsec_rotate_me"))
+    let audit = vodsnap_ports::AuditRecord::webhook_created(
+        &webhook.project,
+        &webhook.id,
+        &webhook.url,
+        &webhook.events,
+        at(1),
+        &actor(),
+    );
+    old.create(&webhook, &Secret::new("whsec_rotate_me"), &audit)
         .await
         .expect("create");
     let results = PgTaskResultStore::new(db.pool.clone());

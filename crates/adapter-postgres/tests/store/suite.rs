@@ -177,6 +177,7 @@ async fn fresh_webhook_stores() -> vodsnap_store_suite::webhook_cases::WebhookSt
     let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
     vodsnap_store_suite::webhook_cases::WebhookStores {
         results: store.clone(),
+        cleanup: store.clone(),
         audit: store,
         webhooks: Arc::new(vodsnap_adapter_postgres::PgWebhookStore::new(
             db.pool.clone(),
