@@ -43,6 +43,23 @@ pub enum ObjectKeyError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
+/// Whether `raw` has a control character (`char::is_control`: C0, DEL and
+/// C1), checked on bytes: C0 and DEL are single bytes, and C1 (U+0080 to
+/// U+009F) is encoded as 0xC2 followed by 0x80..=0x9F, where 0xC2 can only
+/// be a leading byte. Every stored key is parsed again when read, so this
+/// is on the details path (issue 12's profile).
+fn has_control_character(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.iter().enumerate().any(|(n, &b)| {
+        b < 0x20
+            || b == 0x7f
+            || (b == 0xc2
+                && bytes
+                    .get(n + 1)
+                    .is_some_and(|next| (0x80..=0x9f).contains(next)))
+    })
+}
+
 impl ObjectKey {
     pub fn parse(raw: &str) -> Result<Self, ObjectKeyError> {
         if raw.is_empty() || raw.len() > MAX_OBJECT_KEY_BYTES {
@@ -54,17 +71,18 @@ impl ObjectKey {
         if raw.ends_with('/') {
             return Err(ObjectKeyError::TrailingSlash);
         }
-        if raw.chars().any(char::is_control) {
+        if has_control_character(raw) {
             return Err(ObjectKeyError::ControlCharacter);
         }
-        for segment in raw.split('/') {
+        // On bytes: '/' is ASCII, so it never occurs inside a character.
+        for segment in raw.as_bytes().split(|&b| b == b'/') {
             match segment {
-                "" => return Err(ObjectKeyError::EmptySegment),
-                "." | ".." => return Err(ObjectKeyError::DotSegment),
+                b"" => return Err(ObjectKeyError::EmptySegment),
+                b"." | b".." => return Err(ObjectKeyError::DotSegment),
                 _ => {}
             }
         }
-        let file_name = raw.rsplit('/').next().unwrap_or(raw);
+        let file_name = raw.rsplit_once('/').map_or(raw, |(_, name)| name);
         if let Some((_, suffix)) = file_name.split_once('#')
             && !suffix.is_empty()
             && suffix.bytes().all(|b| b.is_ascii_digit())
@@ -542,6 +560,18 @@ mod tests {
     }
 
     proptest! {
+        /// The byte-level check is `char::is_control`, for any text: the
+        /// strategy mixes C0, DEL, C1, their neighbours and other text.
+        #[test]
+        fn the_byte_check_for_control_characters_is_is_control(
+            raw in "[\\x00-\\x21\\x7e-\\u{a1}\\u{100}-\\u{120}a-z\\u{1f600}]{0,12}"
+        ) {
+            prop_assert_eq!(
+                has_control_character(&raw),
+                raw.chars().any(char::is_control)
+            );
+        }
+
         #[test]
         fn no_key_makes_object_key_parse_panic(raw in any::<String>()) {
             if let Ok(k) = ObjectKey::parse(&raw) {
