@@ -19,7 +19,7 @@ pub fn payload_hash(body: &[u8], declared: Option<&str>) -> String {
     match declared {
         _ if body.is_empty() => EMPTY_PAYLOAD_HASH.to_owned(),
         Some(declared) => declared.to_owned(),
-        None => hex::encode(Sha256::digest(body)),
+        None => lower_hex(&Sha256::digest(body)),
     }
 }
 
@@ -79,8 +79,12 @@ pub(crate) fn canonicalize(
         out.push('\n');
     }
     out.push('\n');
-    let names: Vec<&str> = signed_headers.iter().map(|(name, _)| *name).collect();
-    out.push_str(&names.join(";"));
+    for (n, (name, _)) in signed_headers.iter().enumerate() {
+        if n > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
     out.push('\n');
     out.push_str(payload_hash);
     Ok(out)
@@ -89,10 +93,31 @@ pub(crate) fn canonicalize(
 /// What the HMAC is computed over: the algorithm, the `X-Sdk-Date` value as
 /// sent, and the canonical request's hash.
 pub(crate) fn string_to_sign(date: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{date}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
+    let hash = Sha256::digest(canonical_request.as_bytes());
+    let mut out = String::with_capacity(ALGORITHM.len() + date.len() + 2 + 2 * hash.len());
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    out.push_str(date);
+    out.push('\n');
+    push_lower_hex(&mut out, &hash);
+    out
+}
+
+/// Lower-case hex, as Python's `hexdigest()`; from a table, where
+/// `hex::encode` goes through `char`s (issue 12's profile: every AK/SK
+/// request hashes twice).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    push_lower_hex(&mut out, bytes);
+    out
+}
+
+fn push_lower_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
 }
 
 /// Percent-decodes without turning `+` into a space (the SDK encodes both as
@@ -108,14 +133,22 @@ fn decode(raw: &str, utf8: Utf8, what: &'static str) -> Result<String, Signature
     }
 }
 
-fn encode(decoded: &str) -> String {
-    utf8_percent_encode(decoded, SDK_ENCODE_SET).to_string()
+/// Appends `decoded` quoted; the encoder yields the runs that need no
+/// escaping as they are, so nothing is allocated on the way.
+fn push_encoded(out: &mut String, decoded: &str) {
+    out.extend(utf8_percent_encode(decoded, SDK_ENCODE_SET));
 }
 
 /// `unquote(path).split('/')`, each segment quoted, joined, `/` appended.
 fn canonical_uri(raw_path: &str, utf8: Utf8) -> Result<String, SignatureError> {
     let decoded = decode(raw_path, utf8, "the path is not UTF-8 once percent-decoded")?;
-    let mut uri = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
+    let mut uri = String::with_capacity(decoded.len() + 1);
+    for (n, segment) in decoded.split('/').enumerate() {
+        if n > 0 {
+            uri.push('/');
+        }
+        push_encoded(&mut uri, segment);
+    }
     if !uri.ends_with('/') {
         uri.push('/');
     }
@@ -136,9 +169,14 @@ fn canonical_query(raw_query: &str, utf8: Utf8) -> Result<String, SignatureError
         })
         .collect::<Result<Vec<_>, SignatureError>>()?;
     pairs.sort();
-    Ok(pairs
-        .iter()
-        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&"))
+    let mut query = String::with_capacity(raw_query.len());
+    for (n, (key, value)) in pairs.iter().enumerate() {
+        if n > 0 {
+            query.push('&');
+        }
+        push_encoded(&mut query, key);
+        query.push('=');
+        push_encoded(&mut query, value);
+    }
+    Ok(query)
 }

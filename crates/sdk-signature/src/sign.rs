@@ -66,7 +66,7 @@ pub fn sign(
     let signature = Hmac::<Sha256>::new_from_slice(secret_key.as_bytes())
         .map(|mut mac| {
             mac.update(string_to_sign(date, &canonical).as_bytes());
-            hex::encode(mac.finalize().into_bytes())
+            crate::canonical::lower_hex(&mac.finalize().into_bytes())
         })
         .unwrap_or_default();
 

@@ -4,7 +4,7 @@ use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{Utf8, canonicalize, payload_hash, string_to_sign};
+use crate::canonical::{Utf8, canonicalize, lower_hex, payload_hash, string_to_sign};
 use crate::date::parse_sdk_date;
 use crate::{
     Authorization, CONTENT_SHA256_HEADER, DATE_HEADER, MAX_CLOCK_SKEW_SECS, SignatureError,
@@ -79,7 +79,7 @@ pub fn verify(
     if let Some(declared) = declared
         && !request.body.is_empty()
         && declared != UNSIGNED_PAYLOAD
-        && !declared.eq_ignore_ascii_case(&hex::encode(Sha256::digest(request.body)))
+        && !declared.eq_ignore_ascii_case(&lower_hex(&Sha256::digest(request.body)))
     {
         return Err(SignatureError::Mismatch);
     }
