@@ -259,14 +259,33 @@ async fn fetch_status(client: &Client, url: &str) -> Result<Value> {
 }
 
 async fn click(client: &Client, id: &str) -> Result<()> {
-    client.find(Locator::Id(id)).await?.click().await?;
-    Ok(())
+    press(client, Locator::Id(id), None).await
 }
 
 /// Space on a checkbox: the keyboard's way to toggle it.
 async fn tick(client: &Client, id: &str) -> Result<()> {
-    client.find(Locator::Id(id)).await?.send_keys(" ").await?;
-    Ok(())
+    press(client, Locator::Id(id), Some(" ")).await
+}
+
+/// Finds an element and clicks it (or types `keys` into it), finding it
+/// again when the page replaced it in between: a list that refreshes
+/// renders new rows, and an element found a moment before is then stale.
+async fn press(client: &Client, locator: Locator<'_>, keys: Option<&str>) -> Result<()> {
+    let mut attempts = 0;
+    loop {
+        let element = client.find(locator).await?;
+        let done = match keys {
+            Some(keys) => element.send_keys(keys).await,
+            None => element.click().await,
+        };
+        match done {
+            Err(e) if e.is_stale_element_reference() && attempts < 10 => {
+                attempts += 1;
+                tokio::time::sleep(POLL).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) -> Result<()> {
@@ -303,19 +322,25 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
     filter
         .send_keys(&format!("demo_asset{}", char::from(Key::Enter)))
         .await?;
+    // The unfiltered list has the same three rows: wait for the filtered
+    // answer, or its rendering replaces the rows found below.
     until(
         client,
         "the demo asset's three tasks",
-        &format!("{ROWS} === 3"),
+        &format!(
+            "{ROWS} === 3 && document.getElementById('results-status')\
+               .textContent.includes('for asset demo_asset')"
+        ),
     )
     .await?;
 
     // Open a task: every snapshot image renders.
-    client
-        .find(Locator::Css("button[data-open='demo_task_1']"))
-        .await?
-        .click()
-        .await?;
+    press(
+        client,
+        Locator::Css("button[data-open='demo_task_1']"),
+        None,
+    )
+    .await?;
     until(
         client,
         "five rendered snapshots",
@@ -336,11 +361,7 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
 
     // Select two tasks with the keyboard (space toggles a checkbox).
     for task in ["demo_task_1", "demo_task_2"] {
-        client
-            .find(Locator::Id(&format!("select-{task}")))
-            .await?
-            .send_keys(" ")
-            .await?;
+        tick(client, &format!("select-{task}")).await?;
     }
     until(
         client,
@@ -351,11 +372,7 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
 
     // Preview: a dry run where the server offers one, else "no preview";
     // either way nothing is gone.
-    client
-        .find(Locator::Id("preview-delete"))
-        .await?
-        .click()
-        .await?;
+    click(client, "preview-delete").await?;
     until(
         client,
         "the delete preview",
@@ -370,11 +387,7 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
     }
 
     // Delete: per-item results, and the two tasks are gone.
-    client
-        .find(Locator::Id("confirm-delete"))
-        .await?
-        .click()
-        .await?;
+    click(client, "confirm-delete").await?;
     until(
         client,
         "two DELETED results",
