@@ -679,36 +679,24 @@ mod tests {
             as std::sync::Arc<dyn vodsnap_store_suite::use_cases::SuiteStore>
     });
 
-    mod cleanup {
-        use crate::MemoryStore;
-        use std::sync::Arc;
-        use vodsnap_store_suite::cleanup_cases::Stores;
+    /// One embedded store behind every port the cleanup and recycle bin
+    /// suites use.
+    fn stores() -> vodsnap_store_suite::cleanup_cases::Stores {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        vodsnap_store_suite::cleanup_cases::Stores {
+            results: store.clone(),
+            cleanup: store.clone(),
+            audit: store,
+            keep_alive: std::sync::Arc::new(()),
+        }
+    }
 
-        vodsnap_store_suite::cleanup_queue_tests!(|| async {
-            let store = Arc::new(MemoryStore::new());
-            Stores {
-                results: store.clone(),
-                cleanup: store.clone(),
-                audit: store,
-                keep_alive: Arc::new(()),
-            }
-        });
+    mod cleanup {
+        vodsnap_store_suite::cleanup_queue_tests!(|| async { super::stores() });
     }
 
     mod recycle_bin {
-        use crate::MemoryStore;
-        use std::sync::Arc;
-        use vodsnap_store_suite::cleanup_cases::Stores;
-
-        vodsnap_store_suite::recycle_bin_tests!(|| async {
-            let store = Arc::new(MemoryStore::new());
-            Stores {
-                results: store.clone(),
-                cleanup: store.clone(),
-                audit: store,
-                keep_alive: Arc::new(()),
-            }
-        });
+        vodsnap_store_suite::recycle_bin_tests!(|| async { super::stores() });
     }
 
     mod webhooks {
