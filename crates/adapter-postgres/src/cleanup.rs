@@ -56,6 +56,9 @@ pub(crate) const DUE_PROJECTS: &str = "\
 /// any process claim disjoint items without waiting on each other; the
 /// lease keeps them disjoint afterwards. Every part names `project_id =
 /// $1`, so under Citus the statement (locks included) runs on one shard.
+/// The update finds the chosen rows by primary key (`id = ANY(ARRAY(...))`):
+/// written as a join (`FROM due`), PostgreSQL hashed the whole project's
+/// queue for it, a cost that grew with the backlog (docs/benchmarks.md).
 pub(crate) const CLAIM_IN_PROJECT: &str = "\
     WITH due AS ( \
         SELECT id FROM cleanup_items \
@@ -64,7 +67,7 @@ pub(crate) const CLAIM_IN_PROJECT: &str = "\
         ORDER BY due_at, id LIMIT $3 \
         FOR UPDATE SKIP LOCKED) \
     UPDATE cleanup_items c SET lease_owner = $4, lease_until = $5 \
-    FROM due WHERE c.project_id = $1 AND c.id = due.id \
+    WHERE c.project_id = $1 AND c.id = ANY(ARRAY(SELECT id FROM due)) \
     RETURNING c.id, c.object_key, c.attempts";
 
 pub(crate) const IS_REFERENCED: &str =
@@ -228,13 +231,15 @@ impl PgTaskResultStore {
 
 #[async_trait]
 impl CleanupQueue for PgTaskResultStore {
-    /// A lock-free read of the projects with due items, then per project
-    /// [`CLAIM_IN_PROJECT`] in the rounds [`ClaimShares`] gives, each in
-    /// autocommit. A claim is one statement for one project with due items,
-    /// `1 + k` for `k` projects (more rounds only when a project had fewer
-    /// items than its share and others more). Should a statement fail half
-    /// way, the items already leased wait for their lease to run out, as a
-    /// crashed worker's do.
+    /// The projects with due items ([`DUE_PROJECTS`], a lock-free read,
+    /// remembered for a second as [`DueProjects`] decides), then per
+    /// project [`CLAIM_IN_PROJECT`] in the rounds [`ClaimShares`] gives,
+    /// each in autocommit. A claim is one statement for one project with
+    /// due items, `1 + k` for `k` projects (more rounds only when a
+    /// project had fewer items than its share and others more; no listing
+    /// when the remembered list fills the batch). Should a statement fail
+    /// half way, the items already leased wait for their lease to run out,
+    /// as a crashed worker's do.
     #[tracing::instrument(skip_all, fields(worker))]
     async fn claim(
         &self,
@@ -246,42 +251,58 @@ impl CleanupQueue for PgTaskResultStore {
         let now_db = to_db_time(now)?;
         let until = to_db_time(plus(now, lease))?;
         let mut conn = self.database().acquire().await?;
-        let projects: Vec<String> = sqlx::query_scalar(DUE_PROJECTS)
-            .bind(now_db)
-            .bind(i64::from(max))
-            .fetch_all(&mut *conn)
-            .await
-            .db("failed to list the projects with due cleanup items")?;
-        let projects = projects
-            .iter()
-            .map(|p| parse_stored(ProjectId::parse, p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut shares = ClaimShares::new(max, projects);
         let mut items = Vec::new();
+        let mut room = max;
         loop {
-            let round = shares.round();
-            if round.is_empty() {
-                break;
-            }
-            for (project, asked) in round {
-                let rows: Vec<(i64, String, i32)> = sqlx::query_as(CLAIM_IN_PROJECT)
-                    .bind(project.as_str())
-                    .bind(now_db)
-                    .bind(i64::from(asked))
-                    .bind(worker)
-                    .bind(until)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .db("failed to claim cleanup items")?;
-                shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
-                for (id, key, attempts) in rows {
-                    items.push(CleanupItem {
-                        id,
-                        project: project.clone(),
-                        object_key: parse_stored(ObjectKey::parse, &key)?,
-                        attempts: u32::try_from(attempts).unwrap_or(0),
-                    });
+            let recalled = self.due_projects().recall(now);
+            let listed = recalled.is_none();
+            let projects = match recalled {
+                Some(projects) => projects,
+                None => {
+                    let projects: Vec<String> = sqlx::query_scalar(DUE_PROJECTS)
+                        .bind(now_db)
+                        .bind(i64::from(max))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .db("failed to list the projects with due cleanup items")?;
+                    let projects = projects
+                        .iter()
+                        .map(|p| parse_stored(ProjectId::parse, p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    self.due_projects().remember(now, &projects);
+                    projects
                 }
+            };
+            let mut shares = ClaimShares::new(room, projects);
+            loop {
+                let round = shares.round();
+                if round.is_empty() {
+                    break;
+                }
+                for (project, asked) in round {
+                    let rows: Vec<(i64, String, i32)> = sqlx::query_as(CLAIM_IN_PROJECT)
+                        .bind(project.as_str())
+                        .bind(now_db)
+                        .bind(i64::from(asked))
+                        .bind(worker)
+                        .bind(until)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .db("failed to claim cleanup items")?;
+                    shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
+                    for (id, key, attempts) in rows {
+                        items.push(CleanupItem {
+                            id,
+                            project: project.clone(),
+                            object_key: parse_stored(ObjectKey::parse, &key)?,
+                            attempts: u32::try_from(attempts).unwrap_or(0),
+                        });
+                    }
+                }
+            }
+            room = shares.room();
+            if listed || !self.due_projects().claimed(room) {
+                break;
             }
         }
         conn.release();

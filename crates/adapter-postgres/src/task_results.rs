@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use vodsnap_domain::{
-    AssetId, BinSelection, DeleteSelection, DetailsPage, Event, FoundTask, ListFilter, ListPage,
-    MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult,
-    TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
+    AssetId, BinSelection, DeleteSelection, DetailsPage, DueProjects, Event, FoundTask, ListFilter,
+    ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId,
+    TaskResult, TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
     AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -28,6 +29,9 @@ use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
 #[derive(Debug, Clone)]
 pub struct PgTaskResultStore {
     database: PgDatabase,
+    /// The cleanup claim's list of projects with due items, shared by the
+    /// clones (the process's workers); see [`vodsnap_domain::DueProjects`].
+    due_projects: Arc<Mutex<DueProjects>>,
 }
 
 impl PgTaskResultStore {
@@ -36,11 +40,20 @@ impl PgTaskResultStore {
     pub fn new(database: impl Into<PgDatabase>) -> Self {
         Self {
             database: database.into(),
+            due_projects: Arc::default(),
         }
     }
 
     pub(crate) fn database(&self) -> &PgDatabase {
         &self.database
+    }
+
+    /// The cleanup claim's remembered list (a poisoned lock still holds a
+    /// valid one: every change to it is a single assignment).
+    pub(crate) fn due_projects(&self) -> MutexGuard<'_, DueProjects> {
+        self.due_projects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -254,7 +254,9 @@ pub(crate) const DUE_PROJECTS: &str = "\
 
 /// The claim's second step, per project: leases up to `$3` of its due
 /// deliveries (skipping those another worker is leasing), with what
-/// sending them takes: the URL, the sealed secret, the event.
+/// sending them takes: the URL, the sealed secret, the event. The update
+/// finds the chosen rows by primary key, as the cleanup's claim does (a
+/// join there hashed the whole project's table).
 pub(crate) const CLAIM_IN_PROJECT: &str = "\
     WITH due AS ( \
         SELECT id FROM webhook_deliveries \
@@ -264,7 +266,7 @@ pub(crate) const CLAIM_IN_PROJECT: &str = "\
         FOR UPDATE SKIP LOCKED), \
     leased AS ( \
         UPDATE webhook_deliveries d SET lease_owner = $4, lease_until = $5 \
-        FROM due WHERE d.project_id = $1 AND d.id = due.id \
+        WHERE d.project_id = $1 AND d.id = ANY(ARRAY(SELECT id FROM due)) \
         RETURNING d.id, d.webhook_id, d.event_id, d.attempts) \
     SELECT l.id, l.attempts, w.id AS webhook_id, w.url, w.secret_ciphertext, w.nonce, w.key_id, \
            e.id AS event_id, e.type, e.occurred_at, e.data::text AS data \

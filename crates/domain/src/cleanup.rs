@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::id::ProjectId;
 use crate::task_result::ObjectKey;
+use crate::time::Timestamp;
 
 /// What the cleanup does with one queued object, before it asks the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +252,56 @@ impl ClaimShares {
     }
 }
 
+/// How long a worker serves its claims from the list of projects with due
+/// items before it lists them again. Listing reads every due item (no index
+/// gives the projects without them), so with a large queue it is the
+/// batch's one cost that grows with the backlog; a second's list keeps
+/// every project's turn while paying that read about once a second
+/// instead of once a batch.
+pub const DUE_PROJECTS_TTL: Duration = Duration::from_secs(1);
+
+/// A worker's memory of which projects had due cleanup items, so that
+/// claims in quick succession need not list them again.
+///
+/// A remembered list is used while it is younger than [`DUE_PROJECTS_TTL`]
+/// (a clock that went back forgets it). It never makes a worker idle while
+/// items wait: a claim served from memory that does not fill its batch
+/// forgets the list and lists again at once ([`DueProjects::claimed`]),
+/// since projects that became due since the listing may have what the
+/// remembered ones lacked. A project's items that become due after the
+/// listing so wait at most a second while the others fill the batches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueProjects {
+    listed: Option<(Timestamp, Vec<ProjectId>)>,
+}
+
+impl DueProjects {
+    /// The remembered list, when one was made less than
+    /// [`DUE_PROJECTS_TTL`] before `now`.
+    pub fn recall(&self, now: Timestamp) -> Option<Vec<ProjectId>> {
+        let (at, projects) = self.listed.as_ref()?;
+        let age = now.as_micros().checked_sub(at.as_micros())?;
+        let ttl = i64::try_from(DUE_PROJECTS_TTL.as_micros()).unwrap_or(i64::MAX);
+        (0..ttl).contains(&age).then(|| projects.clone())
+    }
+
+    /// Remembers the projects a listing at `now` found.
+    pub fn remember(&mut self, now: Timestamp, projects: &[ProjectId]) {
+        self.listed = Some((now, projects.to_vec()));
+    }
+
+    /// After a claim served from the remembered list, with `room` of its
+    /// batch left unfilled: whether to list again at once. A claim that
+    /// filled its batch keeps the list; one that did not forgets it.
+    pub fn claimed(&mut self, room: u32) -> bool {
+        if room == 0 {
+            return false;
+        }
+        self.listed = None;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +333,36 @@ mod tests {
             }
         }
         given
+    }
+
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    #[test]
+    fn a_due_project_list_is_recalled_for_a_second_only() {
+        let projects = vec![
+            ProjectId::parse("a").unwrap(),
+            ProjectId::parse("b").unwrap(),
+        ];
+        let mut due = DueProjects::default();
+        assert_eq!(due.recall(at(0)), None, "nothing listed yet");
+        due.remember(at(5_000_000), &projects);
+        assert_eq!(due.recall(at(5_000_000)), Some(projects.clone()));
+        assert_eq!(due.recall(at(5_999_999)), Some(projects.clone()));
+        assert_eq!(due.recall(at(6_000_000)), None, "a second old");
+        assert_eq!(due.recall(at(4_999_999)), None, "the clock went back");
+    }
+
+    #[test]
+    fn a_claim_that_does_not_fill_its_batch_lists_again() {
+        let projects = vec![ProjectId::parse("a").unwrap()];
+        let mut due = DueProjects::default();
+        due.remember(at(0), &projects);
+        assert!(!due.claimed(0), "a full batch keeps the list");
+        assert_eq!(due.recall(at(1)), Some(projects));
+        assert!(due.claimed(1), "a batch with room left lists again");
+        assert_eq!(due.recall(at(1)), None);
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub mod webhook;
 
 pub use audit::AuditStatus;
 pub use cleanup::{
-    AfterFailure, ClaimShares, CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW,
-    RetryPolicy, RetryPolicyError,
+    AfterFailure, ClaimShares, CleanupDecision, DUE_PROJECTS_TTL, DrainEstimate, DueProjects,
+    MAX_BATCH, ParkReason, RATE_WINDOW, RetryPolicy, RetryPolicyError,
 };
 pub use credential::{CredentialState, SeedDecision};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};

@@ -580,6 +580,31 @@ pub async fn a_busy_project_does_not_starve_the_others(s: Stores) {
     assert!(first_max < rest_min, "{first_max:?} < {rest_min:?}");
 }
 
+/// A store may remember which projects had due items between claims (the
+/// PostgreSQL store does, for a second: [`vodsnap_domain::DueProjects`]);
+/// a worker still never idles while items wait. The remembered project
+/// has run dry, so the next claim, at the same instant, finds the project
+/// whose items became due after the listing.
+pub async fn a_project_due_after_a_claim_is_claimed_when_the_others_run_dry(s: Stores) {
+    register_and_delete(&s, "first", "t1", 4).await;
+    let first = s
+        .cleanup
+        .claim("w1", 4, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(first.len(), 4);
+    assert!(first.iter().all(|i| i.project == project("first")));
+
+    register_and_delete(&s, "later", "t1", 3).await;
+    let later = s
+        .cleanup
+        .claim("w2", 4, LEASE, at(1_000))
+        .await
+        .expect("claim again");
+    assert_eq!(later.len(), 3, "{later:?}");
+    assert!(later.iter().all(|i| i.project == project("later")));
+}
+
 /// Many workers over many projects: every item claimed exactly once.
 pub async fn concurrent_claims_over_many_projects_never_share_an_item(s: Stores) {
     for p in 0..5 {

@@ -95,6 +95,7 @@ macro_rules! cleanup_queue_tests {
             the_oldest_enqueued_item_is_reported,
             concurrent_claims_never_share_an_item,
             a_busy_project_does_not_starve_the_others,
+            a_project_due_after_a_claim_is_claimed_when_the_others_run_dry,
             concurrent_claims_over_many_projects_never_share_an_item,
             registrations_and_deletes_are_audited,
             the_audit_trail_filters_by_time_and_task,
