@@ -232,9 +232,9 @@ impl PgTaskResultStore {
 #[async_trait]
 impl CleanupQueue for PgTaskResultStore {
     /// The projects with due items ([`DUE_PROJECTS`], a lock-free read,
-    /// remembered for a second as [`DueProjects`] decides), then per
-    /// project [`CLAIM_IN_PROJECT`] in the rounds [`ClaimShares`] gives,
-    /// each in autocommit. A claim is one statement for one project with
+    /// remembered for a second as [`vodsnap_domain::DueProjects`]
+    /// decides), then per project [`CLAIM_IN_PROJECT`] in the rounds
+    /// [`ClaimShares`] gives, each in autocommit. A claim is one statement for one project with
     /// due items, `1 + k` for `k` projects (more rounds only when a
     /// project had fewer items than its share and others more; no listing
     /// when the remembered list fills the batch). Should a statement fail
