@@ -8,13 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
-use vodsnap_domain::{
-    AssetId, ClaimShares, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp,
-};
+use vodsnap_domain::{AssetId, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp};
 use vodsnap_ports::{
     CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlanner,
 };
 
+use crate::claim::{Claim, Lease};
 use crate::db_error::{DbError, DbResultExt, MAX_ATTEMPTS};
 use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
 use crate::webhooks::{bind_events, outbox_ctes};
@@ -69,6 +68,14 @@ pub(crate) const CLAIM_IN_PROJECT: &str = "\
     UPDATE cleanup_items c SET lease_owner = $4, lease_until = $5 \
     WHERE c.project_id = $1 AND c.id = ANY(ARRAY(SELECT id FROM due)) \
     RETURNING c.id, c.object_key, c.attempts";
+
+/// The cleanup's claim: [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`].
+const CLEANUP_CLAIM: Claim = Claim {
+    due_projects: DUE_PROJECTS,
+    listing_failed: "failed to list the projects with due cleanup items",
+    in_project: CLAIM_IN_PROJECT,
+    claim_failed: "failed to claim cleanup items",
+};
 
 pub(crate) const IS_REFERENCED: &str =
     "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)";
@@ -234,12 +241,13 @@ impl CleanupQueue for PgTaskResultStore {
     /// The projects with due items ([`DUE_PROJECTS`], a lock-free read,
     /// remembered for a second as [`vodsnap_domain::DueProjects`]
     /// decides), then per project [`CLAIM_IN_PROJECT`] in the rounds
-    /// [`ClaimShares`] gives, each in autocommit. A claim is one statement for one project with
-    /// due items, `1 + k` for `k` projects (more rounds only when a
-    /// project had fewer items than its share and others more; no listing
-    /// when the remembered list fills the batch). Should a statement fail
-    /// half way, the items already leased wait for their lease to run out,
-    /// as a crashed worker's do.
+    /// [`vodsnap_domain::ClaimShares`] gives, each in autocommit (see
+    /// [`Claim`]). A claim is one statement for one project with due items,
+    /// `1 + k` for `k` projects (more rounds only when a project had fewer
+    /// items than its share and others more; no listing when the remembered
+    /// list fills the batch). Should a statement fail half way, the items
+    /// already leased wait for their lease to run out, as a crashed
+    /// worker's do.
     #[tracing::instrument(skip_all, fields(worker))]
     async fn claim(
         &self,
@@ -248,8 +256,11 @@ impl CleanupQueue for PgTaskResultStore {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Vec<CleanupItem>, CleanupError> {
-        let now_db = to_db_time(now)?;
-        let until = to_db_time(plus(now, lease))?;
+        let leasing = Lease {
+            worker,
+            now: to_db_time(now)?,
+            until: to_db_time(plus(now, lease))?,
+        };
         let mut conn = self.database().acquire().await?;
         let mut items = Vec::new();
         let mut room = max;
@@ -259,48 +270,30 @@ impl CleanupQueue for PgTaskResultStore {
             let projects = match recalled {
                 Some(projects) => projects,
                 None => {
-                    let projects: Vec<String> = sqlx::query_scalar(DUE_PROJECTS)
-                        .bind(now_db)
-                        .bind(i64::from(max))
-                        .fetch_all(&mut *conn)
-                        .await
-                        .db("failed to list the projects with due cleanup items")?;
-                    let projects = projects
-                        .iter()
-                        .map(|p| parse_stored(ProjectId::parse, p))
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let projects = CLEANUP_CLAIM
+                        .due_projects(&mut conn, leasing.now, max)
+                        .await?;
                     self.due_projects().remember(now, &projects);
                     projects
                 }
             };
-            let mut shares = ClaimShares::new(room, projects);
-            loop {
-                let round = shares.round();
-                if round.is_empty() {
-                    break;
-                }
-                for (project, asked) in round {
-                    let rows: Vec<(i64, String, i32)> = sqlx::query_as(CLAIM_IN_PROJECT)
-                        .bind(project.as_str())
-                        .bind(now_db)
-                        .bind(i64::from(asked))
-                        .bind(worker)
-                        .bind(until)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .db("failed to claim cleanup items")?;
-                    shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
-                    for (id, key, attempts) in rows {
+            room = CLEANUP_CLAIM
+                .in_rounds(
+                    &mut conn,
+                    projects,
+                    room,
+                    &leasing,
+                    |project, (id, key, attempts): (i64, String, i32)| {
                         items.push(CleanupItem {
                             id,
                             project: project.clone(),
                             object_key: parse_stored(ObjectKey::parse, &key)?,
                             attempts: u32::try_from(attempts).unwrap_or(0),
                         });
-                    }
-                }
-            }
-            room = shares.room();
+                        Ok(())
+                    },
+                )
+                .await?;
             if listed || !self.due_projects().claimed(room) {
                 break;
             }

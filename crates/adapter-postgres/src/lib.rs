@@ -22,6 +22,7 @@ mod audit;
 pub mod bulk;
 mod cipher;
 pub mod citus;
+mod claim;
 mod cleanup;
 mod credentials;
 mod database;

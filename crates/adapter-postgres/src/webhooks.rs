@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vodsnap_domain::{
-    AssetId, ClaimShares, DeliveryState, Event, EventId, EventTask, EventType, EventTypes,
-    ProjectId, Secret, TaskId, Timestamp, WebhookId, WebhookUrl,
+    AssetId, DeliveryState, Event, EventId, EventTask, EventType, EventTypes, ProjectId, Secret,
+    TaskId, Timestamp, WebhookId, WebhookUrl,
 };
 use vodsnap_ports::{
     AuditRecord, ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore,
@@ -21,6 +21,7 @@ use vodsnap_ports::{
 
 use crate::audit::{self, PgQuery, audit_webhook_columns};
 use crate::cipher::{CredentialCipher, Sealed};
+use crate::claim::{Claim, Lease};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
 use crate::task_results::{from_db_time, parse_stored, to_db_time};
@@ -344,6 +345,14 @@ struct DeliveryRow {
     data: String,
 }
 
+/// The deliveries' claim: [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`].
+const DELIVERY_CLAIM: Claim = Claim {
+    due_projects: DUE_PROJECTS,
+    listing_failed: "failed to list the projects with due webhook deliveries",
+    in_project: CLAIM_IN_PROJECT,
+    claim_failed: "failed to claim webhook deliveries",
+};
+
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: i64,
@@ -617,42 +626,28 @@ impl WebhookStore for PgWebhookStore {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError> {
-        let now_db = to_db_time(now)?;
-        let until = to_db_time(plus(now, lease))?;
+        let leasing = Lease {
+            worker,
+            now: to_db_time(now)?,
+            until: to_db_time(plus(now, lease))?,
+        };
         let mut conn = self.database.acquire().await?;
-        let projects: Vec<String> = sqlx::query_scalar(DUE_PROJECTS)
-            .bind(now_db)
-            .bind(i64::from(max))
-            .fetch_all(&mut *conn)
-            .await
-            .db("failed to list the projects with due webhook deliveries")?;
-        let projects = projects
-            .iter()
-            .map(|p| parse_stored(ProjectId::parse, p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut shares = ClaimShares::new(max, projects);
+        let projects = DELIVERY_CLAIM
+            .due_projects(&mut conn, leasing.now, max)
+            .await?;
         let mut claimed = Vec::new();
-        loop {
-            let round = shares.round();
-            if round.is_empty() {
-                break;
-            }
-            for (project, asked) in round {
-                let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM_IN_PROJECT)
-                    .bind(project.as_str())
-                    .bind(now_db)
-                    .bind(i64::from(asked))
-                    .bind(worker)
-                    .bind(until)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .db("failed to claim webhook deliveries")?;
-                shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
-                for row in rows {
-                    claimed.push(self.claimed(&project, row)?);
-                }
-            }
-        }
+        DELIVERY_CLAIM
+            .in_rounds(
+                &mut conn,
+                projects,
+                max,
+                &leasing,
+                |project, row: ClaimRow| {
+                    claimed.push(self.claimed(project, row)?);
+                    Ok(())
+                },
+            )
+            .await?;
         conn.release();
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
