@@ -111,7 +111,7 @@ fn jpeg_store() -> Arc<MockImageStore> {
 async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
     state_of(
         store,
-        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryStore::new().cleanup_queue()),
         Arc::new(TestLinks { served: false }),
         Arc::new(MockImageStore::new()),
     )
@@ -121,10 +121,10 @@ async fn state_with(store: Arc<dyn TaskResultStore>) -> AppState {
 /// A state whose one memory store holds the task results and answers the
 /// reference check, with links vodsnap serves itself.
 async fn serving_state() -> AppState {
-    let store = Arc::new(MemoryStore::new());
+    let store = MemoryStore::new();
     state_of(
-        store.clone(),
-        store,
+        Arc::new(store.clone()),
+        Arc::new(store.cleanup_queue()),
         Arc::new(TestLinks { served: true }),
         jpeg_store(),
     )
@@ -150,10 +150,14 @@ async fn state_of(
         .await
         .expect("seed");
     AppState {
-        snapshots: Snapshots::new(store, Arc::new(MemoryStore::new()), clock()),
+        snapshots: Snapshots::new(store, Arc::new(MemoryStore::new().audit_log()), clock()),
         images: SnapshotImages::new(links, queue.clone(), images, clock()),
         cleanup: CleanupAdmin::new(queue, clock()),
-        webhooks: Webhooks::new(Arc::new(MemoryStore::new()), url_checker(), clock()),
+        webhooks: Webhooks::new(
+            Arc::new(MemoryStore::new().webhook_store()),
+            url_checker(),
+            clock(),
+        ),
         credentials,
         tokens: tokens(),
         clock: clock(),

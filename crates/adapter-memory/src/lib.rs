@@ -5,10 +5,18 @@
 //! task deleted once answers `DELETED` to every caller. Nothing outlives the
 //! process.
 
+mod audit_log;
 mod cleanup;
+mod cleanup_queue;
 mod credentials;
+mod queue;
+mod state;
 mod store;
+mod webhook_store;
 mod webhooks;
 
+pub use audit_log::MemoryAuditLog;
+pub use cleanup_queue::MemoryCleanupQueue;
 pub use credentials::MemoryCredentialStore;
 pub use store::MemoryStore;
+pub use webhook_store::MemoryWebhookStore;

@@ -1,48 +1,24 @@
-//! In-memory task results, with tombstones for deleted task ids.
+//! In-memory task results, with tombstones for deleted task ids: the
+//! embedded store's [`TaskResultStore`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::HashMap;
 
-use crate::cleanup::CleanupState;
-use crate::webhooks::WebhookState;
 use async_trait::async_trait;
-use std::time::Duration;
 use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
     AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage, Event,
-    EventTask, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey,
-    ProjectId, TaskId, TaskResult, Timestamp,
-};
-
-use vodsnap_domain::{Secret, WebhookId};
-use vodsnap_ports::{
-    AuditError, AuditLog, AuditQuery, AuditRecord, BinError, BinPlanner, CleanupError, CleanupItem,
-    CleanupQueue, CleanupStatus, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
-    DetailsError, FailedAttempt, Inserted, ListError, Listing, ParkedItem, PingError,
-    PlannedBinChange, PreviewPlanner, PreviewedDelete, PurgePlanner, RegisterError, SnapshotPage,
-    Stored, TaskResultStore,
+    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
+    TaskId, TaskResult, Timestamp,
 };
 use vodsnap_ports::{
-    ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore, WebhookStoreError,
+    AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
+    DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PreviewPlanner,
+    PreviewedDelete, RegisterError, SnapshotPage, Stored, TaskResultStore,
 };
 
-/// A deleted task result: kept whole, so that a restore in its window
-/// makes it live exactly as it was.
-#[derive(Debug, Clone)]
-struct Tombstone {
-    result: TaskResult,
-    deleted_at: Timestamp,
-    purge_at: Timestamp,
-}
-
-#[derive(Debug, Default)]
-struct Project {
-    live: HashMap<TaskId, TaskResult>,
-    /// Deleted task ids: ids are never reused, a repeated delete answers
-    /// `DELETED` again with the task's asset, and a restore in the window
-    /// brings the result back.
-    deleted: HashMap<TaskId, Tombstone>,
-}
+use crate::cleanup::CleanupState;
+use crate::state::{Inner, Project, Shared, Tombstone};
+use crate::{MemoryAuditLog, MemoryCleanupQueue, MemoryWebhookStore};
 
 impl Project {
     fn live_of_asset(&self, asset: &AssetId) -> Vec<&TaskResult> {
@@ -109,20 +85,14 @@ impl Project {
     }
 }
 
-/// Task results and the cleanup queue, behind one lock so that a delete
-/// and the enqueueing of its objects are one atomic step.
-#[derive(Debug, Default)]
-struct Inner {
-    projects: HashMap<ProjectId, Project>,
-    cleanup: CleanupState,
-    audit: Vec<AuditRecord>,
-    webhooks: WebhookState,
-}
-
-/// Task results held in memory, with their cleanup queue.
-#[derive(Debug, Default)]
+/// Task results held in memory: the [`TaskResultStore`]. The other ports
+/// of the embedded store share its state and its lock, so that a change
+/// and what it queues (cleanup items, deliveries, its audit record) are one
+/// atomic step: [`MemoryStore::audit_log`], [`MemoryStore::cleanup_queue`],
+/// [`MemoryStore::webhook_store`].
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    shared: Shared,
 }
 
 impl MemoryStore {
@@ -130,12 +100,23 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// The audit trail of this store's changes.
+    pub fn audit_log(&self) -> MemoryAuditLog {
+        MemoryAuditLog::new(self.shared.clone())
+    }
+
+    /// The cleanup queue of this store's deleted objects.
+    pub fn cleanup_queue(&self) -> MemoryCleanupQueue {
+        MemoryCleanupQueue::new(self.shared.clone())
+    }
+
+    /// The webhooks of this store's projects, and their deliveries.
+    pub fn webhook_store(&self) -> MemoryWebhookStore {
+        MemoryWebhookStore::new(self.shared.clone())
+    }
+
     fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        // A panic while holding the lock cannot leave a half-applied change:
-        // every mutation below happens after all checks, so the data is
-        // still consistent and we keep serving.
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        self.shared.with(f)
     }
 
     fn with_projects<T>(&self, f: impl FnOnce(&mut HashMap<ProjectId, Project>) -> T) -> T {
@@ -440,253 +421,27 @@ fn find_binned(
         .collect()
 }
 
-#[async_trait]
-impl AuditLog for MemoryStore {
-    async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
-        Ok(self.with_inner(|inner| {
-            inner
-                .audit
-                .iter()
-                .filter(|r| r.project == query.project)
-                .filter(|r| query.since.is_none_or(|since| r.at >= since))
-                .filter(|r| {
-                    query.task.as_ref().is_none_or(|t| {
-                        r.requested.contains(t) || r.outcomes.iter().any(|o| &o.task == t)
-                    })
-                })
-                .take(query.limit as usize)
-                .cloned()
-                .collect()
-        }))
-    }
-
-    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        self.with_inner(|inner| inner.audit.push(record.clone()));
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl CleanupQueue for MemoryStore {
-    async fn claim(
-        &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<CleanupItem>, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.claim(worker, max, lease, now)))
-    }
-
-    async fn is_referenced(
-        &self,
-        project: &ProjectId,
-        key: &ObjectKey,
-    ) -> Result<bool, CleanupError> {
-        Ok(self.with_inner(|inner| {
-            inner.projects.get(project).is_some_and(|p| {
-                p.live
-                    .values()
-                    .any(|t| t.snapshots().iter().any(|s| s.object_key() == key))
-            })
-        }))
-    }
-
-    async fn referenced(
-        &self,
-        project: &ProjectId,
-        keys: &[ObjectKey],
-    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
-        Ok(self.with_inner(|inner| {
-            let Some(p) = inner.projects.get(project) else {
-                return BTreeSet::new();
-            };
-            let wanted: BTreeSet<&ObjectKey> = keys.iter().collect();
-            p.live
-                .values()
-                .flat_map(|t| t.snapshots().iter().map(|s| s.object_key()))
-                .filter(|k| wanted.contains(k))
-                .cloned()
-                .collect()
-        }))
-    }
-
-    async fn complete<'a>(
-        &self,
-        items: &[CleanupItem],
-        worker: &str,
-        now: Timestamp,
-        purged: PurgePlanner<'a>,
-    ) -> Result<u64, CleanupError> {
-        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        // Under the one lock: the removal, the finished tasks and their
-        // events are one atomic step.
-        Ok(self.with_inner(|inner| {
-            let (done, finished) = inner.cleanup.complete_all(&ids, worker, now);
-            for (project, tasks) in finished {
-                let Some(p) = inner.projects.get(&project) else {
-                    continue;
-                };
-                let tasks: Vec<EventTask> = tasks
-                    .into_iter()
-                    .filter_map(|task| {
-                        let asset = p.deleted.get(&task)?.result.asset().clone();
-                        Some(EventTask { task, asset })
-                    })
-                    .collect();
-                if let Some(event) = purged(&project, tasks) {
-                    inner.webhooks.enqueue(std::slice::from_ref(&event));
-                }
-            }
-            done
-        }))
-    }
-
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt],
-        worker: &str,
-        // Parked items keep no time here: only `status` and `parked` read
-        // the queue, and neither reports when an item was parked.
-        _now: Timestamp,
-    ) -> Result<u64, CleanupError> {
-        Ok(self.with_inner(|inner| {
-            failures
-                .iter()
-                .filter(|f| inner.cleanup.fail(f.item.id, worker, &f.error, f.retry_at))
-                .count() as u64
-        }))
-    }
-
-    async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.status(now)))
-    }
-
-    async fn parked(&self, limit: u32) -> Result<Vec<ParkedItem>, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.parked(limit)))
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, CleanupError> {
-        Ok(self.with_inner(|inner| inner.cleanup.retry_parked(&ids, now)))
-    }
-}
-
-#[async_trait]
-impl WebhookStore for MemoryStore {
-    async fn create(
-        &self,
-        webhook: &Webhook,
-        secret: &Secret,
-        audit: &AuditRecord,
-    ) -> Result<(), WebhookStoreError> {
-        self.with_inner(|inner| {
-            inner.webhooks.create(webhook, secret);
-            inner.audit.push(audit.clone());
-        });
-        Ok(())
-    }
-
-    async fn list(&self, project: &ProjectId) -> Result<Vec<Webhook>, WebhookStoreError> {
-        Ok(self.with_inner(|inner| inner.webhooks.list(project)))
-    }
-
-    async fn remove(
-        &self,
-        project: &ProjectId,
-        id: &WebhookId,
-        audit: &AuditRecord,
-    ) -> Result<(), WebhookStoreError> {
-        self.with_inner(|inner| {
-            inner.webhooks.remove(project, id)?;
-            inner.audit.push(audit.clone());
-            Ok(())
-        })
-    }
-
-    async fn deliveries(
-        &self,
-        project: &ProjectId,
-        webhook: &WebhookId,
-        failed_only: bool,
-        limit: u32,
-    ) -> Result<Vec<Delivery>, WebhookStoreError> {
-        self.with_inner(|inner| {
-            inner
-                .webhooks
-                .deliveries(project, webhook, failed_only, limit)
-        })
-    }
-
-    async fn redeliver(
-        &self,
-        project: &ProjectId,
-        webhook: &WebhookId,
-        delivery: i64,
-        now: Timestamp,
-    ) -> Result<(), WebhookStoreError> {
-        self.with_inner(|inner| inner.webhooks.redeliver(project, webhook, delivery, now))
-    }
-
-    async fn claim(
-        &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError> {
-        Ok(self.with_inner(|inner| inner.webhooks.claim(worker, max, lease, now)))
-    }
-
-    async fn delivered(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError> {
-        Ok(self.with_inner(|inner| inner.webhooks.delivered(delivery.id, worker, now)))
-    }
-
-    async fn failed(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError> {
-        Ok(self.with_inner(|inner| {
-            inner
-                .webhooks
-                .failed(delivery.id, worker, error, retry_at, now)
-        }))
-    }
-
-    async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {
-        Ok(self.with_inner(|inner| inner.webhooks.backlog()))
-    }
-
-    async fn prune(&self, cutoff: Timestamp, max: u32) -> Result<u64, WebhookStoreError> {
-        Ok(self.with_inner(|inner| inner.webhooks.prune(cutoff, max)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     vodsnap_store_suite::task_result_store_tests!(|| async {
-        std::sync::Arc::new(MemoryStore::new())
-            as std::sync::Arc<dyn vodsnap_store_suite::use_cases::SuiteStore>
+        let store = MemoryStore::new();
+        std::sync::Arc::new(vodsnap_store_suite::use_cases::SuiteStore {
+            audit: std::sync::Arc::new(store.audit_log()),
+            results: std::sync::Arc::new(store),
+            keep_alive: std::sync::Arc::new(()),
+        })
     });
 
     /// One embedded store behind every port the cleanup and recycle bin
     /// suites use.
     fn stores() -> vodsnap_store_suite::cleanup_cases::Stores {
-        let store = std::sync::Arc::new(MemoryStore::new());
+        let store = MemoryStore::new();
         vodsnap_store_suite::cleanup_cases::Stores {
-            results: store.clone(),
-            cleanup: store.clone(),
-            audit: store,
+            cleanup: std::sync::Arc::new(store.cleanup_queue()),
+            audit: std::sync::Arc::new(store.audit_log()),
+            results: std::sync::Arc::new(store),
             keep_alive: std::sync::Arc::new(()),
         }
     }
@@ -705,12 +460,12 @@ mod tests {
         use vodsnap_store_suite::webhook_cases::WebhookStores;
 
         vodsnap_store_suite::webhook_store_tests!(|| async {
-            let store = Arc::new(MemoryStore::new());
+            let store = MemoryStore::new();
             WebhookStores {
-                results: store.clone(),
-                cleanup: store.clone(),
-                audit: store.clone(),
-                webhooks: store,
+                cleanup: Arc::new(store.cleanup_queue()),
+                audit: Arc::new(store.audit_log()),
+                webhooks: Arc::new(store.webhook_store()),
+                results: Arc::new(store),
                 keep_alive: Arc::new(()),
             }
         });

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use vodsnap_domain::{
-    ClaimShares, DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, WebhookId,
-    is_prunable,
+    DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, WebhookId, is_prunable,
 };
-use vodsnap_ports::{ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStoreError};
+use vodsnap_ports::{ClaimedDelivery, Delivery, Webhook, WebhookStoreError};
+
+use crate::queue::{Entry, JobQueue};
 
 #[derive(Debug)]
 struct Subscription {
@@ -16,29 +17,26 @@ struct Subscription {
     secret: Secret,
 }
 
+/// What a delivery job keeps: the webhook and the event.
 #[derive(Debug)]
-struct Queued {
-    project: ProjectId,
+pub(crate) struct Sending {
     webhook: WebhookId,
     event: Event,
-    state: DeliveryState,
-    attempts: u32,
-    last_error: String,
-    due_at: Timestamp,
-    updated_at: Timestamp,
-    lease: Option<(String, Timestamp)>,
 }
 
-impl Queued {
-    fn lease_live(&self, now: Timestamp) -> bool {
-        self.lease.as_ref().is_some_and(|(_, until)| *until > now)
+/// A delivery's state, from its queue state.
+fn state(e: &Entry<Sending>) -> DeliveryState {
+    if e.finished_at.is_some() {
+        DeliveryState::Delivered
+    } else if e.parked_at.is_some() {
+        DeliveryState::Parked
+    } else {
+        DeliveryState::Pending
     }
+}
 
-    fn leased_to(&self, worker: &str) -> bool {
-        self.lease
-            .as_ref()
-            .is_some_and(|(owner, _)| owner == worker)
-    }
+fn of_webhook(e: &Entry<Sending>, project: &ProjectId, id: &WebhookId) -> bool {
+    &e.project == project && &e.payload.webhook == id
 }
 
 /// An event's time and its deliveries' states and `updated_at`.
@@ -48,13 +46,7 @@ type EventDeliveries = (Timestamp, Vec<(DeliveryState, Timestamp)>);
 #[derive(Debug, Default)]
 pub(crate) struct WebhookState {
     subscriptions: Vec<Subscription>,
-    deliveries: BTreeMap<i64, Queued>,
-    next_id: i64,
-}
-
-fn plus(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(at.as_micros().saturating_add(micros))
+    deliveries: JobQueue<Sending>,
 }
 
 impl WebhookState {
@@ -71,20 +63,15 @@ impl WebhookState {
                 .map(|s| s.webhook.id.clone())
                 .collect();
             for webhook in targets {
-                self.next_id += 1;
-                self.deliveries.insert(
-                    self.next_id,
-                    Queued {
-                        project: event.project.clone(),
-                        webhook,
-                        event: event.clone(),
-                        state: DeliveryState::Pending,
-                        attempts: 0,
-                        last_error: String::new(),
-                        due_at: event.occurred_at,
-                        updated_at: event.occurred_at,
-                        lease: None,
-                    },
+                let sending = Sending {
+                    webhook,
+                    event: event.clone(),
+                };
+                self.deliveries.push(
+                    event.project.clone(),
+                    sending,
+                    event.occurred_at,
+                    event.occurred_at,
                 );
             }
         }
@@ -121,9 +108,8 @@ impl WebhookState {
         }
         self.subscriptions
             .retain(|s| !(&s.webhook.project == project && &s.webhook.id == id));
-        self.deliveries.retain(|_, q| {
-            !(&q.project == project && &q.webhook == id && q.state != DeliveryState::Delivered)
-        });
+        self.deliveries
+            .retain(|e| !(of_webhook(e, project, id) && e.finished_at.is_none()));
         Ok(())
     }
 
@@ -139,21 +125,19 @@ impl WebhookState {
         }
         Ok(self
             .deliveries
-            .iter()
+            .entries()
             .rev()
-            .filter(|(_, q)| &q.project == project && &q.webhook == id)
-            .filter(|(_, q)| {
-                !failed_only || (q.state != DeliveryState::Delivered && q.attempts > 0)
-            })
+            .filter(|e| of_webhook(e, project, id))
+            .filter(|e| !failed_only || (e.finished_at.is_none() && e.attempts > 0))
             .take(limit as usize)
-            .map(|(id, q)| Delivery {
-                id: *id,
-                webhook: q.webhook.clone(),
-                event: q.event.clone(),
-                state: q.state,
-                attempts: q.attempts,
-                last_error: q.last_error.clone(),
-                updated_at: q.updated_at,
+            .map(|e| Delivery {
+                id: e.id,
+                webhook: e.payload.webhook.clone(),
+                event: e.payload.event.clone(),
+                state: state(e),
+                attempts: e.attempts,
+                last_error: e.last_error.clone(),
+                updated_at: e.updated_at,
             })
             .collect())
     }
@@ -165,19 +149,21 @@ impl WebhookState {
         delivery: i64,
         now: Timestamp,
     ) -> Result<(), WebhookStoreError> {
-        match self.deliveries.get_mut(&delivery) {
-            Some(q) if &q.project == project && &q.webhook == id => {
-                q.state = DeliveryState::Pending;
-                q.attempts = 0;
-                q.due_at = now;
-                q.updated_at = now;
-                q.lease = None;
+        match self.deliveries.get_mut(delivery) {
+            Some(e) if of_webhook(e, project, id) => {
+                JobQueue::requeue(e, now);
                 Ok(())
             }
             _ => Err(WebhookStoreError::NotFound),
         }
     }
 
+    pub(crate) fn queue(&mut self) -> &mut JobQueue<Sending> {
+        &mut self.deliveries
+    }
+
+    /// Leases due deliveries with what sending them takes (the webhook's
+    /// URL and secret).
     pub(crate) fn claim(
         &mut self,
         worker: &str,
@@ -185,108 +171,25 @@ impl WebhookState {
         lease: Duration,
         now: Timestamp,
     ) -> Vec<ClaimedDelivery> {
-        let until = plus(now, lease);
-        let mut due: Vec<(Timestamp, i64)> = self
-            .deliveries
-            .iter()
-            .filter(|(_, q)| {
-                q.state == DeliveryState::Pending && q.due_at <= now && !q.lease_live(now)
+        let subscriptions = &self.subscriptions;
+        self.deliveries
+            .claim(worker, max, lease, now)
+            .into_iter()
+            .filter_map(|e| {
+                let sub = subscriptions
+                    .iter()
+                    .find(|s| of_webhook(e, &s.webhook.project, &s.webhook.id))?;
+                Some(ClaimedDelivery {
+                    id: e.id,
+                    project: e.project.clone(),
+                    webhook: e.payload.webhook.clone(),
+                    url: sub.webhook.url.clone(),
+                    secret: sub.secret.clone(),
+                    event: e.payload.event.clone(),
+                    attempts: e.attempts,
+                })
             })
-            .map(|(id, q)| (q.due_at, *id))
-            .collect();
-        due.sort_unstable();
-        let mut by_project: BTreeMap<ProjectId, Vec<i64>> = BTreeMap::new();
-        let mut order: Vec<ProjectId> = Vec::new();
-        for (_, id) in due {
-            let Some(project) = self.deliveries.get(&id).map(|q| q.project.clone()) else {
-                continue;
-            };
-            let ids = by_project.entry(project.clone()).or_default();
-            if ids.is_empty() {
-                order.push(project);
-            }
-            ids.push(id);
-        }
-        let mut shares = ClaimShares::new(max, order);
-        let mut claimed = Vec::new();
-        loop {
-            let round = shares.round();
-            if round.is_empty() {
-                break;
-            }
-            for (project, asked) in round {
-                let ids = by_project.entry(project.clone()).or_default();
-                let take = ids.len().min(asked as usize);
-                let got: Vec<i64> = ids.drain(..take).collect();
-                shares.took(&project, asked, u32::try_from(got.len()).unwrap_or(asked));
-                for id in got {
-                    let Some(q) = self.deliveries.get_mut(&id) else {
-                        continue;
-                    };
-                    let Some(sub) = self
-                        .subscriptions
-                        .iter()
-                        .find(|s| s.webhook.project == q.project && s.webhook.id == q.webhook)
-                    else {
-                        continue;
-                    };
-                    q.lease = Some((worker.to_owned(), until));
-                    claimed.push(ClaimedDelivery {
-                        id,
-                        project: q.project.clone(),
-                        webhook: q.webhook.clone(),
-                        url: sub.webhook.url.clone(),
-                        secret: sub.secret.clone(),
-                        event: q.event.clone(),
-                        attempts: q.attempts,
-                    });
-                }
-            }
-        }
-        claimed.sort_by_key(|d| d.id);
-        claimed
-    }
-
-    pub(crate) fn delivered(&mut self, id: i64, worker: &str, now: Timestamp) -> bool {
-        match self.deliveries.get_mut(&id) {
-            Some(q) if q.leased_to(worker) => {
-                q.state = DeliveryState::Delivered;
-                q.attempts = q.attempts.saturating_add(1);
-                q.updated_at = now;
-                q.lease = None;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn failed(
-        &mut self,
-        id: i64,
-        worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> bool {
-        match self.deliveries.get_mut(&id) {
-            Some(q) if q.leased_to(worker) => {
-                q.attempts = q.attempts.saturating_add(1);
-                q.last_error = error.to_owned();
-                q.lease = None;
-                match retry_at {
-                    Some(at) => {
-                        q.due_at = at;
-                        q.updated_at = at;
-                    }
-                    None => {
-                        q.state = DeliveryState::Parked;
-                        q.updated_at = now;
-                    }
-                }
-                true
-            }
-            _ => false,
-        }
+            .collect()
     }
 
     /// Drops up to `max` events that [`is_prunable`] lets go at `cutoff`,
@@ -295,12 +198,12 @@ impl WebhookState {
     /// removed before delivering it is gone already.
     pub(crate) fn prune(&mut self, cutoff: Timestamp, max: u32) -> u64 {
         let mut events: BTreeMap<(ProjectId, EventId), EventDeliveries> = BTreeMap::new();
-        for q in self.deliveries.values() {
+        for e in self.deliveries.entries() {
             events
-                .entry((q.project.clone(), q.event.id.clone()))
-                .or_insert_with(|| (q.event.occurred_at, Vec::new()))
+                .entry((e.project.clone(), e.payload.event.id.clone()))
+                .or_insert_with(|| (e.payload.event.occurred_at, Vec::new()))
                 .1
-                .push((q.state, q.updated_at));
+                .push((state(e), e.updated_at));
         }
         let mut doomed: Vec<(Timestamp, ProjectId, EventId)> = events
             .into_iter()
@@ -314,24 +217,7 @@ impl WebhookState {
         let doomed: std::collections::BTreeSet<(ProjectId, EventId)> =
             doomed.into_iter().map(|(_, p, id)| (p, id)).collect();
         self.deliveries
-            .retain(|_, q| !doomed.contains(&(q.project.clone(), q.event.id.clone())));
+            .retain(|e| !doomed.contains(&(e.project.clone(), e.payload.event.id.clone())));
         doomed.len() as u64
-    }
-
-    pub(crate) fn backlog(&self) -> DeliveryBacklog {
-        let mut backlog = DeliveryBacklog::default();
-        for q in self.deliveries.values() {
-            match q.state {
-                DeliveryState::Pending => {
-                    backlog.pending += 1;
-                    let at = q.due_at;
-                    backlog.oldest_pending =
-                        Some(backlog.oldest_pending.map_or(at, |o: Timestamp| o.min(at)));
-                }
-                DeliveryState::Parked => backlog.parked += 1,
-                DeliveryState::Delivered => {}
-            }
-        }
-        backlog
     }
 }

@@ -3,15 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use sqlx::types::Json;
-use sqlx::{PgConnection, Postgres};
 use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, TaskId, WebhookId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
 };
 
+use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt};
-use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
+use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
 
 #[derive(Serialize, Deserialize)]
 struct StoredOutcome {
@@ -86,8 +87,6 @@ fn webhook_from_row(stored: StoredWebhook) -> Result<AuditedWebhook, DbError> {
     })
 }
 
-pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
-
 /// Binds `record`'s ten values to the next ten placeholders of `query`, in
 /// the order of [`audit_columns`].
 pub(crate) fn bind<'q>(
@@ -146,8 +145,24 @@ type Row = (
     Option<Json<StoredWebhook>>,
 );
 
+/// The audit trail in PostgreSQL (the records a change writes with itself
+/// are written by its store, in its statement). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PgAuditLog {
+    database: PgDatabase,
+}
+
+impl PgAuditLog {
+    /// An audit trail on a migrated database (see [`crate::migrate`]).
+    pub fn new(database: impl Into<PgDatabase>) -> Self {
+        Self {
+            database: database.into(),
+        }
+    }
+}
+
 #[async_trait]
-impl AuditLog for PgTaskResultStore {
+impl AuditLog for PgAuditLog {
     async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
         let since = query.since.map(to_db_time).transpose()?;
         let rows: Vec<Row> = sqlx::query_as(
@@ -162,7 +177,7 @@ impl AuditLog for PgTaskResultStore {
         .bind(since)
         .bind(query.task.as_ref().map(TaskId::as_str))
         .bind(i64::from(query.limit))
-        .fetch_all(&mut *self.database().acquire().await?)
+        .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to read the audit trail")?;
         rows.into_iter()
@@ -217,7 +232,7 @@ impl AuditLog for PgTaskResultStore {
     }
 
     async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let mut conn = self.database().acquire().await?;
+        let mut conn = self.database.acquire().await?;
         insert(&mut conn, record).await?;
         conn.release();
         Ok(())

@@ -1,81 +1,82 @@
-//! The cleanup queue on PostgreSQL: leases with `FOR UPDATE SKIP LOCKED`,
-//! claimed project by project so that each locking statement names one
-//! project (and so, under Citus, one shard).
+//! The cleanup queue on PostgreSQL: the cleanup kind of the work queue
+//! ([`crate::queue`]) on `cleanup_items`, with what only the cleanup does:
+//! the reference checks, the completion that removes the items and writes
+//! the `thumbnails.purged` event, and the operators' figures.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
-use vodsnap_domain::{AssetId, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp};
+use vodsnap_domain::{
+    AssetId, DueProjects, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp,
+};
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlanner,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlan,
+    QueueBacklog, QueueError, WorkQueue,
 };
 
-use crate::claim::{Claim, Lease};
+use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt, MAX_ATTEMPTS};
-use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
-use crate::webhooks::{bind_events, outbox_ctes};
+use crate::outbox::{bind_events, outbox_ctes};
+use crate::queue::{Leasing, Statements, by_project, queue_statements};
+use crate::rows::{from_db_time, parse_stored, to_db_time};
 
-type ItemRow = (String, i64, String, i32);
+/// The cleanup kind's queue statements, on `cleanup_items`: a claim
+/// answers each item's id, key and attempts.
+pub(crate) const QUEUE: Statements = queue_statements!(
+    what: "cleanup items",
+    table: "cleanup_items",
+    pending: "parked_at IS NULL",
+    unfinished: "true",
+    select: "l.id, l.object_key, l.attempts",
+    joins: "",
+    fail_touch: "",
+    retry_touch: "",
+);
 
-fn into_item((project, id, key, attempts): ItemRow) -> Result<CleanupItem, DbError> {
-    Ok(CleanupItem {
-        id,
-        project: parse_stored(ProjectId::parse, &project)?,
-        object_key: parse_stored(ObjectKey::parse, &key)?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-    })
+/// The claim's first step ([`Statements::due_projects`]): it reads the due
+/// items once, through `cleanup_items_due_by_project`.
+pub(crate) const DUE_PROJECTS: &str = QUEUE.due_projects;
+
+/// The claim's second step, once per project and round
+/// ([`Statements::claim_in_project`]).
+pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
+
+/// Failed attempts of a batch's items of one project, in one statement
+/// ([`Statements::fail`]).
+pub(crate) const FAIL: &str = QUEUE.fail;
+
+/// The cleanup queue in PostgreSQL. Cheap to clone: a handle on the
+/// database, and the due-project list its clones (the process's workers)
+/// share.
+#[derive(Debug, Clone)]
+pub struct PgCleanupQueue {
+    database: PgDatabase,
+    /// The claim's list of projects with due items; see
+    /// [`vodsnap_domain::DueProjects`].
+    due_projects: Arc<Mutex<DueProjects>>,
 }
 
-fn plus(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(at.as_micros().saturating_add(micros))
+impl PgCleanupQueue {
+    /// A queue on a migrated database (see [`crate::migrate`]).
+    pub fn new(database: impl Into<PgDatabase>) -> Self {
+        Self {
+            database: database.into(),
+            due_projects: Arc::default(),
+        }
+    }
+
+    /// The claim's remembered list (a poisoned lock still holds a valid
+    /// one: every change to it is a single assignment).
+    fn due_projects(&self) -> MutexGuard<'_, DueProjects> {
+        self.due_projects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
-
-fn minus(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(at.as_micros().saturating_sub(micros))
-}
-
-/// The claim's first step: the projects that have due items, oldest due
-/// item first, at most the batch's size of them (each served project gets
-/// at least one item). It locks nothing, so under Citus it may fan out to
-/// every shard (`FOR UPDATE` may not); it reads the due items once, through
-/// `cleanup_items_due_by_project`.
-pub(crate) const DUE_PROJECTS: &str = "\
-    SELECT project_id FROM cleanup_items \
-    WHERE parked_at IS NULL AND due_at <= $1 \
-      AND (lease_until IS NULL OR lease_until <= $1) \
-    GROUP BY project_id ORDER BY min(due_at), project_id LIMIT $2";
-
-/// The claim's second step, once per project and round: leases up to `$3`
-/// of the project's due items, oldest due first. `SKIP LOCKED`: workers in
-/// any process claim disjoint items without waiting on each other; the
-/// lease keeps them disjoint afterwards. Every part names `project_id =
-/// $1`, so under Citus the statement (locks included) runs on one shard.
-/// The update finds the chosen rows by primary key (`id = ANY(ARRAY(...))`):
-/// written as a join (`FROM due`), PostgreSQL hashed the whole project's
-/// queue for it, a cost that grew with the backlog (docs/benchmarks.md).
-pub(crate) const CLAIM_IN_PROJECT: &str = "\
-    WITH due AS ( \
-        SELECT id FROM cleanup_items \
-        WHERE project_id = $1 AND parked_at IS NULL AND due_at <= $2 \
-          AND (lease_until IS NULL OR lease_until <= $2) \
-        ORDER BY due_at, id LIMIT $3 \
-        FOR UPDATE SKIP LOCKED) \
-    UPDATE cleanup_items c SET lease_owner = $4, lease_until = $5 \
-    WHERE c.project_id = $1 AND c.id = ANY(ARRAY(SELECT id FROM due)) \
-    RETURNING c.id, c.object_key, c.attempts";
-
-/// The cleanup's claim: [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`].
-const CLEANUP_CLAIM: Claim = Claim {
-    due_projects: DUE_PROJECTS,
-    listing_failed: "failed to list the projects with due cleanup items",
-    in_project: CLAIM_IN_PROJECT,
-    claim_failed: "failed to claim cleanup items",
-};
 
 pub(crate) const IS_REFERENCED: &str =
     "SELECT EXISTS (SELECT 1 FROM snapshots WHERE project_id = $1 AND object_key = $2)";
@@ -147,33 +148,8 @@ struct Completed {
     assets: Vec<String>,
 }
 
-/// Failed attempts of a batch's items of one project, in one statement:
-/// each item's error, retry time and park time sit at its id's position in
-/// the arrays (`array_position`, immutable: Citus accepts it where it
-/// refuses `now()`). The times are bound, never `now()`: the clock belongs
-/// to the caller.
-pub(crate) const FAIL: &str = "\
-    UPDATE cleanup_items SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, \
-        last_error = ($4::text[])[array_position($2::bigint[], id)], \
-        due_at = COALESCE(($5::timestamptz[])[array_position($2::bigint[], id)], due_at), \
-        parked_at = ($6::timestamptz[])[array_position($2::bigint[], id)] \
-    WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3";
-
-/// Items by project, in first-seen order.
-fn by_project<T>(items: &[T], project: impl Fn(&T) -> &ProjectId) -> Vec<(&ProjectId, Vec<&T>)> {
-    let mut groups: Vec<(&ProjectId, Vec<&T>)> = Vec::new();
-    for item in items {
-        let p = project(item);
-        match groups.iter_mut().find(|(q, _)| *q == p) {
-            Some((_, members)) => members.push(item),
-            None => groups.push((p, vec![item])),
-        }
-    }
-    groups
-}
-
-impl PgTaskResultStore {
-    /// One project's part of [`CleanupQueue::complete`], in one
+impl PgCleanupQueue {
+    /// One project's part of [`WorkQueue::complete`], in one
     /// transaction.
     async fn complete_in_project(
         &self,
@@ -181,11 +157,11 @@ impl PgTaskResultStore {
         ids: &[i64],
         worker: &str,
         now: Timestamp,
-        purged: PurgePlanner<'_>,
+        purged: &PurgePlan,
     ) -> Result<u64, DbError> {
         let at = to_db_time(now)?;
-        let window_start = to_db_time(minus(now, RATE_WINDOW))?;
-        let mut conn = self.database().acquire().await?;
+        let window_start = to_db_time(now - RATE_WINDOW)?;
+        let mut conn = self.database.acquire().await?;
         let mut tx = conn
             .begin()
             .await
@@ -237,17 +213,16 @@ impl PgTaskResultStore {
 }
 
 #[async_trait]
-impl CleanupQueue for PgTaskResultStore {
+impl WorkQueue<CleanupItem> for PgCleanupQueue {
     /// The projects with due items ([`DUE_PROJECTS`], a lock-free read,
     /// remembered for a second as [`vodsnap_domain::DueProjects`]
     /// decides), then per project [`CLAIM_IN_PROJECT`] in the rounds
-    /// [`vodsnap_domain::ClaimShares`] gives, each in autocommit (see
-    /// [`Claim`]). A claim is one statement for one project with due items,
-    /// `1 + k` for `k` projects (more rounds only when a project had fewer
-    /// items than its share and others more; no listing when the remembered
-    /// list fills the batch). Should a statement fail half way, the items
-    /// already leased wait for their lease to run out, as a crashed
-    /// worker's do.
+    /// [`vodsnap_domain::ClaimShares`] gives, each in autocommit. A claim
+    /// is one statement for one project with due items, `1 + k` for `k`
+    /// projects (more rounds only when a project had fewer items than its
+    /// share and others more; no listing when the remembered list fills
+    /// the batch). Should a statement fail half way, the items already
+    /// leased wait for their lease to run out, as a crashed worker's do.
     #[tracing::instrument(skip_all, fields(worker))]
     async fn claim(
         &self,
@@ -255,13 +230,9 @@ impl CleanupQueue for PgTaskResultStore {
         max: u32,
         lease: Duration,
         now: Timestamp,
-    ) -> Result<Vec<CleanupItem>, CleanupError> {
-        let leasing = Lease {
-            worker,
-            now: to_db_time(now)?,
-            until: to_db_time(plus(now, lease))?,
-        };
-        let mut conn = self.database().acquire().await?;
+    ) -> Result<Vec<CleanupItem>, QueueError> {
+        let leasing = Leasing::new(worker, now, lease)?;
+        let mut conn = self.database.acquire().await?;
         let mut items = Vec::new();
         let mut room = max;
         loop {
@@ -270,15 +241,13 @@ impl CleanupQueue for PgTaskResultStore {
             let projects = match recalled {
                 Some(projects) => projects,
                 None => {
-                    let projects = CLEANUP_CLAIM
-                        .due_projects(&mut conn, leasing.now, max)
-                        .await?;
+                    let projects = QUEUE.due_projects(&mut conn, leasing.now, max).await?;
                     self.due_projects().remember(now, &projects);
                     projects
                 }
             };
-            room = CLEANUP_CLAIM
-                .in_rounds(
+            room = QUEUE
+                .claim_in_rounds(
                     &mut conn,
                     projects,
                     room,
@@ -303,56 +272,18 @@ impl CleanupQueue for PgTaskResultStore {
         Ok(items)
     }
 
-    async fn is_referenced(
-        &self,
-        project: &ProjectId,
-        key: &ObjectKey,
-    ) -> Result<bool, CleanupError> {
-        let (referenced,): (bool,) = sqlx::query_as(IS_REFERENCED)
-            .bind(project.as_str())
-            .bind(key.as_str())
-            .fetch_one(&mut *self.database().acquire().await?)
-            .await
-            .db("failed to check whether an object is still referenced")?;
-        Ok(referenced)
-    }
-
-    async fn referenced(
-        &self,
-        project: &ProjectId,
-        keys: &[ObjectKey],
-    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
-        if keys.is_empty() {
-            return Ok(BTreeSet::new());
-        }
-        let raw: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
-        let found: Vec<String> = sqlx::query_scalar(REFERENCED)
-            .bind(project.as_str())
-            .bind(&raw)
-            .fetch_all(&mut *self.database().acquire().await?)
-            .await
-            .db("failed to check whether objects are still referenced")?;
-        Ok(found
-            .iter()
-            .map(|k| parse_stored(ObjectKey::parse, k))
-            .collect::<Result<_, _>>()?)
-    }
-
     /// Per project among `items`, one transaction:
     /// [`LOCK_COMPLETED_TASKS`], [`COMPLETE`], and, when it finished tasks
     /// and `purged` plans an event, [`PURGED_OUTBOX`]; retried as a whole
     /// when the database aborts it (a deadlock, a serialisation failure).
     #[tracing::instrument(skip_all, fields(items = items.len()))]
-    async fn complete<'a>(
+    async fn complete(
         &self,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
-        purged: PurgePlanner<'a>,
-    ) -> Result<u64, CleanupError> {
-        if items.is_empty() {
-            return Ok(0);
-        }
+        purged: &PurgePlan,
+    ) -> Result<u64, QueueError> {
         let mut done = 0u64;
         for (project, members) in by_project(items, |i| &i.project) {
             let ids: Vec<i64> = members.iter().map(|i| i.id).collect();
@@ -381,40 +312,57 @@ impl CleanupQueue for PgTaskResultStore {
     #[tracing::instrument(skip_all, fields(items = failures.len()))]
     async fn fail(
         &self,
-        failures: &[FailedAttempt],
+        failures: &[FailedAttempt<CleanupItem>],
         worker: &str,
         now: Timestamp,
-    ) -> Result<u64, CleanupError> {
-        if failures.is_empty() {
-            return Ok(0);
+    ) -> Result<u64, QueueError> {
+        Ok(QUEUE.fail(&self.database, failures, worker, now).await?)
+    }
+
+    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
+        Ok(QUEUE.retry_parked(&self.database, &ids, now).await?)
+    }
+
+    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
+        Ok(QUEUE.backlog(&self.database, now).await?)
+    }
+}
+
+#[async_trait]
+impl CleanupQueue for PgCleanupQueue {
+    async fn is_referenced(
+        &self,
+        project: &ProjectId,
+        key: &ObjectKey,
+    ) -> Result<bool, CleanupError> {
+        let (referenced,): (bool,) = sqlx::query_as(IS_REFERENCED)
+            .bind(project.as_str())
+            .bind(key.as_str())
+            .fetch_one(&mut *self.database.acquire().await?)
+            .await
+            .db("failed to check whether an object is still referenced")?;
+        Ok(referenced)
+    }
+
+    async fn referenced(
+        &self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+    ) -> Result<BTreeSet<ObjectKey>, CleanupError> {
+        if keys.is_empty() {
+            return Ok(BTreeSet::new());
         }
-        let now_db = to_db_time(now)?;
-        let mut conn = self.database().acquire().await?;
-        let mut recorded = 0u64;
-        for (project, members) in by_project(failures, |f| &f.item.project) {
-            let ids: Vec<i64> = members.iter().map(|f| f.item.id).collect();
-            let errors: Vec<&str> = members.iter().map(|f| f.error.as_str()).collect();
-            let retry_at = members
-                .iter()
-                .map(|f| f.retry_at.map(to_db_time).transpose())
-                .collect::<Result<Vec<_>, _>>()?;
-            let parked_at: Vec<Option<DateTime<Utc>>> = members
-                .iter()
-                .map(|f| f.retry_at.is_none().then_some(now_db))
-                .collect();
-            recorded += sqlx::query(FAIL)
-                .bind(project.as_str())
-                .bind(&ids)
-                .bind(worker)
-                .bind(&errors)
-                .bind(&retry_at)
-                .bind(&parked_at)
-                .execute(&mut *conn)
-                .await
-                .db("failed to record failed cleanup attempts")?
-                .rows_affected();
-        }
-        Ok(recorded)
+        let raw: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+        let found: Vec<String> = sqlx::query_scalar(REFERENCED)
+            .bind(project.as_str())
+            .bind(&raw)
+            .fetch_all(&mut *self.database.acquire().await?)
+            .await
+            .db("failed to check whether objects are still referenced")?;
+        Ok(found
+            .iter()
+            .map(|k| parse_stored(ObjectKey::parse, k))
+            .collect::<Result<_, _>>()?)
     }
 
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError> {
@@ -443,8 +391,8 @@ impl CleanupQueue for PgTaskResultStore {
                    FROM cleanup_items) c",
         )
         .bind(to_db_time(now)?)
-        .bind(to_db_time(minus(now, RATE_WINDOW))?)
-        .fetch_one(&mut *self.database().acquire().await?)
+        .bind(to_db_time(now - RATE_WINDOW)?)
+        .fetch_one(&mut *self.database.acquire().await?)
         .await
         .db("failed to read the cleanup queue's figures")?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -465,32 +413,23 @@ impl CleanupQueue for PgTaskResultStore {
              FROM cleanup_items WHERE parked_at IS NOT NULL ORDER BY id LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&mut *self.database().acquire().await?)
+        .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to list parked cleanup items")?;
         rows.into_iter()
             .map(|(project, id, key, attempts, last_error, enqueued_at)| {
                 Ok(ParkedItem {
-                    item: into_item((project, id, key, attempts))?,
+                    item: CleanupItem {
+                        id,
+                        project: parse_stored(ProjectId::parse, &project)?,
+                        object_key: parse_stored(ObjectKey::parse, &key)?,
+                        attempts: u32::try_from(attempts).unwrap_or(0),
+                    },
                     last_error,
                     enqueued_at: from_db_time(enqueued_at),
                 })
             })
             .collect::<Result<Vec<_>, DbError>>()
             .map_err(CleanupError::from)
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, CleanupError> {
-        let n = sqlx::query(
-            "UPDATE cleanup_items SET parked_at = NULL, attempts = 0, due_at = $1 \
-             WHERE parked_at IS NOT NULL AND (cardinality($2::bigint[]) = 0 OR id = ANY($2))",
-        )
-        .bind(to_db_time(now)?)
-        .bind(&ids)
-        .execute(&mut *self.database().acquire().await?)
-        .await
-        .db("failed to retry parked cleanup items")?
-        .rows_affected();
-        Ok(n)
     }
 }

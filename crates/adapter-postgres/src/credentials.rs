@@ -15,7 +15,7 @@ use vodsnap_ports::{
 use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
-use crate::task_results::{from_db_time, to_db_time};
+use crate::rows::{from_db_time, to_db_time};
 
 /// Credentials in PostgreSQL. Cheap to clone.
 #[derive(Clone)]

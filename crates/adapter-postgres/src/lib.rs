@@ -22,12 +22,14 @@ mod audit;
 pub mod bulk;
 mod cipher;
 pub mod citus;
-mod claim;
 mod cleanup;
 mod credentials;
 mod database;
 mod db_error;
+mod outbox;
+mod queue;
 mod recycle_bin;
+mod rows;
 mod task_results;
 mod webhooks;
 
@@ -37,7 +39,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::postgres::PgPoolOptions;
 
+pub use audit::PgAuditLog;
 pub use cipher::{CipherKeyError, CredentialCipher};
+pub use cleanup::PgCleanupQueue;
 pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
 pub use sqlx::PgPool;
@@ -144,7 +148,7 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("WEBHOOK_DUE_PROJECTS", webhooks::DUE_PROJECTS),
         ("WEBHOOK_CLAIM_IN_PROJECT", webhooks::CLAIM_IN_PROJECT),
         ("WEBHOOK_DELIVERED", webhooks::DELIVERED),
-        ("WEBHOOK_FAILED", webhooks::FAILED),
+        ("WEBHOOK_FAIL", webhooks::FAIL),
         ("WEBHOOK_PRUNE_PROJECTS", webhooks::PRUNE_PROJECTS),
         ("WEBHOOK_PRUNE", webhooks::PRUNE),
     ];

@@ -22,8 +22,9 @@ use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinC
 
 use crate::audit::{self, audit_columns};
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
-use crate::task_results::{PgTaskResultStore, from_db_time, parse_stored, to_db_time};
-use crate::webhooks::{bind_events, outbox_ctes};
+use crate::outbox::{bind_events, outbox_ctes};
+use crate::rows::{from_db_time, parse_stored, to_db_time};
+use crate::task_results::PgTaskResultStore;
 
 /// The named tasks that exist, locked in task id order. A tombstone
 /// written before the recycle bin has no `purge_at`: its window closed

@@ -3,18 +3,18 @@
 
 use crate::audit::{self, audit_columns};
 use crate::database::PgDatabase;
-use crate::webhooks::{bind_events, outbox_ctes};
+use crate::outbox::{bind_events, outbox_ctes};
+use crate::rows::{from_db_time, parse_stored, to_db_time};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use vodsnap_domain::{
-    AssetId, BinSelection, DeleteSelection, DetailsPage, DueProjects, Event, FoundTask, ListFilter,
-    ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId,
-    TaskResult, TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
+    AssetId, BinSelection, DeleteSelection, DetailsPage, Event, FoundTask, ListFilter, ListPage,
+    MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult,
+    TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
 };
 use vodsnap_ports::{
     AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -29,9 +29,6 @@ use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
 #[derive(Debug, Clone)]
 pub struct PgTaskResultStore {
     database: PgDatabase,
-    /// The cleanup claim's list of projects with due items, shared by the
-    /// clones (the process's workers); see [`vodsnap_domain::DueProjects`].
-    due_projects: Arc<Mutex<DueProjects>>,
 }
 
 impl PgTaskResultStore {
@@ -40,20 +37,12 @@ impl PgTaskResultStore {
     pub fn new(database: impl Into<PgDatabase>) -> Self {
         Self {
             database: database.into(),
-            due_projects: Arc::default(),
         }
     }
 
-    pub(crate) fn database(&self) -> &PgDatabase {
+    /// The database it runs on, for the other stores of the same process.
+    pub fn database(&self) -> &PgDatabase {
         &self.database
-    }
-
-    /// The cleanup claim's remembered list (a poisoned lock still holds a
-    /// valid one: every change to it is a single assignment).
-    pub(crate) fn due_projects(&self) -> MutexGuard<'_, DueProjects> {
-        self.due_projects
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -117,27 +106,6 @@ impl StoredPara {
         .context("failed to parse a stored thumbnail_para")
         .map_err(DbError::unknown)
     }
-}
-
-pub(crate) fn to_db_time(at: Timestamp) -> Result<DateTime<Utc>, DbError> {
-    DateTime::from_timestamp_micros(at.as_micros())
-        .ok_or_else(|| DbError::unknown(anyhow!("timestamp {at:?} is out of range")))
-}
-
-pub(crate) fn from_db_time(at: DateTime<Utc>) -> Timestamp {
-    Timestamp::from_micros(at.timestamp_micros())
-}
-
-pub(crate) fn parse_stored<T, E>(
-    parse: impl FnOnce(&str) -> Result<T, E>,
-    raw: &str,
-) -> Result<T, DbError>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    parse(raw)
-        .context("failed to parse an identifier read from the database")
-        .map_err(DbError::unknown)
 }
 
 fn count(total: i64) -> u64 {

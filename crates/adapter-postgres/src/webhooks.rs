@@ -1,7 +1,6 @@
-//! Webhooks on PostgreSQL: the outbox written inside the changes' own
-//! statements, subscriptions with sealed signing secrets, and the delivery
-//! queue leased as the cleanup queue is (project by project, `FOR UPDATE
-//! SKIP LOCKED`).
+//! Webhooks on PostgreSQL: subscriptions with sealed signing secrets, and
+//! the deliveries, the webhook delivery kind of the work queue
+//! ([`crate::queue`]). The outbox that writes them is [`crate::outbox`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,152 +8,21 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use vodsnap_domain::{
-    AssetId, DeliveryState, Event, EventId, EventTask, EventType, EventTypes, ProjectId, Secret,
-    TaskId, Timestamp, WebhookId, WebhookUrl,
+    DeliveryState, EventTypes, ProjectId, Secret, Timestamp, WebhookId, WebhookUrl,
 };
 use vodsnap_ports::{
-    AuditRecord, ClaimedDelivery, Delivery, DeliveryBacklog, Webhook, WebhookStore,
-    WebhookStoreError,
+    AuditRecord, ClaimedDelivery, Delivery, FailedAttempt, QueueBacklog, QueueError, Webhook,
+    WebhookStore, WebhookStoreError, WorkQueue,
 };
 
-use crate::audit::{self, PgQuery, audit_webhook_columns};
+use crate::audit::{self, audit_webhook_columns};
 use crate::cipher::{CredentialCipher, Sealed};
-use crate::claim::{Claim, Lease};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
-use crate::task_results::{from_db_time, parse_stored, to_db_time};
-
-/// The outbox part of a change's statement: its events (four arrays bound
-/// by [`bind_events`]: ids, types, times, data as JSON text), written with
-/// one delivery per event and per webhook of the project whose `events`
-/// name the event's type. An event no webhook asked for is not kept.
-/// `$gate` is a `WHERE` clause that keeps the events only when the change
-/// happened (a registration: only if the task result was inserted).
-macro_rules! outbox_ctes {
-    ($project:literal, $gate:literal, $ids:literal, $types:literal, $ats:literal, $data:literal) => {
-        concat!(
-            "outbox_events AS ( \
-                 SELECT e.id, e.type, e.occurred_at, e.data \
-                 FROM UNNEST(",
-            $ids,
-            "::text[], ",
-            $types,
-            "::text[], ",
-            $ats,
-            "::timestamptz[], ",
-            $data,
-            "::text[]) AS e(id, type, occurred_at, data) ",
-            $gate,
-            "), \
-             subscribed AS ( \
-                 SELECT w.id AS webhook_id, e.id AS event_id, e.occurred_at \
-                 FROM webhooks w JOIN outbox_events e ON e.type = ANY(w.events) \
-                 WHERE w.project_id = ",
-            $project,
-            "), \
-             outboxed AS ( \
-                 INSERT INTO webhook_events (project_id, id, type, occurred_at, data) \
-                 SELECT ",
-            $project,
-            ", e.id, e.type, e.occurred_at, e.data::jsonb \
-                 FROM outbox_events e \
-                 WHERE e.id IN (SELECT s.event_id FROM subscribed s)), \
-             delivering AS ( \
-                 INSERT INTO webhook_deliveries \
-                     (project_id, webhook_id, event_id, due_at, updated_at) \
-                 SELECT ",
-            $project,
-            ", s.webhook_id, s.event_id, s.occurred_at, s.occurred_at \
-                 FROM subscribed s)"
-        )
-    };
-}
-pub(crate) use outbox_ctes;
-
-/// An event's data as stored and delivered.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredData {
-    asset_id: Option<String>,
-    tasks: Vec<StoredTask>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredTask {
-    task_id: String,
-    asset_id: String,
-}
-
-fn data_json(event: &Event) -> Result<String, DbError> {
-    serde_json::to_string(&StoredData {
-        asset_id: event.asset.as_ref().map(|a| a.as_str().to_owned()),
-        tasks: event
-            .tasks
-            .iter()
-            .map(|t| StoredTask {
-                task_id: t.task.as_str().to_owned(),
-                asset_id: t.asset.as_str().to_owned(),
-            })
-            .collect(),
-    })
-    .context("failed to serialise an event's data")
-    .map_err(DbError::unknown)
-}
-
-/// Binds `events` to the next four placeholders, as [`outbox_ctes`] reads
-/// them.
-pub(crate) fn bind_events<'q>(
-    query: PgQuery<'q>,
-    events: &[Event],
-) -> Result<PgQuery<'q>, DbError> {
-    let ids: Vec<String> = events.iter().map(|e| e.id.as_str().to_owned()).collect();
-    let types: Vec<String> = events.iter().map(|e| e.kind.as_str().to_owned()).collect();
-    let ats = events
-        .iter()
-        .map(|e| to_db_time(e.occurred_at))
-        .collect::<Result<Vec<_>, _>>()?;
-    let data = events
-        .iter()
-        .map(data_json)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(query.bind(ids).bind(types).bind(ats).bind(data))
-}
-
-/// Rebuilds a stored event, checking it with the domain's rules again.
-fn event_from_row(
-    project: &ProjectId,
-    id: &str,
-    kind: &str,
-    occurred_at: DateTime<Utc>,
-    data: &str,
-) -> Result<Event, DbError> {
-    let stored: StoredData = serde_json::from_str(data)
-        .context("failed to parse a stored event's data")
-        .map_err(DbError::unknown)?;
-    let tasks = stored
-        .tasks
-        .iter()
-        .map(|t| {
-            Ok(EventTask {
-                task: parse_stored(TaskId::parse, &t.task_id)?,
-                asset: parse_stored(AssetId::parse, &t.asset_id)?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
-    Ok(Event {
-        id: parse_stored(EventId::parse, id)?,
-        kind: parse_stored(EventType::parse, kind)?,
-        project: project.clone(),
-        occurred_at: from_db_time(occurred_at),
-        asset: stored
-            .asset_id
-            .as_deref()
-            .map(|a| parse_stored(AssetId::parse, a))
-            .transpose()?,
-        tasks,
-    })
-}
+use crate::outbox::event_from_row;
+use crate::queue::{Leasing, Statements, by_project, queue_statements};
+use crate::rows::{from_db_time, parse_stored, to_db_time};
 
 /// A subscription and its audit record (`$9`..`$19`, never the secret),
 /// in one statement.
@@ -245,55 +113,40 @@ pub(crate) const REDELIVER: &str = "\
         due_at = $4, updated_at = $4, lease_owner = NULL, lease_until = NULL \
     WHERE project_id = $1 AND webhook_id = $2 AND id = $3";
 
-/// The claim's first step, as the cleanup's: the projects with due
-/// deliveries, oldest due first; it locks nothing.
-pub(crate) const DUE_PROJECTS: &str = "\
-    SELECT project_id FROM webhook_deliveries \
-    WHERE delivered_at IS NULL AND parked_at IS NULL AND due_at <= $1 \
-      AND (lease_until IS NULL OR lease_until <= $1) \
-    GROUP BY project_id ORDER BY min(due_at), project_id LIMIT $2";
+/// The webhook delivery kind's queue statements, on
+/// `webhook_deliveries`: a delivered row stays (listed until pruned); a
+/// claim answers what sending takes (the URL, the sealed secret, the
+/// event); a failed attempt's `updated_at` is its retry time, or when it
+/// was parked.
+pub(crate) const QUEUE: Statements = queue_statements!(
+    what: "webhook deliveries",
+    table: "webhook_deliveries",
+    pending: "delivered_at IS NULL AND parked_at IS NULL",
+    unfinished: "delivered_at IS NULL",
+    select: "l.id, l.attempts, w.id AS webhook_id, w.url, w.secret_ciphertext, w.nonce, \
+             w.key_id, e.id AS event_id, e.type, e.occurred_at, e.data::text AS data",
+    joins: "JOIN webhooks w ON w.project_id = $1 AND w.id = l.webhook_id \
+            JOIN webhook_events e ON e.project_id = $1 AND e.id = l.event_id",
+    fail_touch: ", updated_at = COALESCE(($5::timestamptz[])[array_position($2::bigint[], id)], \
+                 ($6::timestamptz[])[array_position($2::bigint[], id)])",
+    retry_touch: ", updated_at = $1",
+);
 
-/// The claim's second step, per project: leases up to `$3` of its due
-/// deliveries (skipping those another worker is leasing), with what
-/// sending them takes: the URL, the sealed secret, the event. The update
-/// finds the chosen rows by primary key, as the cleanup's claim does (a
-/// join there hashed the whole project's table).
-pub(crate) const CLAIM_IN_PROJECT: &str = "\
-    WITH due AS ( \
-        SELECT id FROM webhook_deliveries \
-        WHERE project_id = $1 AND delivered_at IS NULL AND parked_at IS NULL \
-          AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
-        ORDER BY due_at, id LIMIT $3 \
-        FOR UPDATE SKIP LOCKED), \
-    leased AS ( \
-        UPDATE webhook_deliveries d SET lease_owner = $4, lease_until = $5 \
-        WHERE d.project_id = $1 AND d.id = ANY(ARRAY(SELECT id FROM due)) \
-        RETURNING d.id, d.webhook_id, d.event_id, d.attempts) \
-    SELECT l.id, l.attempts, w.id AS webhook_id, w.url, w.secret_ciphertext, w.nonce, w.key_id, \
-           e.id AS event_id, e.type, e.occurred_at, e.data::text AS data \
-    FROM leased l \
-    JOIN webhooks w ON w.project_id = $1 AND w.id = l.webhook_id \
-    JOIN webhook_events e ON e.project_id = $1 AND e.id = l.event_id \
-    ORDER BY l.id";
+/// The claim's first step ([`Statements::due_projects`]).
+pub(crate) const DUE_PROJECTS: &str = QUEUE.due_projects;
 
+/// The claim's second step, per project ([`Statements::claim_in_project`]).
+pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
+
+/// Failed attempts ([`Statements::fail`]).
+pub(crate) const FAIL: &str = QUEUE.fail;
+
+/// Successful deliveries of one project that the worker still holds.
 pub(crate) const DELIVERED: &str = "\
     UPDATE webhook_deliveries SET delivered_at = $4, updated_at = $4, attempts = attempts + 1, \
         lease_owner = NULL, lease_until = NULL \
-    WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
-
-/// A failed attempt; times bound by the caller (`$5` the retry, `$6` when
-/// parked, `$7` the row's new `updated_at`), never `now()`.
-pub(crate) const FAILED: &str = "\
-    UPDATE webhook_deliveries SET attempts = attempts + 1, lease_owner = NULL, \
-        lease_until = NULL, last_error = $4, due_at = COALESCE($5, due_at), parked_at = $6, \
-        updated_at = $7 \
-    WHERE project_id = $1 AND id = $2 AND lease_owner = $3";
-
-pub(crate) const BACKLOG: &str = "\
-    SELECT count(*) FILTER (WHERE delivered_at IS NULL AND parked_at IS NULL), \
-           count(*) FILTER (WHERE delivered_at IS NULL AND parked_at IS NOT NULL), \
-           min(due_at) FILTER (WHERE delivered_at IS NULL AND parked_at IS NULL) \
-    FROM webhook_deliveries WHERE delivered_at IS NULL";
+    WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
+      AND delivered_at IS NULL AND parked_at IS NULL";
 
 /// Webhooks and their deliveries in PostgreSQL; signing secrets sealed
 /// with the credentials' cipher. Cheap to clone.
@@ -309,11 +162,6 @@ impl std::fmt::Debug for PgWebhookStore {
             .field("cipher", &self.cipher)
             .finish_non_exhaustive()
     }
-}
-
-fn plus(at: Timestamp, d: Duration) -> Timestamp {
-    let micros = i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(at.as_micros().saturating_add(micros))
 }
 
 fn events_of(raw: &[String]) -> Result<EventTypes, DbError> {
@@ -346,13 +194,6 @@ struct DeliveryRow {
 }
 
 /// The deliveries' claim: [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`].
-const DELIVERY_CLAIM: Claim = Claim {
-    due_projects: DUE_PROJECTS,
-    listing_failed: "failed to list the projects with due webhook deliveries",
-    in_project: CLAIM_IN_PROJECT,
-    claim_failed: "failed to claim webhook deliveries",
-};
-
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: i64,
@@ -618,92 +459,6 @@ impl WebhookStore for PgWebhookStore {
         }
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(worker))]
-    async fn claim(
-        &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError> {
-        let leasing = Lease {
-            worker,
-            now: to_db_time(now)?,
-            until: to_db_time(plus(now, lease))?,
-        };
-        let mut conn = self.database.acquire().await?;
-        let projects = DELIVERY_CLAIM
-            .due_projects(&mut conn, leasing.now, max)
-            .await?;
-        let mut claimed = Vec::new();
-        DELIVERY_CLAIM
-            .in_rounds(
-                &mut conn,
-                projects,
-                max,
-                &leasing,
-                |project, row: ClaimRow| {
-                    claimed.push(self.claimed(project, row)?);
-                    Ok(())
-                },
-            )
-            .await?;
-        conn.release();
-        claimed.sort_by_key(|d| d.id);
-        Ok(claimed)
-    }
-
-    async fn delivered(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError> {
-        let mut conn = self.database.acquire().await?;
-        let done = sqlx::query(DELIVERED)
-            .bind(delivery.project.as_str())
-            .bind(delivery.id)
-            .bind(worker)
-            .bind(to_db_time(now)?)
-            .execute(&mut *conn)
-            .await
-            .db("failed to record a webhook delivery")?
-            .rows_affected();
-        conn.release();
-        Ok(done == 1)
-    }
-
-    async fn failed(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError> {
-        let parked_at = match retry_at {
-            Some(_) => None,
-            None => Some(to_db_time(now)?),
-        };
-        let updated_at = to_db_time(retry_at.unwrap_or(now))?;
-        let retry_at = retry_at.map(to_db_time).transpose()?;
-        let mut conn = self.database.acquire().await?;
-        let done = sqlx::query(FAILED)
-            .bind(delivery.project.as_str())
-            .bind(delivery.id)
-            .bind(worker)
-            .bind(error)
-            .bind(retry_at)
-            .bind(parked_at)
-            .bind(updated_at)
-            .execute(&mut *conn)
-            .await
-            .db("failed to record a failed webhook delivery")?
-            .rows_affected();
-        conn.release();
-        Ok(done == 1)
-    }
-
     /// [`PRUNE_PROJECTS`], then [`PRUNE`] per project, each in
     /// autocommit, until `max` events went or no project is left.
     #[tracing::instrument(level = "debug", skip_all)]
@@ -735,18 +490,82 @@ impl WebhookStore for PgWebhookStore {
         conn.release();
         Ok(pruned)
     }
+}
 
-    async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError> {
+#[async_trait]
+impl WorkQueue<ClaimedDelivery> for PgWebhookStore {
+    /// [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`] per project and round,
+    /// each in autocommit; every secret opened with the cipher.
+    #[tracing::instrument(level = "debug", skip_all, fields(worker))]
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<ClaimedDelivery>, QueueError> {
+        let leasing = Leasing::new(worker, now, lease)?;
         let mut conn = self.database.acquire().await?;
-        let (pending, parked, oldest): (i64, i64, Option<DateTime<Utc>>) = sqlx::query_as(BACKLOG)
-            .fetch_one(&mut *conn)
-            .await
-            .db("failed to read the webhook delivery backlog")?;
+        let projects = QUEUE.due_projects(&mut conn, leasing.now, max).await?;
+        let mut claimed = Vec::new();
+        QUEUE
+            .claim_in_rounds(
+                &mut conn,
+                projects,
+                max,
+                &leasing,
+                |project, row: ClaimRow| {
+                    claimed.push(self.claimed(project, row)?);
+                    Ok(())
+                },
+            )
+            .await?;
         conn.release();
-        Ok(DeliveryBacklog {
-            pending: u64::try_from(pending).unwrap_or(0),
-            parked: u64::try_from(parked).unwrap_or(0),
-            oldest_pending: oldest.map(from_db_time),
-        })
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    /// [`DELIVERED`] once per project among `deliveries`.
+    async fn complete(
+        &self,
+        deliveries: &[ClaimedDelivery],
+        worker: &str,
+        now: Timestamp,
+        _: &(),
+    ) -> Result<u64, QueueError> {
+        let at = to_db_time(now)?;
+        let mut conn = self.database.acquire().await?;
+        let mut done = 0;
+        for (project, members) in by_project(deliveries, |d| &d.project) {
+            let ids: Vec<i64> = members.iter().map(|d| d.id).collect();
+            done += sqlx::query(DELIVERED)
+                .bind(project.as_str())
+                .bind(&ids)
+                .bind(worker)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .db("failed to record webhook deliveries")?
+                .rows_affected();
+        }
+        conn.release();
+        Ok(done)
+    }
+
+    async fn fail(
+        &self,
+        failures: &[FailedAttempt<ClaimedDelivery>],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, QueueError> {
+        Ok(QUEUE.fail(&self.database, failures, worker, now).await?)
+    }
+
+    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
+        Ok(QUEUE.retry_parked(&self.database, &ids, now).await?)
+    }
+
+    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
+        Ok(QUEUE.backlog(&self.database, now).await?)
     }
 }

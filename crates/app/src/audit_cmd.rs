@@ -1,7 +1,7 @@
 //! `vodsnap audit`: the audit trail as JSON lines.
 
 use anyhow::Context;
-use vodsnap_adapter_postgres::PgTaskResultStore;
+use vodsnap_adapter_postgres::PgAuditLog;
 use vodsnap_domain::{ProjectId, TaskId, Timestamp};
 use vodsnap_ports::AuditQuery;
 use vodsnap_service::AuditTrail;
@@ -36,7 +36,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let pool = backends::connect(&args.database.database_url, 2).await?;
-    let trail = AuditTrail::new(std::sync::Arc::new(PgTaskResultStore::new(pool)));
+    let trail = AuditTrail::new(std::sync::Arc::new(PgAuditLog::new(pool)));
     for record in trail
         .records(&query)
         .await

@@ -7,7 +7,8 @@ use anyhow::Context;
 use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
 use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
 use vodsnap_adapter_postgres::{
-    CredentialCipher, PgCredentialStore, PgDatabase, PgPool, PgTaskResultStore, PgWebhookStore,
+    CredentialCipher, PgAuditLog, PgCleanupQueue, PgCredentialStore, PgDatabase, PgPool,
+    PgTaskResultStore, PgWebhookStore,
 };
 use vodsnap_domain::Secret;
 use vodsnap_ports::{
@@ -31,13 +32,15 @@ pub struct Backends {
 
 impl Backends {
     pub fn embedded() -> Self {
-        let store = Arc::new(MemoryStore::new());
+        // One state for the ports, so that a change and what it queues
+        // are one atomic step.
+        let store = MemoryStore::new();
         Self {
-            store: store.clone(),
-            audit: store.clone(),
+            audit: Arc::new(store.audit_log()),
             credentials: Arc::new(MemoryCredentialStore::new()),
-            cleanup: store.clone(),
-            webhooks: store,
+            cleanup: Arc::new(store.cleanup_queue()),
+            webhooks: Arc::new(store.webhook_store()),
+            store: Arc::new(store),
             database: None,
             embedded: true,
         }
@@ -48,17 +51,16 @@ impl Backends {
         cipher: CredentialCipher,
         credential_cache_ttl: Duration,
     ) -> Self {
-        // One database for both stores: they share its kept connections.
+        // One database for every store: they share its kept connections.
         let database = PgDatabase::from(pool);
-        let store = Arc::new(PgTaskResultStore::new(database.clone()));
         Self {
-            store: store.clone(),
-            audit: store.clone(),
+            store: Arc::new(PgTaskResultStore::new(database.clone())),
+            audit: Arc::new(PgAuditLog::new(database.clone())),
             credentials: Arc::new(
                 PgCredentialStore::new(database.clone(), cipher.clone())
                     .with_find_cache(credential_cache_ttl),
             ),
-            cleanup: store,
+            cleanup: Arc::new(PgCleanupQueue::new(database.clone())),
             // Webhook secrets are sealed with the credentials' keys.
             webhooks: Arc::new(PgWebhookStore::new(database.clone(), cipher)),
             database: Some(database),

@@ -98,7 +98,11 @@ mod tests {
     }
 
     fn service(store: &Arc<MemoryStore>) -> Snapshots {
-        Snapshots::new(store.clone(), store.clone(), Arc::new(SystemClock))
+        Snapshots::new(
+            store.clone(),
+            Arc::new(store.audit_log()),
+            Arc::new(SystemClock),
+        )
     }
 
     async fn register(store: &Arc<MemoryStore>, new: NewTaskResult) {
@@ -116,7 +120,7 @@ mod tests {
     fn worker(store: Arc<MemoryStore>, images: Arc<dyn ImageStore>, max_attempts: u32) -> Worker {
         Worker {
             name: "test".into(),
-            queue: store,
+            queue: Arc::new(store.cleanup_queue()),
             images,
             clock: Arc::new(SystemClock),
             settings: WorkerSettings {
@@ -176,7 +180,15 @@ mod tests {
                 "{key}"
             );
         }
-        assert_eq!(store.status(SystemClock.now()).await.unwrap().queued, 0);
+        assert_eq!(
+            store
+                .cleanup_queue()
+                .status(SystemClock.now())
+                .await
+                .unwrap()
+                .queued,
+            0
+        );
     }
 
     #[tokio::test]
@@ -206,12 +218,16 @@ mod tests {
 
         let summary: Vec<(usize, usize)> = passes.iter().map(|p| (p.retried, p.parked)).collect();
         assert_eq!(summary, [(1, 0), (1, 0), (0, 1)]);
-        let status = store.status(SystemClock.now()).await.unwrap();
+        let status = store
+            .cleanup_queue()
+            .status(SystemClock.now())
+            .await
+            .unwrap();
         assert_eq!(
             (status.queued, status.parked, status.failed_attempts),
             (0, 1, 3)
         );
-        let parked = store.parked(10).await.unwrap();
+        let parked = store.cleanup_queue().parked(10).await.unwrap();
         assert!(parked[0].last_error.contains("connection refused"));
     }
 

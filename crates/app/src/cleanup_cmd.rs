@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use vodsnap_adapter_postgres::PgTaskResultStore;
+use vodsnap_adapter_postgres::PgCleanupQueue;
 use vodsnap_ports::{CleanupQueue, Clock, SystemClock};
 use vodsnap_service::{CleanupAdmin, Pass, Worker};
 
@@ -13,7 +13,7 @@ use crate::cli::{CleanupCommand, DatabaseArgs};
 
 async fn queue(database: &DatabaseArgs) -> anyhow::Result<Arc<dyn CleanupQueue>> {
     let pool = backends::connect(&database.database_url, database.database_max_connections).await?;
-    Ok(Arc::new(PgTaskResultStore::new(pool)))
+    Ok(Arc::new(PgCleanupQueue::new(pool)))
 }
 
 async fn admin(database: &DatabaseArgs) -> anyhow::Result<CleanupAdmin> {

@@ -12,6 +12,7 @@ pub mod id;
 pub mod image;
 pub mod outcome;
 pub mod paging;
+pub mod queue;
 pub mod recycle;
 pub mod secret;
 pub mod selection;
@@ -21,16 +22,17 @@ pub mod time;
 pub mod webhook;
 
 pub use audit::AuditStatus;
-pub use cleanup::{
-    AfterFailure, ClaimShares, CleanupDecision, DUE_PROJECTS_TTL, DrainEstimate, DueProjects,
-    MAX_BATCH, ParkReason, RATE_WINDOW, RetryPolicy, RetryPolicyError,
-};
+pub use cleanup::{CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW};
 pub use credential::{CredentialState, SeedDecision};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use image::ImageFormat;
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
+pub use queue::{
+    AfterFailure, ClaimShares, DUE_PROJECTS_TTL, DueProjects, Lease, RetryPolicy, RetryPolicyError,
+    fair_claim,
+};
 pub use recycle::{
     BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinnedTask, DeletedTask,
     Retention, RetentionError,

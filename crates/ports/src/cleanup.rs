@@ -4,17 +4,19 @@
 //! A store enqueues the object keys of a task result in the same atomic
 //! step that makes the task `DELETED` (for PostgreSQL: the same
 //! transaction), so a deletion is never acknowledged without its cleanup
-//! being recorded. Workers claim items under a lease, remove the objects,
+//! being recorded. The items are the cleanup kind of the work queue
+//! ([`crate::queue`]): workers claim them under a lease, remove the objects,
 //! and complete them; failures are retried with backoff and parked after
 //! the retry policy's last attempt.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use vodsnap_domain::{Event, EventTask, ObjectKey, ProjectId, Timestamp};
 
-/// One object to remove.
+use crate::queue::{Job, QueueError, WorkQueue};
+
+/// One object to remove: a job of the cleanup kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanupItem {
     pub id: i64,
@@ -22,6 +24,23 @@ pub struct CleanupItem {
     pub object_key: ObjectKey,
     /// Failed attempts so far.
     pub attempts: u32,
+}
+
+impl Job for CleanupItem {
+    type Completion = PurgePlan;
+    const KIND: &'static str = "cleanup";
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn project(&self) -> &ProjectId {
+        &self.project
+    }
+
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
 }
 
 /// An item that ran out of attempts and waits for an operator.
@@ -32,22 +51,16 @@ pub struct ParkedItem {
     pub enqueued_at: Timestamp,
 }
 
-/// A failed attempt at one item: what went wrong, and when to try again
-/// (`None`: park it for an operator).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedAttempt {
-    pub item: CleanupItem,
-    pub error: String,
-    pub retry_at: Option<Timestamp>,
-}
-
 /// Decides the `thumbnails.purged` event of a completion in one project
 /// (the domain's [`vodsnap_domain::Event::of_purge`]): given the deleted
 /// tasks whose last queued item the completion removed, each with its
 /// asset, ordered by task id, the event to write with the completion, if
 /// any. A store MAY call it more than once (a transaction retried) and
 /// writes only what its last call answered.
-pub type PurgePlanner<'a> = &'a (dyn Fn(&ProjectId, Vec<EventTask>) -> Option<Event> + Send + Sync);
+pub type PurgePlan = dyn Fn(&ProjectId, Vec<EventTask>) -> Option<Event> + Send + Sync;
+
+/// A borrowed [`PurgePlan`].
+pub type PurgePlanner<'a> = &'a PurgePlan;
 
 /// The queue's figures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,34 +86,23 @@ pub struct CleanupStatus {
     pub drained_in_window: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CleanupError {
-    #[error("the store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
-}
+/// The cleanup queue's errors are the work queue's.
+pub type CleanupError = QueueError;
 
-#[cfg_attr(feature = "mocks", mockall::automock)]
+/// The cleanup kind of the work queue ([`WorkQueue`] of [`CleanupItem`]),
+/// and what only the cleanup asks of its store.
+///
+/// [`WorkQueue::complete`] of cleanup items removes them and counts them as
+/// drained at `now` (see [`CleanupStatus::drained_in_window`]). Per project
+/// among the items, atomically with their removal: the deleted tasks of
+/// which no item is left in the queue afterwards (parked ones count as
+/// left; items queued without a task count for none) go to the completion's
+/// [`PurgePlan`], and the event it answers is queued for the project's
+/// webhooks that ask for its type. Concurrent completions of one task's
+/// last items (any process) MUST find it finished exactly once. A constant
+/// number of statements per project, whatever the number of items.
 #[async_trait]
-pub trait CleanupQueue: Send + Sync + 'static {
-    /// Leases up to `max` items to `worker` until `now + lease`: items not
-    /// parked, due (`retry at <= now`), and not under another live lease.
-    /// Concurrent callers (in any process) MUST never receive the same item
-    /// while its lease lives. The batch MUST be shared among the projects
-    /// with due items as [`vodsnap_domain::ClaimShares`] says, projects
-    /// served oldest due item first (ties by project id), each project's
-    /// items oldest due first (ties by id): a project with a large backlog
-    /// cannot starve the others. Fewer than `max` items may come back while
-    /// other claimers hold some (they are skipped, not waited for).
-    async fn claim(
-        &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<CleanupItem>, CleanupError>;
-
+pub trait CleanupQueue: WorkQueue<CleanupItem> {
     /// Whether a live task result of `project` references `key`. Such an
     /// object MUST NOT be removed. Other projects are never looked at: one
     /// tenant cannot keep another's deleted images alive.
@@ -119,47 +121,10 @@ pub trait CleanupQueue: Send + Sync + 'static {
         keys: &[ObjectKey],
     ) -> Result<BTreeSet<ObjectKey>, CleanupError>;
 
-    /// The items are done (their objects are gone, or still referenced):
-    /// removes them and counts them as drained at `now` (see
-    /// [`CleanupStatus::drained_in_window`]). Items whose lease is no
-    /// longer `worker`'s are left unchanged. Returns how many were
-    /// completed.
-    ///
-    /// Per project among the items, atomically with their removal: the
-    /// deleted tasks of which no item is left in the queue afterwards
-    /// (parked ones count as left; items queued without a task count for
-    /// none) go to `purged`, and the event it answers is queued for the
-    /// project's webhooks that ask for its type. Concurrent completions of
-    /// one task's last items (any process) MUST find it finished exactly
-    /// once. A constant number of statements per project, whatever the
-    /// number of items.
-    async fn complete<'a>(
-        &self,
-        items: &[CleanupItem],
-        worker: &str,
-        now: Timestamp,
-        purged: PurgePlanner<'a>,
-    ) -> Result<u64, CleanupError>;
-
-    /// Records failed attempts and releases their leases: each item is due
-    /// again at its `retry_at`, or parked at `now` when that is `None`. The
-    /// time comes from the caller's clock, never the store's. Items whose
-    /// lease is no longer `worker`'s are left unchanged. Returns how many
-    /// were recorded. One statement per project among the items.
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt],
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<u64, CleanupError>;
-
-    /// The queue's figures at `now`.
+    /// The queue's figures at `now`, with the cleanup's own: the recycle
+    /// bin and the drain rate.
     async fn status(&self, now: Timestamp) -> Result<CleanupStatus, CleanupError>;
 
     /// Parked items, oldest first, at most `limit`.
     async fn parked(&self, limit: u32) -> Result<Vec<ParkedItem>, CleanupError>;
-
-    /// Makes parked items due at `now` with their attempts reset: those
-    /// with the given ids, or all when `ids` is empty. Returns how many.
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, CleanupError>;
 }

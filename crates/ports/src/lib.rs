@@ -11,6 +11,9 @@ pub mod clock;
 pub mod credentials;
 pub mod images;
 pub mod links;
+#[cfg(feature = "mocks")]
+mod mocks;
+pub mod queue;
 pub mod store;
 pub mod tokens;
 pub mod webhooks;
@@ -19,7 +22,7 @@ pub use audit::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
 };
 pub use cleanup::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlanner,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem, PurgePlan, PurgePlanner,
 };
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
@@ -27,6 +30,7 @@ pub use credentials::{
 };
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
+pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
     DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PlannedDelete,
@@ -35,14 +39,12 @@ pub use store::{
 };
 pub use tokens::{TokenAuthority, TokenClaims, TokenError};
 pub use webhooks::{
-    CheckUrlError, ClaimedDelivery, Delivery, DeliveryBacklog, SendError, Webhook, WebhookSender,
-    WebhookStore, WebhookStoreError,
+    CheckUrlError, ClaimedDelivery, Delivery, SendError, Webhook, WebhookSender, WebhookStore,
+    WebhookStoreError,
 };
 
 #[cfg(feature = "mocks")]
 pub use audit::MockAuditLog;
-#[cfg(feature = "mocks")]
-pub use cleanup::MockCleanupQueue;
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
@@ -52,8 +54,12 @@ pub use images::MockImageStore;
 #[cfg(feature = "mocks")]
 pub use links::MockSnapshotLinks;
 #[cfg(feature = "mocks")]
+pub use mocks::{MockCleanupQueue, MockWebhookStore};
+#[cfg(feature = "mocks")]
+pub use queue::MockWorkQueue;
+#[cfg(feature = "mocks")]
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]
 pub use tokens::MockTokenAuthority;
 #[cfg(feature = "mocks")]
-pub use webhooks::{MockWebhookSender, MockWebhookStore};
+pub use webhooks::MockWebhookSender;

@@ -5,11 +5,10 @@
 //! atomic step as their change (the outbox: `insert`'s `events`,
 //! [`crate::PlannedDelete::events`]): a store writes one delivery per event
 //! and per subscription of the event's project that asks for its type.
-//! Workers claim deliveries under a lease, as the cleanup claims its
-//! items, send them, and record the outcome; failures are retried with
-//! backoff and parked after the retry policy's last attempt.
-
-use std::time::Duration;
+//! The deliveries are a kind of the work queue ([`crate::queue`]): workers
+//! claim them under a lease, as the cleanup claims its items, send them, and
+//! record the outcome; failures are retried with backoff and parked after
+//! the retry policy's last attempt.
 
 use async_trait::async_trait;
 use vodsnap_domain::{
@@ -17,6 +16,7 @@ use vodsnap_domain::{
 };
 
 use crate::audit::AuditRecord;
+use crate::queue::{Job, WorkQueue};
 
 /// A subscription, as listed (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,8 @@ pub struct Delivery {
     pub updated_at: Timestamp,
 }
 
-/// A delivery leased to a worker: what it needs to send it.
+/// A delivery leased to a worker, what it needs to send it: a job of the
+/// webhook delivery kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
     pub id: i64,
@@ -58,16 +59,21 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
 }
 
-/// The delivery queue's figures, for metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryBacklog {
-    /// Deliveries not yet delivered nor parked.
-    pub pending: u64,
-    pub parked: u64,
-    /// The earliest due time of a pending delivery (in the past: it is
-    /// overdue by that much; in the future: every pending one waits for a
-    /// retry).
-    pub oldest_pending: Option<Timestamp>,
+impl Job for ClaimedDelivery {
+    type Completion = ();
+    const KIND: &'static str = "webhook delivery";
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn project(&self) -> &ProjectId {
+        &self.project
+    }
+
+    fn attempts(&self) -> u32 {
+        self.attempts
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,12 +87,17 @@ pub enum WebhookStoreError {
     Unknown(anyhow::Error),
 }
 
-/// Where subscriptions and their deliveries live. Every call but `claim`
-/// and `backlog` names one project, and nothing of another project is
-/// ever visible through it.
-#[cfg_attr(feature = "mocks", mockall::automock)]
+/// Where subscriptions and their deliveries live. Every call but the
+/// queue's `claim` and `backlog` names one project, and nothing of another
+/// project is ever visible through it.
+///
+/// The deliveries are the webhook delivery kind of the work queue
+/// ([`WorkQueue`] of [`ClaimedDelivery`]): a claim leases due deliveries
+/// (pending, due, no live lease) with what sending them takes, and
+/// [`WorkQueue::complete`] records each as delivered at `now` (one more
+/// attempt), kept for the listing until pruned.
 #[async_trait]
-pub trait WebhookStore: Send + Sync + 'static {
+pub trait WebhookStore: WorkQueue<ClaimedDelivery> {
     /// Stores a subscription with its signing secret, and `audit`, in one
     /// atomic step. The secret MUST be kept so that it can be read back for
     /// signing (sealed at rest where the store is durable), and MUST never
@@ -133,40 +144,6 @@ pub trait WebhookStore: Send + Sync + 'static {
         delivery: i64,
         now: Timestamp,
     ) -> Result<(), WebhookStoreError>;
-
-    /// Leases up to `max` due deliveries (pending, due by `now`, no live
-    /// lease) to `worker` until `now + lease`, fairly between projects.
-    /// Concurrent claims (any process) MUST get disjoint deliveries.
-    async fn claim(
-        &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<ClaimedDelivery>, WebhookStoreError>;
-
-    /// Records a successful attempt, if `worker` still holds the lease;
-    /// answers whether it did.
-    async fn delivered(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError>;
-
-    /// Records a failed attempt, if `worker` still holds the lease: due
-    /// again at `retry_at`, or parked (at `now`) when `None`.
-    async fn failed(
-        &self,
-        delivery: &ClaimedDelivery,
-        worker: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<bool, WebhookStoreError>;
-
-    /// The queue's figures over every project.
-    async fn backlog(&self) -> Result<DeliveryBacklog, WebhookStoreError>;
 
     /// Removes from the outbox up to `max` events that the domain's
     /// [`vodsnap_domain::is_prunable`] lets go at `cutoff` (no pending

@@ -21,17 +21,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use async_trait::async_trait;
 use tokio::sync::watch;
 use vodsnap_domain::{
-    AfterFailure, CleanupDecision, DrainEstimate, Event, EventTask, MAX_BATCH, ObjectKey,
-    ProjectId, RATE_WINDOW, RetryPolicy, Timestamp,
+    CleanupDecision, DrainEstimate, Event, EventTask, MAX_BATCH, ObjectKey, ProjectId, RATE_WINDOW,
+    RetryPolicy, Timestamp,
 };
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, FailedAttempt, ImageStore,
-    ParkedItem,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, ImageStore, ParkedItem,
+    PurgePlan,
 };
 
+use crate::queue::{JobRunner, Outcome, QueueWorker};
 use crate::snapshots::new_event_id;
 
 /// How a worker works.
@@ -89,11 +90,6 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-fn later(now: Timestamp, delay: Duration) -> Timestamp {
-    let micros = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(now.as_micros().saturating_add(micros))
-}
-
 impl Worker {
     /// Claims one batch and works it: one reference check per project of
     /// the batch, one bulk removal, one completion and one record of the
@@ -101,119 +97,29 @@ impl Worker {
     /// claimed, nothing more is done: the leases run out and another pass
     /// takes the items.
     pub async fn pass(&self, stop: &watch::Receiver<bool>) -> Result<Pass, CleanupError> {
-        let items = self
-            .queue
-            .claim(
-                &self.name,
-                self.settings.batch.clamp(1, MAX_BATCH),
-                self.settings.lease,
-                self.clock.now(),
-            )
-            .await?;
-        let mut pass = Pass {
-            claimed: items.len(),
-            ..Pass::default()
+        let started = std::time::Instant::now();
+        let queue = QueueWorker {
+            name: &self.name,
+            queue: &*self.queue,
+            clock: &*self.clock,
+            policy: self.settings.policy,
+            batch: self.settings.batch.clamp(1, MAX_BATCH),
+            lease: self.settings.lease,
         };
-        if items.is_empty() || *stop.borrow() {
+        let settled = queue.pass(self, stop).await?;
+        let pass = Pass {
+            claimed: settled.claimed,
+            removed: settled.done(REMOVED),
+            kept: settled.done(KEPT),
+            retried: settled.retried,
+            parked: settled.parked,
+        };
+        if pass.removed + pass.kept + pass.retried + pass.parked == 0 {
             return Ok(pass);
         }
-        let started = std::time::Instant::now();
-
-        let referenced = self.referenced(&items).await?;
-        let mut done: Vec<CleanupItem> = Vec::new();
-        let mut failures: Vec<FailedAttempt> = Vec::new();
-        let mut to_remove: Vec<CleanupItem> = Vec::new();
-        for item in items {
-            let is_referenced = referenced
-                .get(&item.project)
-                .is_some_and(|keys| keys.contains(&item.object_key));
-            match CleanupDecision::for_object(&item.project, &item.object_key, is_referenced) {
-                CleanupDecision::KeepReferenced => {
-                    tracing::debug!(
-                        key = item.object_key.as_str(),
-                        "object kept: a live task still references it"
-                    );
-                    pass.kept += 1;
-                    done.push(item);
-                }
-                CleanupDecision::Park(reason) => {
-                    tracing::debug!(
-                        key = item.object_key.as_str(),
-                        project = item.project.as_str(),
-                        reason = reason.message(),
-                        "object not removed; parked"
-                    );
-                    pass.parked += 1;
-                    failures.push(FailedAttempt {
-                        item,
-                        error: reason.message().to_owned(),
-                        retry_at: None,
-                    });
-                }
-                CleanupDecision::Remove => to_remove.push(item),
-            }
-        }
-
-        if !to_remove.is_empty() {
-            let keys: Vec<ObjectKey> = to_remove.iter().map(|i| i.object_key.clone()).collect();
-            let results = self.images.delete_many(&keys).await;
-            let now = self.clock.now();
-            // A store that answered for fewer keys than asked leaves the
-            // rest unconfirmed: they fail like any other and are retried.
-            let mut results = results.into_iter();
-            for item in to_remove {
-                match results.next() {
-                    Some(Ok(())) => {
-                        tracing::debug!(
-                            key = item.object_key.as_str(),
-                            project = item.project.as_str(),
-                            worker = self.name.as_str(),
-                            "object removed"
-                        );
-                        pass.removed += 1;
-                        done.push(item);
-                    }
-                    Some(Err(error)) => {
-                        let message = format!("{:#}", anyhow::Error::from(error));
-                        failures.push(self.failed(item, message, now, &mut pass));
-                    }
-                    None => {
-                        let message = "the image store gave no answer for this key".to_owned();
-                        failures.push(self.failed(item, message, now, &mut pass));
-                    }
-                }
-            }
-        }
-
-        let now = self.clock.now();
-        if !done.is_empty() {
-            // A completion that removes the last queued object of deleted
-            // tasks sends one `thumbnails.purged` per project, listing them.
-            let purged = |project: &ProjectId, tasks: Vec<EventTask>| {
-                Event::of_purge(new_event_id(), project.clone(), tasks, now)
-            };
-            let completed = self.queue.complete(&done, &self.name, now, &purged).await?;
-            let late = (done.len() as u64).saturating_sub(completed);
-            if late > 0 {
-                tracing::warn!(
-                    items = late,
-                    worker = self.name.as_str(),
-                    "items done after the lease ran out; another worker may redo them"
-                );
-            }
-        }
-        if !failures.is_empty() {
-            self.queue.fail(&failures, &self.name, now).await?;
-            tracing::warn!(
-                failed = failures.len(),
-                parked = pass.parked,
-                first_error = failures[0].error.as_str(),
-                "cleanup: some objects were not removed"
-            );
-        }
         for (result, n) in [
-            ("removed", pass.removed),
-            ("kept", pass.kept),
+            (REMOVED, pass.removed),
+            (KEPT, pass.kept),
             ("retried", pass.retried),
             ("parked", pass.parked),
         ] {
@@ -261,40 +167,6 @@ impl Worker {
         Ok(referenced)
     }
 
-    /// A failed removal: retried later or parked, as the policy says.
-    fn failed(
-        &self,
-        item: CleanupItem,
-        message: String,
-        now: Timestamp,
-        pass: &mut Pass,
-    ) -> FailedAttempt {
-        let attempts = item.attempts.saturating_add(1);
-        let jitter: f64 = rand::thread_rng().r#gen();
-        let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
-            AfterFailure::RetryIn(delay) => {
-                pass.retried += 1;
-                tracing::debug!(key = item.object_key.as_str(), attempts, retry_in = ?delay, error = message.as_str(), "object removal failed; will retry");
-                Some(later(now, delay))
-            }
-            AfterFailure::Park => {
-                pass.parked += 1;
-                tracing::debug!(
-                    key = item.object_key.as_str(),
-                    attempts,
-                    error = message.as_str(),
-                    "object removal failed too often; parked"
-                );
-                None
-            }
-        };
-        FailedAttempt {
-            item,
-            error: message,
-            retry_at,
-        }
-    }
-
     /// Works until `stop` turns true.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         tracing::info!(
@@ -311,6 +183,85 @@ impl Worker {
         )
         .await;
         tracing::info!(worker = self.name.as_str(), "cleanup worker stopped");
+    }
+}
+
+/// The label of an object removed (an absent one counts as removed).
+const REMOVED: &str = "removed";
+/// The label of an object kept because a live task still references it.
+const KEPT: &str = "kept";
+
+/// The cleanup kind's run: the domain's decision for each item of the
+/// batch, then one bulk removal of those to remove.
+#[async_trait]
+impl JobRunner<CleanupItem> for Worker {
+    fn chunk(&self) -> usize {
+        usize::MAX
+    }
+
+    async fn run(
+        &self,
+        items: Vec<CleanupItem>,
+    ) -> Result<Vec<(CleanupItem, Outcome)>, CleanupError> {
+        let referenced = self.referenced(&items).await?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut to_remove: Vec<CleanupItem> = Vec::new();
+        for item in items {
+            let is_referenced = referenced
+                .get(&item.project)
+                .is_some_and(|keys| keys.contains(&item.object_key));
+            match CleanupDecision::for_object(&item.project, &item.object_key, is_referenced) {
+                CleanupDecision::KeepReferenced => {
+                    tracing::debug!(
+                        key = item.object_key.as_str(),
+                        "object kept: a live task still references it"
+                    );
+                    outcomes.push((item, Outcome::Done(KEPT)));
+                }
+                CleanupDecision::Park(reason) => {
+                    tracing::debug!(
+                        key = item.object_key.as_str(),
+                        project = item.project.as_str(),
+                        reason = reason.message(),
+                        "object not removed; parked"
+                    );
+                    outcomes.push((item, Outcome::Park(reason.message().to_owned())));
+                }
+                CleanupDecision::Remove => to_remove.push(item),
+            }
+        }
+        if to_remove.is_empty() {
+            return Ok(outcomes);
+        }
+        let keys: Vec<ObjectKey> = to_remove.iter().map(|i| i.object_key.clone()).collect();
+        // A store that answered for fewer keys than asked leaves the rest
+        // unconfirmed: they fail like any other and are retried.
+        let mut results = self.images.delete_many(&keys).await.into_iter();
+        for item in to_remove {
+            let outcome = match results.next() {
+                Some(Ok(())) => {
+                    tracing::debug!(
+                        key = item.object_key.as_str(),
+                        project = item.project.as_str(),
+                        worker = self.name.as_str(),
+                        "object removed"
+                    );
+                    Outcome::Done(REMOVED)
+                }
+                Some(Err(error)) => Outcome::Failed(format!("{:#}", anyhow::Error::from(error))),
+                None => Outcome::Failed("the image store gave no answer for this key".to_owned()),
+            };
+            outcomes.push((item, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    /// A completion that removes the last queued object of deleted tasks
+    /// sends one `thumbnails.purged` per project, listing them.
+    fn completion(&self, now: Timestamp) -> Box<PurgePlan> {
+        Box::new(move |project: &ProjectId, tasks: Vec<EventTask>| {
+            Event::of_purge(new_event_id(), project.clone(), tasks, now)
+        })
     }
 }
 

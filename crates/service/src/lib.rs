@@ -11,6 +11,7 @@ pub mod cleanup;
 pub mod credentials;
 pub mod images;
 mod polling;
+pub mod queue;
 pub mod recycle_bin;
 pub mod snapshots;
 pub mod webhooks;
@@ -19,6 +20,7 @@ pub use audit::AuditTrail;
 pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
 pub use credentials::{CredentialAdmin, KeyRotation};
 pub use images::{OpenImageError, ServedImage, SnapshotImages};
+pub use queue::{JobRunner, Outcome, Settled};
 pub use snapshots::Snapshots;
 pub use webhooks::{
     CreateWebhookError, Deliverer, DeliveryPass, DeliverySettings, MAX_DELIVERIES_LISTED, Webhooks,

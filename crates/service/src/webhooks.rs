@@ -14,16 +14,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use async_trait::async_trait;
 use tokio::sync::watch;
 use vodsnap_domain::{
-    AfterFailure, DEFAULT_EVENT_RETENTION, EventTypes, PRUNE_BATCH, ProjectId, RetryPolicy, Secret,
-    Timestamp, WebhookId, WebhookUrl, prune_cutoff,
+    DEFAULT_EVENT_RETENTION, EventTypes, PRUNE_BATCH, ProjectId, RetryPolicy, Secret, Timestamp,
+    WebhookId, WebhookUrl, prune_cutoff,
 };
 use vodsnap_ports::{
-    Actor, AuditRecord, CheckUrlError, ClaimedDelivery, Clock, Delivery, DeliveryBacklog,
-    SendError, Webhook, WebhookSender, WebhookStore, WebhookStoreError,
+    Actor, AuditRecord, CheckUrlError, ClaimedDelivery, Clock, Delivery, QueueBacklog, QueueError,
+    Webhook, WebhookSender, WebhookStore, WebhookStoreError,
 };
+
+use crate::queue::{JobRunner, Outcome, QueueWorker};
 
 /// Why a subscription was not created.
 #[derive(Debug, thiserror::Error)]
@@ -226,11 +228,6 @@ impl std::fmt::Debug for Deliverer {
     }
 }
 
-fn later(now: Timestamp, delay: Duration) -> Timestamp {
-    let micros = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
-    Timestamp::from_micros(now.as_micros().saturating_add(micros))
-}
-
 impl Deliverer {
     pub fn new(
         name: String,
@@ -258,10 +255,7 @@ impl Deliverer {
                 .last_prune
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let due = last.is_none_or(|at| {
-                now.as_micros().saturating_sub(at.as_micros())
-                    >= i64::try_from(self.settings.prune_every.as_micros()).unwrap_or(i64::MAX)
-            });
+            let due = last.is_none_or(|at| now.since(at) >= self.settings.prune_every);
             if !due {
                 return Ok(0);
             }
@@ -287,121 +281,44 @@ impl Deliverer {
         Ok(pruned)
     }
 
-    /// Claims one batch and sends it, stopping between deliveries when
-    /// `stop` turns true (the rest's leases run out and another pass takes
-    /// them); then, every `prune_every`, prunes the outbox of finished
-    /// events.
-    pub async fn pass(
-        &self,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<DeliveryPass, WebhookStoreError> {
-        let claimed = self
-            .store
-            .claim(
-                &self.name,
-                self.settings.batch,
-                self.settings.lease,
-                self.clock.now(),
-            )
-            .await?;
-        let mut pass = DeliveryPass {
-            claimed: claimed.len(),
-            ..DeliveryPass::default()
+    /// Claims one batch and sends it, recording each delivery as soon as
+    /// it is sent, stopping between deliveries when `stop` turns true (the
+    /// rest's leases run out and another pass takes them); then, every
+    /// `prune_every`, prunes the outbox of finished events.
+    pub async fn pass(&self, stop: &watch::Receiver<bool>) -> Result<DeliveryPass, QueueError> {
+        let queue = QueueWorker {
+            name: &self.name,
+            queue: &*self.store,
+            clock: &*self.clock,
+            policy: self.settings.policy,
+            batch: self.settings.batch,
+            lease: self.settings.lease,
         };
-        for delivery in claimed {
-            if *stop.borrow() {
-                break;
+        let settled = queue.pass(self, stop).await?;
+        let mut pass = DeliveryPass {
+            claimed: settled.claimed,
+            delivered: settled.done(DELIVERED),
+            retried: settled.retried,
+            parked: settled.parked,
+            pruned: 0,
+        };
+        for (result, n) in [
+            (DELIVERED, pass.delivered),
+            ("failed", pass.retried + pass.parked),
+            ("parked", pass.parked),
+        ] {
+            if n > 0 {
+                metrics::counter!("vodsnap_webhook_deliveries_total", "result" => result)
+                    .increment(n as u64);
             }
-            self.deliver(&delivery, &mut pass).await?;
         }
         if !*stop.borrow() {
-            pass.pruned = self.prune_if_due().await?;
+            pass.pruned = self.prune_if_due().await.map_err(|error| match error {
+                WebhookStoreError::Unavailable(source) => QueueError::Unavailable(source),
+                other => QueueError::Unknown(other.into()),
+            })?;
         }
         Ok(pass)
-    }
-
-    async fn deliver(
-        &self,
-        delivery: &ClaimedDelivery,
-        pass: &mut DeliveryPass,
-    ) -> Result<(), WebhookStoreError> {
-        let sent = self
-            .sender
-            .send(
-                &delivery.url,
-                &delivery.event,
-                &delivery.secret,
-                self.clock.now(),
-            )
-            .await;
-        match sent {
-            Ok(()) => {
-                if !self
-                    .store
-                    .delivered(delivery, &self.name, self.clock.now())
-                    .await?
-                {
-                    tracing::warn!(
-                        delivery = delivery.id,
-                        "webhook delivered after the lease ran out"
-                    );
-                }
-                metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "delivered")
-                    .increment(1);
-                tracing::info!(
-                    project = delivery.project.as_str(),
-                    webhook = delivery.webhook.as_str(),
-                    event = delivery.event.id.as_str(),
-                    "webhook delivered"
-                );
-                pass.delivered += 1;
-            }
-            Err(error) => self.failed(delivery, &error, pass).await?,
-        }
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        delivery: &ClaimedDelivery,
-        error: &SendError,
-        pass: &mut DeliveryPass,
-    ) -> Result<(), WebhookStoreError> {
-        let attempts = delivery.attempts.saturating_add(1);
-        let jitter: f64 = rand::thread_rng().r#gen();
-        let message = error.to_string();
-        metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "failed").increment(1);
-        let retry_at = match self.settings.policy.after_failure(attempts, jitter) {
-            AfterFailure::RetryIn(delay) => {
-                pass.retried += 1;
-                tracing::warn!(
-                    webhook = delivery.webhook.as_str(),
-                    event = delivery.event.id.as_str(),
-                    attempts,
-                    retry_in = ?delay,
-                    error = message.as_str(),
-                    "webhook delivery failed; will retry"
-                );
-                Some(later(self.clock.now(), delay))
-            }
-            AfterFailure::Park => {
-                pass.parked += 1;
-                metrics::counter!("vodsnap_webhook_deliveries_total", "result" => "parked")
-                    .increment(1);
-                tracing::error!(
-                    webhook = delivery.webhook.as_str(),
-                    event = delivery.event.id.as_str(),
-                    attempts,
-                    error = message.as_str(),
-                    "webhook delivery failed too often; parked"
-                );
-                None
-            }
-        };
-        self.store
-            .failed(delivery, &self.name, &message, retry_at, self.clock.now())
-            .await?;
-        Ok(())
     }
 
     /// Works until `stop` turns true.
@@ -425,18 +342,76 @@ impl Deliverer {
     }
 }
 
+/// The label of a delivery the receiver accepted.
+const DELIVERED: &str = "delivered";
+
+/// The webhook delivery kind's run: one delivery at a time, POSTed signed
+/// through the [`WebhookSender`].
+#[async_trait]
+impl JobRunner<ClaimedDelivery> for Deliverer {
+    fn chunk(&self) -> usize {
+        1
+    }
+
+    async fn run(
+        &self,
+        deliveries: Vec<ClaimedDelivery>,
+    ) -> Result<Vec<(ClaimedDelivery, Outcome)>, QueueError> {
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let sent = self
+                .sender
+                .send(
+                    &delivery.url,
+                    &delivery.event,
+                    &delivery.secret,
+                    self.clock.now(),
+                )
+                .await;
+            let outcome = match sent {
+                Ok(()) => {
+                    tracing::info!(
+                        project = delivery.project.as_str(),
+                        webhook = delivery.webhook.as_str(),
+                        event = delivery.event.id.as_str(),
+                        "webhook delivered"
+                    );
+                    Outcome::Done(DELIVERED)
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        webhook = delivery.webhook.as_str(),
+                        event = delivery.event.id.as_str(),
+                        attempts = delivery.attempts.saturating_add(1),
+                        error = %error,
+                        "webhook delivery failed"
+                    );
+                    Outcome::Failed(error.to_string())
+                }
+            };
+            outcomes.push((delivery, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    fn completion(&self, _now: Timestamp) -> Box<()> {
+        Box::new(())
+    }
+}
+
 /// The delivery queue's figures, as gauges: `vodsnap_webhook_backlog`
 /// (`state` pending or parked) and the age of the oldest pending event.
 pub async fn record_backlog(
     store: &dyn WebhookStore,
     clock: &dyn Clock,
-) -> Result<DeliveryBacklog, WebhookStoreError> {
-    let backlog = store.backlog().await?;
-    metrics::gauge!("vodsnap_webhook_backlog", "state" => "pending").set(backlog.pending as f64);
+) -> Result<QueueBacklog, QueueError> {
+    let now = clock.now();
+    let backlog = store.backlog(now).await?;
+    metrics::gauge!("vodsnap_webhook_backlog", "state" => "pending").set(backlog.queued as f64);
     metrics::gauge!("vodsnap_webhook_backlog", "state" => "parked").set(backlog.parked as f64);
-    let age = backlog.oldest_pending.map_or(0.0, |at| {
-        (clock.now().as_micros().saturating_sub(at.as_micros())) as f64 / 1e6
-    });
-    metrics::gauge!("vodsnap_webhook_oldest_pending_seconds").set(age.max(0.0));
+    let age = backlog
+        .oldest_due
+        .map_or(Duration::ZERO, |at| now.since(at));
+    metrics::gauge!("vodsnap_webhook_oldest_pending_seconds").set(age.as_secs_f64());
     Ok(backlog)
 }

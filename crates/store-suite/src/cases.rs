@@ -13,7 +13,7 @@ use vodsnap_ports::{
 use crate::fixtures::{actor, asset, at, project, result, task};
 use crate::use_cases::{SuiteStore, UseCases as _};
 
-type Store = Arc<dyn SuiteStore>;
+type Store = Arc<SuiteStore>;
 
 async fn register(store: &Store, p: &str, a: &str, t: &str, when: i64) {
     let outcome = store
@@ -35,7 +35,11 @@ fn by_asset(a: &str) -> DeleteSelection {
 
 async fn listed(store: &Store, p: &str, filter: ListFilter) -> Vec<String> {
     let page = ListPage::new(None, Some(100)).expect("page");
-    let listing = store.list(&project(p), &filter, page).await.expect("list");
+    let listing = store
+        .results
+        .list(&project(p), &filter, page)
+        .await
+        .expect("list");
     listing
         .items
         .into_iter()
@@ -384,7 +388,11 @@ pub async fn deleted_tasks_leave_every_read(store: Store) {
     };
     assert!(listed(&store, "p", by_id).await.is_empty());
     assert_eq!(
-        store.get(&project("p"), &task("t1")).await.expect("get"),
+        store
+            .results
+            .get(&project("p"), &task("t1"))
+            .await
+            .expect("get"),
         None
     );
     assert!(
@@ -641,7 +649,7 @@ async fn everything(store: &Store, p: &str) -> (Listing, Vec<SnapshotPage>, Vec<
         task: None,
         limit: 1000,
     };
-    let audit = store.records(&query).await.expect("audit");
+    let audit = store.audit.records(&query).await.expect("audit");
     (listing, details, audit)
 }
 

@@ -384,7 +384,7 @@ pub async fn a_batch_over_projects_completes_and_fails_in_one_call_each(s: Store
         .iter()
         .cloned()
         .partition(|i| !i.object_key.as_str().ends_with("2.jpg"));
-    let failures: Vec<FailedAttempt> = failed
+    let failures: Vec<FailedAttempt<CleanupItem>> = failed
         .iter()
         .map(|i| FailedAttempt {
             item: i.clone(),

@@ -22,7 +22,7 @@ pub mod use_cases;
 pub mod webhook_cases;
 
 /// One test per case of [`cases`]. `$make` is a closure returning a future
-/// of `Arc<dyn SuiteStore>` (see [`use_cases`]), a fresh, empty store for
+/// of `Arc<SuiteStore>` (see [`use_cases`]), a fresh, empty store for
 /// each call.
 #[macro_export]
 macro_rules! task_result_store_tests {

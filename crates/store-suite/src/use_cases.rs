@@ -7,11 +7,24 @@ use vodsnap_domain::Timestamp;
 use vodsnap_ports::{AuditLog, Clock, TaskResultStore};
 use vodsnap_service::Snapshots;
 
-/// A store of task results that also keeps their audit trail, as both
-/// adapters do.
-pub trait SuiteStore: TaskResultStore + AuditLog {}
+/// A store of task results and the audit trail its changes write, both
+/// ports of one fresh, empty adapter.
+#[allow(missing_debug_implementations, reason = "ports are not Debug")]
+pub struct SuiteStore {
+    pub results: Arc<dyn TaskResultStore>,
+    pub audit: Arc<dyn AuditLog>,
+    /// Whatever must live as long as the ports (a test database).
+    pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+}
 
-impl<T: TaskResultStore + AuditLog> SuiteStore for T {}
+/// The cases read the task results directly, as a handler's store would.
+impl std::ops::Deref for SuiteStore {
+    type Target = dyn TaskResultStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.results
+    }
+}
 
 /// A clock that always answers the time a case chose.
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +41,12 @@ pub trait UseCases {
     fn service(&self, at: Timestamp) -> Snapshots;
 }
 
-impl UseCases for Arc<dyn SuiteStore> {
+impl UseCases for Arc<SuiteStore> {
     fn service(&self, at: Timestamp) -> Snapshots {
-        Snapshots::new(self.clone(), self.clone(), Arc::new(FixedClock(at)))
+        Snapshots::new(
+            self.results.clone(),
+            self.audit.clone(),
+            Arc::new(FixedClock(at)),
+        )
     }
 }

@@ -14,13 +14,18 @@ use vodsnap_domain::{
     Retention, RetryPolicy, Secret, Timestamp, WebhookUrl,
 };
 use vodsnap_ports::{
-    AuditAction, AuditLog, AuditQuery, CheckUrlError, ClaimedDelivery, CleanupQueue, ImageStore,
-    ImageStoreError, SendError, TaskResultStore, WebhookSender, WebhookStore, WebhookStoreError,
+    AuditAction, AuditLog, AuditQuery, CheckUrlError, ClaimedDelivery, CleanupQueue, FailedAttempt,
+    ImageStore, ImageStoreError, SendError, TaskResultStore, WebhookSender, WebhookStore,
+    WebhookStoreError,
 };
 use vodsnap_service::{Deliverer, DeliverySettings, Webhooks, Worker, WorkerSettings};
 
 use crate::fixtures::{actor, asset, at, project, result, task};
 use crate::use_cases::FixedClock;
+
+/// A time after every other of these cases: a backlog read then counts
+/// every pending delivery.
+const LATER: i64 = 1_000_000_000_000;
 
 /// The ports of one adapter, sharing its data.
 #[allow(
@@ -248,11 +253,12 @@ pub async fn a_lease_excludes_other_workers_until_it_expires(s: WebhookStores) {
     assert_eq!(after_lease.len(), 1);
     assert_eq!(after_lease[0].event.id, first[0].event.id);
     // The first worker's lease is gone: it cannot record an outcome.
-    assert!(
-        !s.webhooks
-            .delivered(&first[0], "w1", at(2_000))
+    assert_eq!(
+        s.webhooks
+            .complete(&first, "w1", at(2_000), &())
             .await
-            .expect("delivered")
+            .expect("delivered"),
+        0
     );
 }
 
@@ -355,7 +361,10 @@ pub async fn failures_retry_later_then_park_and_redeliver_resets(s: WebhookStore
         "{}",
         failed[0].last_error
     );
-    assert_eq!(s.webhooks.backlog().await.expect("backlog").parked, 1);
+    assert_eq!(
+        s.webhooks.backlog(at(LATER)).await.expect("backlog").parked,
+        1
+    );
 
     *sender.fail.lock().expect("lock") = 0;
     s.admin(at(20_000_000))
@@ -419,7 +428,10 @@ pub async fn webhooks_are_per_project_and_removal_drops_undelivered(s: WebhookSt
             .is_empty()
     );
     assert!(s.claim("w", 1_000).await.is_empty());
-    assert_eq!(s.webhooks.backlog().await.expect("backlog").pending, 0);
+    assert_eq!(
+        s.webhooks.backlog(at(LATER)).await.expect("backlog").queued,
+        0
+    );
     assert!(matches!(
         s.admin(at(0))
             .remove(&project("p"), &webhook, &actor())
@@ -732,17 +744,21 @@ pub async fn concurrent_workers_purge_each_task_exactly_once(s: WebhookStores) {
 /// failed with `retry_at` (`None`: parked).
 async fn settle(s: &WebhookStores, now: i64, outcome: Option<Option<i64>>) -> usize {
     let claimed = s.claim("settler", now).await;
-    for d in &claimed {
-        let recorded = match outcome {
-            None => s.webhooks.delivered(d, "settler", at(now)).await,
-            Some(retry_at) => {
-                s.webhooks
-                    .failed(d, "settler", "HTTP 503", retry_at.map(at), at(now))
-                    .await
-            }
-        };
-        assert!(recorded.expect("record"));
-    }
+    let recorded = match outcome {
+        None => s.webhooks.complete(&claimed, "settler", at(now), &()).await,
+        Some(retry_at) => {
+            let failures: Vec<FailedAttempt<ClaimedDelivery>> = claimed
+                .iter()
+                .map(|d| FailedAttempt {
+                    item: d.clone(),
+                    error: "HTTP 503".to_owned(),
+                    retry_at: retry_at.map(at),
+                })
+                .collect();
+            s.webhooks.fail(&failures, "settler", at(now)).await
+        }
+    };
+    assert_eq!(recorded.expect("record"), claimed.len() as u64);
     claimed.len()
 }
 
@@ -796,7 +812,10 @@ pub async fn finished_events_are_pruned_after_the_retention_and_pending_ones_nev
         .expect("deliveries");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].state, DeliveryState::Pending);
-    assert_eq!(s.webhooks.backlog().await.expect("backlog").pending, 1);
+    assert_eq!(
+        s.webhooks.backlog(at(LATER)).await.expect("backlog").queued,
+        1
+    );
 }
 
 pub async fn a_redelivered_event_is_not_pruned(s: WebhookStores) {

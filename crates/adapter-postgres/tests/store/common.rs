@@ -19,8 +19,8 @@ pub use sqlx::postgres::PgConnectOptions;
 pub use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 pub use vodsnap_adapter_postgres::bulk::{BulkTaskResults, stored_thumbnail_para};
 pub use vodsnap_adapter_postgres::{
-    ACQUIRE_TIMEOUT, CredentialCipher, PgCredentialStore, PgDatabase, PgTaskResultStore, connect,
-    connect_with, migrate,
+    ACQUIRE_TIMEOUT, CredentialCipher, PgAuditLog, PgCleanupQueue, PgCredentialStore, PgDatabase,
+    PgTaskResultStore, connect, connect_with, migrate,
 };
 pub use vodsnap_domain::{
     CredentialState, DeleteReport, DeleteSelection, DeleteStatus, DetailsPage, ListFilter,
@@ -90,7 +90,7 @@ impl UseCases for PgTaskResultStore {
     fn service(&self, at: Timestamp) -> Snapshots {
         Snapshots::new(
             Arc::new(self.clone()),
-            Arc::new(self.clone()),
+            Arc::new(PgAuditLog::new(self.database().clone())),
             Arc::new(FixedClock(at)),
         )
     }

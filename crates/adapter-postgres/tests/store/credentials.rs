@@ -166,7 +166,7 @@ async fn the_find_cache_forgets_local_changes_at_once_and_remote_ones_after_its_
 async fn a_key_rotation_reseals_webhook_secrets() {
     use vodsnap_adapter_postgres::PgWebhookStore;
     use vodsnap_domain::{EventTypes, WebhookId, WebhookUrl};
-    use vodsnap_ports::{Webhook, WebhookStore};
+    use vodsnap_ports::{Webhook, WebhookStore, WorkQueue};
 
     let db = TestDb::migrated().await;
     let old = PgWebhookStore::new(db.pool.clone(), cipher_of(&[("k1", 1)]));

@@ -12,96 +12,6 @@ struct Scoped<S> {
 }
 
 #[async_trait]
-impl TaskResultStore for Scoped<PgTaskResultStore> {
-    async fn insert(
-        &self,
-        new: &NewTaskResult,
-        now: Timestamp,
-        audit: &AuditRecord,
-        events: &[vodsnap_domain::Event],
-    ) -> Result<Inserted, RegisterError> {
-        self.store.insert(new, now, audit, events).await
-    }
-    async fn list(
-        &self,
-        project: &ProjectId,
-        filter: &ListFilter,
-        page: ListPage,
-    ) -> Result<Listing, ListError> {
-        self.store.list(project, filter, page).await
-    }
-    async fn details(
-        &self,
-        project: &ProjectId,
-        task: &TaskId,
-        page: DetailsPage,
-    ) -> Result<SnapshotPage, DetailsError> {
-        self.store.details(project, task, page).await
-    }
-    async fn get(
-        &self,
-        project: &ProjectId,
-        task: &TaskId,
-    ) -> Result<Option<TaskResult>, DetailsError> {
-        self.store.get(project, task).await
-    }
-    async fn delete<'a>(
-        &self,
-        project: &ProjectId,
-        selection: &DeleteSelection,
-        planner: DeletePlanner<'a>,
-    ) -> Result<CommittedDelete, DeleteError> {
-        self.store.delete(project, selection, planner).await
-    }
-    async fn preview_delete<'a>(
-        &self,
-        project: &ProjectId,
-        selection: &DeleteSelection,
-        planner: PreviewPlanner<'a>,
-    ) -> Result<PreviewedDelete, DeleteError> {
-        self.store.preview_delete(project, selection, planner).await
-    }
-    async fn restore<'a>(
-        &self,
-        project: &ProjectId,
-        selection: &vodsnap_domain::BinSelection,
-        planner: vodsnap_ports::BinPlanner<'a>,
-    ) -> Result<vodsnap_ports::PlannedBinChange, vodsnap_ports::BinError> {
-        self.store.restore(project, selection, planner).await
-    }
-    async fn purge<'a>(
-        &self,
-        project: &ProjectId,
-        selection: &vodsnap_domain::BinSelection,
-        planner: vodsnap_ports::BinPlanner<'a>,
-    ) -> Result<vodsnap_ports::PlannedBinChange, vodsnap_ports::BinError> {
-        self.store.purge(project, selection, planner).await
-    }
-    async fn deleted(
-        &self,
-        project: &ProjectId,
-        asset: Option<vodsnap_domain::AssetId>,
-        page: ListPage,
-        now: Timestamp,
-    ) -> Result<vodsnap_ports::DeletedListing, ListError> {
-        self.store.deleted(project, asset, page, now).await
-    }
-    async fn ping(&self) -> Result<(), PingError> {
-        self.store.ping().await
-    }
-}
-
-#[async_trait]
-impl AuditLog for Scoped<PgTaskResultStore> {
-    async fn records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, AuditError> {
-        self.store.records(query).await
-    }
-    async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        self.store.append(record).await
-    }
-}
-
-#[async_trait]
 impl CredentialStore for Scoped<PgCredentialStore> {
     async fn find(&self, access_key: &str) -> Result<Option<Credential>, CredentialError> {
         self.store.find(access_key).await
@@ -127,11 +37,12 @@ impl CredentialStore for Scoped<PgCredentialStore> {
     }
 }
 
-async fn fresh_task_store() -> Arc<dyn SuiteStore> {
+async fn fresh_task_store() -> Arc<SuiteStore> {
     let db = TestDb::migrated().await;
-    Arc::new(Scoped {
-        store: PgTaskResultStore::new(db.pool.clone()),
-        _db: db,
+    Arc::new(SuiteStore {
+        results: Arc::new(PgTaskResultStore::new(db.pool.clone())),
+        audit: Arc::new(PgAuditLog::new(db.pool.clone())),
+        keep_alive: Arc::new(db),
     })
 }
 
@@ -151,11 +62,10 @@ mod task_results {
 
 async fn fresh_cleanup_stores() -> vodsnap_store_suite::cleanup_cases::Stores {
     let db = TestDb::migrated().await;
-    let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
     vodsnap_store_suite::cleanup_cases::Stores {
-        results: store.clone(),
-        cleanup: store.clone(),
-        audit: store,
+        results: Arc::new(PgTaskResultStore::new(db.pool.clone())),
+        cleanup: Arc::new(PgCleanupQueue::new(db.pool.clone())),
+        audit: Arc::new(PgAuditLog::new(db.pool.clone())),
         keep_alive: Arc::new(db),
     }
 }
@@ -174,11 +84,10 @@ mod recycle_bin_suite {
 
 async fn fresh_webhook_stores() -> vodsnap_store_suite::webhook_cases::WebhookStores {
     let db = TestDb::migrated().await;
-    let store = Arc::new(PgTaskResultStore::new(db.pool.clone()));
     vodsnap_store_suite::webhook_cases::WebhookStores {
-        results: store.clone(),
-        cleanup: store.clone(),
-        audit: store,
+        results: Arc::new(PgTaskResultStore::new(db.pool.clone())),
+        cleanup: Arc::new(PgCleanupQueue::new(db.pool.clone())),
+        audit: Arc::new(PgAuditLog::new(db.pool.clone())),
         webhooks: Arc::new(vodsnap_adapter_postgres::PgWebhookStore::new(
             db.pool.clone(),
             cipher_of(&[("k1", 1)]),

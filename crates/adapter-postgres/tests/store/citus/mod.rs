@@ -8,7 +8,7 @@
 use crate::common::*;
 use vodsnap_adapter_postgres::citus::{self, CITUS_TABLES, Placement};
 use vodsnap_adapter_postgres::hot_statements;
-use vodsnap_ports::{CleanupQueue, FailedAttempt};
+use vodsnap_ports::{FailedAttempt, WorkQueue};
 
 // ---------------------------------------------------------------------------
 // Reading the statements
@@ -311,6 +311,7 @@ async fn a_claim_skips_the_items_another_claimer_holds_without_waiting() {
     let store = PgTaskResultStore::new(db.pool.clone());
     enqueue(&store, "p", "t1", 4).await;
     enqueue(&store, "q", "t1", 2).await;
+    let queue = PgCleanupQueue::new(db.pool.clone());
     let mut other = db.connection().await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     let held: Vec<i64> = sqlx::query_scalar(
@@ -323,14 +324,14 @@ async fn a_claim_skips_the_items_another_claimer_holds_without_waiting() {
 
     // Act: this claim would wait forever on the held rows without SKIP
     // LOCKED.
-    let claimed = store.claim("w1", 10, LEASE, at(1_000)).await.unwrap();
+    let claimed = queue.claim("w1", 10, LEASE, at(1_000)).await.unwrap();
 
     // Assert
     let ids: Vec<i64> = claimed.iter().map(|i| i.id).collect();
     assert_eq!(claimed.len(), 4, "p's other two and q's two: {claimed:?}");
     assert!(ids.iter().all(|id| !held.contains(id)));
     sqlx::query("COMMIT").execute(&mut other).await.unwrap();
-    let after = store.claim("w2", 10, LEASE, at(1_000)).await.unwrap();
+    let after = queue.claim("w2", 10, LEASE, at(1_000)).await.unwrap();
     let mut after_ids: Vec<i64> = after.iter().map(|i| i.id).collect();
     after_ids.sort_unstable();
     let mut held = held;
@@ -342,16 +343,17 @@ async fn a_claim_skips_the_items_another_claimer_holds_without_waiting() {
 async fn claimers_in_two_processes_over_many_projects_never_share_an_item() {
     // Arrange: two pools stand for two processes; 7 projects, 9 items each.
     let db = TestDb::migrated().await;
-    let first = PgTaskResultStore::new(db.pool.clone());
+    let store = PgTaskResultStore::new(db.pool.clone());
     for p in 0..7 {
-        enqueue(&first, &format!("p{p}"), "t1", 9).await;
+        enqueue(&store, &format!("p{p}"), "t1", 9).await;
     }
-    let second = PgTaskResultStore::new(db.another_pool(4).await);
+    let first = PgCleanupQueue::new(db.pool.clone());
+    let second = PgCleanupQueue::new(db.another_pool(4).await);
 
     // Act
     let workers: Vec<_> = (0..6)
         .map(|w| {
-            let store = if w % 2 == 0 {
+            let queue = if w % 2 == 0 {
                 first.clone()
             } else {
                 second.clone()
@@ -360,7 +362,7 @@ async fn claimers_in_two_processes_over_many_projects_never_share_an_item() {
                 let name = format!("w{w}");
                 let mut mine = Vec::new();
                 loop {
-                    let items = store.claim(&name, 5, LEASE, at(1_000)).await.unwrap();
+                    let items = queue.claim(&name, 5, LEASE, at(1_000)).await.unwrap();
                     if items.is_empty() {
                         return mine;
                     }
@@ -401,7 +403,10 @@ async fn a_claim_serves_projects_oldest_due_item_first() {
     }
 
     // Act
-    let claimed = store.claim("w1", 2, LEASE, at(1_000)).await.unwrap();
+    let claimed = PgCleanupQueue::new(db.pool.clone())
+        .claim("w1", 2, LEASE, at(1_000))
+        .await
+        .unwrap();
 
     // Assert: one each for the two first in turn: z (oldest), then a.
     let mut projects: Vec<&str> = claimed.iter().map(|i| i.project.as_str()).collect();
@@ -421,7 +426,8 @@ async fn a_failed_attempt_records_the_callers_times_not_the_servers() {
     let db = TestDb::migrated().await;
     let store = PgTaskResultStore::new(db.pool.clone());
     enqueue(&store, "p", "t1", 2).await;
-    let items = store.claim("w1", 2, LEASE, at(1_000)).await.unwrap();
+    let queue = PgCleanupQueue::new(db.pool.clone());
+    let items = queue.claim("w1", 2, LEASE, at(1_000)).await.unwrap();
     let (retried, parked) = (&items[0], &items[1]);
 
     // Act: both in one batch, one statement.
@@ -437,7 +443,7 @@ async fn a_failed_attempt_records_the_callers_times_not_the_servers() {
             retry_at: None,
         },
     ];
-    assert_eq!(store.fail(&failures, "w1", at(3_000)).await.unwrap(), 2);
+    assert_eq!(queue.fail(&failures, "w1", at(3_000)).await.unwrap(), 2);
 
     // Assert: the times are the bound ones (1970 here), not the server's.
     let rows: Vec<FailedRow> = sqlx::query_as(

@@ -1,0 +1,141 @@
+//! The outbox: events written inside the changes' own statements, one
+//! delivery per event and per webhook of the project that asks for its
+//! type; and events read back for their deliveries.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vodsnap_domain::{AssetId, Event, EventId, EventTask, EventType, ProjectId, TaskId};
+
+use crate::db_error::DbError;
+use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
+
+/// The outbox part of a change's statement: its events (four arrays bound
+/// by [`bind_events`]: ids, types, times, data as JSON text), written with
+/// one delivery per event and per webhook of the project whose `events`
+/// name the event's type. An event no webhook asked for is not kept.
+/// `$gate` is a `WHERE` clause that keeps the events only when the change
+/// happened (a registration: only if the task result was inserted).
+macro_rules! outbox_ctes {
+    ($project:literal, $gate:literal, $ids:literal, $types:literal, $ats:literal, $data:literal) => {
+        concat!(
+            "outbox_events AS ( \
+                 SELECT e.id, e.type, e.occurred_at, e.data \
+                 FROM UNNEST(",
+            $ids,
+            "::text[], ",
+            $types,
+            "::text[], ",
+            $ats,
+            "::timestamptz[], ",
+            $data,
+            "::text[]) AS e(id, type, occurred_at, data) ",
+            $gate,
+            "), \
+             subscribed AS ( \
+                 SELECT w.id AS webhook_id, e.id AS event_id, e.occurred_at \
+                 FROM webhooks w JOIN outbox_events e ON e.type = ANY(w.events) \
+                 WHERE w.project_id = ",
+            $project,
+            "), \
+             outboxed AS ( \
+                 INSERT INTO webhook_events (project_id, id, type, occurred_at, data) \
+                 SELECT ",
+            $project,
+            ", e.id, e.type, e.occurred_at, e.data::jsonb \
+                 FROM outbox_events e \
+                 WHERE e.id IN (SELECT s.event_id FROM subscribed s)), \
+             delivering AS ( \
+                 INSERT INTO webhook_deliveries \
+                     (project_id, webhook_id, event_id, due_at, updated_at) \
+                 SELECT ",
+            $project,
+            ", s.webhook_id, s.event_id, s.occurred_at, s.occurred_at \
+                 FROM subscribed s)"
+        )
+    };
+}
+pub(crate) use outbox_ctes;
+
+/// An event's data as stored and delivered.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredData {
+    asset_id: Option<String>,
+    tasks: Vec<StoredTask>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTask {
+    task_id: String,
+    asset_id: String,
+}
+
+fn data_json(event: &Event) -> Result<String, DbError> {
+    serde_json::to_string(&StoredData {
+        asset_id: event.asset.as_ref().map(|a| a.as_str().to_owned()),
+        tasks: event
+            .tasks
+            .iter()
+            .map(|t| StoredTask {
+                task_id: t.task.as_str().to_owned(),
+                asset_id: t.asset.as_str().to_owned(),
+            })
+            .collect(),
+    })
+    .context("failed to serialise an event's data")
+    .map_err(DbError::unknown)
+}
+
+/// Binds `events` to the next four placeholders, as [`outbox_ctes`] reads
+/// them.
+pub(crate) fn bind_events<'q>(
+    query: PgQuery<'q>,
+    events: &[Event],
+) -> Result<PgQuery<'q>, DbError> {
+    let ids: Vec<String> = events.iter().map(|e| e.id.as_str().to_owned()).collect();
+    let types: Vec<String> = events.iter().map(|e| e.kind.as_str().to_owned()).collect();
+    let ats = events
+        .iter()
+        .map(|e| to_db_time(e.occurred_at))
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = events
+        .iter()
+        .map(data_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(query.bind(ids).bind(types).bind(ats).bind(data))
+}
+
+/// Rebuilds a stored event, checking it with the domain's rules again.
+pub(crate) fn event_from_row(
+    project: &ProjectId,
+    id: &str,
+    kind: &str,
+    occurred_at: DateTime<Utc>,
+    data: &str,
+) -> Result<Event, DbError> {
+    let stored: StoredData = serde_json::from_str(data)
+        .context("failed to parse a stored event's data")
+        .map_err(DbError::unknown)?;
+    let tasks = stored
+        .tasks
+        .iter()
+        .map(|t| {
+            Ok(EventTask {
+                task: parse_stored(TaskId::parse, &t.task_id)?,
+                asset: parse_stored(AssetId::parse, &t.asset_id)?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(Event {
+        id: parse_stored(EventId::parse, id)?,
+        kind: parse_stored(EventType::parse, kind)?,
+        project: project.clone(),
+        occurred_at: from_db_time(occurred_at),
+        asset: stored
+            .asset_id
+            .as_deref()
+            .map(|a| parse_stored(AssetId::parse, a))
+            .transpose()?,
+        tasks,
+    })
+}
