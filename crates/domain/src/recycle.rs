@@ -14,11 +14,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::event::EventTask;
 use crate::id::{AssetId, IdError, TaskId};
 use crate::outcome::ItemError;
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
-use crate::webhook::EventTask;
 
 /// How long a deleted task result stays restorable. Zero (the default)
 /// is no recycle bin: a delete's objects are due for removal at once.
