@@ -1,6 +1,7 @@
 //! What the audit trail says happened to one task in an audited call.
 
 use crate::outcome::{DeleteStatus, ItemError, ItemOutcome};
+use crate::recycle::{BinOutcome, BinStatus};
 
 /// A task's outcome in an audited call, spelled as stored and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,8 +40,8 @@ impl AuditStatus {
             Self::Deleted => DeleteStatus::Deleted.as_str(),
             Self::Failed => DeleteStatus::Failed.as_str(),
             Self::Unknow => DeleteStatus::Unknow.as_str(),
-            Self::Restored => "RESTORED",
-            Self::Purged => "PURGED",
+            Self::Restored => BinStatus::Restored.as_str(),
+            Self::Purged => BinStatus::Purged.as_str(),
         }
     }
 
@@ -62,6 +63,22 @@ impl From<DeleteStatus> for AuditStatus {
 
 impl From<&ItemOutcome> for AuditStatus {
     fn from(item: &ItemOutcome) -> Self {
+        item.status().into()
+    }
+}
+
+impl From<BinStatus> for AuditStatus {
+    fn from(status: BinStatus) -> Self {
+        match status {
+            BinStatus::Restored => Self::Restored,
+            BinStatus::Purged => Self::Purged,
+            BinStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<&BinOutcome> for AuditStatus {
+    fn from(item: &BinOutcome) -> Self {
         item.status().into()
     }
 }
@@ -116,5 +133,12 @@ mod tests {
     fn delete_statuses_keep_their_wire_spelling() {
         assert_eq!(AuditStatus::from(DeleteStatus::Unknow).as_str(), "UNKNOW");
         assert_eq!(AuditStatus::from(DeleteStatus::Deleted).as_str(), "DELETED");
+    }
+
+    #[test]
+    fn bin_statuses_are_audited_as_answered() {
+        for status in [BinStatus::Restored, BinStatus::Purged, BinStatus::Failed] {
+            assert_eq!(AuditStatus::from(status).as_str(), status.as_str());
+        }
     }
 }

@@ -41,8 +41,8 @@ pub use outbox_pruning::{DEFAULT_EVENT_RETENTION, PRUNE_BATCH, is_prunable, prun
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
 pub use recycle::{
-    BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinnedTask, DeletedTask,
-    Retention, RetentionError,
+    BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
+    BinnedTask, DeletedTask, Retention, RetentionError,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};

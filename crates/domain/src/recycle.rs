@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::event::EventTask;
 use crate::id::{AssetId, IdError, TaskId};
-use crate::outcome::ItemError;
+use crate::outcome::{DeleteStatus, ItemError};
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
 
@@ -143,28 +143,77 @@ pub struct BinnedTask {
     pub state: BinState,
 }
 
+/// Which recycle-bin call: a restore, or an early purge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinAction {
+    Restore,
+    Purge,
+}
+
+impl BinAction {
+    /// What an item of this call that did not fail answers.
+    pub const fn done(self) -> BinStatus {
+        match self {
+            Self::Restore => BinStatus::Restored,
+            Self::Purge => BinStatus::Purged,
+        }
+    }
+}
+
+/// The status of one item of a restore or a purge, spelled exactly as on
+/// the wire and in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinStatus {
+    /// A restore's item: live again, or live already.
+    Restored,
+    /// A purge's item: its window closed now, or had closed.
+    Purged,
+    /// Neither, for the reason in the item's error. Every failure of a
+    /// restore or a purge is a `FAILED` (none is `UNKNOW`: a store failure
+    /// fails the whole call, which is safe to retry).
+    Failed,
+}
+
+impl BinStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Restored => "RESTORED",
+            Self::Purged => "PURGED",
+            Self::Failed => DeleteStatus::Failed.as_str(),
+        }
+    }
+}
+
 /// What a restore or a purge answers for one task: done (`RESTORED` or
-/// `PURGED`), or failed with a reason.
+/// `PURGED`, by the call), or failed with a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinOutcome {
     task_id: TaskId,
     asset_id: Option<AssetId>,
+    action: BinAction,
     error: Option<ItemError>,
 }
 
 impl BinOutcome {
-    fn done(task_id: TaskId, asset_id: AssetId) -> Self {
+    fn done(action: BinAction, task_id: TaskId, asset_id: AssetId) -> Self {
         Self {
             task_id,
             asset_id: Some(asset_id),
+            action,
             error: None,
         }
     }
 
-    fn failed(task_id: TaskId, asset_id: Option<AssetId>, error: ItemError) -> Self {
+    fn failed(
+        action: BinAction,
+        task_id: TaskId,
+        asset_id: Option<AssetId>,
+        error: ItemError,
+    ) -> Self {
         Self {
             task_id,
             asset_id,
+            action,
             error: Some(error),
         }
     }
@@ -180,6 +229,16 @@ impl BinOutcome {
 
     pub fn error(&self) -> Option<ItemError> {
         self.error
+    }
+
+    /// The item's status: [`BinStatus::Failed`] with an error, else what
+    /// the call does ([`BinAction::done`]). The answer and the audit trail
+    /// both read it.
+    pub fn status(&self) -> BinStatus {
+        match self.error {
+            Some(_) => BinStatus::Failed,
+            None => self.action.done(),
+        }
     }
 }
 
@@ -197,11 +256,13 @@ pub struct DeletedTask {
 /// order, and the tasks whose stored state it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinPlan {
+    action: BinAction,
     items: Vec<BinOutcome>,
     changed: Vec<TaskId>,
 }
 
 fn decide(
+    action: BinAction,
     selection: &BinSelection,
     found: Vec<BinnedTask>,
     mut each: impl FnMut(&TaskId, BinnedTask) -> (BinOutcome, bool),
@@ -209,13 +270,14 @@ fn decide(
     let mut by_id: HashMap<TaskId, BinnedTask> =
         found.into_iter().map(|f| (f.task.clone(), f)).collect();
     let mut plan = BinPlan {
+        action,
         items: Vec::with_capacity(selection.tasks().len()),
         changed: Vec::new(),
     };
     for task in selection.tasks() {
         let (item, changed) = match by_id.remove(task) {
             None => (
-                BinOutcome::failed(task.clone(), None, ItemError::UnknownTask),
+                BinOutcome::failed(action, task.clone(), None, ItemError::UnknownTask),
                 false,
             ),
             Some(f) => each(task, f),
@@ -239,13 +301,14 @@ impl BinPlan {
     ///   fails with [`ItemError::WindowClosed`]; an unknown id with
     ///   [`ItemError::UnknownTask`].
     pub fn restore(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
-        decide(selection, found, |task, f| match f.state {
-            BinState::Live => (BinOutcome::done(task.clone(), f.asset), false),
+        let action = BinAction::Restore;
+        decide(action, selection, found, |task, f| match f.state {
+            BinState::Live => (BinOutcome::done(action, task.clone(), f.asset), false),
             BinState::Deleted { purge_at, intact } if intact && in_window(purge_at, now) => {
-                (BinOutcome::done(task.clone(), f.asset), true)
+                (BinOutcome::done(action, task.clone(), f.asset), true)
             }
             BinState::Deleted { .. } => (
-                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::WindowClosed),
+                BinOutcome::failed(action, task.clone(), Some(f.asset), ItemError::WindowClosed),
                 false,
             ),
         })
@@ -260,16 +323,22 @@ impl BinPlan {
     /// - A live task fails with [`ItemError::NotDeleted`] (delete it
     ///   first); an unknown id with [`ItemError::UnknownTask`].
     pub fn purge(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
-        decide(selection, found, |task, f| match f.state {
+        let action = BinAction::Purge;
+        decide(action, selection, found, |task, f| match f.state {
             BinState::Live => (
-                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::NotDeleted),
+                BinOutcome::failed(action, task.clone(), Some(f.asset), ItemError::NotDeleted),
                 false,
             ),
             BinState::Deleted { purge_at, .. } => (
-                BinOutcome::done(task.clone(), f.asset),
+                BinOutcome::done(action, task.clone(), f.asset),
                 in_window(purge_at, now),
             ),
         })
+    }
+
+    /// Whether this is a restore's plan or a purge's.
+    pub fn action(&self) -> BinAction {
+        self.action
     }
 
     /// The answer's items, in order.
@@ -384,6 +453,36 @@ mod tests {
             BinSelection::from_query(&[("task_id", "bad id")]),
             Err(BinSelectionError::InvalidId(_))
         ));
+    }
+
+    #[test]
+    fn statuses_keep_their_wire_spelling() {
+        assert_eq!(BinStatus::Restored.as_str(), "RESTORED");
+        assert_eq!(BinStatus::Purged.as_str(), "PURGED");
+        assert_eq!(BinStatus::Failed.as_str(), "FAILED");
+    }
+
+    #[test]
+    fn an_item_answers_what_its_call_did_or_failed() {
+        let restore = BinPlan::restore(
+            &sel(&["t", "live", "nope"]),
+            vec![deleted("t", 100, false), live("live")],
+            at(1),
+        );
+        let statuses: Vec<BinStatus> = restore.items().iter().map(BinOutcome::status).collect();
+        assert_eq!(
+            statuses,
+            [BinStatus::Failed, BinStatus::Restored, BinStatus::Failed]
+        );
+        assert_eq!(restore.action(), BinAction::Restore);
+        let purge = BinPlan::purge(
+            &sel(&["t", "live"]),
+            vec![deleted("t", 100, false), live("live")],
+            at(1),
+        );
+        let statuses: Vec<BinStatus> = purge.items().iter().map(BinOutcome::status).collect();
+        assert_eq!(statuses, [BinStatus::Purged, BinStatus::Failed]);
+        assert_eq!(purge.action(), BinAction::Purge);
     }
 
     #[test]

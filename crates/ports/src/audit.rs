@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use vodsnap_domain::{
-    AssetId, AuditStatus, BinOutcome, BinSelection, DeleteSelection, EventTypes, ItemError,
-    ItemOutcome, ProjectId, TaskId, Timestamp, WebhookId, WebhookUrl,
+    AssetId, AuditStatus, BinAction, BinOutcome, BinPlan, BinSelection, DeleteSelection,
+    EventTypes, ItemError, ItemOutcome, ProjectId, TaskId, Timestamp, WebhookId, WebhookUrl,
 };
 
 /// Who made a change, carried into the store so that the audit record is
@@ -70,6 +70,15 @@ impl AuditAction {
     }
 }
 
+impl From<BinAction> for AuditAction {
+    fn from(action: BinAction) -> Self {
+        match action {
+            BinAction::Restore => Self::Restore,
+            BinAction::Purge => Self::Purge,
+        }
+    }
+}
+
 /// What happened to one task in an audited call, with the reason of a
 /// failed delete item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +90,16 @@ pub struct AuditOutcome {
 
 impl From<&ItemOutcome> for AuditOutcome {
     fn from(item: &ItemOutcome) -> Self {
+        Self {
+            task: item.task_id().clone(),
+            status: item.into(),
+            reason: item.error(),
+        }
+    }
+}
+
+impl From<&BinOutcome> for AuditOutcome {
+    fn from(item: &BinOutcome) -> Self {
         Self {
             task: item.task_id().clone(),
             status: item.into(),
@@ -168,40 +187,23 @@ impl AuditRecord {
 }
 
 impl AuditRecord {
-    /// The record of an answered restore (`action` [`AuditAction::Restore`])
-    /// or purge ([`AuditAction::Purge`]).
+    /// The record of an answered restore or purge: the plan's action and
+    /// its items' statuses, as the answer gives them.
     pub fn bin_change(
         project: &ProjectId,
-        action: AuditAction,
         selection: &BinSelection,
-        items: &[BinOutcome],
+        plan: &BinPlan,
         at: Timestamp,
         actor: &Actor,
     ) -> Self {
-        let done = if action == AuditAction::Purge {
-            AuditStatus::Purged
-        } else {
-            AuditStatus::Restored
-        };
         Self {
             at,
             project: project.clone(),
             actor: actor.clone(),
-            action,
+            action: plan.action().into(),
             asset: None,
             requested: selection.tasks().to_vec(),
-            outcomes: items
-                .iter()
-                .map(|item| AuditOutcome {
-                    task: item.task_id().clone(),
-                    status: if item.error().is_some() {
-                        AuditStatus::Failed
-                    } else {
-                        done
-                    },
-                    reason: item.error(),
-                })
-                .collect(),
+            outcomes: plan.items().iter().map(AuditOutcome::from).collect(),
             webhook: None,
         }
     }
