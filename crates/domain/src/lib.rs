@@ -26,7 +26,7 @@ pub mod webhook;
 pub mod webhook_url;
 
 pub use address_policy::AddressPolicy;
-pub use audit::AuditStatus;
+pub use audit::{Actor, AuditAction, AuditOutcome, AuditRecord, AuditStatus, AuditedWebhook};
 pub use cleanup::{
     AfterFailure, ClaimShares, CleanupDecision, DUE_PROJECTS_TTL, DrainEstimate, DueProjects,
     MAX_BATCH, ParkReason, RATE_WINDOW, RetryPolicy, RetryPolicyError,
