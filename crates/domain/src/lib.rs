@@ -42,7 +42,7 @@ pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
 pub use recycle::{
     BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
-    BinnedTask, DeletedTask, Retention, RetentionError,
+    BinnedTask, DeletedTask, QueuedObject, QueuedObjects, Retention, RetentionError,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};

@@ -5,7 +5,7 @@
 //! ([`Retention::purge_at`]); the task's image objects wait in the cleanup
 //! queue, due at `purge_at`, so the cleanup cannot take them before. Until
 //! then the task can be restored, as long as none of its objects was ever
-//! handed to the cleanup ([`BinState::Deleted::intact`]): a restore never
+//! handed to the cleanup ([`QueuedObjects::intact`]): a restore never
 //! revives a task whose images may be gone. A purge closes the window now.
 //!
 //! A store reads (and locks); this module decides; the store writes what
@@ -130,9 +130,82 @@ pub enum BinState {
     Deleted {
         purge_at: Timestamp,
         /// Every one of its objects still waits in the cleanup queue, never
-        /// claimed, never attempted, never parked.
+        /// claimed, never attempted, never parked
+        /// ([`QueuedObjects::intact`]).
         intact: bool,
     },
+}
+
+/// One queued cleanup object of a tombstone, as a store holds it: the
+/// facts of whether the cleanup ever had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedObject {
+    /// A cleanup worker holds (or held, and never gave back) a lease on
+    /// it: a claim may be removing it.
+    pub leased: bool,
+    /// Failed removal attempts so far.
+    pub attempts: u32,
+    /// Parked for an operator after its last attempt.
+    pub parked: bool,
+    /// The object records what a restore needs to put its snapshot back
+    /// (in PostgreSQL, its offset: items queued before the recycle bin
+    /// have none).
+    pub restorable: bool,
+}
+
+impl QueuedObject {
+    /// Never handed to the cleanup: not leased (a lease is dropped only by
+    /// a failed attempt, which counts), never attempted, not parked.
+    pub fn untouched(self) -> bool {
+        !self.leased && self.attempts == 0 && !self.parked
+    }
+}
+
+/// A tombstone's queued cleanup objects, counted by what may have happened
+/// to them: the facts from which [`Self::intact`] decides whether a
+/// restore may take them back. A store that counts in its query fills the
+/// fields; one that walks its items uses [`Self::tally`]. An object may
+/// count under several of `leased`, `attempted`, `parked`, `unrestorable`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuedObjects {
+    /// The task's objects waiting in the queue.
+    pub queued: u64,
+    /// Of those, leased to a cleanup worker.
+    pub leased: u64,
+    /// Of those, attempted at least once.
+    pub attempted: u64,
+    /// Of those, parked.
+    pub parked: u64,
+    /// Of those, without what a restore needs to put the snapshot back.
+    pub unrestorable: u64,
+}
+
+impl QueuedObjects {
+    /// Counts `objects`, the queued objects of one tombstone.
+    pub fn tally(objects: impl IntoIterator<Item = QueuedObject>) -> Self {
+        objects.into_iter().fold(Self::default(), |mut n, o| {
+            n.queued += 1;
+            n.leased += u64::from(o.leased);
+            n.attempted += u64::from(o.attempts > 0);
+            n.parked += u64::from(o.parked);
+            n.unrestorable += u64::from(!o.restorable);
+            n
+        })
+    }
+
+    /// Whether the tombstone of a task with `snapshot_count` snapshots is
+    /// intact: exactly `snapshot_count` objects are queued (one per
+    /// snapshot: none taken by the cleanup yet), and every one is
+    /// [untouched](QueuedObject::untouched) and restorable. A restore may
+    /// then take them back and revive the task as it was; otherwise some
+    /// image may be gone, and the window is closed.
+    pub fn intact(self, snapshot_count: u64) -> bool {
+        self.queued == snapshot_count
+            && self.leased == 0
+            && self.attempted == 0
+            && self.parked == 0
+            && self.unrestorable == 0
+    }
 }
 
 /// A selected task that exists, as a store found it.
@@ -455,6 +528,58 @@ mod tests {
         ));
     }
 
+    const UNTOUCHED: QueuedObject = QueuedObject {
+        leased: false,
+        attempts: 0,
+        parked: false,
+        restorable: true,
+    };
+
+    #[test]
+    fn a_tombstone_is_intact_with_all_its_objects_queued_and_untouched() {
+        let all = QueuedObjects::tally([UNTOUCHED; 3]);
+        assert_eq!(all.queued, 3);
+        assert!(all.intact(3));
+    }
+
+    #[test]
+    fn a_tombstone_missing_an_object_or_with_one_too_many_is_not_intact() {
+        assert!(!QueuedObjects::tally([UNTOUCHED; 2]).intact(3));
+        assert!(!QueuedObjects::tally([UNTOUCHED; 4]).intact(3));
+        assert!(!QueuedObjects::default().intact(1));
+    }
+
+    #[test]
+    fn one_leased_attempted_parked_or_unrestorable_object_breaks_intact() {
+        let touched = [
+            QueuedObject {
+                leased: true,
+                ..UNTOUCHED
+            },
+            QueuedObject {
+                attempts: 1,
+                ..UNTOUCHED
+            },
+            QueuedObject {
+                parked: true,
+                ..UNTOUCHED
+            },
+        ];
+        for object in touched {
+            assert!(!object.untouched(), "{object:?}");
+            assert!(
+                !QueuedObjects::tally([UNTOUCHED, object]).intact(2),
+                "{object:?}"
+            );
+        }
+        let unrestorable = QueuedObject {
+            restorable: false,
+            ..UNTOUCHED
+        };
+        assert!(unrestorable.untouched());
+        assert!(!QueuedObjects::tally([UNTOUCHED, unrestorable]).intact(2));
+    }
+
     #[test]
     fn statuses_keep_their_wire_spelling() {
         assert_eq!(BinStatus::Restored.as_str(), "RESTORED");
@@ -571,7 +696,31 @@ mod tests {
         })
     }
 
+    fn arb_object() -> impl Strategy<Value = QueuedObject> {
+        (any::<bool>(), 0u32..3, any::<bool>(), any::<bool>()).prop_map(
+            |(leased, attempts, parked, restorable)| QueuedObject {
+                leased,
+                attempts,
+                parked,
+                restorable,
+            },
+        )
+    }
+
     proptest! {
+        /// Counting by kind decides as checking each object would: intact
+        /// exactly when there is one object per snapshot and each is
+        /// untouched and restorable.
+        #[test]
+        fn intact_is_one_untouched_restorable_object_per_snapshot(
+            objects in proptest::collection::vec(arb_object(), 0..6),
+            snapshot_count in 0u64..6,
+        ) {
+            let each = objects.len() as u64 == snapshot_count
+                && objects.iter().all(|o| o.untouched() && o.restorable);
+            prop_assert_eq!(QueuedObjects::tally(objects).intact(snapshot_count), each);
+        }
+
         /// One item per named task, in order; a restore changes only
         /// tombstones in their window with untouched objects, and every
         /// one of those answers RESTORED.
