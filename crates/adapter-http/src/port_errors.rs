@@ -1,13 +1,18 @@
-//! How the use cases' errors become API errors: one `From` impl per
-//! operation's error, so that handlers use `?`.
+//! How the ports' and the use cases' errors become API errors: one `From`
+//! impl per operation's error, so that handlers use `?`.
+//!
+//! This is the only place in the HTTP adapter that matches on a port's
+//! error: a handler that needs another answer for a case changes it here,
+//! for every route that can meet it.
 
 use axum::http::StatusCode;
 use vodsnap_ports::{
-    BinError, CleanupError, DeleteError, DetailsError, LinkError, LinkRefused, ListError,
-    PingError, RegisterError,
+    BinError, CheckUrlError, CleanupError, CredentialError, DeleteError, DetailsError, LinkError,
+    LinkRefused, ListError, PingError, RegisterError, TokenError, WebhookStoreError,
 };
-use vodsnap_service::OpenImageError;
+use vodsnap_service::{CreateWebhookError, OpenImageError};
 
+use crate::auth::{AuthFailure, unauthenticated};
 use crate::error::{ApiError, code};
 
 const DATABASE: &str = "the database";
@@ -117,6 +122,57 @@ impl From<OpenImageError> for ApiError {
             // The store behind the reference check, or the image storage.
             OpenImageError::Unavailable(e) => Self::dependency_down("a store", &e),
             OpenImageError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<CredentialError> for ApiError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::Unavailable(e) => Self::dependency_down("the credential store", &e),
+            CredentialError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Expired => {
+                unauthenticated(AuthFailure::TokenExpired, "the X-Auth-Token has expired")
+            }
+            TokenError::Malformed | TokenError::BadSignature => {
+                unauthenticated(AuthFailure::TokenInvalid, "the X-Auth-Token is not valid")
+            }
+        }
+    }
+}
+
+impl From<WebhookStoreError> for ApiError {
+    fn from(e: WebhookStoreError) -> Self {
+        match e {
+            WebhookStoreError::NotFound => {
+                Self::not_found("no such webhook or delivery in this project")
+            }
+            WebhookStoreError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
+            WebhookStoreError::Unknown(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<CreateWebhookError> for ApiError {
+    fn from(e: CreateWebhookError) -> Self {
+        match e {
+            // The address is not echoed: the answer says what kind of
+            // address is refused, not what an internal name resolves to.
+            CreateWebhookError::Url(CheckUrlError::Refused(_)) => Self::bad_parameter(
+                "url: its host resolves to a loopback, private or link-local address, \
+                 which webhooks may not reach",
+            ),
+            CreateWebhookError::Url(CheckUrlError::Unresolvable) => {
+                Self::bad_parameter("url: its host does not resolve")
+            }
+            CreateWebhookError::Store(e) => e.into(),
         }
     }
 }

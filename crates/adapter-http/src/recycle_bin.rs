@@ -50,10 +50,7 @@ pub(crate) async fn restore(
         .restore(&caller.project, &selection, &caller.actor(&request_id))
         .await?;
     let body = RestoreBody {
-        restore_result_array: items
-            .iter()
-            .map(|i| BinItemBody::of(i, "RESTORED"))
-            .collect(),
+        restore_result_array: items.iter().map(BinItemBody::from).collect(),
     };
     for item in &body.restore_result_array {
         metrics::counter!("vodsnap_restores_total", "status" => item.status).increment(1);
@@ -133,7 +130,7 @@ pub(crate) async fn purge(
         .purge(&caller.project, &selection, &caller.actor(&request_id))
         .await?;
     let body = PurgeBody {
-        purge_result_array: items.iter().map(|i| BinItemBody::of(i, "PURGED")).collect(),
+        purge_result_array: items.iter().map(BinItemBody::from).collect(),
     };
     for item in &body.purge_result_array {
         metrics::counter!("vodsnap_purges_total", "status" => item.status).increment(1);

@@ -6,7 +6,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use vodsnap_domain::{AssetId, DeleteRequest, DetailsPage, ListFilter, ListPage, TaskId};
-use vodsnap_ports::{DetailsError, Registered};
+use vodsnap_ports::Registered;
 
 use crate::RequestId;
 use crate::auth::Caller;
@@ -172,13 +172,7 @@ pub(crate) async fn details(
     let snapshots = state
         .snapshots
         .details(&caller.project, &task, page)
-        .await
-        .map_err(|e| match e {
-            DetailsError::NotFound => {
-                ApiError::not_found(format!("no task result with task_id '{task}'"))
-            }
-            other => other.into(),
-        })?;
+        .await?;
     let mut thumbnail_result = Vec::with_capacity(snapshots.items.len());
     for snapshot in &snapshots.items {
         thumbnail_result.push(DetailBody {

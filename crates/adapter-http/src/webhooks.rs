@@ -10,8 +10,7 @@ use axum::http::{StatusCode, Uri};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vodsnap_domain::{DeliveryState, EventTypes, WebhookId, WebhookUrl};
-use vodsnap_ports::{CheckUrlError, Delivery, Webhook, WebhookStoreError};
-use vodsnap_service::CreateWebhookError;
+use vodsnap_ports::{Delivery, Webhook};
 
 use crate::RequestId;
 use crate::auth::Caller;
@@ -135,35 +134,6 @@ impl From<&Delivery> for DeliveryBody {
 fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
     // An id that cannot exist names no webhook of the project.
     WebhookId::parse(raw).map_err(|_| ApiError::not_found("no such webhook in this project"))
-}
-
-impl From<WebhookStoreError> for ApiError {
-    fn from(e: WebhookStoreError) -> Self {
-        match e {
-            WebhookStoreError::NotFound => {
-                Self::not_found("no such webhook or delivery in this project")
-            }
-            WebhookStoreError::Unavailable(e) => Self::dependency_down("the database", &e),
-            WebhookStoreError::Unknown(e) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<CreateWebhookError> for ApiError {
-    fn from(e: CreateWebhookError) -> Self {
-        match e {
-            // The address is not echoed: the answer says what kind of
-            // address is refused, not what an internal name resolves to.
-            CreateWebhookError::Url(CheckUrlError::Refused(_)) => Self::bad_parameter(
-                "url: its host resolves to a loopback, private or link-local address, \
-                 which webhooks may not reach",
-            ),
-            CreateWebhookError::Url(CheckUrlError::Unresolvable) => {
-                Self::bad_parameter("url: its host does not resolve")
-            }
-            CreateWebhookError::Store(e) => e.into(),
-        }
-    }
 }
 
 /// `POST /v1/{project_id}/webhooks`: subscribes a URL.

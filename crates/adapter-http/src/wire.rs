@@ -340,14 +340,13 @@ pub(crate) struct BinItemBody {
     error_msg: Option<&'static str>,
 }
 
-impl BinItemBody {
-    /// The item, `done` (`RESTORED` or `PURGED`) when it did not fail.
-    pub(crate) fn of(item: &BinOutcome, done: &'static str) -> Self {
+impl From<&BinOutcome> for BinItemBody {
+    fn from(item: &BinOutcome) -> Self {
         let error = item.error().map(item_error);
         Self {
             asset_id: item.asset_id().map(ToString::to_string).unwrap_or_default(),
             task_id: item.task_id().as_str().to_owned(),
-            status: if error.is_some() { "FAILED" } else { done },
+            status: item.status().as_str(),
             error_code: error.map(|(c, _)| c),
             error_msg: error.map(|(_, m)| m),
         }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use vodsnap_domain::{ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp};
+use vodsnap_domain::{ObjectKey, ProjectId, QueuedObjects, RATE_WINDOW, TaskId, Timestamp};
 use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
 
 use crate::queue::{Entry, JobQueue};
@@ -56,17 +56,15 @@ impl CleanupState {
         self.queue.push(project, removal, now, due_at);
     }
 
-    /// Whether exactly `expected` items of the task are queued, all
-    /// untouched: a restore may then take them back.
+    /// Whether the task's queued items are intact ([`QueuedObjects::intact`]):
+    /// a restore may then take them back.
     pub(crate) fn task_intact(&self, project: &ProjectId, task: &TaskId, expected: usize) -> bool {
-        let mut n = 0;
-        for e in self.queue.entries().filter(|e| of_task(e, project, task)) {
-            if !e.untouched() {
-                return false;
-            }
-            n += 1;
-        }
-        n == expected
+        let objects = self
+            .queue
+            .entries()
+            .filter(|e| of_task(e, project, task))
+            .map(Entry::queued_object);
+        QueuedObjects::tally(objects).intact(expected as u64)
     }
 
     /// Takes a restored task's items out of the queue.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vodsnap_domain::{Lease, ProjectId, Timestamp, fair_claim};
+use vodsnap_domain::{Lease, ProjectId, QueuedObject, Timestamp, fair_claim};
 use vodsnap_ports::QueueBacklog;
 
 /// One job and its queue state; `payload` is what the kind keeps.
@@ -37,10 +37,21 @@ impl<P> Entry<P> {
         self.parked_at.is_none() && self.finished_at.is_none()
     }
 
-    /// Never handed to a worker: never leased (a lease is dropped only by a
-    /// failed attempt, which counts), never attempted, pending.
+    /// What the domain's rules read of a queued job.
+    pub fn queued_object(&self) -> QueuedObject {
+        QueuedObject {
+            leased: self.lease.is_some(),
+            attempts: self.attempts,
+            parked: self.parked_at.is_some(),
+            // The embedded store keeps a deleted task whole.
+            restorable: true,
+        }
+    }
+
+    /// Never handed to a worker ([`QueuedObject::untouched`]), and not
+    /// finished.
     pub fn untouched(&self) -> bool {
-        self.lease.is_none() && self.attempts == 0 && self.is_pending()
+        self.finished_at.is_none() && self.queued_object().untouched()
     }
 
     /// Held back on purpose at `now`: untouched and not due yet (the

@@ -15,8 +15,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
-    AssetId, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId, TaskId,
-    Timestamp,
+    AssetId, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId, QueuedObjects,
+    TaskId, Timestamp,
 };
 use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinChange};
 
@@ -36,13 +36,15 @@ pub(crate) const LOCK_BINNED: &str = "\
     ORDER BY task_id FOR UPDATE";
 
 /// The queued items of the named tombstones, locked (waiting for a claim
-/// in flight), counted per task: all of them, and those never handed to
-/// the cleanup (no lease, no attempt, not parked) that a restore can put
-/// back (an offset recorded).
+/// in flight), counted per task by what may have happened to them: the
+/// facts of [`QueuedObjects`], from which the domain decides whether the
+/// tombstone is intact.
 pub(crate) const LOCK_BIN_ITEMS: &str = "\
-    SELECT l.task_id, count(*) AS items, \
-           count(*) FILTER (WHERE l.lease_owner IS NULL AND l.attempts = 0 \
-                              AND l.parked_at IS NULL AND l.offset_s IS NOT NULL) AS untouched \
+    SELECT l.task_id, count(*) AS queued, \
+           count(*) FILTER (WHERE l.lease_owner IS NOT NULL) AS leased, \
+           count(*) FILTER (WHERE l.attempts <> 0) AS attempted, \
+           count(*) FILTER (WHERE l.parked_at IS NOT NULL) AS parked, \
+           count(*) FILTER (WHERE l.offset_s IS NULL) AS unrestorable \
     FROM (SELECT task_id, offset_s, lease_owner, attempts, parked_at FROM cleanup_items \
           WHERE project_id = $1 AND task_id = ANY($2) \
           ORDER BY id FOR UPDATE) l \
@@ -138,8 +140,26 @@ struct BinnedRow {
 #[derive(sqlx::FromRow)]
 struct ItemCount {
     task_id: String,
-    items: i64,
-    untouched: i64,
+    queued: i64,
+    leased: i64,
+    attempted: i64,
+    parked: i64,
+    unrestorable: i64,
+}
+
+impl ItemCount {
+    fn objects(&self) -> Result<QueuedObjects, DbError> {
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| DbError::unknown(anyhow!("a negative count: {n}")))
+        };
+        Ok(QueuedObjects {
+            queued: count(self.queued)?,
+            leased: count(self.leased)?,
+            attempted: count(self.attempted)?,
+            parked: count(self.parked)?,
+            unrestorable: count(self.unrestorable)?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,9 +220,11 @@ async fn lock_binned(
         .map(|row| {
             let snapshot_count = i64::from(row.snapshot_count);
             let state = if row.deleted {
-                let intact = counts
-                    .get(row.task_id.as_str())
-                    .is_some_and(|c| c.items == snapshot_count && c.untouched == snapshot_count);
+                let queued = match counts.get(row.task_id.as_str()) {
+                    Some(c) => c.objects()?,
+                    None => QueuedObjects::default(),
+                };
+                let intact = u64::try_from(snapshot_count).is_ok_and(|n| queued.intact(n));
                 let purge_at = row.purge_at.ok_or_else(|| {
                     DbError::unknown(anyhow!("tombstone {} has no deletion time", row.task_id))
                 })?;

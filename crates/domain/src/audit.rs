@@ -1,6 +1,19 @@
-//! What the audit trail says happened to one task in an audited call.
+//! What the audit trail records of a call: who made it, which action it
+//! was, and what happened to each task it named.
+//!
+//! The records are decided here, from the domain's own answers (a delete's
+//! items, a restore's or a purge's plan), so that the answer and its audit
+//! record cannot disagree; the stores write them with the change they
+//! record, and the `AuditLog` port reads them.
 
+use crate::event::EventTypes;
+use crate::id::{AssetId, ProjectId, TaskId};
 use crate::outcome::{DeleteStatus, ItemError, ItemOutcome};
+use crate::recycle::{BinAction, BinOutcome, BinPlan, BinSelection, BinStatus};
+use crate::selection::DeleteSelection;
+use crate::time::Timestamp;
+use crate::webhook::WebhookId;
+use crate::webhook_url::WebhookUrl;
 
 /// A task's outcome in an audited call, spelled as stored and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,8 +52,8 @@ impl AuditStatus {
             Self::Deleted => DeleteStatus::Deleted.as_str(),
             Self::Failed => DeleteStatus::Failed.as_str(),
             Self::Unknow => DeleteStatus::Unknow.as_str(),
-            Self::Restored => "RESTORED",
-            Self::Purged => "PURGED",
+            Self::Restored => BinStatus::Restored.as_str(),
+            Self::Purged => BinStatus::Purged.as_str(),
         }
     }
 
@@ -62,6 +75,22 @@ impl From<DeleteStatus> for AuditStatus {
 
 impl From<&ItemOutcome> for AuditStatus {
     fn from(item: &ItemOutcome) -> Self {
+        item.status().into()
+    }
+}
+
+impl From<BinStatus> for AuditStatus {
+    fn from(status: BinStatus) -> Self {
+        match status {
+            BinStatus::Restored => Self::Restored,
+            BinStatus::Purged => Self::Purged,
+            BinStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<&BinOutcome> for AuditStatus {
+    fn from(item: &BinOutcome) -> Self {
         item.status().into()
     }
 }
@@ -92,6 +121,268 @@ impl ItemError {
     }
 }
 
+/// Who made a change, carried into the store so that the audit record is
+/// written with the change itself (for PostgreSQL: in its transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `ak:{AK}` or `token:{subject}`; never a secret.
+    pub principal: String,
+    pub request_id: String,
+    /// The client's address, as the server saw it.
+    pub client: Option<String>,
+}
+
+impl Actor {
+    /// An actor for changes made by vodsnap itself (demo data, tools).
+    pub fn system(what: &str) -> Self {
+        Self {
+            principal: format!("system:{what}"),
+            request_id: String::new(),
+            client: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Register,
+    Delete,
+    /// A restore from the recycle bin.
+    Restore,
+    /// An early purge from the recycle bin.
+    Purge,
+    /// A webhook subscribed.
+    WebhookCreate,
+    /// A webhook removed.
+    WebhookDelete,
+}
+
+impl AuditAction {
+    const ALL: [Self; 6] = [
+        Self::Register,
+        Self::Delete,
+        Self::Restore,
+        Self::Purge,
+        Self::WebhookCreate,
+        Self::WebhookDelete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Delete => "delete",
+            Self::Restore => "restore",
+            Self::Purge => "purge",
+            Self::WebhookCreate => "webhook.create",
+            Self::WebhookDelete => "webhook.delete",
+        }
+    }
+
+    /// The action spelled `raw`, as [`Self::as_str`] writes it.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+}
+
+impl From<BinAction> for AuditAction {
+    fn from(action: BinAction) -> Self {
+        match action {
+            BinAction::Restore => Self::Restore,
+            BinAction::Purge => Self::Purge,
+        }
+    }
+}
+
+/// What happened to one task in an audited call, with the reason of a
+/// failed delete item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOutcome {
+    pub task: TaskId,
+    pub status: AuditStatus,
+    pub reason: Option<ItemError>,
+}
+
+impl From<&ItemOutcome> for AuditOutcome {
+    fn from(item: &ItemOutcome) -> Self {
+        Self {
+            task: item.task_id().clone(),
+            status: item.into(),
+            reason: item.error(),
+        }
+    }
+}
+
+impl From<&BinOutcome> for AuditOutcome {
+    fn from(item: &BinOutcome) -> Self {
+        Self {
+            task: item.task_id().clone(),
+            status: item.into(),
+            reason: item.error(),
+        }
+    }
+}
+
+/// The webhook an audited call subscribed or removed. Never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditedWebhook {
+    pub id: WebhookId,
+    /// The subscribed URL without its query and fragment
+    /// ([`WebhookUrl::audited`]: they may carry the receiver's own token);
+    /// `None` for a removal, which names the webhook by id only.
+    pub url: Option<String>,
+    /// The event types subscribed; `None` for a removal.
+    pub events: Option<EventTypes>,
+}
+
+/// One audited call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: Timestamp,
+    pub project: ProjectId,
+    pub actor: Actor,
+    pub action: AuditAction,
+    /// The asset the call named (the registration's, or the delete's
+    /// `asset_id`).
+    pub asset: Option<AssetId>,
+    /// The task ids the call named (empty for an asset-only delete).
+    pub requested: Vec<TaskId>,
+    pub outcomes: Vec<AuditOutcome>,
+    /// The webhook of a `webhook.create` or `webhook.delete` record; `None`
+    /// for the task results' records.
+    pub webhook: Option<AuditedWebhook>,
+}
+
+impl AuditRecord {
+    /// The record of a registration answered `status` (`Created` or
+    /// `AlreadyRegistered`).
+    pub fn registration(
+        project: &ProjectId,
+        asset: &AssetId,
+        task: &TaskId,
+        status: AuditStatus,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: AuditAction::Register,
+            asset: Some(asset.clone()),
+            requested: vec![task.clone()],
+            outcomes: vec![AuditOutcome {
+                task: task.clone(),
+                status,
+                reason: None,
+            }],
+            webhook: None,
+        }
+    }
+
+    /// The record of an answered delete.
+    pub fn deletion(
+        project: &ProjectId,
+        selection: &DeleteSelection,
+        items: &[ItemOutcome],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: AuditAction::Delete,
+            asset: selection.asset().cloned(),
+            requested: selection.tasks().to_vec(),
+            outcomes: items.iter().map(AuditOutcome::from).collect(),
+            webhook: None,
+        }
+    }
+
+    /// The record of an answered restore or purge: the plan's action and
+    /// its items' statuses, as the answer gives them.
+    pub fn bin_change(
+        project: &ProjectId,
+        selection: &BinSelection,
+        plan: &BinPlan,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action: plan.action().into(),
+            asset: None,
+            requested: selection.tasks().to_vec(),
+            outcomes: plan.items().iter().map(AuditOutcome::from).collect(),
+            webhook: None,
+        }
+    }
+
+    /// The record of a webhook subscribed: its id, its URL without query
+    /// and fragment, its events; never its secret.
+    pub fn webhook_created(
+        project: &ProjectId,
+        id: &WebhookId,
+        url: &WebhookUrl,
+        events: &EventTypes,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self::of_webhook(
+            project,
+            AuditAction::WebhookCreate,
+            AuditedWebhook {
+                id: id.clone(),
+                url: Some(url.audited()),
+                events: Some(events.clone()),
+            },
+            at,
+            actor,
+        )
+    }
+
+    /// The record of a webhook removed, by its id.
+    pub fn webhook_deleted(
+        project: &ProjectId,
+        id: &WebhookId,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self::of_webhook(
+            project,
+            AuditAction::WebhookDelete,
+            AuditedWebhook {
+                id: id.clone(),
+                url: None,
+                events: None,
+            },
+            at,
+            actor,
+        )
+    }
+
+    fn of_webhook(
+        project: &ProjectId,
+        action: AuditAction,
+        webhook: AuditedWebhook,
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            at,
+            project: project.clone(),
+            actor: actor.clone(),
+            action,
+            asset: None,
+            requested: Vec::new(),
+            outcomes: Vec::new(),
+            webhook: Some(webhook),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +407,133 @@ mod tests {
     fn delete_statuses_keep_their_wire_spelling() {
         assert_eq!(AuditStatus::from(DeleteStatus::Unknow).as_str(), "UNKNOW");
         assert_eq!(AuditStatus::from(DeleteStatus::Deleted).as_str(), "DELETED");
+    }
+
+    fn p() -> ProjectId {
+        ProjectId::parse("p").unwrap()
+    }
+    fn t(raw: &str) -> TaskId {
+        TaskId::parse(raw).unwrap()
+    }
+    fn a(raw: &str) -> AssetId {
+        AssetId::parse(raw).unwrap()
+    }
+    fn at() -> Timestamp {
+        Timestamp::from_micros(7)
+    }
+
+    #[test]
+    fn every_action_parses_back() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("Register"), None);
+    }
+
+    #[test]
+    fn a_registration_records_its_one_task_and_status() {
+        let actor = Actor::system("test");
+        let record = AuditRecord::registration(
+            &p(),
+            &a("a"),
+            &t("t"),
+            AuditStatus::AlreadyRegistered,
+            at(),
+            &actor,
+        );
+        assert_eq!(record.action, AuditAction::Register);
+        assert_eq!(record.asset, Some(a("a")));
+        assert_eq!(record.requested, [t("t")]);
+        assert_eq!(record.outcomes[0].status, AuditStatus::AlreadyRegistered);
+        assert_eq!(
+            (record.at, record.actor, record.webhook),
+            (at(), actor, None)
+        );
+    }
+
+    #[test]
+    fn a_deletion_records_each_items_status_and_reason() {
+        let selection =
+            DeleteSelection::new(Some(a("a")), vec![t("t1"), t("t2"), t("t3")]).unwrap();
+        let items = [
+            ItemOutcome::deleted(t("t1"), a("a")),
+            ItemOutcome::failed(t("t2"), Some(a("b")), ItemError::OtherAsset),
+            ItemOutcome::failed(t("t3"), None, ItemError::Indeterminate),
+        ];
+        let record = AuditRecord::deletion(&p(), &selection, &items, at(), &Actor::system("x"));
+        assert_eq!(record.action, AuditAction::Delete);
+        assert_eq!(record.asset, Some(a("a")));
+        let outcomes: Vec<(AuditStatus, Option<ItemError>)> = record
+            .outcomes
+            .iter()
+            .map(|o| (o.status, o.reason))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                (AuditStatus::Deleted, None),
+                (AuditStatus::Failed, Some(ItemError::OtherAsset)),
+                (AuditStatus::Unknow, Some(ItemError::Indeterminate)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bin_change_records_the_plans_action_and_statuses() {
+        let selection = BinSelection::new(vec![t("t1"), t("nope")]).unwrap();
+        let found = vec![crate::recycle::BinnedTask {
+            task: t("t1"),
+            asset: a("a"),
+            state: crate::recycle::BinState::Live,
+        }];
+        let restore = BinPlan::restore(&selection, found.clone(), at());
+        let record = AuditRecord::bin_change(&p(), &selection, &restore, at(), &Actor::system("x"));
+        assert_eq!(record.action, AuditAction::Restore);
+        assert_eq!(record.requested, [t("t1"), t("nope")]);
+        let statuses: Vec<AuditStatus> = record.outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(statuses, [AuditStatus::Restored, AuditStatus::Failed]);
+        assert_eq!(record.outcomes[1].reason, Some(ItemError::UnknownTask));
+
+        let purge = BinPlan::purge(&selection, found, at());
+        let record = AuditRecord::bin_change(&p(), &selection, &purge, at(), &Actor::system("x"));
+        assert_eq!(record.action, AuditAction::Purge);
+        assert_eq!(record.outcomes[0].reason, Some(ItemError::NotDeleted));
+    }
+
+    #[test]
+    fn a_webhook_is_recorded_without_its_urls_query_and_removed_by_id() {
+        let id = WebhookId::from_random(1);
+        let url = WebhookUrl::parse("https://example.com/hook?token=s3cret#f").unwrap();
+        let created = AuditRecord::webhook_created(
+            &p(),
+            &id,
+            &url,
+            &EventTypes::all(),
+            at(),
+            &Actor::system("x"),
+        );
+        assert_eq!(created.action, AuditAction::WebhookCreate);
+        let webhook = created.webhook.unwrap();
+        assert_eq!(webhook.url.as_deref(), Some("https://example.com/hook"));
+        assert_eq!(webhook.events, Some(EventTypes::all()));
+        assert!(created.requested.is_empty() && created.outcomes.is_empty());
+
+        let deleted = AuditRecord::webhook_deleted(&p(), &id, at(), &Actor::system("x"));
+        assert_eq!(deleted.action, AuditAction::WebhookDelete);
+        assert_eq!(
+            deleted.webhook,
+            Some(AuditedWebhook {
+                id,
+                url: None,
+                events: None
+            })
+        );
+    }
+
+    #[test]
+    fn bin_statuses_are_audited_as_answered() {
+        for status in [BinStatus::Restored, BinStatus::Purged, BinStatus::Failed] {
+            assert_eq!(AuditStatus::from(status).as_str(), status.as_str());
+        }
     }
 }

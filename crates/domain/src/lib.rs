@@ -4,12 +4,16 @@
 //! its rule, so code that holds one never checks again. Nothing in this crate
 //! knows about HTTP, JSON, databases or an async runtime.
 
+pub mod address_policy;
 pub mod audit;
 pub mod cleanup;
 pub mod credential;
 pub mod delete_plan;
+pub mod delivery;
+pub mod event;
 pub mod id;
 pub mod image;
+pub mod outbox_pruning;
 pub mod outcome;
 pub mod paging;
 pub mod queue;
@@ -20,13 +24,18 @@ pub mod task_result;
 pub mod thumbnail;
 pub mod time;
 pub mod webhook;
+pub mod webhook_url;
 
-pub use audit::AuditStatus;
+pub use address_policy::AddressPolicy;
+pub use audit::{Actor, AuditAction, AuditOutcome, AuditRecord, AuditStatus, AuditedWebhook};
 pub use cleanup::{CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW};
 pub use credential::{CredentialState, SeedDecision};
 pub use delete_plan::{DeletePlan, FoundTask, OutageAnswer};
+pub use delivery::{DeliveryState, is_delivered};
+pub use event::{Event, EventId, EventTask, EventType, EventTypes};
 pub use id::{AssetId, IdError, ProjectId, TaskId};
 pub use image::ImageFormat;
+pub use outbox_pruning::{DEFAULT_EVENT_RETENTION, PRUNE_BATCH, is_prunable, prune_cutoff};
 pub use outcome::{DeleteReport, DeleteStatus, ItemError, ItemOutcome};
 pub use paging::{DetailsPage, ListPage, PageError};
 pub use queue::{
@@ -34,8 +43,8 @@ pub use queue::{
     fair_claim,
 };
 pub use recycle::{
-    BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinnedTask, DeletedTask,
-    Retention, RetentionError,
+    BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
+    BinnedTask, DeletedTask, QueuedObject, QueuedObjects, Retention, RetentionError,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
@@ -45,8 +54,5 @@ pub use task_result::{
 };
 pub use thumbnail::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
 pub use time::Timestamp;
-pub use webhook::{
-    AddressPolicy, DEFAULT_EVENT_RETENTION, DeliveryState, Event, EventId, EventTask, EventType,
-    EventTypes, PRUNE_BATCH, UrlHost, WebhookError, WebhookId, WebhookUrl, is_delivered,
-    is_prunable, prune_cutoff,
-};
+pub use webhook::{WebhookError, WebhookId};
+pub use webhook_url::{UrlHost, WebhookUrl};

@@ -5,7 +5,7 @@
 //! ([`Retention::purge_at`]); the task's image objects wait in the cleanup
 //! queue, due at `purge_at`, so the cleanup cannot take them before. Until
 //! then the task can be restored, as long as none of its objects was ever
-//! handed to the cleanup ([`BinState::Deleted::intact`]): a restore never
+//! handed to the cleanup ([`QueuedObjects::intact`]): a restore never
 //! revives a task whose images may be gone. A purge closes the window now.
 //!
 //! A store reads (and locks); this module decides; the store writes what
@@ -14,11 +14,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::event::EventTask;
 use crate::id::{AssetId, IdError, TaskId};
-use crate::outcome::ItemError;
+use crate::outcome::{DeleteStatus, ItemError};
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
-use crate::webhook::EventTask;
 
 /// How long a deleted task result stays restorable. Zero (the default)
 /// is no recycle bin: a delete's objects are due for removal at once.
@@ -53,8 +53,7 @@ impl Retention {
     /// When a task deleted at `deleted_at` leaves the recycle bin: its
     /// objects are due for removal then, and it is no longer restorable.
     pub fn purge_at(self, deleted_at: Timestamp) -> Timestamp {
-        let micros = i64::try_from(self.0.as_micros()).unwrap_or(i64::MAX);
-        Timestamp::from_micros(deleted_at.as_micros().saturating_add(micros))
+        deleted_at + self.0
     }
 }
 
@@ -130,9 +129,82 @@ pub enum BinState {
     Deleted {
         purge_at: Timestamp,
         /// Every one of its objects still waits in the cleanup queue, never
-        /// claimed, never attempted, never parked.
+        /// claimed, never attempted, never parked
+        /// ([`QueuedObjects::intact`]).
         intact: bool,
     },
+}
+
+/// One queued cleanup object of a tombstone, as a store holds it: the
+/// facts of whether the cleanup ever had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedObject {
+    /// A cleanup worker holds (or held, and never gave back) a lease on
+    /// it: a claim may be removing it.
+    pub leased: bool,
+    /// Failed removal attempts so far.
+    pub attempts: u32,
+    /// Parked for an operator after its last attempt.
+    pub parked: bool,
+    /// The object records what a restore needs to put its snapshot back
+    /// (in PostgreSQL, its offset: items queued before the recycle bin
+    /// have none).
+    pub restorable: bool,
+}
+
+impl QueuedObject {
+    /// Never handed to the cleanup: not leased (a lease is dropped only by
+    /// a failed attempt, which counts), never attempted, not parked.
+    pub fn untouched(self) -> bool {
+        !self.leased && self.attempts == 0 && !self.parked
+    }
+}
+
+/// A tombstone's queued cleanup objects, counted by what may have happened
+/// to them: the facts from which [`Self::intact`] decides whether a
+/// restore may take them back. A store that counts in its query fills the
+/// fields; one that walks its items uses [`Self::tally`]. An object may
+/// count under several of `leased`, `attempted`, `parked`, `unrestorable`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuedObjects {
+    /// The task's objects waiting in the queue.
+    pub queued: u64,
+    /// Of those, leased to a cleanup worker.
+    pub leased: u64,
+    /// Of those, attempted at least once.
+    pub attempted: u64,
+    /// Of those, parked.
+    pub parked: u64,
+    /// Of those, without what a restore needs to put the snapshot back.
+    pub unrestorable: u64,
+}
+
+impl QueuedObjects {
+    /// Counts `objects`, the queued objects of one tombstone.
+    pub fn tally(objects: impl IntoIterator<Item = QueuedObject>) -> Self {
+        objects.into_iter().fold(Self::default(), |mut n, o| {
+            n.queued += 1;
+            n.leased += u64::from(o.leased);
+            n.attempted += u64::from(o.attempts > 0);
+            n.parked += u64::from(o.parked);
+            n.unrestorable += u64::from(!o.restorable);
+            n
+        })
+    }
+
+    /// Whether the tombstone of a task with `snapshot_count` snapshots is
+    /// intact: exactly `snapshot_count` objects are queued (one per
+    /// snapshot: none taken by the cleanup yet), and every one is
+    /// [untouched](QueuedObject::untouched) and restorable. A restore may
+    /// then take them back and revive the task as it was; otherwise some
+    /// image may be gone, and the window is closed.
+    pub fn intact(self, snapshot_count: u64) -> bool {
+        self.queued == snapshot_count
+            && self.leased == 0
+            && self.attempted == 0
+            && self.parked == 0
+            && self.unrestorable == 0
+    }
 }
 
 /// A selected task that exists, as a store found it.
@@ -143,28 +215,77 @@ pub struct BinnedTask {
     pub state: BinState,
 }
 
+/// Which recycle-bin call: a restore, or an early purge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinAction {
+    Restore,
+    Purge,
+}
+
+impl BinAction {
+    /// What an item of this call that did not fail answers.
+    pub const fn done(self) -> BinStatus {
+        match self {
+            Self::Restore => BinStatus::Restored,
+            Self::Purge => BinStatus::Purged,
+        }
+    }
+}
+
+/// The status of one item of a restore or a purge, spelled exactly as on
+/// the wire and in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinStatus {
+    /// A restore's item: live again, or live already.
+    Restored,
+    /// A purge's item: its window closed now, or had closed.
+    Purged,
+    /// Neither, for the reason in the item's error. Every failure of a
+    /// restore or a purge is a `FAILED` (none is `UNKNOW`: a store failure
+    /// fails the whole call, which is safe to retry).
+    Failed,
+}
+
+impl BinStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Restored => "RESTORED",
+            Self::Purged => "PURGED",
+            Self::Failed => DeleteStatus::Failed.as_str(),
+        }
+    }
+}
+
 /// What a restore or a purge answers for one task: done (`RESTORED` or
-/// `PURGED`), or failed with a reason.
+/// `PURGED`, by the call), or failed with a reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinOutcome {
     task_id: TaskId,
     asset_id: Option<AssetId>,
+    action: BinAction,
     error: Option<ItemError>,
 }
 
 impl BinOutcome {
-    fn done(task_id: TaskId, asset_id: AssetId) -> Self {
+    fn done(action: BinAction, task_id: TaskId, asset_id: AssetId) -> Self {
         Self {
             task_id,
             asset_id: Some(asset_id),
+            action,
             error: None,
         }
     }
 
-    fn failed(task_id: TaskId, asset_id: Option<AssetId>, error: ItemError) -> Self {
+    fn failed(
+        action: BinAction,
+        task_id: TaskId,
+        asset_id: Option<AssetId>,
+        error: ItemError,
+    ) -> Self {
         Self {
             task_id,
             asset_id,
+            action,
             error: Some(error),
         }
     }
@@ -180,6 +301,16 @@ impl BinOutcome {
 
     pub fn error(&self) -> Option<ItemError> {
         self.error
+    }
+
+    /// The item's status: [`BinStatus::Failed`] with an error, else what
+    /// the call does ([`BinAction::done`]). The answer and the audit trail
+    /// both read it.
+    pub fn status(&self) -> BinStatus {
+        match self.error {
+            Some(_) => BinStatus::Failed,
+            None => self.action.done(),
+        }
     }
 }
 
@@ -197,11 +328,13 @@ pub struct DeletedTask {
 /// order, and the tasks whose stored state it changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinPlan {
+    action: BinAction,
     items: Vec<BinOutcome>,
     changed: Vec<TaskId>,
 }
 
 fn decide(
+    action: BinAction,
     selection: &BinSelection,
     found: Vec<BinnedTask>,
     mut each: impl FnMut(&TaskId, BinnedTask) -> (BinOutcome, bool),
@@ -209,13 +342,14 @@ fn decide(
     let mut by_id: HashMap<TaskId, BinnedTask> =
         found.into_iter().map(|f| (f.task.clone(), f)).collect();
     let mut plan = BinPlan {
+        action,
         items: Vec::with_capacity(selection.tasks().len()),
         changed: Vec::new(),
     };
     for task in selection.tasks() {
         let (item, changed) = match by_id.remove(task) {
             None => (
-                BinOutcome::failed(task.clone(), None, ItemError::UnknownTask),
+                BinOutcome::failed(action, task.clone(), None, ItemError::UnknownTask),
                 false,
             ),
             Some(f) => each(task, f),
@@ -239,13 +373,14 @@ impl BinPlan {
     ///   fails with [`ItemError::WindowClosed`]; an unknown id with
     ///   [`ItemError::UnknownTask`].
     pub fn restore(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
-        decide(selection, found, |task, f| match f.state {
-            BinState::Live => (BinOutcome::done(task.clone(), f.asset), false),
+        let action = BinAction::Restore;
+        decide(action, selection, found, |task, f| match f.state {
+            BinState::Live => (BinOutcome::done(action, task.clone(), f.asset), false),
             BinState::Deleted { purge_at, intact } if intact && in_window(purge_at, now) => {
-                (BinOutcome::done(task.clone(), f.asset), true)
+                (BinOutcome::done(action, task.clone(), f.asset), true)
             }
             BinState::Deleted { .. } => (
-                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::WindowClosed),
+                BinOutcome::failed(action, task.clone(), Some(f.asset), ItemError::WindowClosed),
                 false,
             ),
         })
@@ -260,16 +395,22 @@ impl BinPlan {
     /// - A live task fails with [`ItemError::NotDeleted`] (delete it
     ///   first); an unknown id with [`ItemError::UnknownTask`].
     pub fn purge(selection: &BinSelection, found: Vec<BinnedTask>, now: Timestamp) -> Self {
-        decide(selection, found, |task, f| match f.state {
+        let action = BinAction::Purge;
+        decide(action, selection, found, |task, f| match f.state {
             BinState::Live => (
-                BinOutcome::failed(task.clone(), Some(f.asset), ItemError::NotDeleted),
+                BinOutcome::failed(action, task.clone(), Some(f.asset), ItemError::NotDeleted),
                 false,
             ),
             BinState::Deleted { purge_at, .. } => (
-                BinOutcome::done(task.clone(), f.asset),
+                BinOutcome::done(action, task.clone(), f.asset),
                 in_window(purge_at, now),
             ),
         })
+    }
+
+    /// Whether this is a restore's plan or a purge's.
+    pub fn action(&self) -> BinAction {
+        self.action
     }
 
     /// The answer's items, in order.
@@ -386,6 +527,88 @@ mod tests {
         ));
     }
 
+    const UNTOUCHED: QueuedObject = QueuedObject {
+        leased: false,
+        attempts: 0,
+        parked: false,
+        restorable: true,
+    };
+
+    #[test]
+    fn a_tombstone_is_intact_with_all_its_objects_queued_and_untouched() {
+        let all = QueuedObjects::tally([UNTOUCHED; 3]);
+        assert_eq!(all.queued, 3);
+        assert!(all.intact(3));
+    }
+
+    #[test]
+    fn a_tombstone_missing_an_object_or_with_one_too_many_is_not_intact() {
+        assert!(!QueuedObjects::tally([UNTOUCHED; 2]).intact(3));
+        assert!(!QueuedObjects::tally([UNTOUCHED; 4]).intact(3));
+        assert!(!QueuedObjects::default().intact(1));
+    }
+
+    #[test]
+    fn one_leased_attempted_parked_or_unrestorable_object_breaks_intact() {
+        let touched = [
+            QueuedObject {
+                leased: true,
+                ..UNTOUCHED
+            },
+            QueuedObject {
+                attempts: 1,
+                ..UNTOUCHED
+            },
+            QueuedObject {
+                parked: true,
+                ..UNTOUCHED
+            },
+        ];
+        for object in touched {
+            assert!(!object.untouched(), "{object:?}");
+            assert!(
+                !QueuedObjects::tally([UNTOUCHED, object]).intact(2),
+                "{object:?}"
+            );
+        }
+        let unrestorable = QueuedObject {
+            restorable: false,
+            ..UNTOUCHED
+        };
+        assert!(unrestorable.untouched());
+        assert!(!QueuedObjects::tally([UNTOUCHED, unrestorable]).intact(2));
+    }
+
+    #[test]
+    fn statuses_keep_their_wire_spelling() {
+        assert_eq!(BinStatus::Restored.as_str(), "RESTORED");
+        assert_eq!(BinStatus::Purged.as_str(), "PURGED");
+        assert_eq!(BinStatus::Failed.as_str(), "FAILED");
+    }
+
+    #[test]
+    fn an_item_answers_what_its_call_did_or_failed() {
+        let restore = BinPlan::restore(
+            &sel(&["t", "live", "nope"]),
+            vec![deleted("t", 100, false), live("live")],
+            at(1),
+        );
+        let statuses: Vec<BinStatus> = restore.items().iter().map(BinOutcome::status).collect();
+        assert_eq!(
+            statuses,
+            [BinStatus::Failed, BinStatus::Restored, BinStatus::Failed]
+        );
+        assert_eq!(restore.action(), BinAction::Restore);
+        let purge = BinPlan::purge(
+            &sel(&["t", "live"]),
+            vec![deleted("t", 100, false), live("live")],
+            at(1),
+        );
+        let statuses: Vec<BinStatus> = purge.items().iter().map(BinOutcome::status).collect();
+        assert_eq!(statuses, [BinStatus::Purged, BinStatus::Failed]);
+        assert_eq!(purge.action(), BinAction::Purge);
+    }
+
     #[test]
     fn a_restore_in_the_window_revives_an_intact_tombstone() {
         let plan = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, true)], at(99));
@@ -472,7 +695,31 @@ mod tests {
         })
     }
 
+    fn arb_object() -> impl Strategy<Value = QueuedObject> {
+        (any::<bool>(), 0u32..3, any::<bool>(), any::<bool>()).prop_map(
+            |(leased, attempts, parked, restorable)| QueuedObject {
+                leased,
+                attempts,
+                parked,
+                restorable,
+            },
+        )
+    }
+
     proptest! {
+        /// Counting by kind decides as checking each object would: intact
+        /// exactly when there is one object per snapshot and each is
+        /// untouched and restorable.
+        #[test]
+        fn intact_is_one_untouched_restorable_object_per_snapshot(
+            objects in proptest::collection::vec(arb_object(), 0..6),
+            snapshot_count in 0u64..6,
+        ) {
+            let each = objects.len() as u64 == snapshot_count
+                && objects.iter().all(|o| o.untouched() && o.restorable);
+            prop_assert_eq!(QueuedObjects::tally(objects).intact(snapshot_count), each);
+        }
+
         /// One item per named task, in order; a restore changes only
         /// tombstones in their window with untouched objects, and every
         /// one of those answers RESTORED.

@@ -9,11 +9,9 @@
 //! of it is written in the same transaction.
 
 use vodsnap_domain::{
-    AssetId, BinOutcome, BinPlan, BinSelection, BinnedTask, Event, ListPage, ProjectId,
+    AssetId, BinAction, BinOutcome, BinPlan, BinSelection, BinnedTask, Event, ListPage, ProjectId,
 };
-use vodsnap_ports::{
-    Actor, AuditAction, AuditRecord, BinError, DeletedListing, ListError, PlannedBinChange,
-};
+use vodsnap_ports::{Actor, AuditRecord, BinError, DeletedListing, ListError, PlannedBinChange};
 
 use crate::Snapshots;
 use crate::snapshots::new_event_id;
@@ -36,7 +34,7 @@ impl Snapshots {
         let at = self.clock.now();
         let planner = |found: Vec<BinnedTask>| {
             let plan = BinPlan::restore(selection, found, at);
-            planned(project, AuditAction::Restore, selection, plan, at, actor)
+            planned(project, selection, plan, at, actor)
         };
         let done = self.store.restore(project, selection, &planner).await?;
         Ok(done.plan.items().to_vec())
@@ -55,7 +53,7 @@ impl Snapshots {
         let at = self.clock.now();
         let planner = |found: Vec<BinnedTask>| {
             let plan = BinPlan::purge(selection, found, at);
-            planned(project, AuditAction::Purge, selection, plan, at, actor)
+            planned(project, selection, plan, at, actor)
         };
         let done = self.store.purge(project, selection, &planner).await?;
         Ok(done.plan.items().to_vec())
@@ -76,23 +74,22 @@ impl Snapshots {
 
 fn planned(
     project: &ProjectId,
-    action: AuditAction,
     selection: &BinSelection,
     plan: BinPlan,
     at: vodsnap_domain::Timestamp,
     actor: &Actor,
 ) -> PlannedBinChange {
-    let audit = AuditRecord::bin_change(project, action, selection, plan.items(), at, actor);
+    let audit = AuditRecord::bin_change(project, selection, &plan, at, actor);
     // A restore tells subscribers which tasks came back; a purge tells
     // nothing yet: `thumbnails.purged` comes from the cleanup, once the
     // objects are gone.
-    let events = match action {
-        AuditAction::Restore => {
+    let events = match plan.action() {
+        BinAction::Restore => {
             Event::of_restore(new_event_id(), project.clone(), plan.changed_tasks(), at)
                 .into_iter()
                 .collect()
         }
-        _ => Vec::new(),
+        BinAction::Purge => Vec::new(),
     };
     PlannedBinChange {
         plan,
