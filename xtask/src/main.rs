@@ -7,6 +7,8 @@
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
+//! - `cargo xtask arch`: the architecture check alone, the first step of
+//!   `cargo xtask test` (see `arch`).
 //! - `cargo xtask bench [--quick]`: vodsnap on PostgreSQL against pgbench running
 //!   the same statements; writes `docs/benchmarks.md`. xtask builds and runs
 //!   the benchmark program, `crates/bench` (see `bench.rs`).
@@ -60,6 +62,8 @@ enum Cmd {
     Test,
     /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
     Lint,
+    /// The architecture check alone (dependency allow-list, code map, stores, import loops).
+    Arch,
     /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL
     /// (`cargo xtask bench --help` for the options).
     Bench(bench::BenchArgs),
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Test => test(),
         Cmd::Lint => lint(),
+        Cmd::Arch => arch(),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
@@ -198,6 +203,14 @@ fn lint() -> Result<ExitCode> {
             "warnings",
         ]))
     });
+    Ok(report.finish())
+}
+
+fn arch() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("arch");
+    report.step("architecture", || arch::check(&ws, &env));
     Ok(report.finish())
 }
 

@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+        .route("/openapi.json", get(openapi::document))
         // Signed links check themselves; no credential is asked.
         .route("/snapshots/{*key}", get(images::image))
         .route("/console", get(console::page))

@@ -1,9 +1,15 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 //!
 //! `docs/openapi.json` is this document, committed; the test
-//! `tests/openapi.rs` fails when it is out of date.
+//! `tests/openapi.rs` fails when it is out of date. Its endpoint,
+//! `GET /openapi.json`, is here too rather than with the other operations
+//! endpoints (`ops`): the document lists those handlers, so a handler there
+//! serving it would make the two modules import each other.
 
 use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -38,7 +44,7 @@ use crate::{cleanup, images, ops, recycle_bin, thumbnails, webhooks};
         ops::healthz,
         ops::readyz,
         ops::metrics,
-        ops::openapi,
+        document,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Cross),
@@ -186,7 +192,20 @@ pub fn openapi_json() -> String {
 }
 
 /// [`openapi_json`], computed once.
-pub(crate) fn cached_json() -> &'static str {
+fn cached_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(openapi_json)
+}
+
+/// The OpenAPI document, generated from the handlers and committed as
+/// docs/openapi.json.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "OpenApi",
+    tag = "operations",
+    responses((status = 200, description = "this document (OpenAPI 3.1)", body = Object, content_type = "application/json")),
+)]
+pub(crate) async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], cached_json())
 }

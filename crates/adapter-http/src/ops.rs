@@ -1,4 +1,5 @@
-//! Operations endpoints: health, readiness, metrics, the OpenAPI document.
+//! Operations endpoints: health, readiness, metrics. The OpenAPI document
+//! serves itself (`openapi::document`): it lists these handlers.
 
 use axum::Json;
 use axum::extract::State;
@@ -60,21 +61,5 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         body,
-    )
-}
-
-/// The OpenAPI document, generated from the handlers and committed as
-/// docs/openapi.json.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    operation_id = "OpenApi",
-    tag = "operations",
-    responses((status = 200, description = "this document (OpenAPI 3.1)", body = Object, content_type = "application/json")),
-)]
-pub(crate) async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::cached_json(),
     )
 }

@@ -1,5 +1,9 @@
-//! The command line. Every flag also reads the environment variable named
-//! beside it; `--help` shows both.
+//! The command line. Every setting also reads the environment variable
+//! named beside it; `--help` shows both. The operator commands' arguments
+//! that choose what to act on or show (`--project`, `--url`, `--event`,
+//! `--since`, `--task`, `--failed`, `--id` of `cleanup retry`) are
+//! command-line only, so that a variable left in the environment never
+//! chooses a command's target.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -177,7 +181,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub task: Option<String>,
     /// Most records to print.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, env = "VODSNAP_AUDIT_LIMIT", default_value_t = 1000)]
     pub limit: u32,
 }
 
@@ -193,7 +197,7 @@ pub enum CleanupCommand {
         #[command(flatten)]
         cleanup: CleanupArgs,
         /// Work until the queue has nothing due, then exit.
-        #[arg(long)]
+        #[arg(long, env = "VODSNAP_CLEANUP_ONCE")]
         once: bool,
     },
     /// Print the queue's figures as JSON.
@@ -205,7 +209,8 @@ pub enum CleanupCommand {
     Parked {
         #[command(flatten)]
         database: DatabaseArgs,
-        #[arg(long, default_value_t = 100)]
+        /// Most items to print.
+        #[arg(long, env = "VODSNAP_CLEANUP_PARKED_LIMIT", default_value_t = 100)]
         limit: u32,
     },
     /// Make parked items due again, with fresh attempts: those named by
@@ -326,7 +331,7 @@ pub enum CredentialsCommand {
     /// Print a new random key for --credential-keys, as ID:BASE64.
     Keygen {
         /// The key's id.
-        #[arg(long, default_value = "k1")]
+        #[arg(long, env = "VODSNAP_CREDENTIAL_KEY_ID", default_value = "k1")]
         id: String,
     },
 }
@@ -490,11 +495,11 @@ pub struct TokenIssueArgs {
 
     /// How long the token is valid: a number with s, m, h or d (e.g. 15m,
     /// 12h); at most 30d.
-    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    #[arg(long, env = "VODSNAP_TOKEN_TTL", default_value = "1h", value_parser = parse_ttl)]
     pub ttl: Duration,
 
     /// Who the token is for; recorded with the calls made with it.
-    #[arg(long, default_value = "cli")]
+    #[arg(long, env = "VODSNAP_TOKEN_SUBJECT", default_value = "cli")]
     pub subject: String,
 
     /// The servers' token key (at least 32 bytes).
@@ -582,7 +587,36 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory as _;
+
     use super::*;
+
+    /// The flags that choose what a command acts on or shows: command-line
+    /// only (the module's comment says why).
+    const TARGET_FLAGS: &[&str] = &["project", "url", "event", "since", "task", "failed", "id"];
+
+    #[test]
+    fn every_other_flag_reads_an_environment_variable() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else {
+                    continue;
+                };
+                if arg.get_env().is_none()
+                    && !TARGET_FLAGS.contains(&long)
+                    && !["help", "version"].contains(&long)
+                {
+                    missing.push(format!("{path} --{long}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "vodsnap", &mut missing);
+        assert_eq!(missing, Vec::<String>::new());
+    }
 
     #[test]
     fn ttl_units() {

@@ -10,7 +10,8 @@
 //! 2. starts `vodsnap serve` (release) on a free port, with a seeded AK/SK
 //!    credential and `--cleanup-workers 0` when the binary has that flag
 //!    (the cleanup of deleted images is not on the measured path), through
-//!    the helper `cargo xtask fuzz` also uses (`vodsnap-server-process`);
+//!    the helper `cargo xtask fuzz` also uses (`vodsnap-server-process`;
+//!    the bench credential and the start in `server`);
 //! 3. bulk-loads the data set into the migrated schema with the adapter's
 //!    own SQL (`dataset`), then `VACUUM ANALYZE`;
 //! 4. for each workload (`workload`) and concurrency: the load generator
@@ -50,6 +51,7 @@ mod params;
 mod pgbench;
 mod report;
 mod run;
+mod server;
 mod soak;
 mod workload;
 

@@ -2,6 +2,7 @@
 //! through), and the parameters it resolves to.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -74,8 +75,8 @@ pub struct Args {
     /// the server's RSS; fails when it keeps growing. Writes
     /// target/bench/soak.md. The data set defaults to 10000 tasks over 1000
     /// assets.
-    #[arg(long, value_name = "DURATION", value_parser = crate::soak::parse_duration)]
-    pub soak: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub soak: Option<Duration>,
     /// Seconds between two RSS samples of a soak.
     #[arg(long, default_value_t = 5)]
     pub soak_interval: u64,
@@ -187,6 +188,28 @@ impl Paths {
     }
 }
 
+/// Parses a soak's duration: `600`, `600s`, `10m`, `1h`.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration such as 600s, 10m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{raw:?}: the unit is s, m or h")),
+    };
+    if secs == 0 {
+        return Err("a soak lasts at least one second".to_owned());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
@@ -227,5 +250,16 @@ mod tests {
             );
         }
         Ok(())
+    }
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "0", "10x", "m", "-1m", "1.5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -10,18 +10,13 @@ use anyhow::{Context, Result, bail};
 use vodsnap_server_process::ServerProcess;
 
 use crate::cpu;
-use crate::database::{ScratchDatabase, admin_url, output};
+use crate::database::{ScratchDatabase, admin_url};
 use crate::dataset::Dataset;
 use crate::loadgen::{self, Auth, Drive, Target};
 use crate::params::{Args, Params, Paths};
 use crate::report::{self, FloorPoints, Point, Row};
+use crate::server::{ACCESS_KEY, PROJECT, SECRET_KEY, issue_token, start_server};
 use crate::workload::{Pool, Workload};
-
-pub const PROJECT: &str = "bench";
-pub const ACCESS_KEY: &str = "BENCHAK000000000000000001";
-// Bench-only secrets for a throwaway server and database.
-pub const SECRET_KEY: &str = "bench-secret-key-not-a-real-secret-0001";
-const TOKEN_KEY: &str = "bench-token-key-not-a-real-secret-000000001";
 
 /// Requests per second assumed for a delete pool before anything was measured.
 pub const FIRST_GUESS_RPS: f64 = 1000.0;
@@ -235,39 +230,6 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
 }
 
-/// `vodsnap serve` (release) on the scratch database, with the bench's
-/// credential seeded and, when the binary has the flag, no cleanup workers
-/// (the cleanup of deleted images is not on the measured path).
-pub fn start_server(
-    vodsnap: &Path,
-    database_url: &str,
-    params: &Params,
-    work: &Path,
-) -> Result<ServerProcess> {
-    let help = output(Command::new(vodsnap).args(["serve", "--help"]))?;
-    let key = output(Command::new(vodsnap).args(["credentials", "keygen"]))?
-        .trim()
-        .to_owned();
-    let mut cmd = Command::new(vodsnap);
-    cmd.arg("serve")
-        .args(["--database-url", database_url])
-        .args(["--credential-keys", &key])
-        .args(["--token-key", TOKEN_KEY])
-        .args([
-            "--seed-credential",
-            &format!("{ACCESS_KEY}:{SECRET_KEY}:{PROJECT}"),
-        ]);
-    if help.contains("--cleanup-workers") {
-        cmd.args(["--cleanup-workers", "0"]);
-    } else {
-        println!("server: `vodsnap serve` has no --cleanup-workers: no cleanup runs anyway");
-    }
-    if let Some(n) = params.max_connections {
-        cmd.args(["--database-max-connections", &n.to_string()]);
-    }
-    ServerProcess::start(cmd, &work.join("server.log"), Duration::from_secs(60))
-}
-
 /// The floor server on the scratch database, with vodsnap's pool size.
 fn start_floor(
     program: &Path,
@@ -287,24 +249,6 @@ fn start_floor(
         cmd.args(["--database-max-connections", &n.to_string()]);
     }
     ServerProcess::start(cmd, &work.join("floor.log"), Duration::from_secs(60))
-}
-
-/// A token for the bench's project, issued by `vodsnap token issue` with
-/// the server's token key.
-fn issue_token(vodsnap: &Path) -> Result<String> {
-    let token = output(Command::new(vodsnap).args([
-        "token",
-        "issue",
-        "--project",
-        PROJECT,
-        "--ttl",
-        "12h",
-        "--subject",
-        "bench",
-        "--token-key",
-        TOKEN_KEY,
-    ]))?;
-    Ok(token.trim().to_owned())
 }
 
 /// Whether `program` can be started at all.

@@ -37,7 +37,7 @@ use crate::database::{ScratchDatabase, admin_url};
 use crate::dataset::Dataset;
 use crate::loadgen::{self, Auth, Drive, Measured, Target};
 use crate::params::{Args, Params, Paths};
-use crate::run::{ACCESS_KEY, PROJECT, SECRET_KEY, start_server};
+use crate::server::{ACCESS_KEY, PROJECT, SECRET_KEY, start_server};
 use crate::workload::Workload;
 
 /// Clients unless `--concurrency` says otherwise.
@@ -48,28 +48,6 @@ const TOLERANCE_FLOOR_KIB: f64 = 8.0 * 1024.0;
 const TOLERANCE_SHARE: f64 = 0.05;
 /// Fewer samples cannot be cut in meaningful thirds.
 const MIN_SAMPLES: usize = 6;
-
-/// Parses a soak's duration: `600`, `600s`, `10m`, `1h`.
-pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => raw.split_at(i),
-        None => (raw, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration such as 600s, 10m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{raw:?}: the unit is s, m or h")),
-    };
-    if secs == 0 {
-        return Err("a soak lasts at least one second".to_owned());
-    }
-    Ok(Duration::from_secs(secs))
-}
 
 /// One RSS sample: seconds since the load started, KiB.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -336,17 +314,6 @@ fn render(r: &Rendered<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_seconds_minutes_and_hours() {
-        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        for bad in ["", "0", "10x", "m", "-1m", "1.5m"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn flat_memory_after_warm_up_passes() {

@@ -5,10 +5,10 @@
 //! the tools' own helpers (`vodsnap-server-process`): no runtime, no
 //! driver, so any crate's tests can use it.
 //!
-//! Only ever a dev-dependency (`cargo xtask lint`'s architecture check
-//! refuses it anywhere else). Its helpers panic with a message saying what
-//! is missing (`DATABASE_URL`, `VODSNAP_MOTO_SERVER`): tests that need real
-//! parts fail rather than skip.
+//! Only ever a dev-dependency (the architecture check, the first step of
+//! `cargo xtask test`, refuses it anywhere else). Its helpers panic with a
+//! message saying what is missing (`DATABASE_URL`, `VODSNAP_MOTO_SERVER`):
+//! tests that need real parts fail rather than skip.
 
 #![allow(
     clippy::expect_used,
