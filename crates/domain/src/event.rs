@@ -242,6 +242,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn event_ids_round_trip_and_refuse_anything_else() {
+        let e = EventId::from_random(7);
+        assert_eq!(EventId::parse(e.as_str()).unwrap(), e);
+        for bad in ["", "evt_", "evt_XYZ", "wh_00", "evt_00000000000000000000000g"] {
+            assert!(EventId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn events_default_to_all_refuse_unknown_and_empty_and_dedupe() {
         assert_eq!(EventTypes::parse::<&str>(None).unwrap(), EventTypes::all());
         assert_eq!(

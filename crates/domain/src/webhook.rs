@@ -9,7 +9,8 @@
 
 use std::fmt;
 
-use crate::webhook_url::MAX_URL_LEN;
+/// Longest webhook URL.
+pub const MAX_URL_LEN: usize = 2048;
 
 /// Why a webhook or an event name is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,18 +74,14 @@ impl fmt::Display for WebhookId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventId;
 
     #[test]
     fn ids_round_trip_and_refuse_anything_else() {
         let w = WebhookId::from_random(u128::MAX);
         assert_eq!(WebhookId::parse(w.as_str()).unwrap(), w);
         assert_eq!(w.as_str().len(), 27);
-        let e = EventId::from_random(7);
-        assert_eq!(EventId::parse(e.as_str()).unwrap(), e);
         for bad in ["", "wh_", "wh_XYZ", "evt_00", "wh_00000000000000000000000g"] {
             assert!(WebhookId::parse(bad).is_err(), "{bad}");
-            assert!(EventId::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -4,10 +4,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::webhook::WebhookError;
+use crate::webhook::{MAX_URL_LEN, WebhookError};
 
-/// Longest webhook URL.
-pub const MAX_URL_LEN: usize = 2048;
 
 /// A subscriber's URL: absolute `http` or `https`, with a host, without
 /// user info (credentials in URLs end up in logs), at most
