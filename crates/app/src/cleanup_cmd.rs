@@ -83,7 +83,7 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
                 .context("failed to read the queue")?;
             let oldest_age_seconds = status
                 .oldest_enqueued_at
-                .map_or(0, |t| (now.as_micros() - t.as_micros()).max(0) / 1_000_000);
+                .map_or(0, |t| now.since(t).as_secs());
             let drain = CleanupAdmin::drain(&status);
             let line = serde_json::json!({
                 "queued": status.queued,

@@ -272,9 +272,9 @@ async fn gauges(
         let now = clock.now();
         match cleanup.status(now).await {
             Ok(status) => {
-                let age = status.oldest_enqueued_at.map_or(0.0, |t| {
-                    (now.as_micros() - t.as_micros()).max(0) as f64 / 1e6
-                });
+                let age = status
+                    .oldest_enqueued_at
+                    .map_or(0.0, |t| now.since(t).as_secs_f64());
                 metrics::gauge!("vodsnap_cleanup_queue_depth").set(status.queued as f64);
                 metrics::gauge!("vodsnap_cleanup_leased_items").set(status.leased as f64);
                 metrics::gauge!("vodsnap_cleanup_parked_items").set(status.parked as f64);

@@ -245,7 +245,13 @@ mod tests {
     fn event_ids_round_trip_and_refuse_anything_else() {
         let e = EventId::from_random(7);
         assert_eq!(EventId::parse(e.as_str()).unwrap(), e);
-        for bad in ["", "evt_", "evt_XYZ", "wh_00", "evt_00000000000000000000000g"] {
+        for bad in [
+            "",
+            "evt_",
+            "evt_XYZ",
+            "wh_00",
+            "evt_00000000000000000000000g",
+        ] {
             assert!(EventId::parse(bad).is_err(), "{bad}");
         }
     }

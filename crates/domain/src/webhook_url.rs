@@ -6,7 +6,6 @@ use std::net::IpAddr;
 
 use crate::webhook::{MAX_URL_LEN, WebhookError};
 
-
 /// A subscriber's URL: absolute `http` or `https`, with a host, without
 /// user info (credentials in URLs end up in logs), at most
 /// [`MAX_URL_LEN`] characters. Whether its host may be reached is a

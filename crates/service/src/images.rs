@@ -119,14 +119,10 @@ impl SnapshotImages {
             .get(key)
             .await?
             .ok_or(OpenImageError::NotFound)?;
-        let remaining = expires_at
-            .as_micros()
-            .saturating_sub(now.as_micros())
-            .max(0);
         Ok(ServedImage {
             format: ImageFormat::of(key.as_str(), &bytes),
             bytes,
-            valid_for: Duration::from_micros(u64::try_from(remaining).unwrap_or(0)),
+            valid_for: expires_at.since(now),
         })
     }
 }
