@@ -7,8 +7,8 @@
 
 use axum::http::StatusCode;
 use vodsnap_ports::{
-    BinError, CheckUrlError, CleanupError, CredentialError, DeleteError, DetailsError, LinkError,
-    LinkRefused, ListError, PingError, RegisterError, TokenError, WebhookStoreError,
+    BinError, CheckUrlError, CredentialError, DeleteError, DetailsError, LinkError, LinkRefused,
+    PingError, RegisterError, StoreError, TokenError, WebhookStoreError,
 };
 use vodsnap_service::{CreateWebhookError, OpenImageError};
 
@@ -41,11 +41,12 @@ fn conflict(error: ApiError) -> ApiError {
     error
 }
 
-impl From<ListError> for ApiError {
-    fn from(e: ListError) -> Self {
+/// Listing, the cleanup's figures: every store error without a business case.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
         match e {
-            ListError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
-            ListError::Unknown(e) => Self::internal(&e),
+            StoreError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
+            StoreError::Unknown(e) => Self::internal(&e),
         }
     }
 }
@@ -89,15 +90,6 @@ impl From<LinkError> for ApiError {
         match e {
             LinkError::Unavailable(e) => Self::dependency_down("the image storage", &e),
             LinkError::Unknown(e) => Self::internal(&e),
-        }
-    }
-}
-
-impl From<CleanupError> for ApiError {
-    fn from(e: CleanupError) -> Self {
-        match e {
-            CleanupError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
-            CleanupError::Unknown(e) => Self::internal(&e),
         }
     }
 }

@@ -7,105 +7,71 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vodsnap_domain::{EventTask, ObjectKey, ProjectId, Timestamp};
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, Job, ParkedItem,
-    PurgePlan, QueueBacklog, QueueError, WorkQueue,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem, PurgePlan,
 };
 
+use crate::cleanup::Removal;
 use crate::queue::JobQueue;
-use crate::state::{Inner, Shared};
+use crate::state::Inner;
+use crate::work_queue::{MemoryKind, MemoryQueue};
+
+/// The cleanup kind of the embedded store's work queue.
+#[derive(Debug)]
+pub struct Cleanup;
 
 /// The cleanup queue of a [`crate::MemoryStore`]: the [`CleanupQueue`].
-#[derive(Debug, Clone)]
-pub struct MemoryCleanupQueue {
-    shared: Shared,
-}
+pub type MemoryCleanupQueue = MemoryQueue<Cleanup>;
 
-impl MemoryCleanupQueue {
-    pub(crate) fn new(shared: Shared) -> Self {
-        Self { shared }
+impl MemoryKind for Cleanup {
+    type Job = CleanupItem;
+    type Payload = Removal;
+
+    fn queue(inner: &mut Inner) -> &mut JobQueue<Removal> {
+        inner.cleanup.queue()
     }
 
-    fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        self.shared.with(f)
-    }
-}
-
-#[async_trait]
-impl WorkQueue<CleanupItem> for MemoryCleanupQueue {
-    async fn claim(
-        &self,
+    fn claim(
+        inner: &mut Inner,
         worker: &str,
         max: u32,
         lease: Duration,
         now: Timestamp,
-    ) -> Result<Vec<CleanupItem>, QueueError> {
-        Ok(self.with_inner(|inner| inner.cleanup.claim(worker, max, lease, now)))
+    ) -> Vec<CleanupItem> {
+        inner.cleanup.claim(worker, max, lease, now)
     }
 
-    async fn complete(
-        &self,
+    /// Removes the items, and writes the `thumbnails.purged` event of the
+    /// deleted tasks whose last item they were, in the same step.
+    fn complete(
+        inner: &mut Inner,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
         purged: &PurgePlan,
-    ) -> Result<u64, QueueError> {
+    ) -> u64 {
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        // Under the one lock: the removal, the finished tasks and their
-        // events are one atomic step.
-        Ok(self.with_inner(|inner| {
-            let (done, finished) = inner.cleanup.complete_all(&ids, worker, now);
-            for (project, tasks) in finished {
-                let Some(p) = inner.projects.get(&project) else {
-                    continue;
-                };
-                let tasks: Vec<EventTask> = tasks
-                    .into_iter()
-                    .filter_map(|task| {
-                        let asset = p.deleted.get(&task)?.result.asset().clone();
-                        Some(EventTask { task, asset })
-                    })
-                    .collect();
-                if let Some(event) = purged(&project, tasks) {
-                    inner.webhooks.enqueue(std::slice::from_ref(&event));
-                }
+        let (done, finished) = inner.cleanup.complete_all(&ids, worker, now);
+        for (project, tasks) in finished {
+            let Some(p) = inner.projects.get(&project) else {
+                continue;
+            };
+            let tasks: Vec<EventTask> = tasks
+                .into_iter()
+                .filter_map(|task| {
+                    let asset = p.deleted.get(&task)?.result.asset().clone();
+                    Some(EventTask { task, asset })
+                })
+                .collect();
+            if let Some(event) = purged(&project, tasks) {
+                inner.webhooks.enqueue(std::slice::from_ref(&event));
             }
-            done
-        }))
+        }
+        done
     }
-
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt<CleanupItem>],
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<u64, QueueError> {
-        Ok(self.with_inner(|inner| fail_all(inner.cleanup.queue(), failures, worker, now)))
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
-        Ok(self.with_inner(|inner| inner.cleanup.queue().retry_parked(&ids, now)))
-    }
-
-    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
-        Ok(self.with_inner(|inner| inner.cleanup.queue().backlog(now)))
-    }
-}
-
-/// Records failed attempts on `queue`; answers how many it recorded.
-pub(crate) fn fail_all<P, J: Job>(
-    queue: &mut JobQueue<P>,
-    failures: &[FailedAttempt<J>],
-    worker: &str,
-    now: Timestamp,
-) -> u64 {
-    failures
-        .iter()
-        .filter(|f| queue.fail(f.item.id(), worker, &f.error, f.retry_at, now))
-        .count() as u64
 }
 
 #[async_trait]
-impl CleanupQueue for MemoryCleanupQueue {
+impl CleanupQueue for MemoryQueue<Cleanup> {
     async fn is_referenced(
         &self,
         project: &ProjectId,

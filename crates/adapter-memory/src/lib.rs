@@ -14,9 +14,11 @@ mod state;
 mod store;
 mod webhook_store;
 mod webhooks;
+mod work_queue;
 
 pub use audit_log::MemoryAuditLog;
-pub use cleanup_queue::MemoryCleanupQueue;
+pub use cleanup_queue::{Cleanup, MemoryCleanupQueue};
 pub use credentials::MemoryCredentialStore;
 pub use store::MemoryStore;
-pub use webhook_store::MemoryWebhookStore;
+pub use webhook_store::{Deliveries, MemoryWebhookStore};
+pub use work_queue::MemoryQueue;

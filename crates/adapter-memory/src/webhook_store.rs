@@ -6,76 +6,54 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vodsnap_domain::{ProjectId, Secret, Timestamp, WebhookId};
 use vodsnap_ports::{
-    AuditRecord, ClaimedDelivery, Delivery, FailedAttempt, QueueBacklog, QueueError, Webhook,
-    WebhookStore, WebhookStoreError, WorkQueue,
+    AuditRecord, ClaimedDelivery, Delivery, Webhook, WebhookStore, WebhookStoreError,
 };
 
-use crate::cleanup_queue::fail_all;
-use crate::state::{Inner, Shared};
+use crate::queue::JobQueue;
+use crate::state::Inner;
+use crate::webhooks::Sending;
+use crate::work_queue::{MemoryKind, MemoryQueue};
+
+/// The webhook delivery kind of the embedded store's work queue.
+#[derive(Debug)]
+pub struct Deliveries;
 
 /// The webhooks of a [`crate::MemoryStore`]: the [`WebhookStore`].
-#[derive(Debug, Clone)]
-pub struct MemoryWebhookStore {
-    shared: Shared,
-}
+pub type MemoryWebhookStore = MemoryQueue<Deliveries>;
 
-impl MemoryWebhookStore {
-    pub(crate) fn new(shared: Shared) -> Self {
-        Self { shared }
+impl MemoryKind for Deliveries {
+    type Job = ClaimedDelivery;
+    type Payload = Sending;
+
+    fn queue(inner: &mut Inner) -> &mut JobQueue<Sending> {
+        inner.webhooks.queue()
     }
 
-    fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        self.shared.with(f)
-    }
-}
-
-#[async_trait]
-impl WorkQueue<ClaimedDelivery> for MemoryWebhookStore {
-    async fn claim(
-        &self,
+    fn claim(
+        inner: &mut Inner,
         worker: &str,
         max: u32,
         lease: Duration,
         now: Timestamp,
-    ) -> Result<Vec<ClaimedDelivery>, QueueError> {
-        Ok(self.with_inner(|inner| inner.webhooks.claim(worker, max, lease, now)))
+    ) -> Vec<ClaimedDelivery> {
+        inner.webhooks.claim(worker, max, lease, now)
     }
 
-    async fn complete(
-        &self,
+    /// Delivered: kept, listed as such, until pruned.
+    fn complete(
+        inner: &mut Inner,
         deliveries: &[ClaimedDelivery],
         worker: &str,
         now: Timestamp,
         _: &(),
-    ) -> Result<u64, QueueError> {
+    ) -> u64 {
         let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
-        Ok(
-            self.with_inner(|inner| {
-                inner.webhooks.queue().complete(&ids, worker, now).len() as u64
-            }),
-        )
-    }
-
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt<ClaimedDelivery>],
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<u64, QueueError> {
-        Ok(self.with_inner(|inner| fail_all(inner.webhooks.queue(), failures, worker, now)))
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
-        Ok(self.with_inner(|inner| inner.webhooks.queue().retry_parked(&ids, now)))
-    }
-
-    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
-        Ok(self.with_inner(|inner| inner.webhooks.queue().backlog(now)))
+        inner.webhooks.queue().complete(&ids, worker, now).len() as u64
     }
 }
 
 #[async_trait]
-impl WebhookStore for MemoryWebhookStore {
+impl WebhookStore for MemoryQueue<Deliveries> {
     async fn create(
         &self,
         webhook: &Webhook,

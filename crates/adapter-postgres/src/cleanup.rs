@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,14 +13,13 @@ use vodsnap_domain::{
     AssetId, DueProjects, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp,
 };
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, FailedAttempt, ParkedItem, PurgePlan,
-    QueueBacklog, QueueError, WorkQueue,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem, PurgePlan,
 };
 
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt, MAX_ATTEMPTS};
 use crate::outbox::{bind_events, outbox_ctes};
-use crate::queue::{Leasing, Statements, by_project, queue_statements};
+use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_statements};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 
 /// The cleanup kind's queue statements, on `cleanup_items`: a claim
@@ -49,26 +47,28 @@ pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 /// ([`Statements::fail`]).
 pub(crate) const FAIL: &str = QUEUE.fail;
 
-/// The cleanup queue in PostgreSQL. Cheap to clone: a handle on the
-/// database, and the due-project list its clones (the process's workers)
-/// share.
-#[derive(Debug, Clone)]
-pub struct PgCleanupQueue {
-    database: PgDatabase,
-    /// The claim's list of projects with due items; see
-    /// [`vodsnap_domain::DueProjects`].
+/// The cleanup kind on PostgreSQL: the claim's list of projects with due
+/// items, shared by the clones (the process's workers); see
+/// [`vodsnap_domain::DueProjects`].
+#[derive(Debug, Clone, Default)]
+pub struct PgCleanup {
     due_projects: Arc<Mutex<DueProjects>>,
 }
 
-impl PgCleanupQueue {
+/// The cleanup queue in PostgreSQL: the [`CleanupQueue`].
+pub type PgCleanupQueue = PgQueue<PgCleanup>;
+
+impl PgQueue<PgCleanup> {
     /// A queue on a migrated database (see [`crate::migrate`]).
     pub fn new(database: impl Into<PgDatabase>) -> Self {
         Self {
             database: database.into(),
-            due_projects: Arc::default(),
+            kind: PgCleanup::default(),
         }
     }
+}
 
+impl PgCleanup {
     /// The claim's remembered list (a poisoned lock still holds a valid
     /// one: every change to it is a single assignment).
     fn due_projects(&self) -> MutexGuard<'_, DueProjects> {
@@ -148,7 +148,7 @@ struct Completed {
     assets: Vec<String>,
 }
 
-impl PgCleanupQueue {
+impl PgCleanup {
     /// One project's part of [`WorkQueue::complete`], in one
     /// transaction.
     async fn complete_in_project(
@@ -158,10 +158,11 @@ impl PgCleanupQueue {
         worker: &str,
         now: Timestamp,
         purged: &PurgePlan,
+        database: &PgDatabase,
     ) -> Result<u64, DbError> {
         let at = to_db_time(now)?;
         let window_start = to_db_time(now - RATE_WINDOW)?;
-        let mut conn = self.database.acquire().await?;
+        let mut conn = database.acquire().await?;
         let mut tx = conn
             .begin()
             .await
@@ -213,7 +214,10 @@ impl PgCleanupQueue {
 }
 
 #[async_trait]
-impl WorkQueue<CleanupItem> for PgCleanupQueue {
+impl PgKind for PgCleanup {
+    type Job = CleanupItem;
+    const QUEUE: Statements = QUEUE;
+
     /// The projects with due items ([`DUE_PROJECTS`], a lock-free read,
     /// remembered for a second as [`vodsnap_domain::DueProjects`]
     /// decides), then per project [`CLAIM_IN_PROJECT`] in the rounds
@@ -223,16 +227,14 @@ impl WorkQueue<CleanupItem> for PgCleanupQueue {
     /// share and others more; no listing when the remembered list fills
     /// the batch). Should a statement fail half way, the items already
     /// leased wait for their lease to run out, as a crashed worker's do.
-    #[tracing::instrument(skip_all, fields(worker))]
     async fn claim(
         &self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
+        database: &PgDatabase,
+        leasing: &Leasing<'_>,
         now: Timestamp,
-    ) -> Result<Vec<CleanupItem>, QueueError> {
-        let leasing = Leasing::new(worker, now, lease)?;
-        let mut conn = self.database.acquire().await?;
+        max: u32,
+    ) -> Result<Vec<CleanupItem>, DbError> {
+        let mut conn = database.acquire().await?;
         let mut items = Vec::new();
         let mut room = max;
         loop {
@@ -251,7 +253,7 @@ impl WorkQueue<CleanupItem> for PgCleanupQueue {
                     &mut conn,
                     projects,
                     room,
-                    &leasing,
+                    leasing,
                     |project, (id, key, attempts): (i64, String, i32)| {
                         items.push(CleanupItem {
                             id,
@@ -268,7 +270,6 @@ impl WorkQueue<CleanupItem> for PgCleanupQueue {
             }
         }
         conn.release();
-        items.sort_by_key(|i| i.id);
         Ok(items)
     }
 
@@ -276,21 +277,21 @@ impl WorkQueue<CleanupItem> for PgCleanupQueue {
     /// [`LOCK_COMPLETED_TASKS`], [`COMPLETE`], and, when it finished tasks
     /// and `purged` plans an event, [`PURGED_OUTBOX`]; retried as a whole
     /// when the database aborts it (a deadlock, a serialisation failure).
-    #[tracing::instrument(skip_all, fields(items = items.len()))]
     async fn complete(
         &self,
+        database: &PgDatabase,
         items: &[CleanupItem],
         worker: &str,
         now: Timestamp,
         purged: &PurgePlan,
-    ) -> Result<u64, QueueError> {
+    ) -> Result<u64, DbError> {
         let mut done = 0u64;
         for (project, members) in by_project(items, |i| &i.project) {
             let ids: Vec<i64> = members.iter().map(|i| i.id).collect();
             let mut attempt = 1;
             loop {
                 match self
-                    .complete_in_project(project, &ids, worker, now, purged)
+                    .complete_in_project(project, &ids, worker, now, purged, database)
                     .await
                 {
                     Ok(n) => {
@@ -301,35 +302,16 @@ impl WorkQueue<CleanupItem> for PgCleanupQueue {
                         tracing::warn!(attempt, error = ?e, "cleanup completion aborted; retrying");
                         attempt += 1;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 }
             }
         }
         Ok(done)
     }
-
-    /// [`FAIL`] once per project among `failures`, each in autocommit.
-    #[tracing::instrument(skip_all, fields(items = failures.len()))]
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt<CleanupItem>],
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<u64, QueueError> {
-        Ok(QUEUE.fail(&self.database, failures, worker, now).await?)
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
-        Ok(QUEUE.retry_parked(&self.database, &ids, now).await?)
-    }
-
-    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
-        Ok(QUEUE.backlog(&self.database, now).await?)
-    }
 }
 
 #[async_trait]
-impl CleanupQueue for PgCleanupQueue {
+impl CleanupQueue for PgQueue<PgCleanup> {
     async fn is_referenced(
         &self,
         project: &ProjectId,

@@ -15,6 +15,8 @@ use vodsnap_ports::{
 use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
+use crate::reseal::{Resealable, reseal_rows};
+use crate::rows::PgQuery;
 use crate::rows::{from_db_time, to_db_time};
 
 /// Credentials in PostgreSQL. Cheap to clone.
@@ -102,6 +104,21 @@ struct InfoRow {
     created_at: DateTime<Utc>,
     revoked: bool,
     key_id: String,
+}
+
+impl Resealable for SealedRow {
+    fn bind_key<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query.bind(&self.access_key)
+    }
+
+    fn held(&self) -> Sealed {
+        self.sealed()
+    }
+
+    fn reseal(&self, cipher: &CredentialCipher) -> anyhow::Result<Sealed> {
+        let secret = cipher.open(&self.access_key, &self.sealed())?;
+        cipher.seal(&self.access_key, &secret)
+    }
 }
 
 impl SealedRow {
@@ -317,32 +334,15 @@ impl CredentialSealing for PgCredentialStore {
         .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to read the credentials to re-encrypt")?;
-        let mut resealed = 0;
-        for row in rows {
-            let secret = self
-                .cipher
-                .open(&row.access_key, &row.sealed())
-                .map_err(CredentialError::Unknown)?;
-            let sealed = self.seal(&row.access_key, &secret)?;
-            // Matching the old nonce leaves alone a row that a concurrent
-            // seed already replaced: its new secret must not be
-            // overwritten with the old one.
-            let updated = sqlx::query(
-                "UPDATE credentials SET secret_ciphertext = $2, nonce = $3, key_id = $4 \
-                 WHERE access_key = $1 AND key_id = $5 AND nonce = $6",
-            )
-            .bind(&row.access_key)
-            .bind(&sealed.ciphertext)
-            .bind(&sealed.nonce)
-            .bind(&sealed.key_id)
-            .bind(&row.key_id)
-            .bind(&row.nonce)
-            .execute(&mut *self.database.acquire().await?)
-            .await
-            .db("failed to re-encrypt a credential")?
-            .rows_affected();
-            resealed += usize::try_from(updated).unwrap_or(0);
-        }
+        let resealed = reseal_rows(
+            &self.database,
+            &self.cipher,
+            &rows,
+            "UPDATE credentials SET secret_ciphertext = $2, nonce = $3, key_id = $4 \
+             WHERE access_key = $1 AND key_id = $5 AND nonce = $6",
+            "failed to re-encrypt a credential",
+        )
+        .await?;
         self.cache.forget_all();
         Ok(resealed)
     }

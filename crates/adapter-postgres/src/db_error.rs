@@ -4,8 +4,8 @@
 use std::fmt;
 
 use vodsnap_ports::{
-    AuditError, BinError, CleanupError, CredentialError, DeleteError, DetailsError, ListError,
-    PingError, RegisterError, WebhookStoreError,
+    BinError, CredentialError, DeleteError, DetailsError, PingError, RegisterError, StoreError,
+    WebhookStoreError,
 };
 
 /// How many times a transaction is tried when PostgreSQL aborts it for a
@@ -124,12 +124,10 @@ macro_rules! into_port_error {
 
 into_port_error!(
     RegisterError,
-    ListError,
+    StoreError,
     DetailsError,
     DeleteError,
     CredentialError,
-    CleanupError,
-    AuditError,
     BinError,
     WebhookStoreError
 );

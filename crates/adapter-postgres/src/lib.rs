@@ -26,9 +26,11 @@ mod cleanup;
 mod credentials;
 mod database;
 mod db_error;
+mod live_counts;
 mod outbox;
 mod queue;
 mod recycle_bin;
+mod reseal;
 mod rows;
 mod task_results;
 mod webhooks;
@@ -41,13 +43,14 @@ use sqlx::postgres::PgPoolOptions;
 
 pub use audit::PgAuditLog;
 pub use cipher::{CipherKeyError, CredentialCipher};
-pub use cleanup::PgCleanupQueue;
+pub use cleanup::{PgCleanup, PgCleanupQueue};
 pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
+pub use queue::PgQueue;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
 pub use task_results::PgTaskResultStore;
-pub use webhooks::PgWebhookStore;
+pub use webhooks::{PgDeliveries, PgWebhookStore};
 
 /// How long a caller waits for a pooled connection. A dead database must
 /// turn into `Unavailable` (a 503 the client can retry) within seconds,

@@ -14,11 +14,12 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 use vodsnap_domain::{ClaimShares, ProjectId, Timestamp};
-use vodsnap_ports::{FailedAttempt, Job, QueueBacklog};
+use vodsnap_ports::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
@@ -301,4 +302,97 @@ pub(crate) fn by_project<T>(
         }
     }
     groups
+}
+
+/// A job kind on PostgreSQL: its statements, what its claim answers and
+/// what its completion writes. The kind's value holds what those need
+/// (the cleanup: its due-project memory; the deliveries: the cipher).
+#[async_trait]
+pub(crate) trait PgKind: Send + Sync + 'static {
+    type Job: Job;
+
+    /// The kind's queue statements ([`queue_statements!`]).
+    const QUEUE: Statements;
+
+    /// Leases up to `max` due jobs (see [`WorkQueue::claim`]), usually
+    /// through [`Statements::due_projects`] and
+    /// [`Statements::claim_in_rounds`].
+    async fn claim(
+        &self,
+        database: &PgDatabase,
+        leasing: &Leasing<'_>,
+        now: Timestamp,
+        max: u32,
+    ) -> Result<Vec<Self::Job>, DbError>;
+
+    /// Completes the jobs `worker` holds with what the kind writes.
+    async fn complete(
+        &self,
+        database: &PgDatabase,
+        jobs: &[Self::Job],
+        worker: &str,
+        now: Timestamp,
+        completion: &<Self::Job as Job>::Completion,
+    ) -> Result<u64, DbError>;
+}
+
+/// The queue of kind `K` on PostgreSQL: [`WorkQueue`], and the kind's own
+/// port. Cheap to clone: a handle on the database and the kind's state.
+#[derive(Debug, Clone)]
+pub struct PgQueue<K> {
+    pub(crate) database: PgDatabase,
+    pub(crate) kind: K,
+}
+
+// The kinds are this crate's own (`PgCleanup`, `PgDeliveries`): nobody
+// outside names `PgKind`, they use the ports the queues implement.
+#[allow(private_interfaces, private_bounds)]
+#[async_trait]
+impl<K: PgKind> WorkQueue<K::Job> for PgQueue<K> {
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = K::Job::KIND, worker))]
+    async fn claim(
+        &self,
+        worker: &str,
+        max: u32,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<Vec<K::Job>, QueueError> {
+        let leasing = Leasing::new(worker, now, lease)?;
+        let mut jobs = self.kind.claim(&self.database, &leasing, now, max).await?;
+        jobs.sort_by_key(Job::id);
+        Ok(jobs)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = K::Job::KIND, jobs = jobs.len()))]
+    async fn complete(
+        &self,
+        jobs: &[K::Job],
+        worker: &str,
+        now: Timestamp,
+        completion: &<K::Job as Job>::Completion,
+    ) -> Result<u64, QueueError> {
+        Ok(self
+            .kind
+            .complete(&self.database, jobs, worker, now, completion)
+            .await?)
+    }
+
+    /// [`Statements::fail`] once per project among `failures`.
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = K::Job::KIND, jobs = failures.len()))]
+    async fn fail(
+        &self,
+        failures: &[FailedAttempt<K::Job>],
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, QueueError> {
+        Ok(K::QUEUE.fail(&self.database, failures, worker, now).await?)
+    }
+
+    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
+        Ok(K::QUEUE.retry_parked(&self.database, &ids, now).await?)
+    }
+
+    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
+        Ok(K::QUEUE.backlog(&self.database, now).await?)
+    }
 }

@@ -22,6 +22,7 @@ use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinC
 
 use crate::audit::{self, audit_columns};
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
+use crate::live_counts::live_count_cte;
 use crate::outbox::{bind_events, outbox_ctes};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use crate::task_results::PgTaskResultStore;
@@ -67,12 +68,11 @@ pub(crate) const RESTORE: &str = concat!(
          INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
          SELECT project_id, task_id, offset_s, object_key FROM taken \
          RETURNING 1), \
-     counted AS ( \
-         INSERT INTO live_task_counts (project_id, slot, live) \
-         SELECT $1, hashtext(($2::text[])[1]) & 15, count(*) FROM revived \
-         HAVING count(*) > 0 \
-         ON CONFLICT (project_id, slot) \
-         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
+     ",
+    live_count_cte!(
+        "SELECT $1, hashtext(($2::text[])[1]) & 15, count(*) FROM revived HAVING count(*) > 0"
+    ),
+    ", \
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),

@@ -3,6 +3,7 @@
 
 use crate::audit::{self, audit_columns};
 use crate::database::PgDatabase;
+use crate::live_counts::live_count_cte;
 use crate::outbox::{bind_events, outbox_ctes};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use anyhow::{Context as _, anyhow};
@@ -208,11 +209,9 @@ pub(crate) const REGISTER: &str = concat!(
          INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
          SELECT c.project_id, c.task_id, u.offset_s, u.object_key \
          FROM created c, UNNEST($7::integer[], $8::text[]) AS u(offset_s, object_key)), \
-     counted AS ( \
-         INSERT INTO live_task_counts (project_id, slot, live) \
-         SELECT project_id, hashtext(task_id) & 15, 1 FROM created \
-         ON CONFLICT (project_id, slot) \
-         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
+     ",
+    live_count_cte!("SELECT project_id, hashtext(task_id) & 15, 1 FROM created"),
+    ", \
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),
@@ -538,12 +537,11 @@ pub(crate) const TOMBSTONE: &str = concat!(
              (project_id, task_id, offset_s, object_key, enqueued_at, due_at) \
          SELECT project_id, task_id, offset_s, object_key, $3, $15 FROM gone \
          RETURNING 1), \
-     counted AS ( \
-         INSERT INTO live_task_counts (project_id, slot, live) \
-         SELECT $1, hashtext(($2::text[])[1]) & 15, -count(*) FROM marked \
-         HAVING count(*) > 0 \
-         ON CONFLICT (project_id, slot) \
-         DO UPDATE SET live = live_task_counts.live + EXCLUDED.live), \
+     ",
+    live_count_cte!(
+        "SELECT $1, hashtext(($2::text[])[1]) & 15, -count(*) FROM marked HAVING count(*) > 0"
+    ),
+    ", \
      audited AS ( \
          INSERT INTO ",
     audit_columns!(),

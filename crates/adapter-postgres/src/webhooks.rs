@@ -3,7 +3,6 @@
 //! ([`crate::queue`]). The outbox that writes them is [`crate::outbox`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -12,8 +11,7 @@ use vodsnap_domain::{
     DeliveryState, EventTypes, ProjectId, Secret, Timestamp, WebhookId, WebhookUrl,
 };
 use vodsnap_ports::{
-    AuditRecord, ClaimedDelivery, Delivery, FailedAttempt, QueueBacklog, QueueError, Webhook,
-    WebhookStore, WebhookStoreError, WorkQueue,
+    AuditRecord, ClaimedDelivery, Delivery, Webhook, WebhookStore, WebhookStoreError,
 };
 
 use crate::audit::{self, audit_webhook_columns};
@@ -21,8 +19,9 @@ use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
 use crate::outbox::event_from_row;
-use crate::queue::{Leasing, Statements, by_project, queue_statements};
-use crate::rows::{from_db_time, parse_stored, to_db_time};
+use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_statements};
+use crate::reseal::{Resealable, reseal_rows};
+use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
 
 /// A subscription and its audit record (`$9`..`$19`, never the secret),
 /// in one statement.
@@ -148,21 +147,16 @@ pub(crate) const DELIVERED: &str = "\
     WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
       AND delivered_at IS NULL AND parked_at IS NULL";
 
-/// Webhooks and their deliveries in PostgreSQL; signing secrets sealed
-/// with the credentials' cipher. Cheap to clone.
-#[derive(Clone)]
-pub struct PgWebhookStore {
-    database: PgDatabase,
+/// The webhook delivery kind on PostgreSQL: the cipher that seals new
+/// signing secrets and opens stored ones (the credentials' keys).
+#[derive(Debug, Clone)]
+pub struct PgDeliveries {
     cipher: Arc<CredentialCipher>,
 }
 
-impl std::fmt::Debug for PgWebhookStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgWebhookStore")
-            .field("cipher", &self.cipher)
-            .finish_non_exhaustive()
-    }
-}
+/// Webhooks and their deliveries in PostgreSQL: the [`WebhookStore`].
+/// Cheap to clone.
+pub type PgWebhookStore = PgQueue<PgDeliveries>;
 
 fn events_of(raw: &[String]) -> Result<EventTypes, DbError> {
     EventTypes::parse(Some(raw))
@@ -210,13 +204,15 @@ struct ClaimRow {
     data: String,
 }
 
-impl PgWebhookStore {
+impl PgQueue<PgDeliveries> {
     /// A store on a migrated database; `cipher` (the credentials' keys)
     /// seals new signing secrets and opens stored ones.
     pub fn new(database: impl Into<PgDatabase>, cipher: CredentialCipher) -> Self {
         Self {
             database: database.into(),
-            cipher: Arc::new(cipher),
+            kind: PgDeliveries {
+                cipher: Arc::new(cipher),
+            },
         }
     }
 
@@ -231,7 +227,9 @@ impl PgWebhookStore {
         conn.release();
         Ok(exists)
     }
+}
 
+impl PgDeliveries {
     fn claimed(&self, project: &ProjectId, row: ClaimRow) -> Result<ClaimedDelivery, DbError> {
         let sealed = Sealed {
             key_id: row.key_id,
@@ -269,13 +267,32 @@ struct SealedRow {
     key_id: String,
 }
 
-impl PgWebhookStore {
+impl Resealable for SealedRow {
+    fn bind_key<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query.bind(&self.project_id).bind(&self.id)
+    }
+
+    fn held(&self) -> Sealed {
+        Sealed {
+            key_id: self.key_id.clone(),
+            nonce: self.nonce.clone(),
+            ciphertext: self.secret_ciphertext.clone(),
+        }
+    }
+
+    fn reseal(&self, cipher: &CredentialCipher) -> anyhow::Result<Sealed> {
+        let secret = cipher.open_webhook(&self.project_id, &self.id, &self.held())?;
+        cipher.seal_webhook(&self.project_id, &self.id, &secret)
+    }
+}
+
+impl PgQueue<PgDeliveries> {
     /// Re-seals every webhook secret not sealed with the current key, as
     /// `PgCredentialStore::reencrypt_all` does for SKs (both are run by
     /// `vodsnap credentials reencrypt`); returns how many were. An
     /// operator task that reads every project, not a hot statement.
     pub async fn reencrypt_all(&self) -> Result<usize, WebhookStoreError> {
-        let current = self.cipher.current_key_id();
+        let current = self.kind.cipher.current_key_id();
         let rows: Vec<SealedRow> = sqlx::query_as(
             "SELECT project_id, id, secret_ciphertext, nonce, key_id              FROM webhooks WHERE key_id <> $1 ORDER BY project_id, id",
         )
@@ -283,43 +300,20 @@ impl PgWebhookStore {
         .fetch_all(&mut *self.database.acquire().await?)
         .await
         .db("failed to read the webhooks to re-encrypt")?;
-        let mut resealed = 0;
-        for row in rows {
-            let old = Sealed {
-                key_id: row.key_id.clone(),
-                nonce: row.nonce.clone(),
-                ciphertext: row.secret_ciphertext,
-            };
-            let secret = self
-                .cipher
-                .open_webhook(&row.project_id, &row.id, &old)
-                .map_err(WebhookStoreError::Unknown)?;
-            let sealed = self
-                .cipher
-                .seal_webhook(&row.project_id, &row.id, &secret)
-                .map_err(WebhookStoreError::Unknown)?;
-            let updated = sqlx::query(
-                "UPDATE webhooks SET secret_ciphertext = $3, nonce = $4, key_id = $5                  WHERE project_id = $1 AND id = $2 AND key_id = $6 AND nonce = $7",
-            )
-            .bind(&row.project_id)
-            .bind(&row.id)
-            .bind(&sealed.ciphertext)
-            .bind(&sealed.nonce)
-            .bind(&sealed.key_id)
-            .bind(&row.key_id)
-            .bind(&row.nonce)
-            .execute(&mut *self.database.acquire().await?)
-            .await
-            .db("failed to re-encrypt a webhook secret")?
-            .rows_affected();
-            resealed += usize::try_from(updated).unwrap_or(0);
-        }
-        Ok(resealed)
+        Ok(reseal_rows(
+            &self.database,
+            &self.kind.cipher,
+            &rows,
+            "UPDATE webhooks SET secret_ciphertext = $3, nonce = $4, key_id = $5 \
+             WHERE project_id = $1 AND id = $2 AND key_id = $6 AND nonce = $7",
+            "failed to re-encrypt a webhook secret",
+        )
+        .await?)
     }
 }
 
 #[async_trait]
-impl WebhookStore for PgWebhookStore {
+impl WebhookStore for PgQueue<PgDeliveries> {
     async fn create(
         &self,
         webhook: &Webhook,
@@ -327,6 +321,7 @@ impl WebhookStore for PgWebhookStore {
         audit: &AuditRecord,
     ) -> Result<(), WebhookStoreError> {
         let sealed = self
+            .kind
             .cipher
             .seal_webhook(webhook.project.as_str(), webhook.id.as_str(), secret)
             .map_err(DbError::unknown)?;
@@ -493,19 +488,20 @@ impl WebhookStore for PgWebhookStore {
 }
 
 #[async_trait]
-impl WorkQueue<ClaimedDelivery> for PgWebhookStore {
+impl PgKind for PgDeliveries {
+    type Job = ClaimedDelivery;
+    const QUEUE: Statements = QUEUE;
+
     /// [`DUE_PROJECTS`], then [`CLAIM_IN_PROJECT`] per project and round,
     /// each in autocommit; every secret opened with the cipher.
-    #[tracing::instrument(level = "debug", skip_all, fields(worker))]
     async fn claim(
         &self,
-        worker: &str,
+        database: &PgDatabase,
+        leasing: &Leasing<'_>,
+        _now: Timestamp,
         max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Result<Vec<ClaimedDelivery>, QueueError> {
-        let leasing = Leasing::new(worker, now, lease)?;
-        let mut conn = self.database.acquire().await?;
+    ) -> Result<Vec<ClaimedDelivery>, DbError> {
+        let mut conn = database.acquire().await?;
         let projects = QUEUE.due_projects(&mut conn, leasing.now, max).await?;
         let mut claimed = Vec::new();
         QUEUE
@@ -513,7 +509,7 @@ impl WorkQueue<ClaimedDelivery> for PgWebhookStore {
                 &mut conn,
                 projects,
                 max,
-                &leasing,
+                leasing,
                 |project, row: ClaimRow| {
                     claimed.push(self.claimed(project, row)?);
                     Ok(())
@@ -521,20 +517,20 @@ impl WorkQueue<ClaimedDelivery> for PgWebhookStore {
             )
             .await?;
         conn.release();
-        claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
 
     /// [`DELIVERED`] once per project among `deliveries`.
     async fn complete(
         &self,
+        database: &PgDatabase,
         deliveries: &[ClaimedDelivery],
         worker: &str,
         now: Timestamp,
         _: &(),
-    ) -> Result<u64, QueueError> {
+    ) -> Result<u64, DbError> {
         let at = to_db_time(now)?;
-        let mut conn = self.database.acquire().await?;
+        let mut conn = database.acquire().await?;
         let mut done = 0;
         for (project, members) in by_project(deliveries, |d| &d.project) {
             let ids: Vec<i64> = members.iter().map(|d| d.id).collect();
@@ -550,22 +546,5 @@ impl WorkQueue<ClaimedDelivery> for PgWebhookStore {
         }
         conn.release();
         Ok(done)
-    }
-
-    async fn fail(
-        &self,
-        failures: &[FailedAttempt<ClaimedDelivery>],
-        worker: &str,
-        now: Timestamp,
-    ) -> Result<u64, QueueError> {
-        Ok(QUEUE.fail(&self.database, failures, worker, now).await?)
-    }
-
-    async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
-        Ok(QUEUE.retry_parked(&self.database, &ids, now).await?)
-    }
-
-    async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError> {
-        Ok(QUEUE.backlog(&self.database, now).await?)
     }
 }

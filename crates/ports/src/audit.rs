@@ -7,6 +7,8 @@
 use async_trait::async_trait;
 use vodsnap_domain::{ProjectId, TaskId, Timestamp};
 
+use crate::error::StoreError;
+
 // Re-exported so that `vodsnap_ports::AuditRecord` and its kin keep their
 // paths: they moved into the domain with the decisions they make.
 pub use vodsnap_domain::audit::{Actor, AuditAction, AuditOutcome, AuditRecord, AuditedWebhook};
@@ -21,13 +23,8 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("the store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
-}
+/// Reading or appending the audit trail fails only as a store does.
+pub type AuditError = StoreError;
 
 /// The audit trail. Changes write their records through the store that
 /// makes them, atomically; this port reads them and appends the records of

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use vodsnap_domain::{Event, EventTask, ObjectKey, ProjectId, Timestamp};
 
-use crate::queue::{Job, QueueError, WorkQueue};
+use crate::queue::{QueueError, WorkQueue};
 
 /// One object to remove: a job of the cleanup kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +26,7 @@ pub struct CleanupItem {
     pub attempts: u32,
 }
 
-impl Job for CleanupItem {
-    type Completion = PurgePlan;
-    const KIND: &'static str = "cleanup";
-
-    fn id(&self) -> i64 {
-        self.id
-    }
-
-    fn project(&self) -> &ProjectId {
-        &self.project
-    }
-
-    fn attempts(&self) -> u32 {
-        self.attempts
-    }
-}
+crate::impl_job!(CleanupItem, PurgePlan, "cleanup");
 
 /// An item that ran out of attempts and waits for an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cleanup;
 pub mod clock;
 pub mod credentials;
+pub mod error;
 pub mod images;
 pub mod links;
 #[cfg(feature = "mocks")]
@@ -28,6 +29,7 @@ pub use clock::{Clock, SystemClock};
 pub use credentials::{
     Credential, CredentialError, CredentialInfo, CredentialSealing, CredentialStore,
 };
+pub use error::StoreError;
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};

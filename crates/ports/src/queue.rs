@@ -20,6 +20,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vodsnap_domain::{ProjectId, Timestamp};
 
+use crate::error::StoreError;
+
 /// A job of one kind, as a claim hands it to a worker.
 pub trait Job: Clone + Debug + Send + Sync + 'static {
     /// What completing a batch of this kind takes from the service besides
@@ -38,6 +40,30 @@ pub trait Job: Clone + Debug + Send + Sync + 'static {
 
     /// Failed attempts so far.
     fn attempts(&self) -> u32;
+}
+
+/// Implements [`Job`] for a struct with `id: i64`, `project: ProjectId`
+/// and `attempts: u32` fields: `impl_job!(Type, Completion, "kind")`.
+#[macro_export]
+macro_rules! impl_job {
+    ($job:ty, $completion:ty, $kind:literal) => {
+        impl $crate::queue::Job for $job {
+            type Completion = $completion;
+            const KIND: &'static str = $kind;
+
+            fn id(&self) -> i64 {
+                self.id
+            }
+
+            fn project(&self) -> &vodsnap_domain::ProjectId {
+                &self.project
+            }
+
+            fn attempts(&self) -> u32 {
+                self.attempts
+            }
+        }
+    };
 }
 
 /// A failed attempt at one job: what went wrong, and when to try again
@@ -62,13 +88,8 @@ pub struct QueueBacklog {
     pub oldest_due: Option<Timestamp>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("the store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
-}
+/// A queue fails only as a store does.
+pub type QueueError = StoreError;
 
 /// The queue of one job kind.
 #[cfg_attr(feature = "mocks", mockall::automock)]

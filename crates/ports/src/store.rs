@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditRecord;
+use crate::error::StoreError;
 use vodsnap_domain::{
     AssetId, BinPlan, BinSelection, BinnedTask, DeletePlan, DeleteSelection, DeletedTask,
     DetailsPage, Event, FoundTask, ListFilter, ListPage, NewTaskResult, ProjectId, Snapshot,
@@ -138,13 +139,7 @@ pub struct Listing {
     pub items: Vec<TaskSummary>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error("the store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
-}
+pub type ListError = StoreError;
 
 /// A page of one task's snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]

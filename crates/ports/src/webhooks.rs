@@ -16,7 +16,7 @@ use vodsnap_domain::{
 };
 
 use crate::audit::AuditRecord;
-use crate::queue::{Job, WorkQueue};
+use crate::queue::WorkQueue;
 
 /// A subscription, as listed (no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,22 +59,7 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
 }
 
-impl Job for ClaimedDelivery {
-    type Completion = ();
-    const KIND: &'static str = "webhook delivery";
-
-    fn id(&self) -> i64 {
-        self.id
-    }
-
-    fn project(&self) -> &ProjectId {
-        &self.project
-    }
-
-    fn attempts(&self) -> u32 {
-        self.attempts
-    }
-}
+crate::impl_job!(ClaimedDelivery, (), "webhook delivery");
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookStoreError {
