@@ -82,7 +82,7 @@ impl LinkTtl {
     fn expiry(self, now: Timestamp) -> i64 {
         let ttl = i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX);
         let step = (ttl / 10).clamp(1, MAX_STEP_SECS);
-        let at_least = now.as_secs().saturating_add(ttl);
+        let at_least = (now + self.0).as_secs();
         at_least.saturating_add(step - 1) / step * step
     }
 }
@@ -220,7 +220,7 @@ impl SnapshotLinks for SignedLinks {
             .expires
             .parse()
             .map_err(|_| LinkRefused::BadSignature)?;
-        let expires_at = Timestamp::from_micros(expires.saturating_mul(1_000_000));
+        let expires_at = Timestamp::from_secs(expires);
         if now >= expires_at {
             return Err(LinkRefused::Expired);
         }
@@ -263,11 +263,12 @@ impl PresignedLinks {
 impl SnapshotLinks for PresignedLinks {
     async fn link(&self, key: &ObjectKey, now: Timestamp) -> Result<String, LinkError> {
         let path = object_store::path::Path::from(key.as_str());
-        let expires_in = u64::try_from(self.ttl.expiry(now) - now.as_secs()).unwrap_or(1);
-        // SigV4 takes the lifetime, not the instant; the rounding keeps it
-        // within the 7 days S3 allows, since the lifetime is at most that
-        // minus a step.
-        let expires_in = Duration::from_secs(expires_in).min(MAX_LINK_TTL);
+        // SigV4 takes the lifetime, not the instant, in whole seconds; the
+        // rounding keeps it within the 7 days S3 allows, since the lifetime
+        // is at most that minus a step.
+        let left = Timestamp::from_secs(self.ttl.expiry(now)).since(now);
+        let expires_in = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+            .min(MAX_LINK_TTL);
         match self.s3.signed_url(Method::GET, &path, expires_in).await {
             Ok(url) => Ok(url.to_string()),
             Err(err) => {
@@ -402,7 +403,7 @@ mod tests {
         let expires_at = links.verify(&k, &proof, now()).unwrap();
         assert!(expires_at.as_secs() >= NOW_SECS + 3600);
         assert!(expires_at.as_secs() < NOW_SECS + 3600 + 360);
-        let last = Timestamp::from_micros(expires_at.as_micros() - 1);
+        let last = expires_at - Duration::from_micros(1);
         assert!(links.verify(&k, &proof, last).is_ok());
         assert_eq!(
             links.verify(&k, &proof, expires_at),

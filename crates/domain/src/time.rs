@@ -26,6 +26,12 @@ impl Timestamp {
         self.0.div_euclid(1_000_000)
     }
 
+    /// The instant `secs` whole seconds after the epoch, saturating at the
+    /// first and last representable instants.
+    pub const fn from_secs(secs: i64) -> Self {
+        Self(secs.saturating_mul(1_000_000))
+    }
+
     /// How long after `earlier` this instant is; zero when it is not
     /// after it.
     pub fn since(self, earlier: Timestamp) -> Duration {
@@ -71,6 +77,13 @@ mod tests {
             Timestamp::from_micros(i64::MIN) - Duration::from_secs(1),
             Timestamp::from_micros(i64::MIN)
         );
+    }
+
+    #[test]
+    fn whole_seconds_saturate() {
+        assert_eq!(Timestamp::from_secs(3).as_micros(), 3_000_000);
+        assert_eq!(Timestamp::from_secs(i64::MAX).as_micros(), i64::MAX);
+        assert_eq!(Timestamp::from_secs(-2).as_secs(), -2);
     }
 
     #[test]
