@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::event::EventTask;
 use crate::id::{AssetId, IdError, TaskId};
-use crate::outcome::{DeleteStatus, ItemError};
+use crate::outcome::{DeleteStatus, ItemError, ItemOutcome};
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
 
@@ -257,22 +257,20 @@ impl BinStatus {
 }
 
 /// What a restore or a purge answers for one task: done (`RESTORED` or
-/// `PURGED`, by the call), or failed with a reason.
+/// `PURGED`, by the call), or failed with a reason. The task, its asset
+/// and the reason are held as a delete's item holds them; only the status
+/// is the call's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinOutcome {
-    task_id: TaskId,
-    asset_id: Option<AssetId>,
     action: BinAction,
-    error: Option<ItemError>,
+    item: ItemOutcome,
 }
 
 impl BinOutcome {
     fn done(action: BinAction, task_id: TaskId, asset_id: AssetId) -> Self {
         Self {
-            task_id,
-            asset_id: Some(asset_id),
             action,
-            error: None,
+            item: ItemOutcome::done(task_id, asset_id),
         }
     }
 
@@ -283,31 +281,34 @@ impl BinOutcome {
         error: ItemError,
     ) -> Self {
         Self {
-            task_id,
-            asset_id,
             action,
-            error: Some(error),
+            item: ItemOutcome::failed(task_id, asset_id, error),
         }
     }
 
     pub fn task_id(&self) -> &TaskId {
-        &self.task_id
+        self.item.task_id()
     }
 
     /// The task's asset; `None` for an unknown task.
     pub fn asset_id(&self) -> Option<&AssetId> {
-        self.asset_id.as_ref()
+        self.item.asset_id()
     }
 
     pub fn error(&self) -> Option<ItemError> {
-        self.error
+        self.item.error()
+    }
+
+    /// The item without the call's status: the task, its asset, the reason.
+    pub(crate) fn item(&self) -> &ItemOutcome {
+        &self.item
     }
 
     /// The item's status: [`BinStatus::Failed`] with an error, else what
     /// the call does ([`BinAction::done`]). The answer and the audit trail
     /// both read it.
     pub fn status(&self) -> BinStatus {
-        match self.error {
+        match self.error() {
             Some(_) => BinStatus::Failed,
             None => self.action.done(),
         }
@@ -443,14 +444,9 @@ impl BinPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::fixtures::{a, t};
     use proptest::prelude::*;
 
-    fn t(raw: &str) -> TaskId {
-        TaskId::parse(raw).unwrap()
-    }
-    fn a(raw: &str) -> AssetId {
-        AssetId::parse(raw).unwrap()
-    }
     fn at(micros: i64) -> Timestamp {
         Timestamp::from_micros(micros)
     }
