@@ -290,19 +290,12 @@ impl TaskResultStore for MemoryStore {
         // same lock, so it cannot take a restored task's items meanwhile.
         self.with_inner(|inner| {
             let p = inner.projects.entry(project.clone()).or_default();
-            let planned = planner(find_binned(p, &inner.cleanup, project, selection));
-            for task in planned.plan.changed() {
-                let intact = p.deleted.get(task).is_some_and(|t| {
-                    inner
-                        .cleanup
-                        .task_intact(project, task, t.result.snapshots().len())
-                });
-                if !intact {
-                    return Err(BinError::Unknown(anyhow::anyhow!(
-                        "the plan restores task {task}, which is not an intact tombstone"
-                    )));
-                }
-            }
+            let found = find_binned(p, &inner.cleanup, project, selection);
+            let planned = planner(found.clone());
+            planned
+                .plan
+                .may_change(&found)
+                .map_err(|e| BinError::Unknown(e.into()))?;
             for task in planned.plan.changed() {
                 if let Some(tombstone) = p.deleted.remove(task) {
                     inner.cleanup.remove_task(project, task);
@@ -323,17 +316,12 @@ impl TaskResultStore for MemoryStore {
     ) -> Result<PlannedBinChange, BinError> {
         self.with_inner(|inner| {
             let p = inner.projects.entry(project.clone()).or_default();
-            let planned = planner(find_binned(p, &inner.cleanup, project, selection));
-            if let Some(task) = planned
+            let found = find_binned(p, &inner.cleanup, project, selection);
+            let planned = planner(found.clone());
+            planned
                 .plan
-                .changed()
-                .iter()
-                .find(|t| !p.deleted.contains_key(*t))
-            {
-                return Err(BinError::Unknown(anyhow::anyhow!(
-                    "the plan purges task {task}, which is not deleted"
-                )));
-            }
+                .may_change(&found)
+                .map_err(|e| BinError::Unknown(e.into()))?;
             for task in planned.plan.changed() {
                 if let Some(tombstone) = p.deleted.get_mut(task) {
                     tombstone.purge_at = tombstone.purge_at.min(planned.at);

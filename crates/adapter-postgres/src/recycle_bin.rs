@@ -15,8 +15,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
-    AssetId, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId, QueuedObjects,
-    TaskId, Timestamp,
+    AssetId, BinAction, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId,
+    QueuedObjects, TaskId, Timestamp,
 };
 use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinChange};
 
@@ -247,18 +247,12 @@ async fn lock_binned(
         .collect()
 }
 
-#[derive(Clone, Copy)]
-enum Change {
-    Restore,
-    Purge,
-}
-
 impl PgTaskResultStore {
     /// `BEGIN`, [`lock_binned`], the planner, [`RESTORE`] or [`PURGE`],
     /// `COMMIT`.
     async fn try_bin_change(
         &self,
-        change: Change,
+        action: BinAction,
         project: &ProjectId,
         selection: &BinSelection,
         planner: BinPlanner<'_>,
@@ -269,29 +263,21 @@ impl PgTaskResultStore {
             .await
             .db("failed to begin a recycle-bin change")?;
         let found = lock_binned(&mut tx, project, selection).await?;
-        let planned = planner(found.iter().map(|f| f.task.clone()).collect());
+        let binned: Vec<BinnedTask> = found.iter().map(|f| f.task.clone()).collect();
+        let planned = planner(binned.clone());
+        planned
+            .plan
+            .may_change(&binned)
+            .map_err(|e| DbError::unknown(e.into()))?;
         let changed: Vec<&Found> = planned
             .plan
             .changed()
             .iter()
             .filter_map(|t| found.iter().find(|f| f.task.task == *t))
             .collect();
-        // A store writes only what it locked and the plan may change: an
-        // intact tombstone for a restore, a tombstone for a purge.
-        let allowed = changed.len() == planned.plan.changed().len()
-            && changed.iter().all(|f| match (change, f.task.state) {
-                (Change::Restore, BinState::Deleted { intact, .. }) => intact,
-                (Change::Purge, BinState::Deleted { .. }) => true,
-                (_, BinState::Live) => false,
-            });
-        if !allowed {
-            return Err(DbError::unknown(anyhow!(
-                "the plan changes a task that is not a locked tombstone it may change"
-            )));
-        }
         let ids: Vec<&str> = planned.plan.changed().iter().map(TaskId::as_str).collect();
-        let done: Changed = match change {
-            Change::Restore => {
+        let done: Changed = match action {
+            BinAction::Restore => {
                 let query = sqlx::query(RESTORE).bind(project.as_str()).bind(&ids);
                 let row = bind_events(audit::bind(query, &planned.audit)?, &planned.events)?
                     .fetch_one(&mut *tx)
@@ -299,7 +285,7 @@ impl PgTaskResultStore {
                     .db("failed to restore task results")?;
                 <Changed as sqlx::FromRow<_>>::from_row(&row).db("failed to read a restore")?
             }
-            Change::Purge => {
+            BinAction::Purge => {
                 let query = sqlx::query(PURGE)
                     .bind(project.as_str())
                     .bind(&ids)
@@ -313,7 +299,7 @@ impl PgTaskResultStore {
         };
         let snapshots: i64 = changed.iter().map(|f| f.snapshot_count).sum();
         let consistent = done.changed == ids.len() as i64
-            && (matches!(change, Change::Purge) || done.items == snapshots);
+            && (action == BinAction::Purge || done.items == snapshots);
         if !consistent {
             // Rolled back when `tx` drops.
             return Err(DbError::unknown(anyhow!(
@@ -337,7 +323,7 @@ impl PgTaskResultStore {
 
     async fn bin_change(
         &self,
-        change: Change,
+        action: BinAction,
         project: &ProjectId,
         selection: &BinSelection,
         planner: BinPlanner<'_>,
@@ -345,7 +331,7 @@ impl PgTaskResultStore {
         let mut attempt = 1;
         loop {
             match self
-                .try_bin_change(change, project, selection, planner)
+                .try_bin_change(action, project, selection, planner)
                 .await
             {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
@@ -363,7 +349,7 @@ impl PgTaskResultStore {
         selection: &BinSelection,
         planner: BinPlanner<'_>,
     ) -> Result<PlannedBinChange, BinError> {
-        self.bin_change(Change::Restore, project, selection, planner)
+        self.bin_change(BinAction::Restore, project, selection, planner)
             .await
     }
 
@@ -373,7 +359,7 @@ impl PgTaskResultStore {
         selection: &BinSelection,
         planner: BinPlanner<'_>,
     ) -> Result<PlannedBinChange, BinError> {
-        self.bin_change(Change::Purge, project, selection, planner)
+        self.bin_change(BinAction::Purge, project, selection, planner)
             .await
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use vodsnap_adapter_postgres::PgWebhookStore;
 use vodsnap_domain::{EventTypes, ProjectId, WebhookId, WebhookUrl};
-use vodsnap_ports::{Actor, SystemClock, WebhookStore};
+use vodsnap_ports::{Actor, SystemClock, Webhook, WebhookStore};
 use vodsnap_service::Webhooks;
 
 use crate::backends;
@@ -56,6 +56,17 @@ fn names(events: &EventTypes) -> Vec<&'static str> {
     events.as_slice().iter().map(|e| e.as_str()).collect()
 }
 
+/// A webhook as `create` and `list` print it: its id, URL and events, to
+/// which each adds its own field (the secret, shown once; the creation
+/// time).
+fn shown(webhook: &Webhook) -> serde_json::Value {
+    serde_json::json!({
+        "id": webhook.id.as_str(),
+        "url": webhook.url.as_str(),
+        "events": names(&webhook.events),
+    })
+}
+
 pub async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
     match command {
         WebhooksCommand::Create {
@@ -75,15 +86,9 @@ pub async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
                 .create(&project, url, events, &operator())
                 .await
                 .context("failed to create the webhook")?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "id": webhook.id.as_str(),
-                    "url": webhook.url.as_str(),
-                    "events": names(&webhook.events),
-                    "secret": secret.expose(),
-                })
-            );
+            let mut shown = shown(&webhook);
+            shown["secret"] = secret.expose().into();
+            println!("{shown}");
             eprintln!(
                 "the secret is shown this once: keep it where the receiver verifies deliveries"
             );
@@ -99,15 +104,9 @@ pub async fn run(command: WebhooksCommand) -> anyhow::Result<()> {
                 .await
                 .context("failed to list webhooks")?
             {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "id": webhook.id.as_str(),
-                        "url": webhook.url.as_str(),
-                        "events": names(&webhook.events),
-                        "created_at": rfc3339(webhook.created_at),
-                    })
-                );
+                let mut shown = shown(&webhook);
+                shown["created_at"] = rfc3339(webhook.created_at).into();
+                println!("{shown}");
             }
         }
         WebhooksCommand::Delete {

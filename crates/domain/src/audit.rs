@@ -202,23 +202,26 @@ pub struct AuditOutcome {
     pub reason: Option<ItemError>,
 }
 
-impl From<&ItemOutcome> for AuditOutcome {
-    fn from(item: &ItemOutcome) -> Self {
+impl AuditOutcome {
+    /// `item`'s task and reason, with the status its call answered.
+    fn of(item: &ItemOutcome, status: AuditStatus) -> Self {
         Self {
             task: item.task_id().clone(),
-            status: item.into(),
+            status,
             reason: item.error(),
         }
     }
 }
 
+impl From<&ItemOutcome> for AuditOutcome {
+    fn from(item: &ItemOutcome) -> Self {
+        Self::of(item, item.into())
+    }
+}
+
 impl From<&BinOutcome> for AuditOutcome {
     fn from(item: &BinOutcome) -> Self {
-        Self {
-            task: item.task_id().clone(),
-            status: item.into(),
-            reason: item.error(),
-        }
+        Self::of(item.item(), item.into())
     }
 }
 
@@ -264,10 +267,6 @@ impl AuditRecord {
         actor: &Actor,
     ) -> Self {
         Self {
-            at,
-            project: project.clone(),
-            actor: actor.clone(),
-            action: AuditAction::Register,
             asset: Some(asset.clone()),
             requested: vec![task.clone()],
             outcomes: vec![AuditOutcome {
@@ -275,7 +274,7 @@ impl AuditRecord {
                 status,
                 reason: None,
             }],
-            webhook: None,
+            ..Self::of(project, AuditAction::Register, at, actor)
         }
     }
 
@@ -288,14 +287,10 @@ impl AuditRecord {
         actor: &Actor,
     ) -> Self {
         Self {
-            at,
-            project: project.clone(),
-            actor: actor.clone(),
-            action: AuditAction::Delete,
             asset: selection.asset().cloned(),
             requested: selection.tasks().to_vec(),
             outcomes: items.iter().map(AuditOutcome::from).collect(),
-            webhook: None,
+            ..Self::of(project, AuditAction::Delete, at, actor)
         }
     }
 
@@ -309,14 +304,9 @@ impl AuditRecord {
         actor: &Actor,
     ) -> Self {
         Self {
-            at,
-            project: project.clone(),
-            actor: actor.clone(),
-            action: plan.action().into(),
-            asset: None,
             requested: selection.tasks().to_vec(),
             outcomes: plan.items().iter().map(AuditOutcome::from).collect(),
-            webhook: None,
+            ..Self::of(project, plan.action().into(), at, actor)
         }
     }
 
@@ -330,17 +320,14 @@ impl AuditRecord {
         at: Timestamp,
         actor: &Actor,
     ) -> Self {
-        Self::of_webhook(
-            project,
-            AuditAction::WebhookCreate,
-            AuditedWebhook {
+        Self {
+            webhook: Some(AuditedWebhook {
                 id: id.clone(),
                 url: Some(url.audited()),
                 events: Some(events.clone()),
-            },
-            at,
-            actor,
-        )
+            }),
+            ..Self::of(project, AuditAction::WebhookCreate, at, actor)
+        }
     }
 
     /// The record of a webhook removed, by its id.
@@ -350,26 +337,19 @@ impl AuditRecord {
         at: Timestamp,
         actor: &Actor,
     ) -> Self {
-        Self::of_webhook(
-            project,
-            AuditAction::WebhookDelete,
-            AuditedWebhook {
+        Self {
+            webhook: Some(AuditedWebhook {
                 id: id.clone(),
                 url: None,
                 events: None,
-            },
-            at,
-            actor,
-        )
+            }),
+            ..Self::of(project, AuditAction::WebhookDelete, at, actor)
+        }
     }
 
-    fn of_webhook(
-        project: &ProjectId,
-        action: AuditAction,
-        webhook: AuditedWebhook,
-        at: Timestamp,
-        actor: &Actor,
-    ) -> Self {
+    /// A record of `action` that names nothing yet: each constructor
+    /// above fills in what its call named.
+    fn of(project: &ProjectId, action: AuditAction, at: Timestamp, actor: &Actor) -> Self {
         Self {
             at,
             project: project.clone(),
@@ -378,7 +358,7 @@ impl AuditRecord {
             asset: None,
             requested: Vec::new(),
             outcomes: Vec::new(),
-            webhook: Some(webhook),
+            webhook: None,
         }
     }
 }
@@ -386,6 +366,7 @@ impl AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::fixtures::{a, t};
 
     #[test]
     fn every_status_parses_back() {
@@ -411,12 +392,6 @@ mod tests {
 
     fn p() -> ProjectId {
         ProjectId::parse("p").unwrap()
-    }
-    fn t(raw: &str) -> TaskId {
-        TaskId::parse(raw).unwrap()
-    }
-    fn a(raw: &str) -> AssetId {
-        AssetId::parse(raw).unwrap()
     }
     fn at() -> Timestamp {
         Timestamp::from_micros(7)

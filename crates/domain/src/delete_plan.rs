@@ -162,15 +162,10 @@ impl OutageAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::fixtures::{a, t};
     use crate::outcome::DeleteStatus;
     use proptest::prelude::*;
 
-    fn t(raw: &str) -> TaskId {
-        TaskId::parse(raw).unwrap()
-    }
-    fn a(raw: &str) -> AssetId {
-        AssetId::parse(raw).unwrap()
-    }
     fn by_tasks(asset: Option<&str>, tasks: &[&str]) -> DeleteSelection {
         DeleteSelection::new(asset.map(a), tasks.iter().map(|x| t(x)).collect()).unwrap()
     }

@@ -93,6 +93,20 @@ identifier!(
     "task_id"
 );
 
+/// Ids for the domain's unit tests, from literals known to be valid.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{AssetId, TaskId};
+
+    pub(crate) fn t(raw: &str) -> TaskId {
+        TaskId::parse(raw).unwrap()
+    }
+
+    pub(crate) fn a(raw: &str) -> AssetId {
+        AssetId::parse(raw).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,7 @@ pub use queue::{
 pub use recycle::{
     BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
     BinnedTask, DeletedTask, QueuedObject, QueuedObjects, Retention, RetentionError,
+    UnchangeableTask,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};

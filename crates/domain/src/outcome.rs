@@ -53,7 +53,9 @@ impl ItemError {
     }
 }
 
-/// One item of a delete result.
+/// One item of a delete result: the task, its asset, and why it failed if
+/// it did. A restore's or a purge's item is one too, with the call's
+/// action ([`crate::BinOutcome`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemOutcome {
     task_id: TaskId,
@@ -64,6 +66,12 @@ pub struct ItemOutcome {
 impl ItemOutcome {
     /// The task is deleted (now or earlier); `asset_id` is the task's own.
     pub fn deleted(task_id: TaskId, asset_id: AssetId) -> Self {
+        Self::done(task_id, asset_id)
+    }
+
+    /// The call did to the task what it asks (a delete, a restore or a
+    /// purge); `asset_id` is the task's own.
+    pub(crate) fn done(task_id: TaskId, asset_id: AssetId) -> Self {
         Self {
             task_id,
             asset_id: Some(asset_id),
@@ -71,8 +79,8 @@ impl ItemOutcome {
         }
     }
 
-    /// The task was not deleted. `asset_id` is the task's asset when known,
-    /// else the selection's.
+    /// The call did not do to the task what it asks. `asset_id` is the
+    /// task's asset when known, else the selection's.
     pub fn failed(task_id: TaskId, asset_id: Option<AssetId>, error: ItemError) -> Self {
         Self {
             task_id,

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::event::EventTask;
 use crate::id::{AssetId, IdError, TaskId};
-use crate::outcome::{DeleteStatus, ItemError};
+use crate::outcome::{DeleteStatus, ItemError, ItemOutcome};
 use crate::selection::MAX_TASKS_PER_CALL;
 use crate::time::Timestamp;
 
@@ -257,22 +257,20 @@ impl BinStatus {
 }
 
 /// What a restore or a purge answers for one task: done (`RESTORED` or
-/// `PURGED`, by the call), or failed with a reason.
+/// `PURGED`, by the call), or failed with a reason. The task, its asset
+/// and the reason are held as a delete's item holds them; only the status
+/// is the call's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinOutcome {
-    task_id: TaskId,
-    asset_id: Option<AssetId>,
     action: BinAction,
-    error: Option<ItemError>,
+    item: ItemOutcome,
 }
 
 impl BinOutcome {
     fn done(action: BinAction, task_id: TaskId, asset_id: AssetId) -> Self {
         Self {
-            task_id,
-            asset_id: Some(asset_id),
             action,
-            error: None,
+            item: ItemOutcome::done(task_id, asset_id),
         }
     }
 
@@ -283,31 +281,34 @@ impl BinOutcome {
         error: ItemError,
     ) -> Self {
         Self {
-            task_id,
-            asset_id,
             action,
-            error: Some(error),
+            item: ItemOutcome::failed(task_id, asset_id, error),
         }
     }
 
     pub fn task_id(&self) -> &TaskId {
-        &self.task_id
+        self.item.task_id()
     }
 
     /// The task's asset; `None` for an unknown task.
     pub fn asset_id(&self) -> Option<&AssetId> {
-        self.asset_id.as_ref()
+        self.item.asset_id()
     }
 
     pub fn error(&self) -> Option<ItemError> {
-        self.error
+        self.item.error()
+    }
+
+    /// The item without the call's status: the task, its asset, the reason.
+    pub(crate) fn item(&self) -> &ItemOutcome {
+        &self.item
     }
 
     /// The item's status: [`BinStatus::Failed`] with an error, else what
     /// the call does ([`BinAction::done`]). The answer and the audit trail
     /// both read it.
     pub fn status(&self) -> BinStatus {
-        match self.error {
+        match self.error() {
             Some(_) => BinStatus::Failed,
             None => self.action.done(),
         }
@@ -323,6 +324,32 @@ pub struct DeletedTask {
     pub deleted_at: Timestamp,
     pub purge_at: Timestamp,
 }
+
+/// A plan that changes a task its store may not change (see
+/// [`BinPlan::may_change`]): a store refuses to write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnchangeableTask {
+    pub action: BinAction,
+    pub task: TaskId,
+}
+
+impl std::fmt::Display for UnchangeableTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let task = &self.task;
+        match self.action {
+            BinAction::Restore => write!(
+                f,
+                "the plan restores task {task}, which is not a locked, intact tombstone"
+            ),
+            BinAction::Purge => write!(
+                f,
+                "the plan purges task {task}, which is not a locked tombstone"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UnchangeableTask {}
 
 /// What one restore or purge call does: one outcome per named task, in
 /// order, and the tasks whose stored state it changes.
@@ -408,6 +435,44 @@ impl BinPlan {
         })
     }
 
+    /// Decides `action`'s call: [`Self::restore`] or [`Self::purge`].
+    pub fn for_action(
+        action: BinAction,
+        selection: &BinSelection,
+        found: Vec<BinnedTask>,
+        now: Timestamp,
+    ) -> Self {
+        match action {
+            BinAction::Restore => Self::restore(selection, found, now),
+            BinAction::Purge => Self::purge(selection, found, now),
+        }
+    }
+
+    /// Whether a store may write this plan over `found`, the named tasks
+    /// it found and locked: each task the plan changes MUST be one of
+    /// them and a tombstone, and for a restore an intact one. A store
+    /// asks this before it writes, so that no planner can make it revive a
+    /// task whose objects may be gone, or purge a live one.
+    pub fn may_change(&self, found: &[BinnedTask]) -> Result<(), UnchangeableTask> {
+        let may = |task: &TaskId| {
+            found
+                .iter()
+                .find(|f| f.task == *task)
+                .is_some_and(|f| match (self.action, f.state) {
+                    (BinAction::Restore, BinState::Deleted { intact, .. }) => intact,
+                    (BinAction::Purge, BinState::Deleted { .. }) => true,
+                    (_, BinState::Live) => false,
+                })
+        };
+        match self.changed.iter().find(|task| !may(task)) {
+            Some(task) => Err(UnchangeableTask {
+                action: self.action,
+                task: task.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Whether this is a restore's plan or a purge's.
     pub fn action(&self) -> BinAction {
         self.action
@@ -443,14 +508,9 @@ impl BinPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::fixtures::{a, t};
     use proptest::prelude::*;
 
-    fn t(raw: &str) -> TaskId {
-        TaskId::parse(raw).unwrap()
-    }
-    fn a(raw: &str) -> AssetId {
-        AssetId::parse(raw).unwrap()
-    }
     fn at(micros: i64) -> Timestamp {
         Timestamp::from_micros(micros)
     }
@@ -678,6 +738,31 @@ mod tests {
         assert!(plan.changed().is_empty());
     }
 
+    #[test]
+    fn a_store_may_write_a_plan_over_what_it_found_only() {
+        let restore = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, true)], at(1));
+        assert_eq!(restore.may_change(&[deleted("t", 100, true)]), Ok(()));
+        for found in [vec![], vec![live("t")], vec![deleted("t", 100, false)]] {
+            let refused = restore.may_change(&found).unwrap_err();
+            assert_eq!((refused.action, refused.task), (BinAction::Restore, t("t")));
+        }
+
+        let purge = BinPlan::purge(&sel(&["t"]), vec![deleted("t", 100, false)], at(1));
+        assert_eq!(purge.may_change(&[deleted("t", 100, false)]), Ok(()));
+        assert!(purge.may_change(&[live("t")]).is_err());
+        assert!(purge.may_change(&[]).is_err());
+    }
+
+    #[test]
+    fn for_action_decides_the_actions_plan() {
+        let found = vec![deleted("t", 100, true)];
+        for action in [BinAction::Restore, BinAction::Purge] {
+            let plan = BinPlan::for_action(action, &sel(&["t"]), found.clone(), at(1));
+            assert_eq!(plan.action(), action);
+            assert_eq!(plan.items()[0].status(), action.done());
+        }
+    }
+
     fn arb_found() -> impl Strategy<Value = Vec<BinnedTask>> {
         proptest::collection::vec(
             ("t[0-9]", proptest::option::of((0i64..200, any::<bool>()))),
@@ -761,6 +846,21 @@ mod tests {
                 let is_tombstone = matches!(row.map(|r| r.state), Some(BinState::Deleted { .. }));
                 prop_assert_eq!(item.error().is_none(), is_tombstone);
             }
+        }
+
+        /// A store may always write the plan its planner made from what it
+        /// found: the domain never plans a change the store would refuse.
+        #[test]
+        fn a_plan_may_change_what_it_was_decided_from(
+            tasks in proptest::collection::vec("t[0-9]", 1..10),
+            found in arb_found(),
+            now in 0i64..200,
+            restore in any::<bool>(),
+        ) {
+            let selection = BinSelection::new(tasks.iter().map(|x| t(x)).collect()).unwrap();
+            let action = if restore { BinAction::Restore } else { BinAction::Purge };
+            let plan = BinPlan::for_action(action, &selection, found.clone(), at(now));
+            prop_assert_eq!(plan.may_change(&found), Ok(()));
         }
     }
 }

@@ -253,6 +253,7 @@ impl NewTaskResult {
     pub fn para(&self) -> &ThumbnailPara {
         &self.para
     }
+    /// Ordered by offset.
     pub fn snapshots(&self) -> &[Snapshot] {
         &self.snapshots
     }
@@ -263,43 +264,38 @@ impl NewTaskResult {
         match existing {
             Existing::Nothing => RegistrationDecision::Create,
             Existing::Deleted => RegistrationDecision::ConflictsWithDeleted,
-            Existing::Live(stored) if self.same_as(stored) => {
+            Existing::Live(stored) if *self == stored.registered => {
                 RegistrationDecision::AlreadyRegistered
             }
             Existing::Live(_) => RegistrationDecision::ConflictsWithLive,
         }
     }
 
-    fn same_as(&self, stored: &TaskResult) -> bool {
-        self.project == stored.project
-            && self.asset == stored.asset
-            && self.task == stored.task
-            && self.para == stored.para
-            && self.snapshots == stored.snapshots
-    }
-
     /// The stored form, stamped with its registration time.
     pub fn into_stored(self, created_at: Timestamp) -> TaskResult {
         TaskResult {
-            project: self.project,
-            asset: self.asset,
-            task: self.task,
-            para: self.para,
-            snapshots: self.snapshots,
+            registered: self,
             created_at,
         }
     }
 }
 
-/// A registered, live task result.
+/// A registered, live task result: what its registration held, stamped
+/// with its registration time. It reads as the registered result
+/// ([`Deref`](std::ops::Deref)): its project, asset, task, parameters and
+/// snapshots are that result's, so their getters are written once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
-    project: ProjectId,
-    asset: AssetId,
-    task: TaskId,
-    para: ThumbnailPara,
-    snapshots: Vec<Snapshot>,
+    registered: NewTaskResult,
     created_at: Timestamp,
+}
+
+impl std::ops::Deref for TaskResult {
+    type Target = NewTaskResult;
+
+    fn deref(&self) -> &NewTaskResult {
+        &self.registered
+    }
 }
 
 impl TaskResult {
@@ -316,32 +312,17 @@ impl TaskResult {
         Ok(NewTaskResult::checked(project, asset, task, para, snapshots)?.into_stored(created_at))
     }
 
-    pub fn project(&self) -> &ProjectId {
-        &self.project
-    }
-    pub fn asset(&self) -> &AssetId {
-        &self.asset
-    }
-    pub fn task(&self) -> &TaskId {
-        &self.task
-    }
-    pub fn para(&self) -> &ThumbnailPara {
-        &self.para
-    }
-    /// Ordered by offset.
-    pub fn snapshots(&self) -> &[Snapshot] {
-        &self.snapshots
-    }
     pub fn created_at(&self) -> Timestamp {
         self.created_at
     }
 
     pub fn summary(&self) -> TaskSummary {
+        let r = &self.registered;
         TaskSummary {
-            task: self.task.clone(),
-            asset: self.asset.clone(),
-            para: self.para.clone(),
-            snapshot_count: self.snapshots.len(),
+            task: r.task.clone(),
+            asset: r.asset.clone(),
+            para: r.para.clone(),
+            snapshot_count: r.snapshots.len(),
             created_at: self.created_at,
         }
     }

@@ -31,13 +31,8 @@ impl Snapshots {
         selection: &BinSelection,
         actor: &Actor,
     ) -> Result<Vec<BinOutcome>, BinError> {
-        let at = self.clock.now();
-        let planner = |found: Vec<BinnedTask>| {
-            let plan = BinPlan::restore(selection, found, at);
-            planned(project, selection, plan, at, actor)
-        };
-        let done = self.store.restore(project, selection, &planner).await?;
-        Ok(done.plan.items().to_vec())
+        self.bin_change(BinAction::Restore, project, selection, actor)
+            .await
     }
 
     /// Purges the named task results from the recycle bin now: their
@@ -50,12 +45,28 @@ impl Snapshots {
         selection: &BinSelection,
         actor: &Actor,
     ) -> Result<Vec<BinOutcome>, BinError> {
+        self.bin_change(BinAction::Purge, project, selection, actor)
+            .await
+    }
+
+    /// A restore or a purge: the store finds and locks, the domain plans
+    /// `action`, the store commits.
+    async fn bin_change(
+        &self,
+        action: BinAction,
+        project: &ProjectId,
+        selection: &BinSelection,
+        actor: &Actor,
+    ) -> Result<Vec<BinOutcome>, BinError> {
         let at = self.clock.now();
         let planner = |found: Vec<BinnedTask>| {
-            let plan = BinPlan::purge(selection, found, at);
+            let plan = BinPlan::for_action(action, selection, found, at);
             planned(project, selection, plan, at, actor)
         };
-        let done = self.store.purge(project, selection, &planner).await?;
+        let done = match action {
+            BinAction::Restore => self.store.restore(project, selection, &planner).await?,
+            BinAction::Purge => self.store.purge(project, selection, &planner).await?,
+        };
         Ok(done.plan.items().to_vec())
     }
 
