@@ -85,18 +85,9 @@ impl CleanupState {
         &mut self.queue
     }
 
-    pub(crate) fn claim(
-        &mut self,
-        worker: &str,
-        max: u32,
-        lease: std::time::Duration,
-        now: Timestamp,
-    ) -> Vec<CleanupItem> {
-        self.queue
-            .claim(worker, max, lease, now)
-            .into_iter()
-            .map(item)
-            .collect()
+    /// The job with id `id`, as a worker gets it.
+    pub(crate) fn item(&self, id: i64) -> Option<CleanupItem> {
+        self.queue.get(id).map(item)
     }
 
     /// Completes the items `worker` holds, removing them, counting them as

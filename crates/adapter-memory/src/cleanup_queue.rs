@@ -2,7 +2,6 @@
 //! state.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use vodsnap_domain::{EventTask, ObjectKey, ProjectId, Timestamp};
@@ -30,14 +29,8 @@ impl MemoryKind for Cleanup {
         inner.cleanup.queue()
     }
 
-    fn claim(
-        inner: &mut Inner,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Vec<CleanupItem> {
-        inner.cleanup.claim(worker, max, lease, now)
+    fn job(inner: &Inner, id: i64) -> Option<CleanupItem> {
+        inner.cleanup.item(id)
     }
 
     /// Removes the items, and writes the `thumbnails.purged` event of the

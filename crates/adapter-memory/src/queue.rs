@@ -141,15 +141,13 @@ impl<P> JobQueue<P> {
             .collect()
     }
 
+    pub fn get(&self, id: i64) -> Option<&Entry<P>> {
+        self.entries.get(&id)
+    }
+
     /// Leases up to `max` due jobs to `worker` until `now + lease`, as
-    /// [`fair_claim`] picks them; answers them in id order.
-    pub fn claim(
-        &mut self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Vec<&Entry<P>> {
+    /// [`fair_claim`] picks them; answers their ids in order.
+    pub fn claim(&mut self, worker: &str, max: u32, lease: Duration, now: Timestamp) -> Vec<i64> {
         let due = self
             .entries
             .values()
@@ -163,9 +161,6 @@ impl<P> JobQueue<P> {
             }
         }
         picked
-            .iter()
-            .filter_map(|id| self.entries.get(id))
-            .collect()
     }
 
     /// Finishes the jobs `worker` holds at `now` (one more attempt, the

@@ -122,6 +122,35 @@ impl MemoryStore {
     fn with_projects<T>(&self, f: impl FnOnce(&mut HashMap<ProjectId, Project>) -> T) -> T {
         self.with_inner(|inner| f(&mut inner.projects))
     }
+
+    /// A restore or a purge, in one lock for find, plan and write: the
+    /// tasks the domain's plan changes (checked with
+    /// [`vodsnap_domain::BinPlan::may_change`] before any write) go through
+    /// `change` (the project, the cleanup queue, the task, the plan's
+    /// time), then the audit record and the events are written.
+    fn bin_change(
+        &self,
+        project: &ProjectId,
+        selection: &BinSelection,
+        planner: BinPlanner<'_>,
+        mut change: impl FnMut(&mut Project, &mut CleanupState, &TaskId, Timestamp),
+    ) -> Result<PlannedBinChange, BinError> {
+        self.with_inner(|inner| {
+            let p = inner.projects.entry(project.clone()).or_default();
+            let found = find_binned(p, &inner.cleanup, project, selection);
+            let planned = planner(found.clone());
+            planned
+                .plan
+                .may_change(&found)
+                .map_err(|e| BinError::Unknown(e.into()))?;
+            for task in planned.plan.changed() {
+                change(p, &mut inner.cleanup, task, planned.at);
+            }
+            inner.audit.push(planned.audit.clone());
+            inner.webhooks.enqueue(&planned.events);
+            Ok(planned)
+        })
+    }
 }
 
 #[async_trait]
@@ -286,25 +315,13 @@ impl TaskResultStore for MemoryStore {
         selection: &BinSelection,
         planner: BinPlanner<'a>,
     ) -> Result<PlannedBinChange, BinError> {
-        // One lock for find, plan and write: the cleanup's claim takes the
-        // same lock, so it cannot take a restored task's items meanwhile.
-        self.with_inner(|inner| {
-            let p = inner.projects.entry(project.clone()).or_default();
-            let found = find_binned(p, &inner.cleanup, project, selection);
-            let planned = planner(found.clone());
-            planned
-                .plan
-                .may_change(&found)
-                .map_err(|e| BinError::Unknown(e.into()))?;
-            for task in planned.plan.changed() {
-                if let Some(tombstone) = p.deleted.remove(task) {
-                    inner.cleanup.remove_task(project, task);
-                    p.live.insert(task.clone(), tombstone.result);
-                }
+        // The cleanup's claim takes the same lock, so it cannot take a
+        // restored task's items meanwhile.
+        self.bin_change(project, selection, planner, |p, cleanup, task, _| {
+            if let Some(tombstone) = p.deleted.remove(task) {
+                cleanup.remove_task(project, task);
+                p.live.insert(task.clone(), tombstone.result);
             }
-            inner.audit.push(planned.audit.clone());
-            inner.webhooks.enqueue(&planned.events);
-            Ok(planned)
         })
     }
 
@@ -314,23 +331,11 @@ impl TaskResultStore for MemoryStore {
         selection: &BinSelection,
         planner: BinPlanner<'a>,
     ) -> Result<PlannedBinChange, BinError> {
-        self.with_inner(|inner| {
-            let p = inner.projects.entry(project.clone()).or_default();
-            let found = find_binned(p, &inner.cleanup, project, selection);
-            let planned = planner(found.clone());
-            planned
-                .plan
-                .may_change(&found)
-                .map_err(|e| BinError::Unknown(e.into()))?;
-            for task in planned.plan.changed() {
-                if let Some(tombstone) = p.deleted.get_mut(task) {
-                    tombstone.purge_at = tombstone.purge_at.min(planned.at);
-                    inner.cleanup.due_now(project, task, planned.at);
-                }
+        self.bin_change(project, selection, planner, |p, cleanup, task, at| {
+            if let Some(tombstone) = p.deleted.get_mut(task) {
+                tombstone.purge_at = tombstone.purge_at.min(at);
+                cleanup.due_now(project, task, at);
             }
-            inner.audit.push(planned.audit.clone());
-            inner.webhooks.enqueue(&planned.events);
-            Ok(planned)
         })
     }
 

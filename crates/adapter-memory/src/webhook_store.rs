@@ -1,8 +1,6 @@
 //! The embedded store's webhooks and deliveries, the port on
 //! [`crate::webhooks`]'s state.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use vodsnap_domain::{ProjectId, Secret, Timestamp, WebhookId};
 use vodsnap_ports::{
@@ -29,14 +27,8 @@ impl MemoryKind for Deliveries {
         inner.webhooks.queue()
     }
 
-    fn claim(
-        inner: &mut Inner,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Vec<ClaimedDelivery> {
-        inner.webhooks.claim(worker, max, lease, now)
+    fn job(inner: &Inner, id: i64) -> Option<ClaimedDelivery> {
+        inner.webhooks.claimed(id)
     }
 
     /// Delivered: kept, listed as such, until pruned.

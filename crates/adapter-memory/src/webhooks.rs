@@ -2,7 +2,6 @@
 //! lock so that an event is queued in the same atomic step as its change.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use vodsnap_domain::{
     DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, WebhookId, is_prunable,
@@ -162,34 +161,23 @@ impl WebhookState {
         &mut self.deliveries
     }
 
-    /// Leases due deliveries with what sending them takes (the webhook's
-    /// URL and secret).
-    pub(crate) fn claim(
-        &mut self,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Vec<ClaimedDelivery> {
-        let subscriptions = &self.subscriptions;
-        self.deliveries
-            .claim(worker, max, lease, now)
-            .into_iter()
-            .filter_map(|e| {
-                let sub = subscriptions
-                    .iter()
-                    .find(|s| of_webhook(e, &s.webhook.project, &s.webhook.id))?;
-                Some(ClaimedDelivery {
-                    id: e.id,
-                    project: e.project.clone(),
-                    webhook: e.payload.webhook.clone(),
-                    url: sub.webhook.url.clone(),
-                    secret: sub.secret.clone(),
-                    event: e.payload.event.clone(),
-                    attempts: e.attempts,
-                })
-            })
-            .collect()
+    /// The delivery with id `id`, with what sending it takes (the
+    /// webhook's URL and secret).
+    pub(crate) fn claimed(&self, id: i64) -> Option<ClaimedDelivery> {
+        let e = self.deliveries.get(id)?;
+        let sub = self
+            .subscriptions
+            .iter()
+            .find(|s| of_webhook(e, &s.webhook.project, &s.webhook.id))?;
+        Some(ClaimedDelivery {
+            id: e.id,
+            project: e.project.clone(),
+            webhook: e.payload.webhook.clone(),
+            url: sub.webhook.url.clone(),
+            secret: sub.secret.clone(),
+            event: e.payload.event.clone(),
+            attempts: e.attempts,
+        })
     }
 
     /// Drops up to `max` events that [`is_prunable`] lets go at `cutoff`,

@@ -22,15 +22,8 @@ pub(crate) trait MemoryKind: Send + Sync + 'static {
     /// The kind's queue in the shared state.
     fn queue(inner: &mut Inner) -> &mut JobQueue<Self::Payload>;
 
-    /// Leases due jobs ([`JobQueue::claim`]) and answers them as the kind's
-    /// jobs.
-    fn claim(
-        inner: &mut Inner,
-        worker: &str,
-        max: u32,
-        lease: Duration,
-        now: Timestamp,
-    ) -> Vec<Self::Job>;
+    /// The job with id `id`, as a claim answers it.
+    fn job(inner: &Inner, id: i64) -> Option<Self::Job>;
 
     /// Completes the jobs `worker` holds ([`JobQueue::complete`]) with
     /// what the kind writes; answers how many.
@@ -82,7 +75,10 @@ impl<K: MemoryKind> WorkQueue<K::Job> for MemoryQueue<K> {
         lease: Duration,
         now: Timestamp,
     ) -> Result<Vec<K::Job>, QueueError> {
-        Ok(self.with_inner(|inner| K::claim(inner, worker, max, lease, now)))
+        Ok(self.with_inner(|inner| {
+            let ids = K::queue(inner).claim(worker, max, lease, now);
+            ids.into_iter().filter_map(|id| K::job(inner, id)).collect()
+        }))
     }
 
     async fn complete(
