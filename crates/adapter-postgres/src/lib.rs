@@ -30,6 +30,7 @@ mod outbox;
 mod queue;
 mod recycle_bin;
 mod rows;
+pub mod schema;
 mod task_results;
 mod webhooks;
 
