@@ -15,8 +15,8 @@ use std::process::Output;
 
 use sqlx::Connection as _;
 use support::db::TestDb;
-use support::server::{Secrets, vodsnap, vodsnap_output};
-use support::storage::Moto;
+use support::server::{Secrets, Serve, vodsnap, vodsnap_output};
+use support::storage::{FileStorage, Moto};
 
 /// `vodsnap migrate`'s and the other commands' status when the schema is
 /// the problem (crates/app/src/report.rs).
@@ -165,6 +165,26 @@ async fn an_older_binary_runs_against_additive_newer_migrations_only() {
         stderr(&additive)
     );
     assert!(migrate.status.success(), "{}", stderr(&migrate));
+
+    // `serve` too starts on it, without migrating (sqlx alone would refuse
+    // a database with a migration it does not know).
+    let storage = FileStorage::new();
+    let mut server = Serve::new(&db, &secrets, &storage.url())
+        .flag("--no-migrate")
+        .start()
+        .await;
+    assert!(server.ready().await);
+    let mut restarted = Serve::new(&db, &secrets, &storage.url()).start().await;
+    assert!(restarted.ready().await);
+    assert!(
+        restarted
+            .stderr_lines()
+            .iter()
+            .any(|l| l.contains("99990101000000 add a column")),
+        "the warning names the unknown migration"
+    );
+    server.terminate().await;
+    restarted.terminate().await;
 
     // Arrange: and then one marked breaking.
     sql(
