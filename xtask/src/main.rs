@@ -3,7 +3,9 @@
 //!
 //! - `cargo xtask test`: architecture check, database selection, the Rust
 //!   tests (nextest when installed, plus doctests), the console's browser
-//!   test (headless Chromium), then the conformance suite once per store. Every step runs even when an earlier one failed (except
+//!   test (headless Chromium), the README's and DEPLOY.md's marked blocks
+//!   run as written (`cargo xtask docs` alone; see `doc_blocks`), then the
+//!   conformance suite once per store. Every step runs even when an earlier one failed (except
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
 //! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
@@ -30,6 +32,7 @@ mod bench;
 mod conformance;
 mod console;
 mod db;
+mod doc_blocks;
 mod fuzz;
 mod proc;
 mod workspace;
@@ -47,7 +50,8 @@ const ENV_HELP: &str = "Environment:
   DATABASE_URL              PostgreSQL server for the tests (else testcontainers, else local)
   VODSNAP_XTASK_PG_IMAGE    name:tag of the testcontainers image (default postgres:16-alpine)
   VODSNAP_XTASK_NO_DOCKER   set to 1 to never try testcontainers
-  VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)";
+  VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)
+  VODSNAP_XTASK_PYTHON      `cargo xtask docs` only: a venv's python to use as it is";
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "vodsnap project automation", after_help = ENV_HELP)]
@@ -64,6 +68,9 @@ enum Cmd {
     Lint,
     /// The architecture check alone (dependency allow-list, code map, stores, import loops).
     Arch,
+    /// The marked shell and Python blocks of README.md and docs/DEPLOY.md, run
+    /// as written against a new database and the embedded default (a step of `test`).
+    Docs,
     /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL
     /// (`cargo xtask bench --help` for the options).
     Bench(bench::BenchArgs),
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Cmd::Test => test(),
         Cmd::Lint => lint(),
         Cmd::Arch => arch(),
+        Cmd::Docs => docs(),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
@@ -161,6 +169,9 @@ fn test() -> Result<ExitCode> {
         Some(why) => report.skipped("console (headless Chromium)", &why),
     }
 
+    // The operator's first hour, as the documents tell it (doc_blocks.rs).
+    docs_step(&mut report, &ws, &env, python.as_deref());
+
     let prepared = python.and_then(|python| {
         report.step("conformance setup", || {
             conformance::setup(&ws, &env, python)
@@ -203,6 +214,37 @@ fn lint() -> Result<ExitCode> {
             "warnings",
         ]))
     });
+    Ok(report.finish())
+}
+
+const DOCS_STEP: &str = "README and DEPLOY.md blocks, as written";
+
+fn docs_step(report: &mut Report, ws: &Workspace, env: &Env, python: Option<&std::path::Path>) {
+    match python.and_then(std::path::Path::parent) {
+        Some(bin) => {
+            report.step(DOCS_STEP, || doc_blocks::run(ws, env, bin));
+        }
+        None => report.not_run(DOCS_STEP, "no Python venv (the SDK snippet needs it)"),
+    }
+}
+
+/// The documents' marked blocks alone, on the database `test` would pick.
+fn docs() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("docs");
+    let Some(database) = report.step("database", db::select) else {
+        report.not_run(DOCS_STEP, "no database");
+        return Ok(report.finish());
+    };
+    let env = env.with("DATABASE_URL", &database.url);
+    // A venv made elsewhere may be named, and is then used as it is.
+    let python = match std::env::var_os("VODSNAP_XTASK_PYTHON") {
+        Some(python) => Some(std::path::PathBuf::from(python)),
+        None => report.step("python venv", || conformance::ensure_venv(&env)),
+    };
+    docs_step(&mut report, &ws, &env, python.as_deref());
+    drop(database);
     Ok(report.finish())
 }
 

@@ -38,6 +38,19 @@ impl Env {
         next
     }
 
+    /// The value given for `key` with [`Env::with`], if any.
+    pub fn var(&self, key: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The names of the variables given with [`Env::with`].
+    pub fn var_names(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|(k, _)| k.as_str())
+    }
+
     /// The repository root.
     pub fn root(&self) -> &Path {
         &self.root

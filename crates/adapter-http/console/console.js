@@ -129,14 +129,35 @@
         "aria-label": `View snapshots of task ${item.task_id}`, text: item.task_id,
       });
       open.addEventListener("click", () => openTask(item.task_id, 0));
+      const picture = el("img", {
+        class: "preview", "data-preview": item.task_id, width: "64", height: "36",
+        alt: `First snapshot of task ${item.task_id}`, referrerpolicy: "no-referrer",
+      });
+      loadPreview(item.task_id, picture);
       const row = el("tr", { "data-task": item.task_id },
-        el("td", {}, box), el("td", {}, open), el("td", { text: item.asset_id }),
+        el("td", {}, box), el("td", {}, picture), el("td", {}, open), el("td", { text: item.asset_id }),
         el("td", { text: String(item.thumbnail_count) }), el("td", { text: item.created_at }));
       if (box.checked) row.classList.add("selected");
       return row;
     });
     $("results-table").tBodies[0].replaceChildren(...rows);
     syncSelection();
+  }
+
+  // The list answer has no links: one details call (limit 1) per row,
+  // at most a page of them, made in parallel; a row whose call fails keeps
+  // an empty picture (its alt text says what it would show).
+  async function loadPreview(task, img) {
+    const params = new URLSearchParams({ task_id: task, offset: "0", limit: "1" });
+    try {
+      const { body } = await api("GET", "/asset/thumbnail/details", params);
+      const first = body.thumbnail_result[0];
+      if (!first) { img.alt = `Task ${task} has no snapshot`; return; }
+      img.alt = `First snapshot of task ${task}, offset ${first.offset}`;
+      img.src = first.url;
+    } catch (e) {
+      img.alt = `No picture: ${e.message}`;
+    }
   }
 
   // --- selection and delete ---------------------------------------------

@@ -32,6 +32,7 @@ mod queue;
 mod recycle_bin;
 mod reseal;
 mod rows;
+pub mod schema;
 mod task_results;
 mod webhooks;
 

@@ -35,7 +35,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             .context("invalid --task")?,
         limit: args.limit,
     };
-    let pool = backends::connect(&args.database.database_url, 2).await?;
+    let pool = backends::connect_ready(&args.database, 2).await?;
     let trail = AuditTrail::new(std::sync::Arc::new(PgAuditLog::new(pool)));
     for record in trail
         .records(&query)

@@ -12,7 +12,7 @@ use crate::cleanup;
 use crate::cli::{CleanupCommand, DatabaseArgs};
 
 async fn queue(database: &DatabaseArgs) -> anyhow::Result<Arc<dyn CleanupQueue>> {
-    let pool = backends::connect(&database.database_url, database.database_max_connections).await?;
+    let pool = backends::connect_ready(database, database.database_max_connections).await?;
     Ok(Arc::new(PgCleanupQueue::new(pool)))
 }
 
@@ -38,7 +38,9 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             once,
         } => {
             let queue = queue(&database).await?;
-            let images: Arc<dyn vodsnap_ports::ImageStore> = Arc::new(backends::images(&storage)?);
+            let images = backends::images(&storage)?;
+            backends::check_storage(&images).await?;
+            let images: Arc<dyn vodsnap_ports::ImageStore> = Arc::new(images);
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             if once {
                 let (_keep, stop) = tokio::sync::watch::channel(false);

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+
+use crate::report::WithHint as _;
 use vodsnap_adapter_postgres::{CredentialCipher, PgCredentialStore, citus};
 use vodsnap_domain::{CredentialState, ProjectId};
 use vodsnap_ports::SystemClock;
@@ -29,10 +31,19 @@ pub async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
     if args.citus && citus::citus_version(&pool).await?.is_none() {
         return Err(citus::citus_missing());
     }
-    vodsnap_adapter_postgres::migrate(&pool)
-        .await
-        .context("failed to migrate the database")?;
-    println!("the database schema is up to date");
+    let target = backends::target(&args.database.database_url);
+    let state = backends::schema_state(&pool).await?;
+    if state.migrating_helps() {
+        vodsnap_adapter_postgres::migrate(&pool)
+            .await
+            .context("failed to migrate the database")?;
+        println!("the database schema is up to date");
+    } else {
+        // Current, or ahead of this binary (nothing it could apply), or
+        // broken in a way migrating does not mend.
+        backends::require_runnable(&state, &target)?;
+        println!("the database schema is up to date");
+    }
     if args.citus {
         let ran = citus::distribute(&pool)
             .await
@@ -53,7 +64,7 @@ async fn open(
     keys: &CredentialKeyArgs,
 ) -> anyhow::Result<PgCredentialStore> {
     let cipher = backends::cipher(keys)?;
-    let pool = backends::connect(&database.database_url, 2).await?;
+    let pool = backends::connect_ready(database, 2).await?;
     Ok(PgCredentialStore::new(pool, cipher))
 }
 
@@ -115,14 +126,14 @@ pub async fn run(command: CredentialsCommand) -> anyhow::Result<()> {
         }
         CredentialsCommand::Reencrypt { database, keys } => {
             let rotation = KeyRotation::new(Arc::new(open(&database, &keys).await?));
-            let n = rotation
-                .reencrypt()
-                .await
-                .context("failed to re-encrypt credentials")?;
+            let n = rotation.reencrypt().await.hint(
+                "failed to re-encrypt credentials",
+                "--credential-keys (VODSNAP_CREDENTIAL_KEYS) must hold the new key first and \
+                     every key that sealed a stored secret after it",
+            )?;
             println!("re-encrypted {n} credential(s) with the current key");
             let webhooks = vodsnap_adapter_postgres::PgWebhookStore::new(
-                backends::connect(&database.database_url, database.database_max_connections)
-                    .await?,
+                backends::connect_ready(&database, database.database_max_connections).await?,
                 backends::cipher(&keys)?,
             );
             let n = webhooks

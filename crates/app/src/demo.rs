@@ -12,9 +12,6 @@ use vodsnap_domain::{
 use vodsnap_ports::{Actor, Clock, ImageStore, SystemClock, TokenAuthority};
 use vodsnap_service::{CredentialAdmin, Snapshots};
 
-/// A small placeholder snapshot (64x36 JPEG).
-const DEMO_IMAGE: &[u8] = include_bytes!("demo-snapshot.jpg");
-
 pub const DEMO_PROJECT: &str = "demo_project";
 pub const DEMO_ASSET: &str = "demo_asset";
 
@@ -117,15 +114,19 @@ pub async fn seed(
         .context("demo thumbnail_para")?;
         let snapshots = (0..5)
             .map(|i| {
-                let key = ObjectKey::parse(&format!("{project}/{asset}/{task}/{i}.jpg"))
+                let key = ObjectKey::parse(&format!("{project}/{asset}/{task}/{i}.png"))
                     .context("demo object key")?;
                 Snapshot::new(i * 10, key).context("demo snapshot")
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        // Real files, so that a newcomer's delete removes real files.
+        // Real files, so that a newcomer's delete removes real files; each
+        // shows its offset, so the console shows which snapshot is which.
         for snapshot in &snapshots {
             images
-                .put(snapshot.object_key(), DEMO_IMAGE.to_vec())
+                .put(
+                    snapshot.object_key(),
+                    crate::demo_image::snapshot_png(n, snapshot.offset()),
+                )
                 .await
                 .context("failed to write a demo image")?;
         }

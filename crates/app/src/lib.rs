@@ -8,6 +8,8 @@ mod cleanup_cmd;
 pub mod cli;
 mod credentials;
 mod demo;
+mod demo_image;
+pub mod report;
 mod serve;
 pub(crate) mod telemetry;
 mod token;

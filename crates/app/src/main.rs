@@ -11,10 +11,12 @@ fn main() -> ExitCode {
     let cli = vodsnap_app::cli::Cli::parse();
     match vodsnap_app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.is::<vodsnap_app::Reported>() => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            // Already logged (as JSON) when it is `Reported`.
+            if error.downcast_ref::<vodsnap_app::Reported>().is_none() {
+                eprintln!("{}", vodsnap_app::report::render(&error));
+            }
+            ExitCode::from(vodsnap_app::report::exit_status(&error))
         }
     }
 }

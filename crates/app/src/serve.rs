@@ -41,13 +41,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => {
             let cipher = backends::cipher(&args.keys)?;
             let pool = backends::connect(url, args.database_max_connections).await?;
-            if args.no_migrate {
-                tracing::info!("--no-migrate: the schema is not checked at start-up");
-            } else {
-                vodsnap_adapter_postgres::migrate(&pool)
-                    .await
-                    .context("failed to migrate the database at start-up")?;
-            }
+            prepare_schema(&pool, url, args.no_migrate).await?;
             tracing::info!("using PostgreSQL");
             Backends::postgres(pool, cipher, args.credential_cache_ttl)
         }
@@ -60,6 +54,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let credentials = backends.credentials.clone();
     let storage = backends::images(&args.storage)?;
+    backends::check_storage(&storage).await?;
     let links = links(&args, &storage, local)?;
     tracing::info!(links = links.describe(), "snapshot links");
     let images: Arc<dyn ImageStore> = Arc::new(storage);
@@ -298,6 +293,25 @@ async fn gauges(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// `serve` migrates a database that lacks migrations (unless
+/// `--no-migrate`), and otherwise runs by the rule every command follows
+/// (`backends::require_runnable`).
+async fn prepare_schema(
+    pool: &vodsnap_adapter_postgres::PgPool,
+    url: &Secret,
+    no_migrate: bool,
+) -> anyhow::Result<()> {
+    let state = backends::schema_state(pool).await?;
+    let target = backends::target(url);
+    if state.migrating_helps() && !no_migrate {
+        tracing::info!(database = target, schema = ?state, "migrating the database at start-up");
+        return vodsnap_adapter_postgres::migrate(pool)
+            .await
+            .context("failed to migrate the database at start-up");
+    }
+    backends::require_runnable(&state, &target)
 }
 
 /// Parses `AK:SK:PROJECT[:PROJECT...]`. Errors never echo the value: it

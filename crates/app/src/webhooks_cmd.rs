@@ -17,7 +17,7 @@ async fn service(
     keys: Option<&CredentialKeyArgs>,
     allow_private: bool,
 ) -> anyhow::Result<Webhooks> {
-    let pool = backends::connect(&database.database_url, database.database_max_connections).await?;
+    let pool = backends::connect_ready(database, database.database_max_connections).await?;
     // Only `create` seals a secret; the other commands never open one, so
     // they need no keys (a throwaway cipher stands in).
     let cipher = match keys {

@@ -5,8 +5,10 @@
 //!
 //! The server keeps deleted tasks for an hour (`--retention 1h`). The check
 //! signs in through the link the banner prints, filters by the demo asset
-//! with the keyboard, opens a task and checks that every snapshot image
-//! rendered (naturalWidth > 0), selects two tasks with the keyboard,
+//! with the keyboard, checks that every listed task shows its first
+//! snapshot as a small picture, opens a task and checks that every
+//! snapshot image rendered (naturalWidth > 0) and that the five pictures
+//! differ (the demo draws each one's offset), selects two tasks with the keyboard,
 //! previews and deletes them, sees them gone from the list and their image
 //! links answer 404. Then the recycle bin: both deleted tasks are listed
 //! there; one is restored (listed again, its image served again); a third
@@ -334,6 +336,16 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
     )
     .await?;
 
+    // Every row shows its task's first snapshot, rendered.
+    until(
+        client,
+        "a first-snapshot picture in each of the three rows",
+        "(() => { const imgs = [...document.querySelectorAll('#results-table tbody img.preview')]; \
+           return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0); })()",
+    )
+    .await?;
+    screenshot(client, out, "console-list.png").await?;
+
     // Open a task: every snapshot image renders.
     press(
         client,
@@ -348,6 +360,19 @@ async fn drive(client: &Client, console: &str, final_console: &str, out: &Path) 
            return imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0); })()",
     )
     .await?;
+    // The demo's pictures show their offsets: no two of them are alike.
+    let distinct = js(
+        client,
+        "const canvas = document.createElement('canvas'); const seen = new Set(); \
+         for (const img of document.querySelectorAll('#snapshot-grid img')) { \
+           canvas.width = img.naturalWidth; canvas.height = img.naturalHeight; \
+           canvas.getContext('2d').drawImage(img, 0, 0); seen.add(canvas.toDataURL()); } \
+         return seen.size;",
+    )
+    .await?;
+    if distinct != json!(5) {
+        bail!("the five demo snapshots should be five different pictures, found {distinct}");
+    }
     let image = js(
         client,
         "return document.querySelector('#snapshot-grid img').src;",

@@ -18,6 +18,7 @@ pub mod outcome;
 pub mod paging;
 pub mod queue;
 pub mod recycle;
+pub mod schema;
 pub mod secret;
 pub mod selection;
 pub mod task_result;

@@ -149,3 +149,52 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
 }
+
+/// Issue 27: the schema state every command checks, from the database's
+/// own record of its migrations.
+#[tokio::test]
+async fn the_schema_state_compares_old_and_new_migration_sets() {
+    use vodsnap_adapter_postgres::schema::{applied_migrations, embedded_migrations, schema_state};
+    use vodsnap_domain::schema::SchemaState;
+
+    // Arrange
+    let db = TestDb::empty().await;
+    let binary = embedded_migrations();
+    let (newest, older) = binary.split_last().expect("migrations are embedded");
+
+    // Act / Assert: nothing applied yet.
+    assert_eq!(schema_state(&db.pool).await.unwrap(), SchemaState::Missing);
+
+    // After the migrations, this binary is current...
+    migrate(&db.pool).await.unwrap();
+    assert_eq!(schema_state(&db.pool).await.unwrap(), SchemaState::Current);
+
+    // ...and the binary before the newest migration finds the database
+    // ahead of it by that one, which it can run against (not breaking).
+    let applied = applied_migrations(&db.pool).await.unwrap();
+    let old_binary = SchemaState::compare(older, &applied);
+    assert_eq!(
+        old_binary,
+        SchemaState::Ahead {
+            unknown: vec![newest.clone()],
+            compatible: true
+        }
+    );
+
+    // The newest binary against the database as the older one left it.
+    let before_upgrade: Vec<_> = applied
+        .iter()
+        .filter(|a| a.migration.version != newest.version)
+        .cloned()
+        .collect();
+    assert_eq!(
+        SchemaState::compare(&binary, &before_upgrade),
+        SchemaState::Behind {
+            pending: vec![newest.version]
+        }
+    );
+
+    // No migration of this binary is marked breaking: each one is written
+    // so that the version before it still runs (docs/DEPLOY.md).
+    assert!(binary.iter().all(|m| !m.is_breaking()));
+}
