@@ -79,6 +79,12 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "asset_purges",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 
@@ -228,6 +234,7 @@ mod tests {
                 "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('asset_purges', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_reference_table('credentials')",
             ]
         );
@@ -258,6 +265,7 @@ mod tests {
                 "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
                 "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
+                "SELECT create_distributed_table('asset_purges', 'project_id', colocate_with => 'task_results')",
             ]
         );
         let mut all = existing;
@@ -269,6 +277,7 @@ mod tests {
             done("webhooks"),
             done("webhook_events"),
             done("webhook_deliveries"),
+            done("asset_purges"),
         ]);
         assert!(plan(&all).unwrap().is_empty());
     }

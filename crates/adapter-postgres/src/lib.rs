@@ -27,6 +27,7 @@ mod credentials;
 mod database;
 mod db_error;
 mod outbox;
+mod purges;
 mod queue;
 mod recycle_bin;
 mod rows;
@@ -44,6 +45,7 @@ pub use cipher::{CipherKeyError, CredentialCipher};
 pub use cleanup::PgCleanupQueue;
 pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
+pub use purges::PgPurgeQueue;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
 pub use task_results::PgTaskResultStore;
@@ -151,6 +153,15 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("WEBHOOK_FAIL", webhooks::FAIL),
         ("WEBHOOK_PRUNE_PROJECTS", webhooks::PRUNE_PROJECTS),
         ("WEBHOOK_PRUNE", webhooks::PRUNE),
+        ("PURGE_RECORD", purges::RECORD),
+        ("PURGE_PREVIEW", purges::PREVIEW),
+        ("PURGE_PROGRESS", purges::PROGRESS),
+        ("PURGE_DUE_PROJECTS", purges::DUE_PROJECTS),
+        ("PURGE_CLAIM_IN_PROJECT", purges::CLAIM_IN_PROJECT),
+        ("PURGE_LOCK", purges::LOCK_PURGE),
+        ("PURGE_PICK", task_results::PICK_FOR_PURGE),
+        ("PURGE_ADVANCE", purges::ADVANCE),
+        ("PURGE_FINISH", purges::FINISH),
     ];
     HOT
 }

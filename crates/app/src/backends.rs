@@ -8,11 +8,11 @@ use vodsnap_adapter_memory::{MemoryCredentialStore, MemoryStore};
 use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
 use vodsnap_adapter_postgres::{
     CredentialCipher, PgAuditLog, PgCleanupQueue, PgCredentialStore, PgDatabase, PgPool,
-    PgTaskResultStore, PgWebhookStore,
+    PgPurgeQueue, PgTaskResultStore, PgWebhookStore,
 };
 use vodsnap_domain::Secret;
 use vodsnap_ports::{
-    AuditLog, CleanupQueue, CredentialStore, ImageStore, TaskResultStore, WebhookStore,
+    AuditLog, CleanupQueue, CredentialStore, ImageStore, PurgeQueue, TaskResultStore, WebhookStore,
 };
 
 use crate::cli::{CredentialKeyArgs, StorageArgs};
@@ -24,6 +24,8 @@ pub struct Backends {
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Whole assets' purges (`DeleteAssets`).
+    pub purges: Arc<dyn PurgeQueue>,
     /// The database, for its pool's gauges.
     pub database: Option<PgDatabase>,
     /// Only the embedded store gets demo data.
@@ -40,6 +42,7 @@ impl Backends {
             credentials: Arc::new(MemoryCredentialStore::new()),
             cleanup: Arc::new(store.cleanup_queue()),
             webhooks: Arc::new(store.webhook_store()),
+            purges: Arc::new(store.purge_queue()),
             store: Arc::new(store),
             database: None,
             embedded: true,
@@ -61,6 +64,7 @@ impl Backends {
                     .with_find_cache(credential_cache_ttl),
             ),
             cleanup: Arc::new(PgCleanupQueue::new(database.clone())),
+            purges: Arc::new(PgPurgeQueue::new(database.clone())),
             // Webhook secrets are sealed with the credentials' keys.
             webhooks: Arc::new(PgWebhookStore::new(database.clone(), cipher)),
             database: Some(database),

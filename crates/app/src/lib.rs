@@ -8,6 +8,7 @@ mod cleanup_cmd;
 pub mod cli;
 mod credentials;
 mod demo;
+mod purges;
 mod serve;
 pub(crate) mod telemetry;
 mod token;

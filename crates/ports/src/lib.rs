@@ -13,6 +13,7 @@ pub mod images;
 pub mod links;
 #[cfg(feature = "mocks")]
 mod mocks;
+pub mod purge;
 pub mod queue;
 pub mod store;
 pub mod tokens;
@@ -30,6 +31,7 @@ pub use credentials::{
 };
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
+pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -54,7 +56,7 @@ pub use images::MockImageStore;
 #[cfg(feature = "mocks")]
 pub use links::MockSnapshotLinks;
 #[cfg(feature = "mocks")]
-pub use mocks::{MockCleanupQueue, MockWebhookStore};
+pub use mocks::{MockCleanupQueue, MockPurgeQueue, MockWebhookStore};
 #[cfg(feature = "mocks")]
 pub use queue::MockWorkQueue;
 #[cfg(feature = "mocks")]
