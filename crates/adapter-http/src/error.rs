@@ -23,6 +23,8 @@ pub mod code {
     pub const NOT_FOUND: &str = "VOD.10062";
     pub const METHOD_NOT_ALLOWED: &str = "VOD.10058";
     pub const CONFLICT: &str = "VODSNAP.0409";
+    /// A registration for an asset whose purge (`DeleteAssets`) is running.
+    pub const ASSET_PURGING: &str = "VODSNAP.0423";
     /// A snapshot link that is expired or altered.
     pub const LINK_REFUSED: &str = "VODSNAP.0403";
     /// A restore of a task result whose recycle-bin window has closed.

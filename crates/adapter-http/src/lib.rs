@@ -15,6 +15,7 @@ mod images;
 mod openapi;
 mod ops;
 mod port_errors;
+mod purges;
 mod query;
 mod recycle_bin;
 mod request_id;
@@ -69,6 +70,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/{project_id}/asset/thumbnail/details",
             get(thumbnails::details),
         )
+        .route("/v1.0/{project_id}/asset", delete(purges::delete_assets))
+        .route("/v1/{project_id}/asset/purges", get(purges::progress))
         .route("/v1/{project_id}/cleanup/status", get(cleanup::status))
         .route(
             "/v1/{project_id}/webhooks",

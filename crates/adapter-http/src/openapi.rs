@@ -16,7 +16,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
-use crate::{cleanup, images, ops, recycle_bin, thumbnails, webhooks};
+use crate::{cleanup, images, ops, purges, recycle_bin, thumbnails, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,8 @@ use crate::{cleanup, images, ops, recycle_bin, thumbnails, webhooks};
         thumbnails::list,
         thumbnails::details,
         thumbnails::delete,
+        purges::delete_assets,
+        purges::progress,
         recycle_bin::restore,
         recycle_bin::deleted,
         recycle_bin::purge,

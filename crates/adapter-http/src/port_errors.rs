@@ -30,6 +30,11 @@ impl From<RegisterError> for ApiError {
                 code::CONFLICT,
                 "this task_id was deleted; task ids are never reused",
             )),
+            RegisterError::AssetPurging => conflict(ApiError::new(
+                StatusCode::CONFLICT,
+                code::ASSET_PURGING,
+                "the asset is being purged (DeleteAssets); register its task results once the purge is done",
+            )),
             RegisterError::Unavailable(e) => Self::dependency_down(DATABASE, &e),
             RegisterError::Unknown(e) => Self::internal(&e),
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use vodsnap_domain::ProjectId;
 use vodsnap_ports::{Clock, CredentialStore, TokenAuthority};
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
+use vodsnap_service::{AssetPurges, CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct AppState {
     pub snapshots: Snapshots,
     /// The links of snapshot images, and the images behind vodsnap's own.
     pub images: SnapshotImages,
+    /// Whole assets' purges (`DeleteAssets`) and their progress.
+    pub purges: AssetPurges,
     /// The cleanup queue's figures, for the console.
     pub cleanup: CleanupAdmin,
     /// The project's webhooks.

@@ -24,7 +24,7 @@ use vodsnap_ports::{
     ListError, MockClock, MockImageStore, MockTaskResultStore, PingError, RegisterError,
     SnapshotLinks, TaskResultStore, TokenAuthority,
 };
-use vodsnap_service::{CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
+use vodsnap_service::{AssetPurges, CleanupAdmin, SnapshotImages, Snapshots, Webhooks};
 
 const NOW: i64 = 1_790_000_000_000_000;
 const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
@@ -153,6 +153,7 @@ async fn state_of(
         snapshots: Snapshots::new(store, Arc::new(MemoryStore::new().audit_log()), clock()),
         images: SnapshotImages::new(links, queue.clone(), images, clock()),
         cleanup: CleanupAdmin::new(queue, clock()),
+        purges: AssetPurges::new(Arc::new(MemoryStore::new().purge_queue()), clock()),
         webhooks: Webhooks::new(
             Arc::new(MemoryStore::new().webhook_store()),
             url_checker(),
@@ -1203,4 +1204,110 @@ async fn the_recycle_bin_says_how_long_this_server_keeps_a_deleted_task() {
         "{hour}"
     );
     assert_eq!(hour["deleted"][0]["task_id"], "t1");
+}
+
+/// A state whose task results and purges share one memory store.
+async fn purging_state() -> AppState {
+    let store = MemoryStore::new();
+    let mut state = state_of(
+        Arc::new(store.clone()),
+        Arc::new(store.cleanup_queue()),
+        Arc::new(TestLinks { served: false }),
+        Arc::new(MockImageStore::new()),
+    )
+    .await;
+    state.purges = AssetPurges::new(Arc::new(store.purge_queue()), clock());
+    state
+}
+
+#[tokio::test]
+async fn delete_assets_answers_each_asset_hides_its_tasks_and_reports_progress() {
+    // Arrange
+    let state = purging_state().await;
+    let uri = "/v1/p1/asset/thumbnails";
+    for t in ["t1", "t2"] {
+        let (status, _, _) = call(state.clone(), post(uri, registration(t))).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    // Act: a dry run, then the call as the SDKs send it.
+    let dry = "/v1.0/p1/asset?asset_id=a1&asset_id=zz&dry_run=true";
+    let (status, body, _) = call(state.clone(), with_token("DELETE", dry, "p1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["delete_result_array"][0]["tasks_total"], 2);
+    assert_eq!(body["delete_result_array"][1]["tasks_total"], 0);
+    let progress = "/v1/p1/asset/purges?asset_id=a1";
+    let (status, body, _) = call(state.clone(), with_token("GET", progress, "p1")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error_code"], "VOD.10062");
+    let delete = "/v1.0/p1/asset?asset_id=a1&asset_id=zz,a1";
+    let (status, body, _) = call(state.clone(), with_token("DELETE", delete, "p1")).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        serde_json::json!({"delete_result_array": [
+            {"asset_id": "a1", "status": "DELETED"},
+            {"asset_id": "zz", "status": "DELETED"}
+        ]})
+    );
+    let (_, body, _) = call(
+        state.clone(),
+        with_token("GET", "/v1/p1/asset/thumbnails?asset_id=a1", "p1"),
+    )
+    .await;
+    assert_eq!(body["total"], 0);
+    let (status, body, _) = call(state.clone(), post(uri, registration("t3"))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error_code"], "VODSNAP.0423");
+    let (status, body, _) = call(state.clone(), with_token("GET", progress, "p1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "PURGING");
+    assert_eq!(body["tasks_total"], 2);
+    assert_eq!(body["tasks_deleted"], 0);
+    assert!(body["finished_at"].is_null());
+    assert!(body["started_at"].is_string());
+}
+
+#[tokio::test]
+async fn bad_delete_assets_calls_are_400_in_the_contract_format_and_record_nothing() {
+    let state = purging_state().await;
+    let eleven: Vec<String> = (0..11).map(|i| format!("asset_id=a{i}")).collect();
+    for query in [
+        String::new(),
+        "asset_id=".to_owned(),
+        "asset_id=a%2Fb".to_owned(),
+        "asset_id=a1&delete_type=origin".to_owned(),
+        "asset_ids=a1".to_owned(),
+        eleven.join("&"),
+    ] {
+        let uri = format!("/v1.0/p1/asset?{query}");
+        let (status, body, request_id) =
+            call(state.clone(), with_token("DELETE", &uri, "p1")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(body["error_code"], "VOD.10053", "{query}");
+        assert_eq!(body["request_id"].as_str(), request_id.as_deref());
+    }
+    let (status, _, _) = call(
+        state.clone(),
+        with_token("GET", "/v1/p1/asset/purges?asset_id=a1", "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let unauthenticated = Request::builder()
+        .method("DELETE")
+        .uri("/v1.0/p1/asset?asset_id=a1")
+        .body(Body::empty())
+        .expect("request");
+    let (status, body, _) = call(state.clone(), unauthenticated).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "APIGW.0301");
+    let (status, _, _) = call(
+        state,
+        with_token("DELETE", "/v1.0/p2/asset?asset_id=a1", "p1"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

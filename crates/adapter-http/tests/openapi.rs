@@ -40,6 +40,8 @@ fn document_is_openapi_3_1_with_every_endpoint() -> Result<(), Box<dyn std::erro
         ("/v1/{project_id}/asset/thumbnails", "post"),
         ("/v1/{project_id}/asset/thumbnails", "get"),
         ("/v1/{project_id}/asset/thumbnails", "delete"),
+        ("/v1.0/{project_id}/asset", "delete"),
+        ("/v1/{project_id}/asset/purges", "get"),
         ("/v1/{project_id}/asset/thumbnail/details", "get"),
         ("/v1/{project_id}/asset/thumbnails/restore", "post"),
         ("/v1/{project_id}/asset/thumbnails/deleted", "get"),

@@ -1,13 +1,14 @@
 //! The embedded store's state: every project's task results, the queues
 //! and the audit trail, behind one lock shared by the store's ports.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use vodsnap_domain::{ProjectId, TaskId, TaskResult, Timestamp};
-use vodsnap_ports::AuditRecord;
+use vodsnap_domain::{AssetId, ObjectKey, ProjectId, TaskId, TaskResult, Timestamp};
+use vodsnap_ports::{AuditRecord, PlannedDelete};
 
 use crate::cleanup::CleanupState;
+use crate::purge_state::PurgeState;
 use crate::webhooks::WebhookState;
 
 /// A deleted task result: kept whole, so that a restore in its window
@@ -26,6 +27,16 @@ pub(crate) struct Project {
     /// `DELETED` again with the task's asset, and a restore in the window
     /// brings the result back.
     pub deleted: HashMap<TaskId, Tombstone>,
+    /// Assets with an unfinished purge: their live tasks read as deleted
+    /// until the purge has tombstoned them.
+    pub purging: HashSet<AssetId>,
+}
+
+impl Project {
+    /// Whether a live task reads as live: not of an asset being purged.
+    pub fn visible(&self, task: &TaskResult) -> bool {
+        !self.purging.contains(task.asset())
+    }
 }
 
 /// Task results and the cleanup queue, behind one lock so that a delete
@@ -36,6 +47,45 @@ pub(crate) struct Inner {
     pub cleanup: CleanupState,
     pub audit: Vec<AuditRecord>,
     pub webhooks: WebhookState,
+    pub purges: PurgeState,
+}
+
+impl Inner {
+    /// Writes a planned delete whose doomed tasks are live (checked by the
+    /// caller): their tombstones, their objects queued for the cleanup, the
+    /// audit record and the events. Answers how many objects it queued.
+    pub(crate) fn tombstone(&mut self, project: &ProjectId, planned: &PlannedDelete) -> u64 {
+        let inner = self;
+        let p = inner.projects.entry(project.clone()).or_default();
+        let mut freed: Vec<(TaskId, ObjectKey)> = Vec::new();
+        for task in planned.plan.doomed() {
+            if let Some(removed) = p.live.remove(task) {
+                freed.extend(
+                    removed
+                        .snapshots()
+                        .iter()
+                        .map(|s| (task.clone(), s.object_key().clone())),
+                );
+                p.deleted.insert(
+                    task.clone(),
+                    Tombstone {
+                        result: removed,
+                        deleted_at: planned.at,
+                        purge_at: planned.purge_at,
+                    },
+                );
+            }
+        }
+        let queued = freed.len() as u64;
+        for (task, key) in freed {
+            inner
+                .cleanup
+                .enqueue(project.clone(), task, key, planned.at, planned.purge_at);
+        }
+        inner.audit.push(planned.audit.clone());
+        inner.webhooks.enqueue(&planned.events);
+        queued
+    }
 }
 
 /// The state and its lock, shared by the store's ports (cheap to clone).

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
     AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage, Event,
-    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId,
-    TaskId, TaskResult, Timestamp,
+    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ProjectId, TaskId,
+    TaskResult, Timestamp,
 };
 use vodsnap_ports::{
     AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -22,15 +22,18 @@ use crate::{MemoryAuditLog, MemoryCleanupQueue, MemoryWebhookStore};
 
 impl Project {
     fn live_of_asset(&self, asset: &AssetId) -> Vec<&TaskResult> {
-        let mut tasks: Vec<&TaskResult> =
-            self.live.values().filter(|t| t.asset() == asset).collect();
+        let mut tasks: Vec<&TaskResult> = self
+            .live
+            .values()
+            .filter(|t| t.asset() == asset && self.visible(t))
+            .collect();
         tasks.sort_by(|a, b| (a.created_at(), a.task()).cmp(&(b.created_at(), b.task())));
         tasks
     }
 
     /// Fails unless every task a plan dooms is live: a store writes only
     /// tombstones of live tasks.
-    fn check_doomed(&self, doomed: &[TaskId]) -> Result<(), DeleteError> {
+    pub(crate) fn check_doomed(&self, doomed: &[TaskId]) -> Result<(), DeleteError> {
         match doomed.iter().find(|t| !self.live.contains_key(*t)) {
             Some(task) => Err(DeleteError::Unknown(anyhow::anyhow!(
                 "the plan dooms task {task}, which is not live"
@@ -77,9 +80,12 @@ impl Project {
                         deleted: true,
                     });
                 }
-                self.live
-                    .get(task)
-                    .map(|t| FoundTask::live(task.clone(), t.asset().clone()))
+                self.live.get(task).map(|t| FoundTask {
+                    task: task.clone(),
+                    asset: t.asset().clone(),
+                    // A task of an asset being purged is deleted already.
+                    deleted: !self.visible(t),
+                })
             })
             .collect()
     }
@@ -108,6 +114,11 @@ impl MemoryStore {
     /// The cleanup queue of this store's deleted objects.
     pub fn cleanup_queue(&self) -> MemoryCleanupQueue {
         MemoryCleanupQueue::new(self.shared.clone())
+    }
+
+    /// The asset purges of this store's projects.
+    pub fn purge_queue(&self) -> crate::MemoryPurgeQueue {
+        crate::MemoryPurgeQueue::new(self.shared.clone())
     }
 
     /// The webhooks of this store's projects, and their deliveries.
@@ -168,7 +179,13 @@ impl TaskResultStore for MemoryStore {
                 return Inserted::Taken(Stored::Deleted);
             }
             if let Some(live) = project.live.get(new.task()) {
+                if !project.visible(live) {
+                    return Inserted::Taken(Stored::Deleted);
+                }
                 return Inserted::Taken(Stored::Live(live.clone()));
+            }
+            if project.purging.contains(new.asset()) {
+                return Inserted::AssetPurging;
             }
             let stored = new.clone().into_stored(now);
             project.live.insert(stored.task().clone(), stored.clone());
@@ -194,6 +211,7 @@ impl TaskResultStore for MemoryStore {
             let mut matches: Vec<&TaskResult> = p
                 .live
                 .values()
+                .filter(|t| p.visible(t))
                 .filter(|t| filter.asset.as_ref().is_none_or(|a| a == t.asset()))
                 .filter(|t| filter.task.as_ref().is_none_or(|id| id == t.task()))
                 .collect();
@@ -219,7 +237,7 @@ impl TaskResultStore for MemoryStore {
         self.with_projects(|projects| {
             let result = projects
                 .get(project)
-                .and_then(|p| p.live.get(task))
+                .and_then(|p| p.live.get(task).filter(|t| p.visible(t)))
                 .ok_or(DetailsError::NotFound)?;
             Ok(SnapshotPage {
                 total: result.snapshots().len() as u64,
@@ -242,7 +260,7 @@ impl TaskResultStore for MemoryStore {
         Ok(self.with_projects(|projects| {
             projects
                 .get(project)
-                .and_then(|p| p.live.get(task))
+                .and_then(|p| p.live.get(task).filter(|t| p.visible(t)))
                 .cloned()
         }))
     }
@@ -260,32 +278,7 @@ impl TaskResultStore for MemoryStore {
             // Checked before any write, so a wrong plan changes nothing.
             p.check_doomed(planned.plan.doomed())?;
             let live_left = p.live_left_after(selection, planned.plan.doomed());
-            let mut freed: Vec<(TaskId, ObjectKey)> = Vec::new();
-            for task in planned.plan.doomed() {
-                if let Some(removed) = p.live.remove(task) {
-                    freed.extend(
-                        removed
-                            .snapshots()
-                            .iter()
-                            .map(|s| (task.clone(), s.object_key().clone())),
-                    );
-                    p.deleted.insert(
-                        task.clone(),
-                        Tombstone {
-                            result: removed,
-                            deleted_at: planned.at,
-                            purge_at: planned.purge_at,
-                        },
-                    );
-                }
-            }
-            for (task, key) in freed {
-                inner
-                    .cleanup
-                    .enqueue(project.clone(), task, key, planned.at, planned.purge_at);
-            }
-            inner.audit.push(planned.audit.clone());
-            inner.webhooks.enqueue(&planned.events);
+            inner.tombstone(project, &planned);
             Ok(CommittedDelete { planned, live_left })
         })
     }
@@ -445,6 +438,23 @@ mod tests {
 
     mod recycle_bin {
         vodsnap_store_suite::recycle_bin_tests!(|| async { super::stores() });
+    }
+
+    mod asset_purges {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::purge_cases::PurgeStores;
+
+        vodsnap_store_suite::asset_purge_tests!(|| async {
+            let store = MemoryStore::new();
+            PurgeStores {
+                cleanup: Arc::new(store.cleanup_queue()),
+                audit: Arc::new(store.audit_log()),
+                purges: Arc::new(store.purge_queue()),
+                results: Arc::new(store),
+                keep_alive: Arc::new(()),
+            }
+        });
     }
 
     mod webhooks {

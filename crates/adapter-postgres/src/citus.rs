@@ -79,6 +79,12 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "asset_purges",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 
@@ -216,7 +222,7 @@ mod tests {
 
     /// What a fresh database gets, in order: every table distributed by
     /// project, colocated, parents first; `credentials` a reference table.
-    const FRESH: [&str; 10] = [
+    const FRESH: [&str; 11] = [
         "SELECT create_distributed_table('task_results', 'project_id', colocate_with => 'none')",
         "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
@@ -226,6 +232,7 @@ mod tests {
         "SELECT create_distributed_table('webhooks', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
+        "SELECT create_distributed_table('asset_purges', 'project_id', colocate_with => 'task_results')",
         "SELECT create_reference_table('credentials')",
     ];
 
@@ -249,7 +256,19 @@ mod tests {
             done("snapshots"),
             ("credentials".to_owned(), Existing::Reference),
         ];
-        assert_eq!(plan(&existing).unwrap(), FRESH[2..9]);
+        assert_eq!(plan(&existing).unwrap(), FRESH[2..10]);
+        let mut all = existing;
+        all.extend([
+            done("cleanup_items"),
+            done("audit_log"),
+            done("cleanup_drained"),
+            done("live_task_counts"),
+            done("webhooks"),
+            done("webhook_events"),
+            done("webhook_deliveries"),
+            done("asset_purges"),
+        ]);
+        assert!(plan(&all).unwrap().is_empty());
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod database;
 mod db_error;
 mod live_counts;
 mod outbox;
+mod purges;
 mod queue;
 mod recycle_bin;
 mod reseal;
@@ -47,6 +48,7 @@ pub use cipher::{CipherKeyError, CredentialCipher};
 pub use cleanup::{PgCleanup, PgCleanupQueue};
 pub use credentials::PgCredentialStore;
 pub use database::PgDatabase;
+pub use purges::{PgPurgeQueue, PgPurges};
 pub use queue::PgQueue;
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgConnectOptions;
@@ -155,6 +157,15 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("WEBHOOK_FAIL", webhooks::FAIL),
         ("WEBHOOK_PRUNE_PROJECTS", webhooks::PRUNE_PROJECTS),
         ("WEBHOOK_PRUNE", webhooks::PRUNE),
+        ("PURGE_RECORD", purges::RECORD),
+        ("PURGE_PREVIEW", purges::PREVIEW),
+        ("PURGE_PROGRESS", purges::PROGRESS),
+        ("PURGE_DUE_PROJECTS", purges::DUE_PROJECTS),
+        ("PURGE_CLAIM_IN_PROJECT", purges::CLAIM_IN_PROJECT),
+        ("PURGE_LOCK", purges::LOCK_PURGE),
+        ("PURGE_PICK", task_results::PICK_FOR_PURGE),
+        ("PURGE_ADVANCE", purges::ADVANCE),
+        ("PURGE_FINISH", purges::FINISH),
     ];
     HOT
 }

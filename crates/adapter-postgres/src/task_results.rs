@@ -109,6 +109,21 @@ impl StoredPara {
     }
 }
 
+/// The condition of a task row (its asset named by `$asset`) of an asset
+/// with no unfinished purge (migration 0012): every read of live tasks
+/// adds it, so that from a `DeleteAssets` answer on the asset's tasks read
+/// as deleted, in the read's one statement. `$1` is the project.
+macro_rules! not_purging {
+    ($asset:literal) => {
+        concat!(
+            " NOT EXISTS (SELECT 1 FROM asset_purges p WHERE p.project_id = $1 \
+               AND p.asset_id = ",
+            $asset,
+            " AND p.finished_at IS NULL) "
+        )
+    };
+}
+
 fn count(total: i64) -> u64 {
     u64::try_from(total).unwrap_or(0)
 }
@@ -117,15 +132,19 @@ fn count(total: i64) -> u64 {
 /// concurrent delete can never show a live row without its snapshots. Each
 /// subquery names the project and task itself (not `r.project_id`), so that
 /// with Citus the whole statement routes to one shard.
-pub(crate) const READ_ONE: &str = "\
-    SELECT r.asset_id, r.thumbnail_para, r.created_at, r.deleted_at IS NOT NULL AS deleted, \
+pub(crate) const READ_ONE: &str = concat!(
+    "SELECT r.asset_id, r.thumbnail_para, r.created_at, \
+        (r.deleted_at IS NOT NULL OR NOT",
+    not_purging!("r.asset_id"),
+    ") AS deleted, \
         ARRAY(SELECT s.offset_s FROM snapshots s \
               WHERE s.project_id = $1 AND s.task_id = $2 \
               ORDER BY s.offset_s) AS offsets, \
         ARRAY(SELECT s.object_key FROM snapshots s \
               WHERE s.project_id = $1 AND s.task_id = $2 \
               ORDER BY s.offset_s) AS object_keys \
-    FROM task_results r WHERE r.project_id = $1 AND r.task_id = $2";
+    FROM task_results r WHERE r.project_id = $1 AND r.task_id = $2"
+);
 
 #[derive(sqlx::FromRow)]
 struct ResultRow {
@@ -202,8 +221,9 @@ pub(crate) const REGISTER: &str = concat!(
     "WITH created AS ( \
          INSERT INTO task_results \
              (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (project_id, task_id) DO NOTHING \
+         SELECT $1, $2, $3, $4, $5, $6 WHERE",
+    not_purging!("$3"),
+    "ON CONFLICT (project_id, task_id) DO NOTHING \
          RETURNING project_id, task_id), \
      images AS ( \
          INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
@@ -285,7 +305,8 @@ macro_rules! list_query {
         list_query!(
             concat!(
                 "SELECT count(*) AS total FROM task_results \
-                 WHERE project_id = $1 AND deleted_at IS NULL ",
+                 WHERE project_id = $1 AND deleted_at IS NULL AND",
+                not_purging!("task_results.asset_id"),
                 $filter
             ),
             $filter
@@ -299,7 +320,8 @@ macro_rules! list_query {
             ") m \
              LEFT JOIN LATERAL ( \
                  SELECT task_id, asset_id, thumbnail_para, snapshot_count, created_at \
-                 FROM task_results WHERE project_id = $1 AND deleted_at IS NULL ",
+                 FROM task_results WHERE project_id = $1 AND deleted_at IS NULL AND",
+            not_purging!("task_results.asset_id"),
             $filter,
             " ORDER BY created_at, task_id LIMIT $2 OFFSET $3) r ON true"
         )
@@ -307,9 +329,16 @@ macro_rules! list_query {
 }
 
 /// The whole project's list takes its total from `live_task_counts`
-/// (migration 0009): counting every live row grew with the data.
+/// (migration 0009): counting every live row grew with the data. Less the
+/// live tasks of assets being purged, which read as deleted already (a
+/// count of those purges' remaining tasks only; nothing without one).
 pub(crate) const LIST_ALL: &str = list_query!(
-    "SELECT COALESCE(sum(live), 0)::bigint AS total FROM live_task_counts WHERE project_id = $1",
+    "SELECT COALESCE(sum(live), 0)::bigint \
+            - (SELECT count(*) FROM asset_purges p \
+               JOIN task_results t ON t.project_id = $1 AND t.asset_id = p.asset_id \
+                                   AND t.deleted_at IS NULL \
+               WHERE p.project_id = $1 AND p.finished_at IS NULL) AS total \
+     FROM live_task_counts WHERE project_id = $1",
     ""
 );
 pub(crate) const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
@@ -350,14 +379,17 @@ impl ListRow {
 
 /// One task's snapshots, with the total, in one statement; no row at all
 /// means no live task.
-pub(crate) const DETAILS: &str = "\
-    SELECT t.total, s.offset_s, s.object_key \
+pub(crate) const DETAILS: &str = concat!(
+    "SELECT t.total, s.offset_s, s.object_key \
     FROM (SELECT snapshot_count AS total FROM task_results \
-          WHERE project_id = $1 AND task_id = $2 AND deleted_at IS NULL) t \
+          WHERE project_id = $1 AND task_id = $2 AND deleted_at IS NULL AND",
+    not_purging!("task_results.asset_id"),
+    ") t \
     LEFT JOIN LATERAL ( \
         SELECT offset_s, object_key FROM snapshots \
         WHERE project_id = $1 AND task_id = $2 \
-        ORDER BY offset_s LIMIT $3 OFFSET $4) s ON true";
+        ORDER BY offset_s LIMIT $3 OFFSET $4) s ON true"
+);
 
 #[derive(sqlx::FromRow)]
 struct DetailsRow {
@@ -373,20 +405,35 @@ struct DetailsRow {
 /// locked. Locks are taken in task id order, so two deletes that share
 /// tasks queue behind each other instead of deadlocking; a delete that
 /// waited sees the other's tombstones once it gets the lock.
-pub(crate) const LOCK_SELECTED: &str = "\
-    SELECT task_id, asset_id, deleted_at IS NOT NULL AS deleted FROM task_results \
+/// A live task of an asset being purged is found deleted.
+pub(crate) const LOCK_SELECTED: &str = concat!(
+    "SELECT task_id, asset_id, (deleted_at IS NOT NULL OR NOT",
+    not_purging!("task_results.asset_id"),
+    ") AS deleted FROM task_results \
     WHERE project_id = $1 AND task_id = ANY($2) \
-    ORDER BY task_id FOR UPDATE";
+    ORDER BY task_id FOR UPDATE"
+);
 
 /// The asset's oldest live results that no concurrent delete holds. Rows
 /// another transaction has locked are skipped, not waited for, so
 /// concurrent asset-only deletes (in this process or another) take
 /// disjoint batches: none skips a task for good (it stays live and counted
 /// in `remaining` until its holder commits) and none deletes a task twice.
-pub(crate) const PICK_OLDEST_OF_ASSET: &str = "\
-    SELECT task_id, asset_id, false AS deleted FROM task_results \
+pub(crate) const PICK_OLDEST_OF_ASSET: &str = concat!(
+    "SELECT task_id, asset_id, false AS deleted FROM task_results \
+    WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL AND",
+    not_purging!("$2"),
+    "ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED"
+);
+
+/// A purge batch's tasks (`$1` project, `$2` asset, `$3` at most): the
+/// asset's oldest live ones, hidden or not, locked. It waits for rows a
+/// delete or restore holds rather than skipping them, so that a batch
+/// that finds fewer than `$3` has taken the last of them.
+pub(crate) const PICK_FOR_PURGE: &str = "\
+    SELECT task_id FROM task_results \
     WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
-    ORDER BY created_at, task_id LIMIT $3 FOR UPDATE SKIP LOCKED";
+    ORDER BY created_at, task_id LIMIT $3 FOR UPDATE";
 
 #[derive(sqlx::FromRow)]
 struct LockedRow {
@@ -501,12 +548,14 @@ impl PgTaskResultStore {
 /// how many of them are live (all, or the plan is wrong), and the asset's
 /// live tasks the delete would leave (`$3`, NULL for none), excluding the
 /// doomed by id as [`TOMBSTONE`] does.
-pub(crate) const PREVIEW: &str = "\
-    SELECT (SELECT count(*) FROM task_results \
+pub(crate) const PREVIEW: &str = concat!(
+    "SELECT (SELECT count(*) FROM task_results \
             WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL) AS live_doomed, \
            (SELECT count(*) FROM task_results \
-            WHERE project_id = $1 AND asset_id = $3 AND deleted_at IS NULL \
-              AND NOT (task_id = ANY($2))) AS live_left";
+            WHERE project_id = $1 AND asset_id = $3 AND deleted_at IS NULL AND",
+    not_purging!("$3"),
+    "AND NOT (task_id = ANY($2))) AS live_left"
+);
 
 #[derive(sqlx::FromRow)]
 struct Previewed {
@@ -550,20 +599,21 @@ pub(crate) const TOMBSTONE: &str = concat!(
     " SELECT (SELECT count(*) FROM marked) AS marked, \
             (SELECT count(*) FROM queued) AS queued, \
             (SELECT count(*) FROM task_results \
-             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL \
-               AND NOT (task_id = ANY($2))) AS live_left"
+             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL AND",
+    not_purging!("$4"),
+    "AND NOT (task_id = ANY($2))) AS live_left"
 );
 
 #[derive(sqlx::FromRow)]
-struct Tombstoned {
+pub(crate) struct Tombstoned {
     marked: i64,
-    queued: i64,
+    pub(crate) queued: i64,
     live_left: i64,
 }
 
 /// Runs [`TOMBSTONE`] for the plan's doomed tasks, which this transaction
 /// has locked.
-async fn tombstone(
+pub(crate) async fn tombstone(
     conn: &mut PgConnection,
     project: &ProjectId,
     asset: Option<&AssetId>,
@@ -625,13 +675,11 @@ impl TaskResultStore for PgTaskResultStore {
             }
         }
         // The id is taken, by a committed row: task results are never
-        // removed, only tombstoned, so that row is still there.
+        // removed, only tombstoned, so that row is still there. No row:
+        // the insert was held back by the asset's purge.
         match self.read_one(new.project(), new.task()).await? {
             Some(stored) => Ok(Inserted::Taken(stored)),
-            None => Err(RegisterError::Unknown(anyhow!(
-                "task result {} conflicted on insert but cannot be read",
-                new.task()
-            ))),
+            None => Ok(Inserted::AssetPurging),
         }
     }
 

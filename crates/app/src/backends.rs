@@ -9,12 +9,12 @@ use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
 use vodsnap_adapter_postgres::schema::{self, ConnectProblem};
 use vodsnap_adapter_postgres::{
     CredentialCipher, PgAuditLog, PgCleanupQueue, PgCredentialStore, PgDatabase, PgPool,
-    PgTaskResultStore, PgWebhookStore,
+    PgPurgeQueue, PgTaskResultStore, PgWebhookStore,
 };
 use vodsnap_domain::Secret;
 use vodsnap_domain::schema::{Migration, SchemaState};
 use vodsnap_ports::{
-    AuditLog, CleanupQueue, CredentialStore, ImageStore, TaskResultStore, WebhookStore,
+    AuditLog, CleanupQueue, CredentialStore, ImageStore, PurgeQueue, TaskResultStore, WebhookStore,
 };
 
 use crate::cli::{CredentialKeyArgs, DatabaseArgs, StorageArgs};
@@ -27,6 +27,8 @@ pub struct Backends {
     pub credentials: Arc<dyn CredentialStore>,
     pub cleanup: Arc<dyn CleanupQueue>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Whole assets' purges (`DeleteAssets`).
+    pub purges: Arc<dyn PurgeQueue>,
     /// The database, for its pool's gauges.
     pub database: Option<PgDatabase>,
     /// Only the embedded store gets demo data.
@@ -43,6 +45,7 @@ impl Backends {
             credentials: Arc::new(MemoryCredentialStore::new()),
             cleanup: Arc::new(store.cleanup_queue()),
             webhooks: Arc::new(store.webhook_store()),
+            purges: Arc::new(store.purge_queue()),
             store: Arc::new(store),
             database: None,
             embedded: true,
@@ -64,6 +67,7 @@ impl Backends {
                     .with_find_cache(credential_cache_ttl),
             ),
             cleanup: Arc::new(PgCleanupQueue::new(database.clone())),
+            purges: Arc::new(PgPurgeQueue::new(database.clone())),
             // Webhook secrets are sealed with the credentials' keys.
             webhooks: Arc::new(PgWebhookStore::new(database.clone(), cipher)),
             database: Some(database),
@@ -222,10 +226,12 @@ const STORAGE_HINT: &str = "check --storage (VODSNAP_STORAGE): a file:// directo
                             process can create and write, or an s3:// bucket that exists and \
                             that the AWS_* keys may write to";
 
-/// Writes and removes one small object, so that a storage this process
-/// cannot write (a read-only directory, a bucket that does not exist, keys
-/// without the right) stops start-up with a message, instead of failing
-/// each registration and cleanup later.
+/// Writes and removes one small object (under `vodsnap-storage-check/`),
+/// so that a storage this process cannot write (a read-only directory, a
+/// bucket that does not exist, keys without the right) stops start-up with
+/// a message, instead of failing each cleanup later. A storage that is
+/// merely unavailable (no answer, 5xx, throttled) is logged and start-up
+/// goes on: an outage at start-up is handled as one later is.
 pub async fn check_storage(images: &ObjectImageStore) -> anyhow::Result<()> {
     use vodsnap_ports::ImageStore as _;
     let key = vodsnap_domain::ObjectKey::parse(&format!(
@@ -235,17 +241,31 @@ pub async fn check_storage(images: &ObjectImageStore) -> anyhow::Result<()> {
     ))
     .context("failed to make the storage check's key")?;
     let describe = images.describe();
-    images
+    let written = images
         .put(&key, b"vodsnap checks that it can write here".to_vec())
-        .await
-        .hint(
-            format!("cannot write to the image storage {describe}"),
+        .await;
+    let checked = match written {
+        Ok(()) => images.delete(&key).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(()) => Ok(()),
+        // A store that is down now may be up in a minute: the service
+        // starts, and the cleanup's retries and the outage handling take
+        // over, as they do for an outage later on.
+        Err(vodsnap_ports::ImageStoreError::Unavailable(e)) => {
+            tracing::warn!(
+                storage = describe.as_str(),
+                error = format!("{e:#}"),
+                "the image storage did not answer the start-up check; starting anyway"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e).hint(
+            format!("cannot write to and remove from the image storage {describe}"),
             STORAGE_HINT,
-        )?;
-    images.delete(&key).await.hint(
-        format!("cannot remove from the image storage {describe}"),
-        STORAGE_HINT,
-    )
+        ),
+    }
 }
 
 /// The image store from `--storage`, by default a `data/images` directory

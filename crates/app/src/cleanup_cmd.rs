@@ -78,11 +78,22 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
         }
         CleanupCommand::Status { database } => {
             let now = SystemClock.now();
-            let status = admin(&database)
-                .await?
-                .status()
-                .await
-                .context("failed to read the queue")?;
+            let pool = backends::connect(&database.database_url, database.database_max_connections)
+                .await?;
+            let status = CleanupAdmin::new(
+                Arc::new(PgCleanupQueue::new(pool.clone())),
+                Arc::new(SystemClock),
+            )
+            .status()
+            .await
+            .context("failed to read the queue")?;
+            let purges = vodsnap_service::AssetPurges::new(
+                Arc::new(vodsnap_adapter_postgres::PgPurgeQueue::new(pool)),
+                Arc::new(SystemClock),
+            )
+            .backlog()
+            .await
+            .context("failed to read the asset purges")?;
             let oldest_age_seconds = status
                 .oldest_enqueued_at
                 .map_or(0, |t| now.since(t).as_secs());
@@ -97,6 +108,8 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
                 "drain_per_second": (drain.per_second() * 10.0).round() / 10.0,
                 "seconds_to_drain": drain.time_to_drain().map(|d| d.as_secs()),
                 "recycle_bin": status.recycle_bin,
+                "purges_running": purges.queued,
+                "purges_parked": purges.parked,
             });
             println!("{line}");
         }

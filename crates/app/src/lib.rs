@@ -9,6 +9,7 @@ pub mod cli;
 mod credentials;
 mod demo;
 mod demo_image;
+mod purges;
 pub mod report;
 mod serve;
 pub(crate) mod telemetry;

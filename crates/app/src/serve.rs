@@ -10,12 +10,15 @@ use vodsnap_adapter_http::{AppState, HttpSettings};
 use vodsnap_adapter_objects::{LinkTtl, ObjectImageStore, PlainLinks, SignedLinks};
 use vodsnap_domain::{ProjectId, Secret, SeedDecision};
 use vodsnap_ports::{Credential, ImageStore, SnapshotLinks, SystemClock, TokenAuthority};
-use vodsnap_service::{CleanupAdmin, CredentialAdmin, SnapshotImages, Snapshots, Webhooks};
+use vodsnap_service::{
+    AssetPurges, CleanupAdmin, CredentialAdmin, SnapshotImages, Snapshots, Webhooks,
+};
 
 use crate::backends::{self, Backends};
 use crate::cleanup;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::demo;
+use crate::purges;
 use crate::telemetry;
 use crate::webhooks;
 
@@ -105,6 +108,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             clock.clone(),
         ),
         cleanup: CleanupAdmin::new(backends.cleanup.clone(), clock.clone()),
+        purges: AssetPurges::new(backends.purges.clone(), clock.clone()),
         credentials: credentials.clone(),
         tokens: tokens.clone(),
         clock: clock.clone(),
@@ -163,6 +167,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock.clone(),
         &stop_rx,
     )?;
+    workers.push(purges::spawn_worker(
+        &args.cleanup,
+        args.retention,
+        backends.purges.clone(),
+        clock.clone(),
+        &stop_rx,
+    )?);
     workers.extend(webhooks::spawn_workers(
         &args.webhooks,
         backends.webhooks.clone(),

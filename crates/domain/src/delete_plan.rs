@@ -87,12 +87,24 @@ impl DeletePlan {
                 doomed: Vec::new(),
             };
         };
+        Self::of_asset_up_to(asset, found, crate::MAX_TASKS_PER_CALL)
+    }
+
+    /// One batch of an asset's purge (`found`: the asset's live tasks the
+    /// store locked for it): each is `DELETED` and doomed, at most
+    /// [`crate::PURGE_BATCH`], with the asset-only delete's guards (rows
+    /// not live or of another asset are ignored).
+    pub fn of_purge(asset: &AssetId, found: Vec<FoundTask>) -> Self {
+        Self::of_asset_up_to(asset, found, crate::PURGE_BATCH)
+    }
+
+    fn of_asset_up_to(asset: &AssetId, found: Vec<FoundTask>, max: usize) -> Self {
         let mut plan = Self {
             items: Vec::new(),
             doomed: Vec::new(),
         };
         for f in found {
-            if plan.doomed.len() == crate::MAX_TASKS_PER_CALL {
+            if plan.doomed.len() == max {
                 break;
             }
             if f.deleted || f.asset != *asset || plan.doomed.contains(&f.task) {
@@ -175,6 +187,21 @@ mod tests {
             asset: a(asset),
             deleted,
         }
+    }
+
+    #[test]
+    fn a_purge_batch_dooms_up_to_a_thousand_live_tasks_of_its_asset_only() {
+        let mut rows: Vec<FoundTask> = (0..1_005)
+            .map(|i| found(&format!("t{i:04}"), "a1", false))
+            .collect();
+        rows.insert(0, found("other", "a2", false));
+        rows.insert(1, found("gone", "a1", true));
+        let plan = DeletePlan::of_purge(&a("a1"), rows);
+        assert_eq!(plan.doomed().len(), crate::PURGE_BATCH);
+        assert_eq!(plan.doomed()[0], t("t0000"));
+        assert!(!plan.doomed().contains(&t("other")));
+        assert!(!plan.doomed().contains(&t("gone")));
+        assert_eq!(plan.items().len(), plan.doomed().len());
     }
 
     #[test]

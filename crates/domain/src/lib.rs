@@ -5,6 +5,7 @@
 //! knows about HTTP, JSON, databases or an async runtime.
 
 pub mod address_policy;
+pub mod asset_purge;
 pub mod audit;
 pub mod cleanup;
 pub mod credential;
@@ -28,6 +29,10 @@ pub mod webhook;
 pub mod webhook_url;
 
 pub use address_policy::AddressPolicy;
+pub use asset_purge::{
+    AssetSelectionError, DeleteAssetsRequest, MAX_ASSETS_PER_CALL, PURGE_BATCH, PurgeProgress,
+    PurgeState, purge_has_more,
+};
 pub use audit::{Actor, AuditAction, AuditOutcome, AuditRecord, AuditStatus, AuditedWebhook};
 pub use cleanup::{CleanupDecision, DrainEstimate, MAX_BATCH, ParkReason, RATE_WINDOW};
 pub use credential::{CredentialState, SeedDecision};

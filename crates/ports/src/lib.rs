@@ -14,6 +14,7 @@ pub mod images;
 pub mod links;
 #[cfg(feature = "mocks")]
 mod mocks;
+pub mod purge;
 pub mod queue;
 pub mod store;
 pub mod tokens;
@@ -32,6 +33,7 @@ pub use credentials::{
 pub use error::StoreError;
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
+pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -56,7 +58,7 @@ pub use images::MockImageStore;
 #[cfg(feature = "mocks")]
 pub use links::MockSnapshotLinks;
 #[cfg(feature = "mocks")]
-pub use mocks::{MockCleanupQueue, MockWebhookStore};
+pub use mocks::{MockCleanupQueue, MockPurgeQueue, MockWebhookStore};
 #[cfg(feature = "mocks")]
 pub use queue::MockWorkQueue;
 #[cfg(feature = "mocks")]

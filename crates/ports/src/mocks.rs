@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vodsnap_domain::{ObjectKey, ProjectId, Secret, Timestamp, WebhookId};
+use vodsnap_domain::{AssetId, ObjectKey, ProjectId, PurgeProgress, Secret, Timestamp, WebhookId};
+
+use crate::purge::{PurgeJob, PurgeQueue, PurgedBatch};
+use crate::store::DeletePlanner;
 
 use crate::audit::AuditRecord;
 use crate::cleanup::{
@@ -56,5 +59,26 @@ mockall::mock! {
         async fn deliveries(&self, project: &ProjectId, webhook: &WebhookId, failed_only: bool, limit: u32) -> Result<Vec<Delivery>, WebhookStoreError>;
         async fn redeliver(&self, project: &ProjectId, webhook: &WebhookId, delivery: i64, now: Timestamp) -> Result<(), WebhookStoreError>;
         async fn prune(&self, cutoff: Timestamp, max: u32) -> Result<u64, WebhookStoreError>;
+    }
+}
+
+mockall::mock! {
+    pub PurgeQueue {}
+
+    #[async_trait]
+    impl WorkQueue<PurgeJob> for PurgeQueue {
+        async fn claim(&self, worker: &str, max: u32, lease: Duration, now: Timestamp) -> Result<Vec<PurgeJob>, QueueError>;
+        async fn complete(&self, jobs: &[PurgeJob], worker: &str, now: Timestamp, completion: &()) -> Result<u64, QueueError>;
+        async fn fail(&self, failures: &[FailedAttempt<PurgeJob>], worker: &str, now: Timestamp) -> Result<u64, QueueError>;
+        async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError>;
+        async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError>;
+    }
+
+    #[async_trait]
+    impl PurgeQueue for PurgeQueue {
+        async fn record(&self, project: &ProjectId, assets: &[AssetId], now: Timestamp) -> Result<(), QueueError>;
+        async fn preview(&self, project: &ProjectId, assets: &[AssetId]) -> Result<Vec<u64>, QueueError>;
+        async fn progress(&self, project: &ProjectId, asset: &AssetId) -> Result<Option<PurgeProgress>, QueueError>;
+        async fn purge_batch<'a>(&self, job: &PurgeJob, worker: &str, planner: DeletePlanner<'a>, now: Timestamp, lease: Duration) -> Result<Option<PurgedBatch>, QueueError>;
     }
 }

@@ -28,6 +28,9 @@ pub enum Inserted {
     Created(TaskResult),
     /// The id is taken; nothing was written.
     Taken(Stored),
+    /// The id is free but the asset has an unfinished purge
+    /// ([`crate::PurgeQueue`]); nothing was written.
+    AssetPurging,
 }
 
 /// A delete decided under the store's lock: the plan, its audit record,
@@ -125,6 +128,8 @@ pub enum RegisterError {
     ConflictsWithLive,
     #[error("this task_id was deleted; task ids are never reused")]
     ConflictsWithDeleted,
+    #[error("the asset is being purged; register its task results once the purge is done")]
+    AssetPurging,
     #[error("the store is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -184,7 +189,10 @@ pub trait TaskResultStore: Send + Sync + 'static {
     ///
     /// - MUST insert and return `Created` if the id was never used.
     /// - MUST return `Taken` with what it holds, writing nothing (no event
-    ///   either), if the id is live or deleted.
+    ///   either), if the id is live or deleted (a live task of an asset
+    ///   being purged is deleted: see [`crate::PurgeQueue`]).
+    /// - Else MUST return `AssetPurging`, writing nothing, if the asset has
+    ///   an unfinished purge.
     /// - Of concurrent inserts of one id, exactly one MUST return `Created`.
     ///
     /// Only `Unavailable` and `Unknown` errors.

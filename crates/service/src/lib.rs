@@ -6,6 +6,7 @@
 //! cleanup decision for one object and its retry policy, the format an
 //! image is served as, what seeding a credential does.
 
+pub mod asset_purge;
 pub mod audit;
 pub mod cleanup;
 pub mod credentials;
@@ -16,6 +17,7 @@ pub mod recycle_bin;
 pub mod snapshots;
 pub mod webhooks;
 
+pub use asset_purge::{AssetPurges, PurgePass, PurgeSettings, Purger};
 pub use audit::AuditTrail;
 pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
 pub use credentials::{CredentialAdmin, KeyRotation};

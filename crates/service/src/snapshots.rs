@@ -90,6 +90,7 @@ impl Snapshots {
         {
             Inserted::Created(result) => return Ok(Registered::Created(result)),
             Inserted::Taken(stored) => stored,
+            Inserted::AssetPurging => return Err(RegisterError::AssetPurging),
         };
         let decision = new.decide(match &stored {
             Stored::Live(result) => Existing::Live(result),

@@ -17,6 +17,7 @@ pub mod cases;
 pub mod cleanup_cases;
 pub mod credential_cases;
 pub mod fixtures;
+pub mod purge_cases;
 pub mod recycle_cases;
 pub mod use_cases;
 pub mod webhook_cases;
@@ -147,6 +148,22 @@ macro_rules! webhook_store_tests {
             a_redelivered_event_is_not_pruned,
             delivery_workers_prune_on_their_clock_at_most_every_prune_interval,
             webhook_changes_are_audited_without_the_secret
+        );
+    };
+}
+
+#[macro_export]
+macro_rules! asset_purge_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            purge_cases;
+            delete_assets_hides_the_tasks_at_once_and_the_purge_tombstones_them,
+            a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothing,
+            a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lease,
+            an_image_of_a_live_task_of_another_asset_stays_referenced,
+            with_retention_purged_tasks_go_to_the_recycle_bin,
+            a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image
         );
     };
 }

@@ -43,6 +43,7 @@ async fn every_project_table_is_keyed_by_project_first() {
     assert_eq!(
         leading,
         [
+            ("asset_purges".to_owned(), "project_id".to_owned()),
             ("audit_log".to_owned(), "project_id".to_owned()),
             ("cleanup_drained".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
@@ -143,8 +144,8 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .unwrap();
     // task_results: 3, snapshots: 2, cleanup_items: 2, audit_log: 2,
     // cleanup_drained: 1, live_task_counts: 1, webhooks: 1, webhook_events: 1,
-    // webhook_deliveries: 1.
-    assert_eq!(collations.len(), 14);
+    // webhook_deliveries: 1, asset_purges: 2.
+    assert_eq!(collations.len(), 16);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }

@@ -102,6 +102,23 @@ mod webhook_suite {
     vodsnap_store_suite::webhook_store_tests!(fresh_webhook_stores);
 }
 
+async fn fresh_purge_stores() -> vodsnap_store_suite::purge_cases::PurgeStores {
+    let db = TestDb::migrated().await;
+    vodsnap_store_suite::purge_cases::PurgeStores {
+        results: Arc::new(PgTaskResultStore::new(db.pool.clone())),
+        cleanup: Arc::new(PgCleanupQueue::new(db.pool.clone())),
+        audit: Arc::new(PgAuditLog::new(db.pool.clone())),
+        purges: Arc::new(vodsnap_adapter_postgres::PgPurgeQueue::new(db.pool.clone())),
+        keep_alive: Arc::new(db),
+    }
+}
+
+mod asset_purge_suite {
+    use super::*;
+
+    vodsnap_store_suite::asset_purge_tests!(fresh_purge_stores);
+}
+
 mod credential_suite {
     use super::*;
 

@@ -1,0 +1,555 @@
+//! The cases every `PurgeQueue` passes with the `TaskResultStore`,
+//! `CleanupQueue` and `AuditLog` of the same adapter: `DeleteAssets`
+//! hides an asset's tasks at once, the purge job tombstones them in
+//! batches, resumes after a lost lease, keeps to the cleanup's reference
+//! rule and the recycle bin, and races registrations, deletes and restores
+//! without losing or leaking an image.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use vodsnap_domain::{
+    BinSelection, DeleteSelection, DetailsPage, ListFilter, ListPage, NewTaskResult, ObjectKey,
+    PurgeState, Retention, Snapshot, Timestamp,
+};
+use vodsnap_ports::{
+    AuditAction, AuditLog, AuditQuery, CleanupQueue, DeletePlanner, DetailsError, PurgeQueue,
+    RegisterError, TaskResultStore,
+};
+use vodsnap_service::{AssetPurges, PurgeSettings, Purger, Snapshots};
+
+use crate::fixtures::{actor, asset, at, para, project, result, task};
+use crate::use_cases::FixedClock;
+
+/// The ports of one adapter, sharing its data.
+#[allow(
+    missing_debug_implementations,
+    reason = "holds trait objects without Debug; never printed"
+)]
+#[derive(Clone)]
+pub struct PurgeStores {
+    pub results: Arc<dyn TaskResultStore>,
+    pub cleanup: Arc<dyn CleanupQueue>,
+    pub audit: Arc<dyn AuditLog>,
+    pub purges: Arc<dyn PurgeQueue>,
+    pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+const HOUR: Duration = Duration::from_secs(3_600);
+
+impl PurgeStores {
+    fn snapshots(&self, now: Timestamp) -> Snapshots {
+        Snapshots::new(
+            self.results.clone(),
+            self.audit.clone(),
+            Arc::new(FixedClock(now)),
+        )
+        .with_retention(Retention::new(HOUR).expect("retention"))
+    }
+
+    fn purges(&self, now: Timestamp) -> AssetPurges {
+        AssetPurges::new(self.purges.clone(), Arc::new(FixedClock(now)))
+    }
+
+    fn purger(&self, name: &str, now: Timestamp, retention: Retention) -> Purger {
+        Purger {
+            name: name.to_owned(),
+            queue: self.purges.clone(),
+            clock: Arc::new(FixedClock(now)),
+            settings: PurgeSettings {
+                retention,
+                ..PurgeSettings::default()
+            },
+        }
+    }
+
+    /// Runs purge passes at `now` until none is claimed.
+    async fn purge_all(&self, now: Timestamp, retention: Retention) {
+        let (_tx, stop) = watch::channel(false);
+        let purger = self.purger("suite-purger", now, retention);
+        while purger.pass(&stop).await.expect("purge pass").claimed > 0 {}
+    }
+
+    async fn listed(&self, p: &str, a: Option<&str>) -> (u64, Vec<String>) {
+        let filter = ListFilter {
+            asset: a.map(asset),
+            task: None,
+        };
+        let page = ListPage::new(Some(0), Some(100)).expect("page");
+        let listing = self
+            .results
+            .list(&project(p), &filter, page)
+            .await
+            .expect("list");
+        (
+            listing.total,
+            listing
+                .items
+                .iter()
+                .map(|t| t.task.as_str().to_owned())
+                .collect(),
+        )
+    }
+
+    /// Every queued cleanup item's key, with how often it is queued.
+    async fn queued_keys(&self) -> BTreeMap<String, usize> {
+        let mut keys = BTreeMap::new();
+        let far = at(i64::MAX / 2);
+        loop {
+            let items = self
+                .cleanup
+                .claim("suite-inspector", 1_000, Duration::from_secs(1), far)
+                .await
+                .expect("claim");
+            if items.is_empty() {
+                return keys;
+            }
+            for item in items {
+                *keys.entry(item.object_key.as_str().to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+}
+
+async fn register(s: &PurgeStores, p: &str, a: &str, t: &str, now: i64) {
+    s.snapshots(at(now))
+        .register(result(p, a, t, 2), &actor())
+        .await
+        .expect("register");
+}
+
+pub async fn delete_assets_hides_the_tasks_at_once_and_the_purge_tombstones_them(s: PurgeStores) {
+    // Arrange
+    for t in ["t1", "t2", "t3"] {
+        register(&s, "p1", "a", t, 100).await;
+    }
+    register(&s, "p1", "b", "tb", 100).await;
+    register(&s, "p2", "a", "other", 100).await;
+
+    // Act
+    let answer = s
+        .purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a"), asset("never")])
+        .await
+        .expect("delete assets");
+
+    // Assert: answered for each asset, in order; the tasks gone at once.
+    let statuses: Vec<(&str, &str)> = answer
+        .iter()
+        .map(|(a, st)| (a.as_str(), st.as_str()))
+        .collect();
+    assert_eq!(statuses, [("a", "DELETED"), ("never", "DELETED")]);
+    assert_eq!(s.listed("p1", Some("a")).await, (0, vec![]));
+    assert_eq!(s.listed("p1", None).await, (1, vec!["tb".to_owned()]));
+    let page = DetailsPage::new(None, None).expect("page");
+    assert!(matches!(
+        s.results.details(&project("p1"), &task("t1"), page).await,
+        Err(DetailsError::NotFound)
+    ));
+    assert!(
+        s.results
+            .get(&project("p1"), &task("t1"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let by_id = DeleteSelection::new(None, vec![task("t2")]).expect("selection");
+    let report = s
+        .snapshots(at(210))
+        .delete(&project("p1"), &by_id, &actor())
+        .await
+        .expect("delete");
+    assert_eq!(report.items[0].status().as_str(), "DELETED");
+    let by_asset = DeleteSelection::new(Some(asset("a")), vec![]).expect("selection");
+    let report = s
+        .snapshots(at(210))
+        .delete(&project("p1"), &by_asset, &actor())
+        .await
+        .expect("delete");
+    assert!(report.items.is_empty());
+    assert_eq!(report.remaining, 0);
+    assert!(matches!(
+        s.snapshots(at(220))
+            .register(result("p1", "a", "new", 1), &actor())
+            .await,
+        Err(RegisterError::AssetPurging)
+    ));
+    let progress = s
+        .purges(at(230))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(progress.state(), PurgeState::Purging);
+    assert_eq!(progress.tasks_total, 3);
+    assert_eq!(progress.started_at, at(200));
+    // Another project's same asset id is untouched.
+    assert_eq!(
+        s.listed("p2", Some("a")).await,
+        (1, vec!["other".to_owned()])
+    );
+
+    // Act: the purge runs.
+    s.purge_all(at(300), Retention::NONE).await;
+
+    // Assert
+    let progress = s
+        .purges(at(400))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(progress.state(), PurgeState::Purged);
+    assert_eq!(
+        (
+            progress.tasks_total,
+            progress.tasks_deleted,
+            progress.objects_queued
+        ),
+        (3, 3, 6)
+    );
+    assert_eq!(progress.finished_at, Some(at(300)));
+    let never = s
+        .purges(at(400))
+        .progress(&project("p1"), &asset("never"))
+        .await
+        .expect("progress")
+        .expect("a purge of an empty asset");
+    assert_eq!((never.state(), never.tasks_total), (PurgeState::Purged, 0));
+    assert!(
+        s.purges(at(400))
+            .progress(&project("p2"), &asset("a"))
+            .await
+            .expect("progress")
+            .is_none()
+    );
+    let queued = s.queued_keys().await;
+    assert_eq!(queued.len(), 6);
+    assert!(queued.keys().all(|k| k.starts_with("p1/a/")));
+    assert_eq!(
+        s.listed("p2", Some("a")).await,
+        (1, vec!["other".to_owned()])
+    );
+    assert_eq!(s.listed("p1", None).await, (1, vec!["tb".to_owned()]));
+    // The batch is audited as a delete of the asset.
+    let records = s
+        .audit
+        .records(&AuditQuery {
+            project: project("p1"),
+            since: None,
+            task: None,
+            limit: 100,
+        })
+        .await
+        .expect("audit");
+    assert!(records.iter().any(|r| r.action == AuditAction::Delete
+        && r.asset == Some(asset("a"))
+        && r.outcomes.len() == 3
+        && r.actor.principal == "system:asset-purge"));
+    // Registration starts the asset afresh; the purged ids stay deleted.
+    register(&s, "p1", "a", "fresh", 500).await;
+    assert_eq!(
+        s.listed("p1", Some("a")).await,
+        (1, vec!["fresh".to_owned()])
+    );
+    assert!(matches!(
+        s.snapshots(at(500))
+            .register(result("p1", "a", "t1", 2), &actor())
+            .await,
+        Err(RegisterError::ConflictsWithDeleted)
+    ));
+}
+
+pub async fn a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothing(s: PurgeStores) {
+    register(&s, "p1", "a", "t1", 100).await;
+    register(&s, "p1", "a", "t2", 100).await;
+
+    let preview = s
+        .purges(at(150))
+        .preview(&project("p1"), &[asset("a"), asset("b")])
+        .await
+        .expect("preview");
+    assert_eq!(
+        preview
+            .iter()
+            .map(|(a, n)| (a.as_str(), *n))
+            .collect::<Vec<_>>(),
+        [("a", 2), ("b", 0)]
+    );
+    assert!(
+        s.purges(at(150))
+            .progress(&project("p1"), &asset("a"))
+            .await
+            .expect("progress")
+            .is_none()
+    );
+    assert_eq!(s.listed("p1", Some("a")).await.0, 2);
+
+    let purges = s.purges(at(200));
+    purges
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("first");
+    s.purges(at(250))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("second");
+    let progress = purges
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!((progress.started_at, progress.tasks_total), (at(200), 2));
+    let backlog = s.purges.backlog(at(300)).await.expect("backlog");
+    assert_eq!(backlog.queued, 1);
+}
+
+pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lease(s: PurgeStores) {
+    // Arrange: more than one batch.
+    let n = vodsnap_domain::PURGE_BATCH + 5;
+    for i in 0..n {
+        register(&s, "p1", "big", &format!("t{i:05}"), 100 + i as i64).await;
+    }
+    s.purges(at(10_000))
+        .delete_assets(&project("p1"), &[asset("big")])
+        .await
+        .expect("record");
+    let lease = Duration::from_secs(60);
+    let jobs = s
+        .purges
+        .claim("w1", 1, lease, at(20_000))
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 1);
+
+    // Act: w1 runs one batch, then "crashes".
+    let selection = DeleteSelection::new(Some(asset("big")), vec![]).expect("selection");
+    let audit_actor = actor();
+    let planner = |found: Vec<vodsnap_domain::FoundTask>| {
+        let plan = vodsnap_domain::DeletePlan::of_purge(&asset("big"), found);
+        vodsnap_ports::PlannedDelete {
+            audit: vodsnap_ports::AuditRecord::deletion(
+                &project("p1"),
+                &selection,
+                plan.items(),
+                at(20_000),
+                &audit_actor,
+            ),
+            plan,
+            at: at(20_000),
+            purge_at: at(20_000),
+            events: vec![],
+        }
+    };
+    let planner: DeletePlanner<'_> = &planner;
+    let first = s
+        .purges
+        .purge_batch(&jobs[0], "w1", planner, at(20_000), lease)
+        .await
+        .expect("batch")
+        .expect("held");
+    assert_eq!(first.tasks, vodsnap_domain::PURGE_BATCH as u64);
+    assert_eq!(first.found, vodsnap_domain::PURGE_BATCH);
+
+    // The lease (extended by the batch) keeps others away until it ends.
+    assert!(
+        s.purges
+            .claim("w2", 1, lease, at(20_000 + 59_000_000))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let later = at(20_000 + 61_000_000);
+    s.purge_all(later, Retention::NONE).await;
+
+    // Assert: the rest done once; w1 can no longer write.
+    let progress = s
+        .purges(later)
+        .progress(&project("p1"), &asset("big"))
+        .await
+        .expect("progress")
+        .expect("purge");
+    assert_eq!(progress.state(), PurgeState::Purged);
+    assert_eq!(progress.tasks_deleted, n as u64);
+    assert_eq!(progress.objects_queued, 2 * n as u64);
+    assert!(
+        s.purges
+            .purge_batch(&jobs[0], "w1", planner, later, lease)
+            .await
+            .expect("batch")
+            .is_none()
+    );
+    assert_eq!(s.queued_keys().await.len(), 2 * n);
+}
+
+pub async fn an_image_of_a_live_task_of_another_asset_stays_referenced(s: PurgeStores) {
+    let shared = ObjectKey::parse("p1/shared.jpg").expect("key");
+    let with_shared = |a: &str, t: &str| {
+        NewTaskResult::new(
+            project("p1"),
+            asset(a),
+            task(t),
+            para(10),
+            vec![Snapshot::new(0, shared.clone()).expect("snapshot")],
+        )
+        .expect("result")
+    };
+    for (a, t) in [("a", "ta"), ("b", "tb")] {
+        s.snapshots(at(100))
+            .register(with_shared(a, t), &actor())
+            .await
+            .expect("register");
+    }
+    s.purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("record");
+    s.purge_all(at(300), Retention::NONE).await;
+
+    // The key is queued, and the cleanup's reference check keeps it.
+    assert_eq!(s.queued_keys().await.get("p1/shared.jpg"), Some(&1));
+    let referenced = s
+        .cleanup
+        .referenced(&project("p1"), std::slice::from_ref(&shared))
+        .await
+        .expect("referenced");
+    assert!(referenced.contains(&shared));
+    assert_eq!(s.listed("p1", Some("b")).await.0, 1);
+}
+
+pub async fn with_retention_purged_tasks_go_to_the_recycle_bin(s: PurgeStores) {
+    register(&s, "p1", "a", "t1", 100).await;
+    register(&s, "p1", "a", "t2", 100).await;
+    s.purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("record");
+    s.purge_all(at(300), Retention::new(HOUR).expect("retention"))
+        .await;
+
+    let page = ListPage::new(None, None).expect("page");
+    let bin = s
+        .snapshots(at(400))
+        .deleted(&project("p1"), None, page)
+        .await
+        .expect("bin");
+    assert_eq!(bin.total, 2);
+    // Not due before the window ends.
+    assert!(
+        s.cleanup
+            .claim("w", 100, Duration::from_secs(1), at(500))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let one = BinSelection::new(vec![task("t1")]).expect("selection");
+    let restored = s
+        .snapshots(at(500))
+        .restore(&project("p1"), &one, &actor())
+        .await
+        .expect("restore");
+    assert_eq!(restored[0].status().as_str(), "RESTORED");
+    assert_eq!(s.listed("p1", Some("a")).await, (1, vec!["t1".to_owned()]));
+}
+
+/// A purge racing registrations, deletes and restores of the same asset:
+/// at the end every registered task is either live with none of its keys
+/// queued, or deleted with each of its keys queued exactly once.
+pub async fn a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image(
+    s: PurgeStores,
+) {
+    for i in 0..40 {
+        register(&s, "p1", "a", &format!("old{i:02}"), 100 + i).await;
+    }
+    // Some deleted before, restorable during the race.
+    let early = DeleteSelection::new(None, (0..5).map(|i| task(&format!("old{i:02}"))).collect())
+        .expect("selection");
+    s.snapshots(at(1_000))
+        .delete(&project("p1"), &early, &actor())
+        .await
+        .expect("delete");
+    s.purges(at(2_000))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("record");
+
+    let retention = Retention::new(HOUR).expect("retention");
+    let purging = {
+        let s = s.clone();
+        tokio::spawn(async move { s.purge_all(at(3_000), retention).await })
+    };
+    let registering = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut created = Vec::new();
+            for i in 0..20 {
+                let t = format!("new{i:02}");
+                match s
+                    .snapshots(at(3_000 + i))
+                    .register(result("p1", "a", &t, 2), &actor())
+                    .await
+                {
+                    Ok(_) => created.push(t),
+                    Err(RegisterError::AssetPurging) => {}
+                    Err(e) => panic!("register: {e}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            created
+        })
+    };
+    let deleting = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for i in (10..40).step_by(3) {
+                let sel = DeleteSelection::new(None, vec![task(&format!("old{i:02}"))])
+                    .expect("selection");
+                s.snapshots(at(3_000))
+                    .delete(&project("p1"), &sel, &actor())
+                    .await
+                    .expect("delete");
+            }
+        })
+    };
+    let restoring = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                let sel = BinSelection::new(vec![task(&format!("old{i:02}"))]).expect("sel");
+                s.snapshots(at(3_000))
+                    .restore(&project("p1"), &sel, &actor())
+                    .await
+                    .expect("restore");
+            }
+        })
+    };
+    purging.await.expect("purge task");
+    let created = registering.await.expect("register task");
+    deleting.await.expect("delete task");
+    restoring.await.expect("restore task");
+    // Whatever the race left (a restore after the last batch), a second
+    // DeleteAssets purges.
+    s.purges(at(4_000))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("record again");
+    s.purge_all(at(5_000), retention).await;
+
+    let queued = s.queued_keys().await;
+    let mut all: BTreeSet<String> = (0..40).map(|i| format!("old{i:02}")).collect();
+    all.extend(created);
+    for t in all {
+        let live = s.results.get(&project("p1"), &task(&t)).await.expect("get");
+        for i in 0..2 {
+            let key = format!("p1/a/{t}/{i}.jpg");
+            let times = queued.get(&key).copied().unwrap_or(0);
+            match &live {
+                Some(_) => assert_eq!(times, 0, "{key} of live {t} is queued"),
+                None => assert_eq!(times, 1, "{key} of deleted {t} queued {times} times"),
+            }
+        }
+    }
+    assert_eq!(s.listed("p1", Some("a")).await.0, 0);
+}
