@@ -3,6 +3,8 @@
 //! the store's one lock, so a batch (find, plan, tombstones, cleanup items,
 //! progress) is one atomic step, as a delete is.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use vodsnap_domain::{AssetId, FoundTask, ProjectId, PurgeProgress, TaskResult, Timestamp};
 use vodsnap_ports::{DeletePlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError};

@@ -5,6 +5,8 @@
 //! asset's oldest live tasks, write them as a delete does
 //! ([`task_results::tombstone`]), add to the progress.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
@@ -13,7 +15,7 @@ use vodsnap_ports::{DeletePlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError
 
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
-use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_statements};
+use crate::queue::{Leasing, PgKind, PgQueue, Statements, finish_by_project, queue_statements};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use crate::task_results::{self, PICK_FOR_PURGE};
 
@@ -197,28 +199,16 @@ impl PgKind for PgPurges {
         _now: Timestamp,
         max: u32,
     ) -> Result<Vec<PurgeJob>, DbError> {
-        let mut conn = database.acquire().await?;
-        let projects = QUEUE.due_projects(&mut conn, leasing.now, max).await?;
-        let mut claimed = Vec::new();
         QUEUE
-            .claim_in_rounds(
-                &mut conn,
-                projects,
-                max,
-                leasing,
-                |project, row: ClaimRow| {
-                    claimed.push(PurgeJob {
-                        id: row.id,
-                        project: project.clone(),
-                        asset: parse_stored(AssetId::parse, &row.asset_id)?,
-                        attempts: u32::try_from(row.attempts).unwrap_or(0),
-                    });
-                    Ok(())
-                },
-            )
-            .await?;
-        conn.release();
-        Ok(claimed)
+            .claim(database, leasing, max, |project, row: ClaimRow| {
+                Ok(PurgeJob {
+                    id: row.id,
+                    project: project.clone(),
+                    asset: parse_stored(AssetId::parse, &row.asset_id)?,
+                    attempts: u32::try_from(row.attempts).unwrap_or(0),
+                })
+            })
+            .await
     }
 
     /// [`FINISH`] once per project among `jobs`.
@@ -230,23 +220,8 @@ impl PgKind for PgPurges {
         now: Timestamp,
         _: &(),
     ) -> Result<u64, DbError> {
-        let at = to_db_time(now)?;
-        let mut conn = database.acquire().await?;
-        let mut done = 0;
-        for (project, members) in by_project(jobs, |j| &j.project) {
-            let ids: Vec<i64> = members.iter().map(|j| j.id).collect();
-            done += sqlx::query(FINISH)
-                .bind(project.as_str())
-                .bind(&ids)
-                .bind(worker)
-                .bind(at)
-                .execute(&mut *conn)
-                .await
-                .db("failed to finish asset purges")?
-                .rows_affected();
-        }
-        conn.release();
-        Ok(done)
+        let failed = "failed to finish asset purges";
+        finish_by_project(database, FINISH, jobs, worker, now, failed).await
     }
 }
 

@@ -207,6 +207,31 @@ impl Statements {
         }
     }
 
+    /// A whole claim of a kind that remembers nothing between claims:
+    /// [`Statements::due_projects`], then [`Statements::claim_in_rounds`],
+    /// each row made a job by `job`.
+    pub(crate) async fn claim<R, J>(
+        &self,
+        database: &PgDatabase,
+        leasing: &Leasing<'_>,
+        max: u32,
+        mut job: impl FnMut(&ProjectId, R) -> Result<J, DbError>,
+    ) -> Result<Vec<J>, DbError>
+    where
+        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let mut conn = database.acquire().await?;
+        let projects = self.due_projects(&mut conn, leasing.now, max).await?;
+        let mut jobs = Vec::new();
+        self.claim_in_rounds(&mut conn, projects, max, leasing, |project, row: R| {
+            jobs.push(job(project, row)?);
+            Ok(())
+        })
+        .await?;
+        conn.release();
+        Ok(jobs)
+    }
+
     /// [`Statements::fail`] once per project among `failures`, each in
     /// autocommit; answers how many were recorded.
     pub(crate) async fn fail<J: Job>(
@@ -286,6 +311,36 @@ impl Statements {
             oldest_due: oldest.map(from_db_time),
         })
     }
+}
+
+/// A completion that finishes the jobs `worker` still holds with one
+/// statement per project among them: `sql` takes `$1` project, `$2` ids,
+/// `$3` worker, `$4` now. Answers how many were finished.
+pub(crate) async fn finish_by_project<J: Job>(
+    database: &PgDatabase,
+    sql: &'static str,
+    jobs: &[J],
+    worker: &str,
+    now: Timestamp,
+    failed: &'static str,
+) -> Result<u64, DbError> {
+    let at = to_db_time(now)?;
+    let mut conn = database.acquire().await?;
+    let mut done = 0;
+    for (project, members) in by_project(jobs, Job::project) {
+        let ids: Vec<i64> = members.iter().map(|j| j.id()).collect();
+        done += sqlx::query(sql)
+            .bind(project.as_str())
+            .bind(&ids)
+            .bind(worker)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .db(failed)?
+            .rows_affected();
+    }
+    conn.release();
+    Ok(done)
 }
 
 /// Items by project, in first-seen order.

@@ -19,7 +19,7 @@ use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
 use crate::outbox::event_from_row;
-use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_statements};
+use crate::queue::{Leasing, PgKind, PgQueue, Statements, finish_by_project, queue_statements};
 use crate::reseal::{Resealable, reseal_rows};
 use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
 
@@ -501,23 +501,11 @@ impl PgKind for PgDeliveries {
         _now: Timestamp,
         max: u32,
     ) -> Result<Vec<ClaimedDelivery>, DbError> {
-        let mut conn = database.acquire().await?;
-        let projects = QUEUE.due_projects(&mut conn, leasing.now, max).await?;
-        let mut claimed = Vec::new();
         QUEUE
-            .claim_in_rounds(
-                &mut conn,
-                projects,
-                max,
-                leasing,
-                |project, row: ClaimRow| {
-                    claimed.push(self.claimed(project, row)?);
-                    Ok(())
-                },
-            )
-            .await?;
-        conn.release();
-        Ok(claimed)
+            .claim(database, leasing, max, |project, row: ClaimRow| {
+                self.claimed(project, row)
+            })
+            .await
     }
 
     /// [`DELIVERED`] once per project among `deliveries`.
@@ -529,22 +517,7 @@ impl PgKind for PgDeliveries {
         now: Timestamp,
         _: &(),
     ) -> Result<u64, DbError> {
-        let at = to_db_time(now)?;
-        let mut conn = database.acquire().await?;
-        let mut done = 0;
-        for (project, members) in by_project(deliveries, |d| &d.project) {
-            let ids: Vec<i64> = members.iter().map(|d| d.id).collect();
-            done += sqlx::query(DELIVERED)
-                .bind(project.as_str())
-                .bind(&ids)
-                .bind(worker)
-                .bind(at)
-                .execute(&mut *conn)
-                .await
-                .db("failed to record webhook deliveries")?
-                .rows_affected();
-        }
-        conn.release();
-        Ok(done)
+        let failed = "failed to record webhook deliveries";
+        finish_by_project(database, DELIVERED, deliveries, worker, now, failed).await
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vodsnap_domain::{AssetId, ProjectId, PurgeProgress, Timestamp};
 
-use crate::queue::{Job, QueueError, WorkQueue};
+use crate::queue::{QueueError, WorkQueue};
 use crate::store::DeletePlanner;
 
 /// One recorded purge of one asset: a job of the purge kind.
