@@ -244,9 +244,9 @@ pub async fn check_storage(images: &ObjectImageStore) -> anyhow::Result<()> {
     let written = images
         .put(&key, b"vodsnap checks that it can write here".to_vec())
         .await;
-    let checked = match written {
-        Ok(()) => images.delete(&key).await,
-        Err(e) => Err(e),
+    let (checked, what) = match written {
+        Ok(()) => (images.delete(&key).await, "remove from"),
+        Err(e) => (Err(e), "write to"),
     };
     match checked {
         Ok(()) => Ok(()),
@@ -262,7 +262,7 @@ pub async fn check_storage(images: &ObjectImageStore) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => Err(e).hint(
-            format!("cannot write to and remove from the image storage {describe}"),
+            format!("cannot {what} the image storage {describe}"),
             STORAGE_HINT,
         ),
     }

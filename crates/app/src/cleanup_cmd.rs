@@ -78,8 +78,8 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
         }
         CleanupCommand::Status { database } => {
             let now = SystemClock.now();
-            let pool = backends::connect(&database.database_url, database.database_max_connections)
-                .await?;
+            let pool =
+                backends::connect_ready(&database, database.database_max_connections).await?;
             let status = CleanupAdmin::new(
                 Arc::new(PgCleanupQueue::new(pool.clone())),
                 Arc::new(SystemClock),
