@@ -85,6 +85,21 @@ impl PurgeQueue for MemoryQueue<Purges> {
                     .get(project)
                     .is_some_and(|p| p.purging.contains(asset));
                 if running {
+                    // A parked purge of the asset is due again: asking
+                    // again is how a caller gets an asset out of it.
+                    let queue = &mut inner.purges.queue;
+                    let parked: Vec<i64> = queue
+                        .entries()
+                        .filter(|e| {
+                            e.project == *project
+                                && e.payload.asset == *asset
+                                && e.parked_at.is_some()
+                        })
+                        .map(|e| e.id)
+                        .collect();
+                    if !parked.is_empty() {
+                        queue.retry_parked(&parked, now);
+                    }
                     continue;
                 }
                 let tasks_total = live_of_asset(inner, project, asset).len() as u64;

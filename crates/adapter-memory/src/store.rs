@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use vodsnap_domain::recycle::in_window;
 use vodsnap_domain::{
-    AssetId, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask, DetailsPage, Event,
-    FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult, ProjectId, TaskId,
-    TaskResult, Timestamp,
+    AssetId, BinAction, BinSelection, BinState, BinnedTask, DeleteSelection, DeletedTask,
+    DetailsPage, Event, FoundTask, ListFilter, ListPage, MAX_TASKS_PER_CALL, NewTaskResult,
+    ProjectId, TaskId, TaskResult, Timestamp,
 };
 use vodsnap_ports::{
     AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -144,6 +144,7 @@ impl MemoryStore {
         project: &ProjectId,
         selection: &BinSelection,
         planner: BinPlanner<'_>,
+        action: BinAction,
         mut change: impl FnMut(&mut Project, &mut CleanupState, &TaskId, Timestamp),
     ) -> Result<PlannedBinChange, BinError> {
         self.with_inner(|inner| {
@@ -152,7 +153,7 @@ impl MemoryStore {
             let planned = planner(found.clone());
             planned
                 .plan
-                .may_change(&found)
+                .may_change(action, &found)
                 .map_err(|e| BinError::Unknown(e.into()))?;
             for task in planned.plan.changed() {
                 change(p, &mut inner.cleanup, task, planned.at);
@@ -310,12 +311,19 @@ impl TaskResultStore for MemoryStore {
     ) -> Result<PlannedBinChange, BinError> {
         // The cleanup's claim takes the same lock, so it cannot take a
         // restored task's items meanwhile.
-        self.bin_change(project, selection, planner, |p, cleanup, task, _| {
-            if let Some(tombstone) = p.deleted.remove(task) {
-                cleanup.remove_task(project, task);
-                p.live.insert(task.clone(), tombstone.result);
-            }
-        })
+        let action = BinAction::Restore;
+        self.bin_change(
+            project,
+            selection,
+            planner,
+            action,
+            |p, cleanup, task, _| {
+                if let Some(tombstone) = p.deleted.remove(task) {
+                    cleanup.remove_task(project, task);
+                    p.live.insert(task.clone(), tombstone.result);
+                }
+            },
+        )
     }
 
     async fn purge<'a>(
@@ -324,12 +332,19 @@ impl TaskResultStore for MemoryStore {
         selection: &BinSelection,
         planner: BinPlanner<'a>,
     ) -> Result<PlannedBinChange, BinError> {
-        self.bin_change(project, selection, planner, |p, cleanup, task, at| {
-            if let Some(tombstone) = p.deleted.get_mut(task) {
-                tombstone.purge_at = tombstone.purge_at.min(at);
-                cleanup.due_now(project, task, at);
-            }
-        })
+        let action = BinAction::Purge;
+        self.bin_change(
+            project,
+            selection,
+            planner,
+            action,
+            |p, cleanup, task, at| {
+                if let Some(tombstone) = p.deleted.get_mut(task) {
+                    tombstone.purge_at = tombstone.purge_at.min(at);
+                    cleanup.due_now(project, task, at);
+                }
+            },
+        )
     }
 
     async fn deleted(

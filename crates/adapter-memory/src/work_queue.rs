@@ -63,7 +63,7 @@ impl<K> MemoryQueue<K> {
     }
 }
 
-// The kinds are this crate's own (`Cleanup`, `Deliveries`): nobody outside
+// The kinds are this crate's own (`Cleanup`, `Deliveries`, `Purges`): nobody outside
 // names `MemoryKind`, they use the ports the queues implement.
 #[allow(private_interfaces, private_bounds)]
 #[async_trait]

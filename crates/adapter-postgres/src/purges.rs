@@ -36,7 +36,9 @@ pub(crate) const DUE_PROJECTS: &str = QUEUE.due_projects;
 pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 
 /// `$1` project, `$2` assets, `$3` now: a purge of each asset that has
-/// none unfinished, with its live tasks counted. One statement for the
+/// none unfinished, with its live tasks counted; an unfinished purge that
+/// was parked is due again, its attempts reset (asking again is how a
+/// caller gets an asset out of a parked purge). One statement for the
 /// whole call; a concurrent call recording the same asset waits on the
 /// unique index and then records nothing.
 pub(crate) const RECORD: &str = "\
@@ -46,7 +48,9 @@ pub(crate) const RECORD: &str = "\
             WHERE t.project_id = $1 AND t.asset_id = a.asset_id AND t.deleted_at IS NULL), \
            $3, $3 \
     FROM UNNEST($2::text[]) AS a(asset_id) \
-    ON CONFLICT (project_id, asset_id) WHERE finished_at IS NULL DO NOTHING";
+    ON CONFLICT (project_id, asset_id) WHERE finished_at IS NULL \
+    DO UPDATE SET parked_at = NULL, attempts = 0, due_at = $3 \
+    WHERE asset_purges.parked_at IS NOT NULL";
 
 /// `$1` project, `$2` assets: each asset's live tasks, in the order given.
 pub(crate) const PREVIEW: &str = "\

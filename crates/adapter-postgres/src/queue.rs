@@ -399,7 +399,7 @@ pub struct PgQueue<K> {
     pub(crate) kind: K,
 }
 
-// The kinds are this crate's own (`PgCleanup`, `PgDeliveries`): nobody
+// The kinds are this crate's own (`PgCleanup`, `PgDeliveries`, `PgPurges`): nobody
 // outside names `PgKind`, they use the ports the queues implement.
 #[allow(private_interfaces, private_bounds)]
 #[async_trait]

@@ -267,7 +267,7 @@ impl PgTaskResultStore {
         let planned = planner(binned.clone());
         planned
             .plan
-            .may_change(&binned)
+            .may_change(action, &binned)
             .map_err(|e| DbError::unknown(e.into()))?;
         let changed: Vec<&Found> = planned
             .plan

@@ -427,13 +427,15 @@ pub(crate) const PICK_OLDEST_OF_ASSET: &str = concat!(
 );
 
 /// A purge batch's tasks (`$1` project, `$2` asset, `$3` at most): the
-/// asset's oldest live ones, hidden or not, locked. It waits for rows a
-/// delete or restore holds rather than skipping them, so that a batch
-/// that finds fewer than `$3` has taken the last of them.
+/// asset's live ones, hidden or not, locked in task id order, the order
+/// deletes and restores lock in (so that a purge and a delete of the
+/// same tasks never deadlock). It waits for rows a delete or restore
+/// holds rather than skipping them, so that a batch that finds fewer
+/// than `$3` has taken the last of them.
 pub(crate) const PICK_FOR_PURGE: &str = "\
     SELECT task_id FROM task_results \
     WHERE project_id = $1 AND asset_id = $2 AND deleted_at IS NULL \
-    ORDER BY created_at, task_id LIMIT $3 FOR UPDATE";
+    ORDER BY task_id LIMIT $3 FOR UPDATE";
 
 #[derive(sqlx::FromRow)]
 struct LockedRow {

@@ -448,25 +448,31 @@ impl BinPlan {
         }
     }
 
-    /// Whether a store may write this plan over `found`, the named tasks
-    /// it found and locked: each task the plan changes MUST be one of
-    /// them and a tombstone, and for a restore an intact one. A store
-    /// asks this before it writes, so that no planner can make it revive a
-    /// task whose objects may be gone, or purge a live one.
-    pub fn may_change(&self, found: &[BinnedTask]) -> Result<(), UnchangeableTask> {
+    /// Whether a store doing `action` may write this plan over `found`,
+    /// the named tasks it found and locked: the plan MUST be `action`'s,
+    /// and each task it changes one of them and a tombstone, and for a
+    /// restore an intact one. A store asks this before it writes, so that
+    /// no planner can make it revive a task whose objects may be gone, or
+    /// purge a live one.
+    pub fn may_change(
+        &self,
+        action: BinAction,
+        found: &[BinnedTask],
+    ) -> Result<(), UnchangeableTask> {
         let may = |task: &TaskId| {
-            found
-                .iter()
-                .find(|f| f.task == *task)
-                .is_some_and(|f| match (self.action, f.state) {
-                    (BinAction::Restore, BinState::Deleted { intact, .. }) => intact,
-                    (BinAction::Purge, BinState::Deleted { .. }) => true,
-                    (_, BinState::Live) => false,
-                })
+            self.action == action
+                && found
+                    .iter()
+                    .find(|f| f.task == *task)
+                    .is_some_and(|f| match (action, f.state) {
+                        (BinAction::Restore, BinState::Deleted { intact, .. }) => intact,
+                        (BinAction::Purge, BinState::Deleted { .. }) => true,
+                        (_, BinState::Live) => false,
+                    })
         };
         match self.changed.iter().find(|task| !may(task)) {
             Some(task) => Err(UnchangeableTask {
-                action: self.action,
+                action,
                 task: task.clone(),
             }),
             None => Ok(()),
@@ -741,16 +747,35 @@ mod tests {
     #[test]
     fn a_store_may_write_a_plan_over_what_it_found_only() {
         let restore = BinPlan::restore(&sel(&["t"]), vec![deleted("t", 100, true)], at(1));
-        assert_eq!(restore.may_change(&[deleted("t", 100, true)]), Ok(()));
+        let restoring = BinAction::Restore;
+        assert_eq!(
+            restore.may_change(restoring, &[deleted("t", 100, true)]),
+            Ok(())
+        );
         for found in [vec![], vec![live("t")], vec![deleted("t", 100, false)]] {
-            let refused = restore.may_change(&found).unwrap_err();
+            let refused = restore.may_change(restoring, &found).unwrap_err();
             assert_eq!((refused.action, refused.task), (BinAction::Restore, t("t")));
         }
 
         let purge = BinPlan::purge(&sel(&["t"]), vec![deleted("t", 100, false)], at(1));
-        assert_eq!(purge.may_change(&[deleted("t", 100, false)]), Ok(()));
-        assert!(purge.may_change(&[live("t")]).is_err());
-        assert!(purge.may_change(&[]).is_err());
+        let purging = BinAction::Purge;
+        assert_eq!(
+            purge.may_change(purging, &[deleted("t", 100, false)]),
+            Ok(())
+        );
+        assert!(purge.may_change(purging, &[live("t")]).is_err());
+        assert!(purge.may_change(purging, &[]).is_err());
+        // A purge's plan handed to a restore (or the other way) is refused:
+        // a restore must never revive what only a purge may touch.
+        let refused = purge
+            .may_change(restoring, &[deleted("t", 100, false)])
+            .unwrap_err();
+        assert_eq!((refused.action, refused.task), (BinAction::Restore, t("t")));
+        assert!(
+            restore
+                .may_change(purging, &[deleted("t", 100, true)])
+                .is_err()
+        );
     }
 
     #[test]
@@ -860,7 +885,7 @@ mod tests {
             let selection = BinSelection::new(tasks.iter().map(|x| t(x)).collect()).unwrap();
             let action = if restore { BinAction::Restore } else { BinAction::Purge };
             let plan = BinPlan::for_action(action, &selection, found.clone(), at(now));
-            prop_assert_eq!(plan.may_change(&found), Ok(()));
+            prop_assert_eq!(plan.may_change(action, &found), Ok(()));
         }
     }
 }

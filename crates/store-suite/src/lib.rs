@@ -160,6 +160,7 @@ macro_rules! asset_purge_tests {
             purge_cases;
             delete_assets_hides_the_tasks_at_once_and_the_purge_tombstones_them,
             a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothing,
+            deleting_an_asset_again_revives_its_parked_purge,
             a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lease,
             an_image_of_a_live_task_of_another_asset_stays_referenced,
             with_retention_purged_tasks_go_to_the_recycle_bin,

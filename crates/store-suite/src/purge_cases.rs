@@ -15,8 +15,8 @@ use vodsnap_domain::{
     PurgeState, Retention, Snapshot, Timestamp,
 };
 use vodsnap_ports::{
-    AuditAction, AuditLog, AuditQuery, CleanupQueue, DeletePlanner, DetailsError, PurgeQueue,
-    RegisterError, TaskResultStore,
+    AuditAction, AuditLog, AuditQuery, CleanupQueue, DeletePlanner, DetailsError, FailedAttempt,
+    PurgeQueue, RegisterError, TaskResultStore,
 };
 use vodsnap_service::{AssetPurges, PurgeSettings, Purger, Snapshots};
 
@@ -304,6 +304,53 @@ pub async fn a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothi
     assert_eq!((progress.started_at, progress.tasks_total), (at(200), 2));
     let backlog = s.purges.backlog(at(300)).await.expect("backlog");
     assert_eq!(backlog.queued, 1);
+}
+
+/// A purge parked after its last attempt keeps its asset hidden; asking
+/// for the asset's deletion again makes it due again, and it finishes.
+pub async fn deleting_an_asset_again_revives_its_parked_purge(s: PurgeStores) {
+    register(&s, "p1", "a", "t1", 100).await;
+    s.purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("delete assets");
+    let claimed = s
+        .purges
+        .claim("w1", 10, Duration::from_secs(60), at(300))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let parked = [FailedAttempt {
+        item: claimed[0].clone(),
+        error: "down".to_owned(),
+        retry_at: None,
+    }];
+    assert_eq!(
+        s.purges.fail(&parked, "w1", at(400)).await.expect("park"),
+        1
+    );
+    let backlog = s.purges.backlog(at(500)).await.expect("backlog");
+    assert_eq!((backlog.queued, backlog.parked), (0, 1));
+    assert_eq!(s.listed("p1", Some("a")).await.0, 0, "still hidden");
+
+    s.purges(at(600))
+        .delete_assets(&project("p1"), &[asset("a")])
+        .await
+        .expect("again");
+    let backlog = s.purges.backlog(at(700)).await.expect("backlog");
+    assert_eq!((backlog.queued, backlog.parked), (1, 0));
+    s.purge_all(at(800), Retention::new(Duration::ZERO).expect("no bin"))
+        .await;
+    let progress = s
+        .purges(at(900))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(
+        (progress.tasks_deleted, progress.finished_at.is_some()),
+        (1, true)
+    );
 }
 
 pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lease(s: PurgeStores) {
