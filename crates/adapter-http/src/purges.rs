@@ -42,7 +42,7 @@ pub(crate) struct DeleteAssetItemBody {
 
 /// `GET /v1/{project_id}/asset/purges`.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PurgeBody {
+pub(crate) struct AssetPurgeBody {
     asset_id: String,
     /// `PURGING` or `PURGED`.
     #[schema(example = "PURGING")]
@@ -56,7 +56,7 @@ pub(crate) struct PurgeBody {
     finished_at: Option<String>,
 }
 
-impl From<&PurgeProgress> for PurgeBody {
+impl From<&PurgeProgress> for AssetPurgeBody {
     fn from(p: &PurgeProgress) -> Self {
         Self {
             asset_id: p.asset.as_str().to_owned(),
@@ -158,7 +158,7 @@ pub(crate) async fn delete_assets(
         ("asset_id" = String, Query, description = "the asset", pattern = "^[A-Za-z0-9_-]{1,64}$"),
     ),
     responses(
-        (status = 200, description = "the project's latest purge of the asset", body = PurgeBody),
+        (status = 200, description = "the project's latest purge of the asset", body = AssetPurgeBody),
         (status = 404, description = "the project never purged this asset (VOD.10062)", body = ErrorBody),
     ),
 )]
@@ -166,7 +166,7 @@ pub(crate) async fn progress(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     uri: Uri,
-) -> Result<Json<PurgeBody>, ApiError> {
+) -> Result<Json<AssetPurgeBody>, ApiError> {
     let params = Params::parse(uri.query(), &["asset_id"])?;
     let asset = params
         .get("asset_id")
@@ -177,5 +177,5 @@ pub(crate) async fn progress(
         .progress(&caller.project, &asset)
         .await?
         .ok_or_else(|| ApiError::not_found("this project never purged this asset"))?;
-    Ok(Json(PurgeBody::from(&progress)))
+    Ok(Json(AssetPurgeBody::from(&progress)))
 }
