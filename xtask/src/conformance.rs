@@ -72,11 +72,23 @@ pub fn run_store(env: &Env, prepared: &Prepared, store: &str, database_url: &str
     } else {
         None
     };
+    run_on(env, prepared, store, scratch.as_ref())
+    // `scratch` is dropped here, after pytest and its server exited.
+}
+
+/// Runs the suite against `store`, on `database` for the "postgres" store
+/// (a plain server's scratch database, or a Citus cluster's).
+pub fn run_on(
+    env: &Env,
+    prepared: &Prepared,
+    store: &str,
+    database: Option<&ScratchDatabase>,
+) -> Result<()> {
     let mut cmd = env.command(&prepared.python);
     cmd.args(["-m", "pytest", SUITE, "-q", "-p", "no:cacheprovider"])
         .env("VODSNAP_BIN", &prepared.bin)
         .env("VODSNAP_CONFORMANCE_STORE", store);
-    if let Some(db) = &scratch {
+    if let Some(db) = database {
         cmd.env("VODSNAP_CONFORMANCE_DATABASE_URL", &db.url);
     }
     let status = proc::status(&mut cmd)?;
@@ -87,7 +99,6 @@ pub fn run_store(env: &Env, prepared: &Prepared, store: &str, database_url: &str
         }
         _ => bail!("conformance suite failed for store {store} ({status})"),
     }
-    // `scratch` is dropped here, after pytest and its server exited.
 }
 
 /// Creates `.venv` if needed and installs the requirements when they changed.

@@ -29,6 +29,7 @@
 
 mod arch;
 mod bench;
+mod citus;
 mod conformance;
 mod console;
 mod db;
@@ -177,11 +178,11 @@ fn test() -> Result<ExitCode> {
             conformance::setup(&ws, &env, python)
         })
     });
-    match prepared {
+    match &prepared {
         Some(prepared) => {
             for store in conformance::CONFORMANCE_STORES {
                 report.step(&format!("conformance ({store})"), || {
-                    conformance::run_store(&env, &prepared, store, &database.url)
+                    conformance::run_store(&env, prepared, store, &database.url)
                 });
             }
         }
@@ -191,10 +192,45 @@ fn test() -> Result<ExitCode> {
             }
         }
     }
+    citus_steps(&mut report, &env, prepared.as_ref());
 
     // The container, if any, lives until every test and the suite finished.
     drop(database);
     Ok(report.finish())
+}
+
+/// The suites again on a Citus cluster (citus.rs), when one is given.
+fn citus_steps(report: &mut Report, env: &Env, prepared: Option<&conformance::Prepared>) {
+    const NAME: &str = "Citus";
+    let Some(url) = citus::url(env) else {
+        let why = format!("{} is not set (docs/CI.md, \"Citus\")", citus::URL_ENV);
+        // In CI a missing cluster fails, unless .ci/run found that Citus
+        // cannot be built on this machine and said so.
+        let optional = std::env::var(citus::OPTIONAL_ENV).is_ok_and(|v| v == "1");
+        if std::env::var("CI").is_ok_and(|v| v == "true") && !optional {
+            report.not_run(NAME, &why);
+        } else {
+            report.skipped(NAME, &why);
+        }
+        println!("Citus: not run");
+        return;
+    };
+    let Some(prepared) = prepared else {
+        report.not_run(NAME, "the binary was not built (conformance setup failed)");
+        return;
+    };
+    let Some(citus_env) = report.step("Citus: template (vodsnap migrate --citus)", || {
+        citus::prepare(env, prepared, &url)
+    }) else {
+        return;
+    };
+    report.step("Citus: store suite", || citus::store_suite(&citus_env));
+    report.step("Citus: kill -9, cleanup, operator commands", || {
+        citus::process_tests(&citus_env)
+    });
+    report.step("Citus: conformance (postgres)", || {
+        citus::conformance(env, prepared, &url)
+    });
 }
 
 fn lint() -> Result<ExitCode> {

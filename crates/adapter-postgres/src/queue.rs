@@ -52,9 +52,12 @@ pub(crate) struct Statements {
     /// PostgreSQL hashed the project's whole queue (docs/benchmarks.md).
     pub claim_in_project: &'static str,
     /// `$1` project, `$2` ids, `$3` worker, `$4` errors, `$5` retry times,
-    /// `$6` park times, each at its id's position (`array_position`,
-    /// immutable: Citus accepts it where it refuses `now()`): failed
-    /// attempts of the jobs the worker still holds.
+    /// `$6` park times, each at its id's position (joined as `f`, columns
+    /// `f_id`, `f_error`, `f_retry_at`, `f_parked_at`): failed attempts of
+    /// the jobs the worker still holds. A join, not `($4)[array_position(..)]`
+    /// in `SET`: Citus 13.2 crashed (signal 11) on an array subscript in
+    /// an `UPDATE`'s `SET` of a table distributed by a `COLLATE "C"`
+    /// column (docs/SCHEMA.md, "Scaling out with Citus").
     pub fail: &'static str,
     /// `$1` now, `$2` ids (empty: all): parked jobs due again, their
     /// attempts reset. An operator's command: it names no project.
@@ -72,7 +75,7 @@ pub(crate) struct Statements {
 /// - `select` and `joins`: what a claim answers, from the leased rows
 ///   `l` (and the tables the kind joins, each on `project_id = $1`);
 /// - `touch`: the kind's own columns set by a failed attempt and a retry
-///   (`$5`/`$6` arrays as in [`Statements::fail`]; empty for none);
+///   (`f.f_retry_at`/`f.f_parked_at` as in [`Statements::fail`]; empty for none);
 /// - `retry_touch`: the same for a retry of parked jobs (`$1` now).
 macro_rules! queue_statements {
     (
@@ -108,11 +111,11 @@ macro_rules! queue_statements {
             ),
             fail: concat!(
                 "UPDATE ", $table, " SET attempts = attempts + 1, lease_owner = NULL, \
-                 lease_until = NULL, \
-                 last_error = ($4::text[])[array_position($2::bigint[], id)], \
-                 due_at = COALESCE(($5::timestamptz[])[array_position($2::bigint[], id)], due_at), \
-                 parked_at = ($6::timestamptz[])[array_position($2::bigint[], id)]", $fail_touch,
-                " WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 AND ", $pending
+                 lease_until = NULL, last_error = f.f_error, \
+                 due_at = COALESCE(f.f_retry_at, due_at), parked_at = f.f_parked_at", $fail_touch,
+                " FROM UNNEST($2::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[]) \
+                     AS f(f_id, f_error, f_retry_at, f_parked_at) \
+                 WHERE project_id = $1 AND id = f.f_id AND lease_owner = $3 AND ", $pending
             ),
             retry_parked: concat!(
                 "UPDATE ", $table, " SET parked_at = NULL, attempts = 0, due_at = $1", $retry_touch,

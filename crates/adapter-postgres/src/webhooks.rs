@@ -126,8 +126,7 @@ pub(crate) const QUEUE: Statements = queue_statements!(
              w.key_id, e.id AS event_id, e.type, e.occurred_at, e.data::text AS data",
     joins: "JOIN webhooks w ON w.project_id = $1 AND w.id = l.webhook_id \
             JOIN webhook_events e ON e.project_id = $1 AND e.id = l.event_id",
-    fail_touch: ", updated_at = COALESCE(($5::timestamptz[])[array_position($2::bigint[], id)], \
-                 ($6::timestamptz[])[array_position($2::bigint[], id)])",
+    fail_touch: ", updated_at = COALESCE(f.f_retry_at, f.f_parked_at)",
     retry_touch: ", updated_at = $1",
 );
 

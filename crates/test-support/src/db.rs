@@ -7,6 +7,15 @@
 
 use vodsnap_server_process::scratch::ScratchDatabase;
 
+/// Names the Citus template database the tests copy theirs from; set by
+/// `cargo xtask test` for the suites it runs on a Citus cluster.
+pub const CITUS_TEMPLATE_ENV: &str = "VODSNAP_TEST_CITUS_TEMPLATE";
+
+/// Whether this test runs on a Citus cluster (see [`CITUS_TEMPLATE_ENV`]).
+pub fn on_citus() -> bool {
+    std::env::var(CITUS_TEMPLATE_ENV).is_ok_and(|t| !t.is_empty())
+}
+
 /// The server's URL, from `DATABASE_URL`.
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL").expect(
@@ -24,9 +33,19 @@ pub struct TestDb {
 
 impl TestDb {
     /// Creates `vodsnap_t_<pid>_<unique>` on the server of `DATABASE_URL`.
+    ///
+    /// With `VODSNAP_TEST_CITUS_TEMPLATE` set (`cargo xtask test` sets it
+    /// for its Citus pass), `DATABASE_URL` is a Citus coordinator and the
+    /// database is a copy of that template on every node: migrated and
+    /// distributed already (docs/CI.md, "Citus").
     pub fn create() -> Self {
-        let scratch = ScratchDatabase::create(&admin_url(), "vodsnap_t")
-            .unwrap_or_else(|e| panic!("create a test database: {e:#}"));
+        let created = match std::env::var(CITUS_TEMPLATE_ENV) {
+            Ok(template) if !template.is_empty() => {
+                ScratchDatabase::create_citus(&admin_url(), "vodsnap_t", &template)
+            }
+            _ => ScratchDatabase::create(&admin_url(), "vodsnap_t"),
+        };
+        let scratch = created.unwrap_or_else(|e| panic!("create a test database: {e:#}"));
         Self { scratch }
     }
 

@@ -6,6 +6,8 @@
 //! `remaining` while another delete holds some of the asset's tasks.
 
 use crate::common::*;
+
+mod routing;
 use vodsnap_adapter_postgres::citus::{self, CITUS_TABLES, Placement};
 use vodsnap_adapter_postgres::hot_statements;
 use vodsnap_ports::{FailedAttempt, WorkQueue};
