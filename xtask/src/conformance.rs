@@ -45,6 +45,11 @@ impl Prepared {
     pub fn bin(&self) -> &Path {
         &self.bin
     }
+
+    /// The venv's `bin` directory (its python, `moto_server`).
+    pub fn python_dir(&self) -> &Path {
+        self.python.parent().unwrap_or(Path::new("."))
+    }
 }
 
 /// Builds the binary; `python` is the venv's, from [`ensure_venv`].

@@ -52,7 +52,10 @@ const ENV_HELP: &str = "Environment:
   VODSNAP_XTASK_PG_IMAGE    name:tag of the testcontainers image (default postgres:16-alpine)
   VODSNAP_XTASK_NO_DOCKER   set to 1 to never try testcontainers
   VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)
-  VODSNAP_XTASK_PYTHON      `cargo xtask docs` only: a venv's python to use as it is";
+  VODSNAP_XTASK_PYTHON      `cargo xtask docs` only: a venv's python to use as it is
+  VODSNAP_TEST_CITUS_URL    a Citus coordinator (e.g. from .ci/citus-cluster): `test` and
+                            `citus` run the store suite, the process tests and the SDK
+                            conformance suite on it too (docs/CI.md, \"Citus\")";
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "vodsnap project automation", after_help = ENV_HELP)]
@@ -75,6 +78,8 @@ enum Cmd {
     /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL
     /// (`cargo xtask bench --help` for the options).
     Bench(bench::BenchArgs),
+    /// The Citus steps of `test` alone, on the cluster of VODSNAP_TEST_CITUS_URL.
+    Citus,
     /// Fuzzing of the HTTP API from docs/openapi.json with schemathesis, with and without credentials.
     Fuzz(fuzz::FuzzArgs),
 }
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Cmd::Lint => lint(),
         Cmd::Arch => arch(),
         Cmd::Docs => docs(),
+        Cmd::Citus => citus_only(),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
@@ -231,6 +237,27 @@ fn citus_steps(report: &mut Report, env: &Env, prepared: Option<&conformance::Pr
     report.step("Citus: conformance (postgres)", || {
         citus::conformance(env, prepared, &url)
     });
+}
+
+fn citus_only() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("citus");
+    let python = report.step("python venv", || conformance::ensure_venv(&env));
+    let prepared = python.and_then(|python| {
+        report.step("conformance setup", || {
+            conformance::setup(&ws, &env, python)
+        })
+    });
+    let mut env = env;
+    if let Some(prepared) = &prepared {
+        env = env.with(
+            "VODSNAP_MOTO_SERVER",
+            &prepared.python_dir().join("moto_server").to_string_lossy(),
+        );
+    }
+    citus_steps(&mut report, &env, prepared.as_ref());
+    Ok(report.finish())
 }
 
 fn lint() -> Result<ExitCode> {

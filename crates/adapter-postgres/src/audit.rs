@@ -31,18 +31,6 @@ macro_rules! audit_columns {
              asset_id, requested, touched, outcomes)"
     };
 }
-pub(crate) use audit_columns;
-
-/// `audit_log`'s columns as a webhook's subscription or removal fills
-/// them: [`audit_columns`]' ten, then `webhook`, bound by [`bind`] then
-/// [`bind_webhook`].
-macro_rules! audit_webhook_columns {
-    () => {
-        "audit_log (project_id, at, principal, request_id, client, action, \
-             asset_id, requested, touched, outcomes, webhook)"
-    };
-}
-pub(crate) use audit_webhook_columns;
 
 /// A record's webhook as stored in `audit_log.webhook`: never a secret.
 #[derive(Serialize, Deserialize)]

@@ -1,6 +1,8 @@
 //! Scaling out with Citus: distributes the per-project tables by
-//! `project_id`, colocated, and makes `credentials` a reference table
-//! (`vodsnap migrate --citus`).
+//! `project_id`, colocated, makes `credentials` a reference table, and
+//! distributes the write functions (migration 0013) by their project
+//! argument, colocated with the tables, so that a call runs whole on the
+//! project's node (`vodsnap migrate --citus`).
 //!
 //! The plan is computed from what `pg_dist_partition` says is done, so
 //! running it again changes nothing; the statement list is a pure function
@@ -104,6 +106,30 @@ pub enum Existing {
     Other(String),
 }
 
+/// The prefix of vodsnap's functions (migration 0013 on): each takes the
+/// project as its first argument.
+pub const FUNCTION_PREFIX: &str = "vodsnap_";
+
+/// The statements that distribute the functions not distributed yet
+/// (`found`: each function's signature, as `regprocedure` prints it, and
+/// whether Citus distributes it already), after the tables: by their
+/// first argument (the project), colocated with `task_results`, and
+/// delegated even inside a transaction block (`force_delegation`: a
+/// delete calls `vodsnap_tombstone` after locking its rows, on the same
+/// shard).
+pub fn function_plan(found: &[(String, bool)]) -> Vec<String> {
+    found
+        .iter()
+        .filter(|(_, distributed)| !distributed)
+        .map(|(signature, _)| {
+            format!(
+                "SELECT create_distributed_function('{signature}', '$1', \
+                 colocate_with => 'task_results', force_delegation => true)"
+            )
+        })
+        .collect()
+}
+
 /// The statements that bring the tables to [`CITUS_TABLES`], given what is
 /// already done (`existing`: table name and its state). Empty when all is
 /// done. Fails, changing nothing, if a table is held some other way.
@@ -187,13 +213,42 @@ async fn existing(pool: &PgPool) -> anyhow::Result<Vec<(String, Existing)>> {
         .collect())
 }
 
+/// vodsnap's functions in the current schema, and whether Citus
+/// distributes each (never, without the extension).
+async fn functions(pool: &PgPool, with_citus: bool) -> anyhow::Result<Vec<(String, bool)>> {
+    let sql = if with_citus {
+        "SELECT p.oid::regprocedure::text, \
+                EXISTS (SELECT 1 FROM pg_dist_object d \
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid \
+                          AND d.distribution_argument_index IS NOT NULL) \
+         FROM pg_proc p \
+         WHERE p.pronamespace = current_schema()::regnamespace \
+           AND starts_with(p.proname::text, $1) \
+         ORDER BY 1"
+    } else {
+        "SELECT p.oid::regprocedure::text, false FROM pg_proc p \
+         WHERE p.pronamespace = current_schema()::regnamespace \
+           AND starts_with(p.proname::text, $1) \
+         ORDER BY 1"
+    };
+    sqlx::query_as(sql)
+        .bind(FUNCTION_PREFIX)
+        .fetch_all(pool)
+        .await
+        .context("failed to list vodsnap's functions")
+}
+
 /// The statements [`distribute`] would run now: all of them on a database
 /// without the extension (nothing can be distributed there yet).
 pub async fn pending(pool: &PgPool) -> anyhow::Result<Vec<String>> {
-    if citus_version(pool).await?.is_none() {
-        return plan(&[]);
-    }
-    plan(&existing(pool).await?)
+    let with_citus = citus_version(pool).await?.is_some();
+    let mut statements = if with_citus {
+        plan(&existing(pool).await?)?
+    } else {
+        plan(&[])?
+    };
+    statements.extend(function_plan(&functions(pool, with_citus).await?));
+    Ok(statements)
 }
 
 /// Distributes the tables as [`CITUS_TABLES`] says, each table's step
@@ -204,14 +259,42 @@ pub async fn distribute(pool: &PgPool) -> anyhow::Result<Vec<String>> {
     if citus_version(pool).await?.is_none() {
         return Err(citus_missing());
     }
-    let statements = plan(&existing(pool).await?)?;
-    for sql in &statements {
+    let mut statements = plan(&existing(pool).await?)?;
+    run(pool, &statements).await?;
+    let functions = function_plan(&functions(pool, true).await?);
+    run(pool, &functions).await?;
+    statements.extend(functions);
+    Ok(statements)
+}
+
+/// After a migration on a Citus coordinator whose tables are distributed
+/// (`serve` migrating at start-up after an upgrade): distributes the
+/// functions the migration added, as `vodsnap migrate --citus` would.
+/// Does nothing elsewhere, and never distributes a table. Returns the
+/// statements it ran.
+pub async fn distribute_new_functions(pool: &PgPool) -> anyhow::Result<Vec<String>> {
+    if citus_version(pool).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let tables_distributed = existing(pool).await?.iter().any(|(table, state)| {
+        table == "task_results" && matches!(state, Existing::Distributed { .. })
+    });
+    if !tables_distributed {
+        return Ok(Vec::new());
+    }
+    let statements = function_plan(&functions(pool, true).await?);
+    run(pool, &statements).await?;
+    Ok(statements)
+}
+
+async fn run(pool: &PgPool, statements: &[String]) -> anyhow::Result<()> {
+    for sql in statements {
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .execute(pool)
             .await
             .with_context(|| format!("failed to run `{sql}`"))?;
     }
-    Ok(statements)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -269,6 +352,22 @@ mod tests {
             done("asset_purges"),
         ]);
         assert!(plan(&all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn functions_not_distributed_yet_are_distributed_by_their_project() {
+        let found = vec![
+            ("vodsnap_outbox(text,text[])".to_owned(), true),
+            ("vodsnap_register(text,text)".to_owned(), false),
+        ];
+        assert_eq!(
+            function_plan(&found),
+            [
+                "SELECT create_distributed_function('vodsnap_register(text,text)', '$1', \
+              colocate_with => 'task_results', force_delegation => true)"
+            ]
+        );
+        assert!(function_plan(&[("vodsnap_x(text)".to_owned(), true)]).is_empty());
     }
 
     #[test]

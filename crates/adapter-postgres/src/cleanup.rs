@@ -18,7 +18,7 @@ use vodsnap_ports::{
 
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt, MAX_ATTEMPTS};
-use crate::outbox::{bind_events, outbox_ctes};
+use crate::outbox::bind_events;
 use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_statements};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 
@@ -101,45 +101,19 @@ pub(crate) const LOCK_COMPLETED_TASKS: &str = "\
           AND task_id IS NOT NULL) \
     ORDER BY task_id FOR UPDATE";
 
-/// The completion of a batch's items of one project, in one statement:
-/// removes the items `$3` still holds, counts them as drained at `$4` in
-/// `cleanup_drained` (one row, none when nothing was completed), drops
-/// the project's drained rows older than `$5` (the rate window's start),
-/// and answers how many it completed and the deleted tasks it finished:
-/// those of its items of which no other item is left (parked ones
-/// included; the statement's snapshot still shows the rows it removes, so
-/// they are excluded by id, which also holds when Citus runs the CTEs as
-/// steps). Every part names `project_id = $1`: with Citus, one shard of
-/// colocated tables.
-pub(crate) const COMPLETE: &str = "\
-    WITH done AS ( \
-        DELETE FROM cleanup_items \
-        WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 \
-        RETURNING id, task_id), \
-    expired AS ( \
-        DELETE FROM cleanup_drained WHERE project_id = $1 AND at < $5), \
-    drained AS ( \
-        INSERT INTO cleanup_drained (project_id, at, items) \
-        SELECT $1, $4, count(*)::integer FROM done HAVING count(*) > 0), \
-    finished AS ( \
-        SELECT t.task_id, t.asset_id FROM task_results t \
-        WHERE t.project_id = $1 AND t.deleted_at IS NOT NULL \
-          AND t.task_id IN (SELECT d.task_id FROM done d) \
-          AND NOT EXISTS ( \
-              SELECT 1 FROM cleanup_items c \
-              WHERE c.project_id = $1 AND c.task_id = t.task_id \
-                AND NOT (c.id IN (SELECT d.id FROM done d)))) \
-    SELECT (SELECT count(*) FROM done) AS completed, \
-           ARRAY(SELECT task_id FROM finished ORDER BY task_id) AS tasks, \
-           ARRAY(SELECT asset_id FROM finished ORDER BY task_id) AS assets";
+/// The completion of a batch's items of one project, in one call of
+/// `vodsnap_complete` (migration 0013): removes the items `$3` still
+/// holds, counts them as drained at `$4` in `cleanup_drained` (one row,
+/// none when nothing was completed), drops the project's drained rows
+/// older than `$5` (the rate window's start), and answers how many it
+/// completed and the deleted tasks it finished: those of its items of
+/// which no other item is left (parked ones included).
+pub(crate) const COMPLETE: &str =
+    "SELECT completed, tasks, assets FROM vodsnap_complete($1, $2, $3, $4, $5)";
 
 /// The `thumbnails.purged` event of a completion, written in its
-/// transaction (see [`outbox_ctes`]).
-pub(crate) const PURGED_OUTBOX: &str = concat!(
-    "WITH ",
-    outbox_ctes!("$1", "", "$2", "$3", "$4", "$5"),
-    " SELECT 1"
-);
+/// transaction (`vodsnap_outbox`, migration 0013; see [`bind_events`]).
+pub(crate) const PURGED_OUTBOX: &str = "SELECT vodsnap_outbox($1, $2, $3, $4, $5)";
 
 #[derive(sqlx::FromRow)]
 struct Completed {
@@ -359,18 +333,22 @@ impl CleanupQueue for PgQueue<PgCleanup> {
             i64,
             i64,
         ) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
-                    count(*) FILTER (WHERE in_bin), \
-                    count(*) FILTER (WHERE parked_at IS NULL AND lease_until > $1), \
-                    count(*) FILTER (WHERE parked_at IS NOT NULL), \
-                    min(enqueued_at) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
-                    coalesce(sum(attempts), 0)::bigint, \
-                    (SELECT coalesce(sum(items), 0)::bigint FROM cleanup_drained \
-                     WHERE at > $2 AND at <= $1) \
-             FROM (SELECT parked_at, lease_until, enqueued_at, attempts, \
-                          (parked_at IS NULL AND lease_owner IS NULL AND attempts = 0 \
-                           AND due_at > $1) AS in_bin \
-                   FROM cleanup_items) c",
+            // Two aggregates joined, not a subquery in the select list:
+            // Citus fans each out to every shard, and refuses the other
+            // form ("cannot push down subquery on the target list").
+            "SELECT q.*, d.drained FROM ( \
+                 SELECT count(*) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
+                        count(*) FILTER (WHERE in_bin), \
+                        count(*) FILTER (WHERE parked_at IS NULL AND lease_until > $1), \
+                        count(*) FILTER (WHERE parked_at IS NOT NULL), \
+                        min(enqueued_at) FILTER (WHERE parked_at IS NULL AND NOT in_bin), \
+                        coalesce(sum(attempts), 0)::bigint \
+                 FROM (SELECT parked_at, lease_until, enqueued_at, attempts, \
+                              (parked_at IS NULL AND lease_owner IS NULL AND attempts = 0 \
+                               AND due_at > $1) AS in_bin \
+                       FROM cleanup_items) c) q, \
+             (SELECT coalesce(sum(items), 0)::bigint AS drained FROM cleanup_drained \
+              WHERE at > $2 AND at <= $1) d",
         )
         .bind(to_db_time(now)?)
         .bind(to_db_time(now - RATE_WINDOW)?)

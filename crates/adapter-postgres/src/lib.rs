@@ -26,7 +26,6 @@ mod cleanup;
 mod credentials;
 mod database;
 mod db_error;
-mod live_counts;
 mod outbox;
 mod purges;
 mod queue;

@@ -1,6 +1,7 @@
-//! The outbox: events written inside the changes' own statements, one
-//! delivery per event and per webhook of the project that asks for its
-//! type; and events read back for their deliveries.
+//! The outbox: events written inside the changes' own calls
+//! (`vodsnap_outbox`, migration 0013: one delivery per event and per
+//! webhook of the project that asks for its type); and events read back
+//! for their deliveries.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -9,53 +10,6 @@ use vodsnap_domain::{AssetId, Event, EventId, EventTask, EventType, ProjectId, T
 
 use crate::db_error::DbError;
 use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
-
-/// The outbox part of a change's statement: its events (four arrays bound
-/// by [`bind_events`]: ids, types, times, data as JSON text), written with
-/// one delivery per event and per webhook of the project whose `events`
-/// name the event's type. An event no webhook asked for is not kept.
-/// `$gate` is a `WHERE` clause that keeps the events only when the change
-/// happened (a registration: only if the task result was inserted).
-macro_rules! outbox_ctes {
-    ($project:literal, $gate:literal, $ids:literal, $types:literal, $ats:literal, $data:literal) => {
-        concat!(
-            "outbox_events AS ( \
-                 SELECT e.id, e.type, e.occurred_at, e.data \
-                 FROM UNNEST(",
-            $ids,
-            "::text[], ",
-            $types,
-            "::text[], ",
-            $ats,
-            "::timestamptz[], ",
-            $data,
-            "::text[]) AS e(id, type, occurred_at, data) ",
-            $gate,
-            "), \
-             subscribed AS ( \
-                 SELECT w.id AS webhook_id, e.id AS event_id, e.occurred_at \
-                 FROM webhooks w JOIN outbox_events e ON e.type = ANY(w.events) \
-                 WHERE w.project_id = ",
-            $project,
-            "), \
-             outboxed AS ( \
-                 INSERT INTO webhook_events (project_id, id, type, occurred_at, data) \
-                 SELECT ",
-            $project,
-            ", e.id, e.type, e.occurred_at, e.data::jsonb \
-                 FROM outbox_events e \
-                 WHERE e.id IN (SELECT s.event_id FROM subscribed s)), \
-             delivering AS ( \
-                 INSERT INTO webhook_deliveries \
-                     (project_id, webhook_id, event_id, due_at, updated_at) \
-                 SELECT ",
-            $project,
-            ", s.webhook_id, s.event_id, s.occurred_at, s.occurred_at \
-                 FROM subscribed s)"
-        )
-    };
-}
-pub(crate) use outbox_ctes;
 
 /// An event's data as stored and delivered.
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,8 +40,8 @@ fn data_json(event: &Event) -> Result<String, DbError> {
     .map_err(DbError::unknown)
 }
 
-/// Binds `events` to the next four placeholders, as [`outbox_ctes`] reads
-/// them.
+/// Binds `events` to the next four placeholders (ids, types, times, data
+/// as JSON text), as `vodsnap_outbox` reads them.
 pub(crate) fn bind_events<'q>(
     query: PgQuery<'q>,
     events: &[Event],

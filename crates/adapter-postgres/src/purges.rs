@@ -38,19 +38,12 @@ pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 /// `$1` project, `$2` assets, `$3` now: a purge of each asset that has
 /// none unfinished, with its live tasks counted; an unfinished purge that
 /// was parked is due again, its attempts reset (asking again is how a
-/// caller gets an asset out of a parked purge). One statement for the
-/// whole call; a concurrent call recording the same asset waits on the
-/// unique index and then records nothing.
-pub(crate) const RECORD: &str = "\
-    INSERT INTO asset_purges (project_id, asset_id, tasks_total, started_at, due_at) \
-    SELECT $1, a.asset_id, \
-           (SELECT count(*) FROM task_results t \
-            WHERE t.project_id = $1 AND t.asset_id = a.asset_id AND t.deleted_at IS NULL), \
-           $3, $3 \
-    FROM UNNEST($2::text[]) AS a(asset_id) \
-    ON CONFLICT (project_id, asset_id) WHERE finished_at IS NULL \
-    DO UPDATE SET parked_at = NULL, attempts = 0, due_at = $3 \
-    WHERE asset_purges.parked_at IS NOT NULL";
+/// caller gets an asset out of a parked purge). One call of
+/// `vodsnap_record_purges` (migration 0013) for the whole request; a
+/// concurrent call recording the same asset waits on the unique index and
+/// then records nothing. A function, not an INSERT ... SELECT with the
+/// counts as subqueries: Citus could not plan that one's parameters.
+pub(crate) const RECORD: &str = "SELECT vodsnap_record_purges($1, $2, $3)";
 
 /// `$1` project, `$2` assets: each asset's live tasks, in the order given.
 pub(crate) const PREVIEW: &str = "\

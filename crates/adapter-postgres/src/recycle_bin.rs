@@ -20,10 +20,9 @@ use vodsnap_domain::{
 };
 use vodsnap_ports::{BinError, BinPlanner, DeletedListing, ListError, PlannedBinChange};
 
-use crate::audit::{self, audit_columns};
+use crate::audit;
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
-use crate::live_counts::live_count_cte;
-use crate::outbox::{bind_events, outbox_ctes};
+use crate::outbox::bind_events;
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use crate::task_results::PgTaskResultStore;
 
@@ -51,57 +50,18 @@ pub(crate) const LOCK_BIN_ITEMS: &str = "\
           ORDER BY id FOR UPDATE) l \
     GROUP BY l.task_id";
 
-/// A restore of tombstones this transaction has locked, intact: live
-/// again, their items taken back out of the queue into `snapshots`, the
-/// project's live count (`live_task_counts`), the audit record, the events
-/// (`$13`..`$16`, see [`outbox_ctes`]). Answers how many tasks and
-/// snapshots came back.
-pub(crate) const RESTORE: &str = concat!(
-    "WITH revived AS ( \
-         UPDATE task_results SET deleted_at = NULL, purge_at = NULL \
-         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NOT NULL \
-         RETURNING 1), \
-     taken AS ( \
-         DELETE FROM cleanup_items WHERE project_id = $1 AND task_id = ANY($2) \
-         RETURNING project_id, task_id, offset_s, object_key), \
-     images AS ( \
-         INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
-         SELECT project_id, task_id, offset_s, object_key FROM taken \
-         RETURNING 1), \
-     ",
-    live_count_cte!(
-        "SELECT $1, hashtext(($2::text[])[1]) & 15, count(*) FROM revived HAVING count(*) > 0"
-    ),
-    ", \
-     audited AS ( \
-         INSERT INTO ",
-    audit_columns!(),
-    " VALUES ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12)), ",
-    outbox_ctes!("$1", "", "$13", "$14", "$15", "$16"),
-    " SELECT (SELECT count(*) FROM revived) AS changed, \
-            (SELECT count(*) FROM images) AS items"
-);
+/// A restore of tombstones this transaction has locked, intact, in one
+/// call of `vodsnap_restore` (migration 0013): live again, their items
+/// taken back out of the queue into `snapshots`, the project's live count,
+/// the audit record, the events (`$13`..`$16`, see [`bind_events`]).
+/// Answers how many tasks and snapshots came back.
+pub(crate) const RESTORE: &str = "SELECT changed, items FROM vodsnap_restore($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// An early purge of tombstones this transaction has locked: their window
-/// closes at `$3`, their items not parked are due then (none later), the
-/// audit record, the events (`$14`..`$17`; a purge plans none today).
-pub(crate) const PURGE: &str = concat!(
-    "WITH marked AS ( \
-         UPDATE task_results SET purge_at = $3 \
-         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NOT NULL \
-         RETURNING 1), \
-     due AS ( \
-         UPDATE cleanup_items SET due_at = $3 \
-         WHERE project_id = $1 AND task_id = ANY($2) AND parked_at IS NULL AND due_at > $3 \
-         RETURNING 1), \
-     audited AS ( \
-         INSERT INTO ",
-    audit_columns!(),
-    " VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13)), ",
-    outbox_ctes!("$1", "", "$14", "$15", "$16", "$17"),
-    " SELECT (SELECT count(*) FROM marked) AS changed, \
-            (SELECT count(*) FROM due) AS items"
-);
+/// An early purge of tombstones this transaction has locked, in one call
+/// of `vodsnap_purge` (migration 0013): their window closes at `$3`, their
+/// items not parked are due then (none later), the audit record, the
+/// events (`$14`..`$17`; a purge plans none today).
+pub(crate) const PURGE: &str = "SELECT changed, items FROM vodsnap_purge($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 /// The deleted list, in one statement so that `total` and the page agree
 /// (as the list call's). `purge_at > deleted_at` selects the tombstones

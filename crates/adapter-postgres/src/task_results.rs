@@ -1,15 +1,15 @@
 //! Task results and their snapshots in PostgreSQL, with tombstones for
 //! deleted task ids.
 
-use crate::audit::{self, audit_columns};
+use crate::audit;
 use crate::database::PgDatabase;
-use crate::live_counts::live_count_cte;
-use crate::outbox::{bind_events, outbox_ctes};
+use crate::outbox::bind_events;
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::Row as _;
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use vodsnap_domain::{
@@ -209,43 +209,16 @@ impl PgTaskResultStore {
 // ---------------------------------------------------------------------------
 // Registration
 
-/// A registration in one statement, so one round trip and no explicit
-/// transaction: the task result unless its id is taken (live or deleted),
-/// then, only if it was inserted, its snapshots from two arrays and its
-/// audit record. `ON CONFLICT DO NOTHING` waits for a concurrent insert of
-/// the same id to commit or roll back, so of many concurrent registrations
-/// exactly one inserts. Its events (`$19`..`$22`) go to the outbox only if
-/// it inserted ([`outbox_ctes`]). Answers a row if it inserted the task
-/// result.
-pub(crate) const REGISTER: &str = concat!(
-    "WITH created AS ( \
-         INSERT INTO task_results \
-             (project_id, task_id, asset_id, thumbnail_para, snapshot_count, created_at) \
-         SELECT $1, $2, $3, $4, $5, $6 WHERE",
-    not_purging!("$3"),
-    "ON CONFLICT (project_id, task_id) DO NOTHING \
-         RETURNING project_id, task_id), \
-     images AS ( \
-         INSERT INTO snapshots (project_id, task_id, offset_s, object_key) \
-         SELECT c.project_id, c.task_id, u.offset_s, u.object_key \
-         FROM created c, UNNEST($7::integer[], $8::text[]) AS u(offset_s, object_key)), \
-     ",
-    live_count_cte!("SELECT project_id, hashtext(task_id) & 15, 1 FROM created"),
-    ", \
-     audited AS ( \
-         INSERT INTO ",
-    audit_columns!(),
-    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM created), ",
-    outbox_ctes!(
-        "$1",
-        "WHERE EXISTS (SELECT 1 FROM created)",
-        "$19",
-        "$20",
-        "$21",
-        "$22"
-    ),
-    " SELECT 1 FROM created"
-);
+/// A registration in one call of `vodsnap_register` (migration 0013), so
+/// one round trip and no explicit transaction: the task result unless its
+/// id is taken (live or deleted) or its asset is being purged, then its
+/// snapshots from two arrays, the live count, its audit record and its
+/// events (`$19`..`$22`, see [`bind_events`]). `ON CONFLICT DO NOTHING`
+/// waits for a concurrent insert of the same id to commit or roll back,
+/// so of many concurrent registrations exactly one inserts. Answers
+/// whether it inserted the task result. Under Citus the call runs whole
+/// on the project's node (docs/SCHEMA.md, "Scaling out with Citus").
+pub(crate) const REGISTER: &str = "SELECT vodsnap_register($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) AS inserted";
 
 impl PgTaskResultStore {
     /// Inserts the task result unless its id is taken (live or deleted).
@@ -283,11 +256,12 @@ impl PgTaskResultStore {
             .bind(keys);
         let query = bind_events(audit::bind(query, record)?, events)?;
         let mut conn = self.database.acquire().await?;
-        let inserted = query
-            .fetch_optional(&mut *conn)
+        let inserted: bool = query
+            .fetch_one(&mut *conn)
             .await
             .db("failed to register a task result")?
-            .is_some();
+            .try_get("inserted")
+            .db("failed to read a registration")?;
         conn.release();
         Ok(inserted)
     }
@@ -565,46 +539,15 @@ struct Previewed {
     live_left: i64,
 }
 
-/// The rest of a delete, in one statement once the doomed tasks are known
-/// and locked: their tombstones with their `purge_at` (`$15`), their
-/// snapshot rows moved to the cleanup queue, due at `purge_at`, with their
-/// task and offset for a restore (so that a durable DELETED always comes
-/// with the removal of its objects), the project's live count, the audit
-/// record, the events (`$16`..`$19`, see [`outbox_ctes`]), and the asset's
-/// live tasks left (`$4`, NULL
-/// for none: then 0). That count excludes the doomed tasks by id rather than
-/// relying on the CTEs' snapshot, so it is the same whether the CTEs run as
-/// one statement (PostgreSQL) or as steps in order (Citus).
-pub(crate) const TOMBSTONE: &str = concat!(
-    "WITH marked AS ( \
-         UPDATE task_results SET deleted_at = $3, purge_at = $15 \
-         WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL \
-         RETURNING 1), \
-     gone AS ( \
-         DELETE FROM snapshots WHERE project_id = $1 AND task_id = ANY($2) \
-         RETURNING project_id, task_id, offset_s, object_key), \
-     queued AS ( \
-         INSERT INTO cleanup_items \
-             (project_id, task_id, offset_s, object_key, enqueued_at, due_at) \
-         SELECT project_id, task_id, offset_s, object_key, $3, $15 FROM gone \
-         RETURNING 1), \
-     ",
-    live_count_cte!(
-        "SELECT $1, hashtext(($2::text[])[1]) & 15, -count(*) FROM marked HAVING count(*) > 0"
-    ),
-    ", \
-     audited AS ( \
-         INSERT INTO ",
-    audit_columns!(),
-    " VALUES ($5, $6, $7, $8, $9, $10, $11, $12, $13, $14)), ",
-    outbox_ctes!("$1", "", "$16", "$17", "$18", "$19"),
-    " SELECT (SELECT count(*) FROM marked) AS marked, \
-            (SELECT count(*) FROM queued) AS queued, \
-            (SELECT count(*) FROM task_results \
-             WHERE project_id = $1 AND asset_id = $4 AND deleted_at IS NULL AND",
-    not_purging!("$4"),
-    "AND NOT (task_id = ANY($2))) AS live_left"
-);
+/// The rest of a delete, in one call of `vodsnap_tombstone` (migration
+/// 0013) once the doomed tasks are known and locked: their tombstones
+/// with their `purge_at` (`$15`), their snapshot rows moved to the cleanup
+/// queue, due at `purge_at`, with their task and offset for a restore (so
+/// that a durable DELETED always comes with the removal of its objects),
+/// the project's live count, the audit record, the events (`$16`..`$19`,
+/// see [`bind_events`]), and the asset's live tasks left (`$4`, NULL for
+/// none: then 0).
+pub(crate) const TOMBSTONE: &str = "SELECT marked, queued, live_left FROM vodsnap_tombstone($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Tombstoned {

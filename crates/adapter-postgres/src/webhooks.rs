@@ -14,7 +14,7 @@ use vodsnap_ports::{
     AuditRecord, ClaimedDelivery, Delivery, Webhook, WebhookStore, WebhookStoreError,
 };
 
-use crate::audit::{self, audit_webhook_columns};
+use crate::audit;
 use crate::cipher::{CredentialCipher, Sealed};
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _};
@@ -22,38 +22,20 @@ use crate::outbox::event_from_row;
 use crate::queue::{Leasing, PgKind, PgQueue, Statements, finish_by_project, queue_statements};
 use crate::reseal::{Resealable, reseal_rows};
 use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
+use sqlx::Row as _;
 
-/// A subscription and its audit record (`$9`..`$19`, never the secret),
-/// in one statement.
-pub(crate) const CREATE: &str = concat!(
-    "WITH created AS ( \
-         INSERT INTO webhooks \
-             (project_id, id, url, events, secret_ciphertext, nonce, key_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         RETURNING 1) \
-     INSERT INTO ",
-    audit_webhook_columns!(),
-    " SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19 FROM created"
-);
+/// A webhook with its audit record (`$9`..`$19`), in one call of
+/// `vodsnap_webhook_create` (migration 0013).
+pub(crate) const CREATE: &str = "SELECT vodsnap_webhook_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 pub(crate) const LIST: &str = "\
     SELECT id, url, events, created_at FROM webhooks \
     WHERE project_id = $1 ORDER BY created_at, id";
 
 /// A webhook and its undelivered deliveries, with the audit record
-/// (`$3`..`$13`) if it existed; answers a row if it did.
-pub(crate) const REMOVE: &str = concat!(
-    "WITH gone AS ( \
-         DELETE FROM webhooks WHERE project_id = $1 AND id = $2 RETURNING id), \
-     dropped AS ( \
-         DELETE FROM webhook_deliveries \
-         WHERE project_id = $1 AND webhook_id = $2 AND delivered_at IS NULL), \
-     audited AS ( \
-         INSERT INTO ",
-    audit_webhook_columns!(),
-    " SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM gone) \
-     SELECT id FROM gone"
-);
+/// (`$3`..`$13`) if it existed, in one call of `vodsnap_webhook_remove`
+/// (migration 0013); answers whether it did.
+pub(crate) const REMOVE: &str = "SELECT vodsnap_webhook_remove($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS removed";
 
 /// Pruning's first step: the projects with events older than the cutoff
 /// `$1`, oldest first, at most `$2`. It locks nothing (under Citus it may
@@ -380,12 +362,18 @@ impl WebhookStore for PgQueue<PgDeliveries> {
         let query = sqlx::query(REMOVE).bind(project.as_str()).bind(id.as_str());
         let query = audit::bind_webhook(audit::bind(query, audit)?, audit);
         let mut conn = self.database.acquire().await?;
-        let gone = query
-            .fetch_optional(&mut *conn)
+        let removed: bool = query
+            .fetch_one(&mut *conn)
             .await
-            .db("failed to remove a webhook")?;
+            .db("failed to remove a webhook")?
+            .try_get("removed")
+            .db("failed to read a webhook's removal")?;
         conn.release();
-        gone.map(|_| ()).ok_or(WebhookStoreError::NotFound)
+        if removed {
+            Ok(())
+        } else {
+            Err(WebhookStoreError::NotFound)
+        }
     }
 
     async fn deliveries(

@@ -254,6 +254,40 @@ fn links(
     })
 }
 
+/// One set of figures that [`gauges`] reads: a failure to read them is
+/// counted (`vodsnap_gauge_read_failures_total{figures}`) and logged as a
+/// warning once, when they stop being readable, and again when they are
+/// back; never silently (on Citus, a statement it refused once left the
+/// gauges unpublished and nobody told).
+struct Figures {
+    name: &'static str,
+    failing: bool,
+}
+
+impl Figures {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            failing: false,
+        }
+    }
+
+    fn failed(&mut self, error: &dyn std::fmt::Display) {
+        metrics::counter!("vodsnap_gauge_read_failures_total", "figures" => self.name).increment(1);
+        if !self.failing {
+            tracing::warn!(figures = self.name, error = %error, "figures unavailable: their gauges are not updated");
+        }
+        self.failing = true;
+    }
+
+    fn succeeded(&mut self) {
+        if self.failing {
+            tracing::info!(figures = self.name, "figures available again");
+        }
+        self.failing = false;
+    }
+}
+
 /// Publishes the database pool's, the cleanup queue's and the webhook
 /// deliveries' figures as gauges every few seconds.
 async fn gauges(
@@ -263,6 +297,8 @@ async fn gauges(
     clock: Arc<dyn vodsnap_ports::Clock>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut cleanup_figures = Figures::new("cleanup");
+    let mut webhook_figures = Figures::new("webhooks");
     loop {
         if let Some(database) = &database {
             let pool = database.pool();
@@ -293,11 +329,13 @@ async fn gauges(
                 // A stalled backlog has no end: reported as -1.
                 metrics::gauge!("vodsnap_cleanup_seconds_to_drain")
                     .set(drain.time_to_drain().map_or(-1.0, |d| d.as_secs_f64()));
+                cleanup_figures.succeeded();
             }
-            Err(e) => tracing::debug!(error = %e, "cleanup figures unavailable"),
+            Err(e) => cleanup_figures.failed(&e),
         }
-        if let Err(e) = vodsnap_service::record_backlog(webhooks.as_ref(), clock.as_ref()).await {
-            tracing::debug!(error = %e, "webhook delivery figures unavailable");
+        match vodsnap_service::record_backlog(webhooks.as_ref(), clock.as_ref()).await {
+            Ok(_) => webhook_figures.succeeded(),
+            Err(e) => webhook_figures.failed(&e),
         }
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
@@ -318,9 +356,21 @@ async fn prepare_schema(
     let target = backends::target(url);
     if state.migrating_helps() && !no_migrate {
         tracing::info!(database = target, schema = ?state, "migrating the database at start-up");
-        return vodsnap_adapter_postgres::migrate(pool)
+        vodsnap_adapter_postgres::migrate(pool)
             .await
-            .context("failed to migrate the database at start-up");
+            .context("failed to migrate the database at start-up")?;
+        // On a Citus cluster whose tables are distributed, the functions a
+        // new migration added are distributed too (docs/DEPLOY.md).
+        let distributed = vodsnap_adapter_postgres::citus::distribute_new_functions(pool)
+            .await
+            .context("failed to distribute the new functions with Citus")?;
+        if !distributed.is_empty() {
+            tracing::info!(
+                functions = distributed.len(),
+                "distributed new functions with Citus"
+            );
+        }
+        return Ok(());
     }
     backends::require_runnable(&state, &target)
 }

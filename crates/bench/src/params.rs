@@ -80,6 +80,11 @@ pub struct Args {
     /// Seconds between two RSS samples of a soak.
     #[arg(long, default_value_t = 5)]
     pub soak_interval: u64,
+    /// DATABASE_URL is a Citus coordinator (e.g. from .ci/citus-cluster):
+    /// the data set goes into a database distributed by `vodsnap migrate
+    /// --citus` on every node, and vodsnap runs against it (issue 23).
+    #[arg(long)]
+    pub citus: bool,
     /// Where the server log, pgbench's files and quick.md go
     /// [default: bench/ in the target directory this program runs from].
     #[arg(long)]
@@ -102,6 +107,8 @@ pub struct Params {
     pub floor: bool,
     /// Objects of the `cleanup` workload.
     pub cleanup_objects: u64,
+    /// The database is distributed on the Citus cluster of DATABASE_URL.
+    pub citus: bool,
 }
 
 impl Params {
@@ -131,6 +138,7 @@ impl Params {
             cleanup_objects: args
                 .cleanup_objects
                 .unwrap_or(if quick { 5_000 } else { 100_000 }),
+            citus: args.citus,
         };
         if params.workloads.contains(&Workload::Cleanup) && params.workloads.len() > 1 {
             bail!("the cleanup workload runs alone: --workloads cleanup");

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use vodsnap_server_process::ServerProcess;
 
 use crate::cpu;
-use crate::database::{ScratchDatabase, admin_url};
+use crate::database::{ScratchDatabase, admin_url, output};
 use crate::dataset::Dataset;
 use crate::loadgen::{self, Auth, Drive, Target};
 use crate::params::{Args, Params, Paths};
@@ -65,7 +65,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
     let admin = admin_url();
     println!("\n==> bench: database on {admin}");
-    let scratch = ScratchDatabase::create(&admin, "vodsnap_bench")?;
+    let scratch = if params.citus {
+        citus_database(&paths.vodsnap, &admin)?
+    } else {
+        ScratchDatabase::create(&admin, "vodsnap_bench")?
+    };
 
     let mut server = start_server(&paths.vodsnap, &scratch.url, &params, &paths.work)?;
     println!(
@@ -333,4 +337,18 @@ impl Runner {
             cpu: cpu_before.per_request(&cpu_after, measured.ok, self.tick_us),
         })
     }
+}
+
+/// A database distributed on the Citus cluster whose coordinator `admin`
+/// names: a template made on every node and distributed by `vodsnap
+/// migrate --citus` (the binary under test), then copied.
+fn citus_database(vodsnap: &Path, admin: &str) -> Result<ScratchDatabase> {
+    use vodsnap_server_process::scratch::CitusTemplate;
+    const TEMPLATE: &str = "vodsnap_bench_citus_template";
+    let template = CitusTemplate::create(admin, TEMPLATE)?;
+    output(Command::new(vodsnap).args(["migrate", "--citus", "--database-url", &template.url]))
+        .context("`vodsnap migrate --citus` on the bench's template")?;
+    template.seal()?;
+    println!("database: Citus, distributed by `vodsnap migrate --citus`");
+    ScratchDatabase::create_citus(admin, "vodsnap_bench", TEMPLATE)
 }

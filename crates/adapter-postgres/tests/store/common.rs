@@ -186,7 +186,8 @@ where
     }
 }
 
-/// Sessions of the test database waiting for a lock (`pg_locks`). The
+/// Sessions of the test database waiting for a lock (`pg_locks`, or on
+/// Citus `citus_lock_waits`). The
 /// observer may be in a transaction (the blocker itself): the activity
 /// statistics it read before are dropped first, or it would see them again.
 pub async fn sessions_waiting_for_a_lock(observer: &mut PgConnection) -> i64 {
@@ -194,13 +195,18 @@ pub async fn sessions_waiting_for_a_lock(observer: &mut PgConnection) -> i64 {
         .execute(&mut *observer)
         .await
         .expect("drop the statistics snapshot");
-    sqlx::query_scalar(
+    // On Citus the waits happen on the workers, behind the coordinator's
+    // sessions: `citus_lock_waits` gathers them across the cluster.
+    let sql = if vodsnap_test_support::db::on_citus() {
+        "SELECT count(DISTINCT waiting_gpid) FROM citus_lock_waits"
+    } else {
         "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE NOT l.granted AND a.datname = current_database()",
-    )
-    .fetch_one(&mut *observer)
-    .await
-    .expect("read pg_locks")
+         WHERE NOT l.granted AND a.datname = current_database()"
+    };
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut *observer)
+        .await
+        .expect("read pg_locks")
 }
 
 /// Waits until `n` sessions of the test database wait for a lock.
