@@ -2,7 +2,8 @@
 //! (`.ci/run` and `.github/workflows/ci.yml` call nothing else).
 //!
 //! - `cargo xtask test`: architecture check, database selection, the Rust
-//!   tests (nextest when installed, plus doctests), the console's browser
+//!   tests (nextest when installed, plus doctests), the domain crate's
+//!   example program and `cargo package` (`domain_crate`), the console's browser
 //!   test (headless Chromium), the README's and DEPLOY.md's marked blocks
 //!   run as written (`cargo xtask docs` alone; see `doc_blocks`), then the
 //!   conformance suite once per store, then the Node SDK's suite
@@ -11,7 +12,8 @@
 //!   is non-zero if any step failed.
 //! - `cargo xtask node`: the Node SDK's suite alone (`conformance_node`),
 //!   on both stores.
-//! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
+//! - `cargo xtask lint`: `cargo fmt --check`, clippy with warnings denied,
+//!   and the domain crate's rustdoc with warnings denied (`domain_crate`).
 //! - `cargo xtask arch`: the architecture check alone, the first step of
 //!   `cargo xtask test` (see `arch`).
 //! - `cargo xtask bench [--quick]`: vodsnap on PostgreSQL against pgbench running
@@ -37,6 +39,7 @@ mod conformance_node;
 mod console;
 mod db;
 mod doc_blocks;
+mod domain_crate;
 mod fuzz;
 mod proc;
 mod workspace;
@@ -68,7 +71,8 @@ struct Cli {
 enum Cmd {
     /// Architecture check, Rust tests and the conformance suite, against PostgreSQL.
     Test,
-    /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
+    /// `cargo fmt --check`, `cargo clippy -D warnings` on the whole workspace, and
+    /// the domain crate's rustdoc with warnings denied.
     Lint,
     /// The architecture check alone (dependency allow-list, code map, stores, import loops).
     Arch,
@@ -164,6 +168,14 @@ fn test() -> Result<ExitCode> {
         });
     }
 
+    // The domain crate as another service takes it (domain_crate.rs).
+    report.step("domain crate: example program", || {
+        domain_crate::example(&env)
+    });
+    report.step("domain crate: cargo package (verified)", || {
+        domain_crate::package(&env)
+    });
+
     // Its own step: a browser is a dependency of its own. Missing on a
     // developer's machine it is reported, not failed; CI (CI=true) has it
     // installed by .ci/run, so there a missing browser fails.
@@ -251,6 +263,9 @@ fn lint() -> Result<ExitCode> {
             "-D",
             "warnings",
         ]))
+    });
+    report.step("rustdoc (vodsnap-domain, warnings denied)", || {
+        domain_crate::rustdoc(&env)
     });
     Ok(report.finish())
 }
