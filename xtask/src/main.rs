@@ -225,8 +225,8 @@ fn test() -> Result<ExitCode> {
 fn node_sdk_step(report: &mut Report, ws: &Workspace, env: &Env, database_url: &str) {
     let step = conformance_node::STEP;
     if let Some(why) = conformance_node::missing(env) {
-        println!("\n{step}: not run: {why}");
         if std::env::var("CI").is_ok_and(|v| v == "true") {
+            println!("\n{step}: not run: {why}");
             report.not_run(step, &why);
         } else {
             report.skipped(step, &why);
