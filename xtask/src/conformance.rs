@@ -54,6 +54,13 @@ impl Prepared {
 
 /// Builds the binary; `python` is the venv's, from [`ensure_venv`].
 pub fn setup(ws: &Workspace, env: &Env, python: PathBuf) -> Result<Prepared> {
+    let bin = build_binary(ws, env)?;
+    Ok(Prepared { bin, python })
+}
+
+/// Builds the `vodsnap` binary under test (debug) and returns its path; the
+/// Node SDK's suite runs the same one.
+pub fn build_binary(ws: &Workspace, env: &Env) -> Result<PathBuf> {
     if !ws.has_package(APP_PACKAGE) {
         bail!(
             "package {APP_PACKAGE} is not in the workspace: the conformance suite needs its \
@@ -66,7 +73,7 @@ pub fn setup(ws: &Workspace, env: &Env, python: PathBuf) -> Result<Prepared> {
     if !bin.is_file() {
         bail!("built {APP_PACKAGE} but {} does not exist", bin.display());
     }
-    Ok(Prepared { bin, python })
+    Ok(bin)
 }
 
 /// Runs the suite against `store`. `database_url` is the chosen server; the

@@ -2,13 +2,18 @@
 //! (`.ci/run` and `.github/workflows/ci.yml` call nothing else).
 //!
 //! - `cargo xtask test`: architecture check, database selection, the Rust
-//!   tests (nextest when installed, plus doctests), the console's browser
+//!   tests (nextest when installed, plus doctests), the domain crate's
+//!   example program and `cargo package` (`domain_crate`), the console's browser
 //!   test (headless Chromium), the README's and DEPLOY.md's marked blocks
 //!   run as written (`cargo xtask docs` alone; see `doc_blocks`), then the
-//!   conformance suite once per store. Every step runs even when an earlier one failed (except
+//!   conformance suite once per store, then the Node SDK's suite
+//!   (`tests/conformance-node`) once per store. Every step runs even when an earlier one failed (except
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
-//! - `cargo xtask lint`: `cargo fmt --check` and clippy with warnings denied.
+//! - `cargo xtask node`: the Node SDK's suite alone (`conformance_node`),
+//!   on both stores.
+//! - `cargo xtask lint`: `cargo fmt --check`, clippy with warnings denied,
+//!   and the domain crate's rustdoc with warnings denied (`domain_crate`).
 //! - `cargo xtask arch`: the architecture check alone, the first step of
 //!   `cargo xtask test` (see `arch`).
 //! - `cargo xtask bench [--quick]`: vodsnap on PostgreSQL against pgbench running
@@ -31,9 +36,11 @@ mod arch;
 mod bench;
 mod citus;
 mod conformance;
+mod conformance_node;
 mod console;
 mod db;
 mod doc_blocks;
+mod domain_crate;
 mod fuzz;
 mod proc;
 mod workspace;
@@ -68,13 +75,17 @@ struct Cli {
 enum Cmd {
     /// Architecture check, Rust tests and the conformance suite, against PostgreSQL.
     Test,
-    /// `cargo fmt --check` and `cargo clippy -D warnings` on the whole workspace.
+    /// `cargo fmt --check`, `cargo clippy -D warnings` on the whole workspace, and
+    /// the domain crate's rustdoc with warnings denied.
     Lint,
     /// The architecture check alone (dependency allow-list, code map, stores, import loops).
     Arch,
     /// The marked shell and Python blocks of README.md and docs/DEPLOY.md, run
     /// as written against a new database and the embedded default (a step of `test`).
     Docs,
+    /// The Node SDK's conformance suite alone (tests/conformance-node), on
+    /// both stores, against the database `test` would pick (a step of `test`).
+    Node,
     /// Benchmarks: vodsnap (release, PostgreSQL) against pgbench running the same SQL
     /// (`cargo xtask bench --help` for the options).
     Bench(bench::BenchArgs),
@@ -92,6 +103,7 @@ fn main() -> ExitCode {
         Cmd::Arch => arch(),
         Cmd::Docs => docs(),
         Cmd::Citus => citus_only(),
+        Cmd::Node => node(),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
@@ -163,6 +175,14 @@ fn test() -> Result<ExitCode> {
         });
     }
 
+    // The domain crate as another service takes it (domain_crate.rs).
+    report.step("domain crate: example program", || {
+        domain_crate::example(&env)
+    });
+    report.step("domain crate: cargo package (verified)", || {
+        domain_crate::package(&env)
+    });
+
     // Its own step: a browser is a dependency of its own. Missing on a
     // developer's machine it is reported, not failed; CI (CI=true) has it
     // installed by .ci/run, so there a missing browser fails.
@@ -198,6 +218,11 @@ fn test() -> Result<ExitCode> {
             }
         }
     }
+
+    // The same calls through Huawei's Node SDK, on the same two stores.
+    node_sdk_step(&mut report, &ws, &env, &database.url);
+
+    // The Rust and SDK suites again on a Citus cluster, when one is given.
     citus_steps(&mut report, &env, prepared.as_ref());
 
     // The container, if any, lives until every test and the suite finished.
@@ -260,6 +285,33 @@ fn citus_only() -> Result<ExitCode> {
     Ok(report.finish())
 }
 
+/// The Node SDK's suite (`conformance_node`): reported "Node SDK: not run"
+/// without node or npm, which fails in CI only (as the console's browser).
+fn node_sdk_step(report: &mut Report, ws: &Workspace, env: &Env, database_url: &str) {
+    let step = conformance_node::STEP;
+    if let Some(why) = conformance_node::missing(env) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            println!("\n{step}: not run: {why}");
+            report.not_run(step, &why);
+        } else {
+            report.skipped(step, &why);
+        }
+        return;
+    }
+    let setup = format!("{step} setup (npm ci)");
+    let Some(bin) = report.step(&setup, || conformance_node::setup(ws, env)) else {
+        for store in conformance::CONFORMANCE_STORES {
+            report.not_run(&format!("{step} ({store})"), "setup failed");
+        }
+        return;
+    };
+    for store in conformance::CONFORMANCE_STORES {
+        report.step(&format!("{step} ({store})"), || {
+            conformance_node::run_store(ws, env, &bin, store, database_url)
+        });
+    }
+}
+
 fn lint() -> Result<ExitCode> {
     let ws = Workspace::load()?;
     let env = Env::new(&ws.root);
@@ -276,6 +328,9 @@ fn lint() -> Result<ExitCode> {
             "-D",
             "warnings",
         ]))
+    });
+    report.step("rustdoc (vodsnap-domain, warnings denied)", || {
+        domain_crate::rustdoc(&env)
     });
     Ok(report.finish())
 }
@@ -307,6 +362,21 @@ fn docs() -> Result<ExitCode> {
         None => report.step("python venv", || conformance::ensure_venv(&env)),
     };
     docs_step(&mut report, &ws, &env, python.as_deref());
+    drop(database);
+    Ok(report.finish())
+}
+
+/// The Node SDK's suite alone, on the database `test` would pick.
+fn node() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("node");
+    let Some(database) = report.step("database", db::select) else {
+        report.not_run(conformance_node::STEP, "no database");
+        return Ok(report.finish());
+    };
+    let env = env.with("DATABASE_URL", &database.url);
+    node_sdk_step(&mut report, &ws, &env, &database.url);
     drop(database);
     Ok(report.finish())
 }

@@ -1,6 +1,10 @@
 //! Which network addresses a webhook delivery may reach: the rule against
 //! server-side request forgery (SSRF), asked of every address a
 //! subscriber's host resolves to, at creation and at every delivery.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

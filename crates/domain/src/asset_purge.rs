@@ -60,6 +60,21 @@ impl DeleteAssetsRequest {
     /// it) or comma-separated, duplicates counted once; `dry_run` `true` or
     /// `false` at most once; `delete_type` and any other key refused.
     /// `dry_run_header` is a dry run asked for by header.
+    ///
+    /// ```
+    /// use vodsnap_domain::{AssetSelectionError, DeleteAssetsRequest};
+    ///
+    /// let request = DeleteAssetsRequest::from_query(&[("asset_id", "a,b"), ("asset_id", "a")], false)?;
+    /// let assets: Vec<_> = request.assets().iter().map(|a| a.as_str()).collect();
+    /// assert_eq!(assets, ["a", "b"]);
+    /// assert!(!request.is_dry_run());
+    ///
+    /// assert_eq!(
+    ///     DeleteAssetsRequest::from_query(&[("asset_id", "a"), ("delete_type", "origin")], false),
+    ///     Err(AssetSelectionError::DeleteType)
+    /// );
+    /// # Ok::<(), AssetSelectionError>(())
+    /// ```
     pub fn from_query<K, V>(
         pairs: &[(K, V)],
         dry_run_header: bool,
@@ -120,6 +135,7 @@ impl DeleteAssetsRequest {
         &self.assets
     }
 
+    /// True when the call only asks what the purges would take.
     pub fn is_dry_run(&self) -> bool {
         self.dry_run
     }

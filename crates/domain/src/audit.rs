@@ -5,6 +5,10 @@
 //! items, a restore's or a purge's plan), so that the answer and its audit
 //! record cannot disagree; the stores write them with the change they
 //! record, and the `AuditLog` port reads them.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use crate::event::EventTypes;
 use crate::id::{AssetId, ProjectId, TaskId};

@@ -1,6 +1,10 @@
 //! The cleanup of image objects: what to do with one object of a deleted
 //! task, and the drain figures. How often a failed removal is retried, and
 //! how a claim is shared, are the work queue's rules ([`crate::queue`]).
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::time::Duration;
 

@@ -1,4 +1,8 @@
 //! What becomes of a credential that the configuration seeds.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 /// What a store holds for an access key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -52,6 +52,35 @@ impl DeletePlan {
     ///   store could lock, oldest first): each is `DELETED` and doomed, at
     ///   most [`crate::MAX_TASKS_PER_CALL`]; rows that are not live or not
     ///   of the asset are ignored, so a store's mistake cannot widen a delete.
+    ///
+    /// ```
+    /// use vodsnap_domain::{AssetId, DeletePlan, DeleteSelection, FoundTask, ItemError, TaskId};
+    ///
+    /// let (a1, a2) = (AssetId::parse("a1")?, AssetId::parse("a2")?);
+    /// let [t1, t2, t3, gone] = ["t1", "t2", "t3", "gone"].map(|t| TaskId::parse(t).unwrap());
+    /// let selection = DeleteSelection::new(
+    ///     Some(a1.clone()),
+    ///     vec![t1.clone(), t2.clone(), t3.clone(), gone],
+    /// )?;
+    /// // What the store found: t1 live, t2 deleted earlier, t3 of another asset.
+    /// let found = vec![
+    ///     FoundTask::live(t1.clone(), a1.clone()),
+    ///     FoundTask { task: t2.clone(), asset: a1.clone(), deleted: true },
+    ///     FoundTask::live(t3, a2),
+    /// ];
+    ///
+    /// let plan = DeletePlan::decide(&selection, found);
+    ///
+    /// let errors: Vec<_> = plan.items().iter().map(|i| i.error()).collect();
+    /// assert_eq!(
+    ///     errors,
+    ///     [None, None, Some(ItemError::OtherAsset), Some(ItemError::UnknownTask)]
+    /// );
+    /// assert_eq!(plan.doomed(), [t1]); // only the live task becomes a tombstone
+    /// let report = plan.into_report(Some(0));
+    /// assert_eq!((report.items.len(), report.remaining), (4, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn decide(selection: &DeleteSelection, found: Vec<FoundTask>) -> Self {
         if selection.is_asset_only() {
             return Self::of_asset(selection, found);
@@ -150,6 +179,21 @@ pub enum OutageAnswer {
 }
 
 impl OutageAnswer {
+    /// The answer to `selection` when the store failed.
+    ///
+    /// ```
+    /// use vodsnap_domain::{AssetId, DeleteSelection, DeleteStatus, OutageAnswer, TaskId};
+    ///
+    /// let by_task = DeleteSelection::new(None, vec![TaskId::parse("t1")?])?;
+    /// let OutageAnswer::ItemsUnknown(report) = OutageAnswer::for_selection(&by_task) else {
+    ///     panic!("a delete by task ids names its items");
+    /// };
+    /// assert_eq!(report.items[0].status(), DeleteStatus::Unknow);
+    ///
+    /// let by_asset = DeleteSelection::new(Some(AssetId::parse("a1")?), vec![])?;
+    /// assert_eq!(OutageAnswer::for_selection(&by_asset), OutageAnswer::Unavailable);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn for_selection(selection: &DeleteSelection) -> Self {
         if selection.is_asset_only() {
             return Self::Unavailable;

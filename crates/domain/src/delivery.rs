@@ -1,5 +1,9 @@
 //! One delivery of an event to a webhook: where it stands, and which
 //! answer of the receiver counts as delivered.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 /// Where one delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

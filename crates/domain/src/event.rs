@@ -4,6 +4,10 @@
 //! Events are decided here (what a registration or a delete emits) and
 //! written by the stores in the same atomic step as their change (an
 //! outbox); delivery workers send them later, at least once.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::fmt;
 

@@ -7,6 +7,15 @@ pub const MAX_ID_LEN: usize = 64;
 
 /// Why a string is not a valid identifier. `field` names the parameter so
 /// that callers can say which one was wrong.
+///
+/// ```
+/// use vodsnap_domain::{IdError, TaskId};
+///
+/// let error = TaskId::parse("").unwrap_err();
+/// assert_eq!(error, IdError::Empty { field: "task_id" });
+/// assert_eq!(error.field(), "task_id");
+/// assert_eq!(error.to_string(), "task_id must not be empty");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     #[error("{field} must not be empty")]
@@ -79,16 +88,41 @@ macro_rules! identifier {
 
 identifier!(
     /// A tenant. Every call names one in its path.
+    ///
+    /// ```
+    /// use vodsnap_domain::ProjectId;
+    ///
+    /// let project = ProjectId::parse("acme_prod")?;
+    /// assert_eq!(project.as_str(), "acme_prod");
+    /// assert!(ProjectId::parse("acme/prod").is_err());
+    /// # Ok::<(), vodsnap_domain::IdError>(())
+    /// ```
     ProjectId,
     "project_id"
 );
 identifier!(
     /// A media asset, owned by another service; known here only by id.
+    ///
+    /// ```
+    /// use vodsnap_domain::AssetId;
+    ///
+    /// let asset = AssetId::parse("movie-42")?;
+    /// assert_eq!(asset.to_string(), "movie-42");
+    /// assert_eq!(AssetId::FIELD, "asset_id");
+    /// # Ok::<(), vodsnap_domain::IdError>(())
+    /// ```
     AssetId,
     "asset_id"
 );
 identifier!(
     /// A processing task whose snapshot result is stored; unique in a project.
+    ///
+    /// ```
+    /// use vodsnap_domain::TaskId;
+    ///
+    /// assert!(TaskId::parse("t_1").is_ok());
+    /// assert!(TaskId::parse(&"t".repeat(65)).is_err()); // 64 at most
+    /// ```
     TaskId,
     "task_id"
 );

@@ -1,5 +1,9 @@
 //! What kind of image a snapshot is, for the `Content-Type` it is served
 //! with.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 /// The image formats snapshots come in. Anything else is served as
 /// `application/octet-stream` (with `nosniff`, so no browser renders it

@@ -3,6 +3,10 @@
 //! Every type here is parsed, not validated: a value exists only if it obeys
 //! its rule, so code that holds one never checks again. Nothing in this crate
 //! knows about HTTP, JSON, databases or an async runtime.
+//!
+//! The rest of this page is the crate's README (which types another service
+//! would use, and an example; the example runs as a doctest).
+#![doc = include_str!("../README.md")]
 
 pub mod address_policy;
 pub mod asset_purge;

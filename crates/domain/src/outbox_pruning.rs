@@ -1,5 +1,9 @@
 //! Pruning the events' outbox: when a finished event (and its deliveries)
 //! may go, and how much one prune removes.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::time::Duration;
 

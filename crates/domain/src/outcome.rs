@@ -4,6 +4,14 @@ use crate::id::{AssetId, TaskId};
 
 /// The per-item status, spelled exactly as on the wire (`UNKNOW` is Huawei's
 /// spelling and part of the API).
+///
+/// ```
+/// use vodsnap_domain::{DeleteStatus, ItemError};
+///
+/// assert_eq!(DeleteStatus::Unknow.as_str(), "UNKNOW");
+/// assert_eq!(ItemError::UnknownTask.status(), DeleteStatus::Failed);
+/// assert_eq!(ItemError::Indeterminate.status(), DeleteStatus::Unknow);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeleteStatus {
     /// Deleted now or by an earlier call; durable.
@@ -15,6 +23,7 @@ pub enum DeleteStatus {
 }
 
 impl DeleteStatus {
+    /// The wire spelling: `DELETED`, `FAILED` or `UNKNOW`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Deleted => "DELETED",
@@ -43,6 +52,8 @@ pub enum ItemError {
 }
 
 impl ItemError {
+    /// The item's status: `UNKNOW` for [`ItemError::Indeterminate`] (retry),
+    /// `FAILED` otherwise.
     pub const fn status(self) -> DeleteStatus {
         match self {
             Self::UnknownTask | Self::OtherAsset | Self::WindowClosed | Self::NotDeleted => {
@@ -56,6 +67,19 @@ impl ItemError {
 /// One item of a delete result: the task, its asset, and why it failed if
 /// it did. A restore's or a purge's item is one too, with the call's
 /// action ([`crate::BinOutcome`]).
+///
+/// ```
+/// use vodsnap_domain::{AssetId, DeleteStatus, ItemError, ItemOutcome, TaskId};
+///
+/// let (task, asset) = (TaskId::parse("t1")?, AssetId::parse("a1")?);
+/// let done = ItemOutcome::deleted(task.clone(), asset.clone());
+/// assert_eq!((done.status(), done.asset_id()), (DeleteStatus::Deleted, Some(&asset)));
+///
+/// let failed = ItemOutcome::failed(task, None, ItemError::UnknownTask);
+/// assert_eq!(failed.status(), DeleteStatus::Failed);
+/// assert_eq!(failed.error(), Some(ItemError::UnknownTask));
+/// # Ok::<(), vodsnap_domain::IdError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemOutcome {
     task_id: TaskId,
@@ -89,18 +113,23 @@ impl ItemOutcome {
         }
     }
 
+    /// The task the item is about.
     pub fn task_id(&self) -> &TaskId {
         &self.task_id
     }
 
+    /// The task's own asset, or the selection's when the task was not
+    /// found (`None` when the selection named none).
     pub fn asset_id(&self) -> Option<&AssetId> {
         self.asset_id.as_ref()
     }
 
+    /// Why the item failed; `None` when it is done.
     pub fn error(&self) -> Option<ItemError> {
         self.error
     }
 
+    /// The item's wire status, from its error.
     pub fn status(&self) -> DeleteStatus {
         self.error.map_or(DeleteStatus::Deleted, ItemError::status)
     }

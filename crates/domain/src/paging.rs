@@ -10,6 +10,7 @@ pub enum PageError {
 }
 
 impl PageError {
+    /// The query parameter that is out of range.
     pub fn field(&self) -> &'static str {
         match self {
             Self::Offset { .. } => "offset",
@@ -56,19 +57,25 @@ macro_rules! page {
         }
 
         impl $name {
+            /// The largest offset accepted.
             pub const MAX_OFFSET: i64 = $mo;
+            /// The largest limit accepted.
             pub const MAX_LIMIT: i64 = $ml;
+            /// The limit when none is given.
             pub const DEFAULT_LIMIT: i64 = $dl;
 
+            /// A page from the query's `offset` and `limit`, either absent.
             pub fn new(offset: Option<i64>, limit: Option<i64>) -> Result<Self, PageError> {
                 let (offset, limit) = window(offset, limit, $mo, $ml, $dl)?;
                 Ok(Self { offset, limit })
             }
 
+            /// How many items to skip.
             pub fn offset(&self) -> u32 {
                 self.offset
             }
 
+            /// How many items at most.
             pub fn limit(&self) -> u32 {
                 self.limit
             }
@@ -84,6 +91,15 @@ macro_rules! page {
 
 page!(
     /// A page of the task result list: offset 0..=20000, limit 1..=100 (10).
+    ///
+    /// ```
+    /// use vodsnap_domain::{ListPage, PageError};
+    ///
+    /// let page = ListPage::new(Some(20), None)?;
+    /// assert_eq!((page.offset(), page.limit()), (20, 10));
+    /// assert_eq!(ListPage::new(None, Some(101)), Err(PageError::Limit { max: 100, got: 101 }));
+    /// # Ok::<(), PageError>(())
+    /// ```
     ListPage,
     max_offset = 20_000,
     max_limit = 100,
@@ -91,6 +107,14 @@ page!(
 );
 page!(
     /// A page of one task's snapshots: offset 0..=20480, limit 1..=100 (20).
+    ///
+    /// ```
+    /// use vodsnap_domain::{DetailsPage, PageError};
+    ///
+    /// assert_eq!(DetailsPage::new(None, None)?.limit(), 20);
+    /// assert_eq!(DetailsPage::new(Some(-1), None).map_err(|e| e.field()), Err("offset"));
+    /// # Ok::<(), PageError>(())
+    /// ```
     DetailsPage,
     max_offset = 20_480,
     max_limit = 100,

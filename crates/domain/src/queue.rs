@@ -4,6 +4,10 @@
 //! worker trusts its list of projects with due jobs ([`DueProjects`]), what
 //! a lease is ([`Lease`]), and when a failed job is retried or parked
 //! ([`RetryPolicy`]). Stores and workers apply them; none decides its own.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

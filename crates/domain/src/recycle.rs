@@ -10,6 +10,10 @@
 //!
 //! A store reads (and locks); this module decides; the store writes what
 //! the plan says, with its audit record, in the same atomic step.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -9,6 +9,10 @@
 //! migrations it does not know are additive, which is how migrations are
 //! written; one that is not says so in its file name (`..._breaking.sql`),
 //! and older binaries then refuse to run.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 /// The word that ends the description of a migration older binaries cannot
 /// run against (sqlx takes the description from the file name:

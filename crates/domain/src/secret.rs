@@ -4,14 +4,24 @@ use std::fmt;
 
 /// A secret string. `Debug` and `Display` print `[redacted]`; read it with
 /// [`Secret::expose`], only where the secret is used.
+///
+/// ```
+/// use vodsnap_domain::Secret;
+///
+/// let sk = Secret::new("s3cr3t");
+/// assert_eq!(format!("{sk:?} {sk}"), "Secret([redacted]) [redacted]");
+/// assert_eq!(sk.expose(), "s3cr3t");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The secret itself, for the one place that uses it.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -37,6 +37,23 @@ pub struct DeleteSelection {
 impl DeleteSelection {
     /// Builds a selection from an optional asset and task ids. Duplicate task
     /// ids collapse into the first occurrence.
+    ///
+    /// ```
+    /// use vodsnap_domain::{AssetId, DeleteSelection, SelectionError, TaskId};
+    ///
+    /// let t1 = TaskId::parse("t1")?;
+    /// let selection = DeleteSelection::new(None, vec![t1.clone(), t1.clone()])?;
+    /// assert_eq!(selection.tasks(), [t1]);
+    /// assert!(!selection.is_asset_only());
+    ///
+    /// let asset_only = DeleteSelection::new(Some(AssetId::parse("a1")?), vec![])?;
+    /// assert!(asset_only.is_asset_only());
+    ///
+    /// assert_eq!(DeleteSelection::new(None, vec![]), Err(SelectionError::NoSelector));
+    /// let eleven = (0..11).map(|i| TaskId::parse(&format!("t{i}"))).collect::<Result<_, _>>()?;
+    /// assert_eq!(DeleteSelection::new(None, eleven), Err(SelectionError::TooManyTasks(11)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(asset: Option<AssetId>, tasks: Vec<TaskId>) -> Result<Self, SelectionError> {
         let mut distinct: Vec<TaskId> = Vec::with_capacity(tasks.len().min(MAX_TASKS_PER_CALL));
         for task in tasks {
@@ -86,6 +103,7 @@ impl DeleteRequest {
     /// The query parameter of a dry run.
     pub const DRY_RUN: &'static str = "dry_run";
 
+    /// A request for `selection`; `dry_run` only asks what it would answer.
     pub fn new(selection: DeleteSelection, dry_run: bool) -> Self {
         Self { selection, dry_run }
     }
@@ -95,6 +113,27 @@ impl DeleteRequest {
     /// misspelled selector can never widen a delete; `dry_run` is `true` or
     /// `false` exactly, at most once, so that a misspelled value
     /// (`dry_run=yes`, `dry_run=1`) can never turn a preview into a delete.
+    ///
+    /// ```
+    /// use vodsnap_domain::{DeleteRequest, SelectionError};
+    ///
+    /// let request = DeleteRequest::from_query(&[("asset_id", "a1"), ("task_id", "t1")])?;
+    /// assert_eq!(request.selection().asset().map(|a| a.as_str()), Some("a1"));
+    /// assert!(!request.is_dry_run());
+    ///
+    /// let preview = DeleteRequest::from_query(&[("task_id", "t1"), ("dry_run", "true")])?;
+    /// assert!(preview.is_dry_run());
+    ///
+    /// assert_eq!(
+    ///     DeleteRequest::from_query(&[("task_ids", "t1")]),
+    ///     Err(SelectionError::UnknownParameter("task_ids".into()))
+    /// );
+    /// assert_eq!(
+    ///     DeleteRequest::from_query(&[("task_id", "t1"), ("dry_run", "yes")]),
+    ///     Err(SelectionError::InvalidDryRun)
+    /// );
+    /// # Ok::<(), SelectionError>(())
+    /// ```
     pub fn from_query<K, V>(pairs: &[(K, V)]) -> Result<Self, SelectionError>
     where
         K: AsRef<str>,

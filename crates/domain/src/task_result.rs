@@ -61,6 +61,21 @@ fn has_control_character(raw: &str) -> bool {
 }
 
 impl ObjectKey {
+    /// Parses a key, refusing any that some store would not hold under
+    /// exactly this name.
+    ///
+    /// ```
+    /// use vodsnap_domain::{ObjectKey, ObjectKeyError, ProjectId};
+    ///
+    /// let key = ObjectKey::parse("acme/movie_42/t1/0.jpg")?;
+    /// assert_eq!(key.project(), Some(ProjectId::parse("acme").unwrap()));
+    /// assert!(key.belongs_to(&ProjectId::parse("acme").unwrap()));
+    /// assert!(!key.belongs_to(&ProjectId::parse("acm").unwrap()));
+    ///
+    /// assert_eq!(ObjectKey::parse("acme/../x.jpg"), Err(ObjectKeyError::DotSegment));
+    /// assert_eq!(ObjectKey::parse("/acme/x.jpg"), Err(ObjectKeyError::Absolute));
+    /// # Ok::<(), ObjectKeyError>(())
+    /// ```
     pub fn parse(raw: &str) -> Result<Self, ObjectKeyError> {
         if raw.is_empty() || raw.len() > MAX_OBJECT_KEY_BYTES {
             return Err(ObjectKeyError::Length);
@@ -92,6 +107,7 @@ impl ObjectKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The key as registered.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -121,6 +137,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// One image at `offset` seconds (0 to [`MAX_SNAPSHOT_OFFSET`]).
+    ///
+    /// ```
+    /// use vodsnap_domain::{ObjectKey, RegistrationError, Snapshot};
+    ///
+    /// let key = ObjectKey::parse("acme/a/t/0.jpg")?;
+    /// assert_eq!(Snapshot::new(10, key.clone())?.offset(), 10);
+    /// assert_eq!(Snapshot::new(-1, key), Err(RegistrationError::Offset(-1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(offset: i64, object_key: ObjectKey) -> Result<Self, RegistrationError> {
         if !(0..=MAX_SNAPSHOT_OFFSET).contains(&offset) {
             return Err(RegistrationError::Offset(offset));
@@ -129,10 +155,12 @@ impl Snapshot {
     }
 
     /// Seconds into the video.
+    /// Seconds into the media.
     pub fn offset(&self) -> i64 {
         self.offset
     }
 
+    /// Where the image is stored.
     pub fn object_key(&self) -> &ObjectKey {
         &self.object_key
     }
@@ -185,6 +213,33 @@ pub enum RegistrationDecision {
 }
 
 impl NewTaskResult {
+    /// A task result to register: 1 to [`MAX_SNAPSHOTS`] snapshots of
+    /// distinct offsets and keys, every key under `{project}/`. Snapshots
+    /// are ordered by offset.
+    ///
+    /// ```
+    /// use vodsnap_domain::*;
+    ///
+    /// let (project, asset, task) = (ProjectId::parse("acme")?, AssetId::parse("a1")?, TaskId::parse("t1")?);
+    /// let para = ThumbnailPara::parse(ThumbnailParaInput { kind: Some("time".into()), ..Default::default() })?;
+    /// let snapshot = |offset, key| Snapshot::new(offset, ObjectKey::parse(key).unwrap()).unwrap();
+    ///
+    /// let result = NewTaskResult::new(
+    ///     project.clone(), asset.clone(), task.clone(), para.clone(),
+    ///     vec![snapshot(10, "acme/a1/t1/1.jpg"), snapshot(0, "acme/a1/t1/0.jpg")],
+    /// )?;
+    /// assert_eq!(result.snapshots()[0].offset(), 0);
+    /// assert_eq!(result.decide(Existing::Nothing), RegistrationDecision::Create);
+    /// assert_eq!(result.decide(Existing::Deleted), RegistrationDecision::ConflictsWithDeleted);
+    ///
+    /// let stored = result.clone().into_stored(Timestamp::from_secs(1_700_000_000));
+    /// assert_eq!(result.decide(Existing::Live(&stored)), RegistrationDecision::AlreadyRegistered);
+    /// assert_eq!(stored.summary().snapshot_count, 2);
+    ///
+    /// let outside = NewTaskResult::new(project, asset, task, para, vec![snapshot(0, "other/0.jpg")]);
+    /// assert!(matches!(outside, Err(RegistrationError::ObjectKeyOutsideProject { index: 0, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(
         project: ProjectId,
         asset: AssetId,
@@ -241,15 +296,19 @@ impl NewTaskResult {
         })
     }
 
+    /// The project it is registered in.
     pub fn project(&self) -> &ProjectId {
         &self.project
     }
+    /// The asset its snapshots are of.
     pub fn asset(&self) -> &AssetId {
         &self.asset
     }
+    /// The task that made it.
     pub fn task(&self) -> &TaskId {
         &self.task
     }
+    /// Its parameters, defaults filled in.
     pub fn para(&self) -> &ThumbnailPara {
         &self.para
     }
@@ -312,10 +371,12 @@ impl TaskResult {
         Ok(NewTaskResult::checked(project, asset, task, para, snapshots)?.into_stored(created_at))
     }
 
+    /// When it was registered.
     pub fn created_at(&self) -> Timestamp {
         self.created_at
     }
 
+    /// What the list call shows of it.
     pub fn summary(&self) -> TaskSummary {
         let r = &self.registered;
         TaskSummary {

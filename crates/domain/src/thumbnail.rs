@@ -73,9 +73,35 @@ pub struct ThumbnailPara {
 }
 
 impl ThumbnailPara {
+    /// `time` when a `time` kind gives none.
     pub const DEFAULT_TIME: i64 = 12;
+    /// `aspect_ratio` when none is given (Huawei's default).
     pub const DEFAULT_ASPECT_RATIO: i64 = 1;
 
+    /// Applies Huawei's rules and fills in the defaults, so that two inputs
+    /// that mean the same give equal values.
+    ///
+    /// ```
+    /// use vodsnap_domain::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
+    ///
+    /// let para = ThumbnailPara::parse(ThumbnailParaInput {
+    ///     kind: Some("time".into()),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(para.kind(), &ThumbnailKind::Time { time: ThumbnailPara::DEFAULT_TIME });
+    /// assert_eq!((para.kind_name(), para.format(), para.aspect_ratio()), ("time", 1, 1));
+    ///
+    /// let dots_for_time = ThumbnailParaInput {
+    ///     kind: Some("time".into()),
+    ///     dots: Some(vec![1, 2]),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(
+    ///     ThumbnailPara::parse(dots_for_time),
+    ///     Err(ThumbnailParaError::NotForType("dots", "time"))
+    /// );
+    /// # Ok::<(), ThumbnailParaError>(())
+    /// ```
     pub fn parse(input: ThumbnailParaInput) -> Result<Self, ThumbnailParaError> {
         let kind_name = input
             .kind
@@ -143,6 +169,7 @@ impl ThumbnailPara {
         })
     }
 
+    /// How the snapshots were taken.
     pub fn kind(&self) -> &ThumbnailKind {
         &self.kind
     }
@@ -156,18 +183,22 @@ impl ThumbnailPara {
         }
     }
 
+    /// Which snapshot is the cover (1 for the first).
     pub fn cover_position(&self) -> i64 {
         self.cover_position
     }
 
+    /// The image format: 1, jpg.
     pub fn format(&self) -> i64 {
         self.format
     }
 
+    /// 0 (the source's) or 1 (Huawei's default).
     pub fn aspect_ratio(&self) -> i64 {
         self.aspect_ratio
     }
 
+    /// The longest side in pixels, when given.
     pub fn max_length(&self) -> Option<i64> {
         self.max_length
     }

@@ -10,18 +10,31 @@ use std::time::Duration;
 /// `Timestamp + Duration` and `Timestamp - Duration` saturate at the first
 /// and last representable instants: they never overflow, whatever the
 /// duration (a retention of `u64::MAX` seconds is "forever", not a panic).
+///
+/// ```
+/// use std::time::Duration;
+/// use vodsnap_domain::Timestamp;
+///
+/// let t = Timestamp::from_secs(1_700_000_000);
+/// assert_eq!((t + Duration::from_millis(1)).as_micros(), 1_700_000_000_001_000);
+/// assert_eq!((t + Duration::from_secs(90)).since(t), Duration::from_secs(90));
+/// assert_eq!(t + Duration::MAX, Timestamp::from_micros(i64::MAX)); // saturates
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The instant `micros` microseconds after the epoch.
     pub const fn from_micros(micros: i64) -> Self {
         Self(micros)
     }
 
+    /// Microseconds since the epoch.
     pub const fn as_micros(self) -> i64 {
         self.0
     }
 
+    /// Whole seconds since the epoch, rounded down.
     pub const fn as_secs(self) -> i64 {
         self.0.div_euclid(1_000_000)
     }

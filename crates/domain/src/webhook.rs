@@ -6,6 +6,10 @@
 //! addresses a delivery may reach ([`crate::address_policy`]), a
 //! delivery's state ([`crate::delivery`]) and when a finished event leaves
 //! the outbox ([`crate::outbox_pruning`]).
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::fmt;
 

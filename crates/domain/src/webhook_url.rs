@@ -1,5 +1,9 @@
 //! A subscriber's URL, parsed: what may be subscribed, and what the audit
 //! trail keeps of it.
+//!
+//! vodsnap's own service uses this module (the crate's README, "The public
+//! types, for other services"): public for vodsnap's crates, with no
+//! promise of stability to other services.
 
 use std::fmt;
 use std::net::IpAddr;
