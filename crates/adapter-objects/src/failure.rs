@@ -47,7 +47,12 @@ pub(crate) fn failure_of(err: &object_store::Error) -> StoreFailure {
                     return StoreFailure::Unreachable;
                 }
                 HttpErrorKind::Timeout => return StoreFailure::TimedOut,
-                // A body that could not be read, or something else: read on.
+                // A transport failure object_store could not name: no
+                // answer came (hyper's "operation was canceled" when a
+                // pooled connection was closed under it, seen while a
+                // proxy in front of the store refused connections).
+                HttpErrorKind::Unknown => return StoreFailure::Unreachable,
+                // A body that could not be read: read on.
                 _ => {}
             }
         }
@@ -158,6 +163,30 @@ mod tests {
             source: Box::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
         };
         assert!(!is_absent(&denied));
+    }
+
+    #[test]
+    fn transport_failures_are_read_by_kind() {
+        let transport = |kind| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(kind, std::io::Error::other("no answer"))),
+        };
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Connect)),
+            StoreFailure::Unreachable
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Unknown)),
+            StoreFailure::Unreachable
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Timeout)),
+            StoreFailure::TimedOut
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Decode)),
+            StoreFailure::Other
+        );
     }
 
     #[test]

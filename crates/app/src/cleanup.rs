@@ -191,9 +191,12 @@ mod tests {
         images.expect_delete_many().returning(|keys| {
             keys.iter()
                 .map(|_| {
-                    Err(ImageStoreError::unreachable(anyhow::anyhow!(
-                        "connection refused"
-                    )))
+                    // A refusal of the key's own: it counts its attempts
+                    // (an outage would not: tests/store_outage.rs).
+                    Err(ImageStoreError::new(
+                        vodsnap_domain::StoreFailure::Status(403),
+                        anyhow::anyhow!("access denied"),
+                    ))
                 })
                 .collect()
         });
@@ -221,7 +224,7 @@ mod tests {
             (0, 1, 3)
         );
         let parked = store.cleanup_queue().parked(10).await.unwrap();
-        assert!(parked[0].last_error.contains("connection refused"));
+        assert!(parked[0].last_error.contains("access denied"));
     }
 
     #[tokio::test]
