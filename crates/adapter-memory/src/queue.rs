@@ -21,7 +21,8 @@ pub(crate) struct Entry<P> {
     pub enqueued_at: Timestamp,
     pub due_at: Timestamp,
     /// The last lease taken; a failed attempt drops it, a crashed worker's
-    /// stays until it runs out and the job is claimed again.
+    /// stays until it runs out and the job is claimed again, and a job
+    /// given back keeps it, ended.
     pub lease: Option<Lease>,
     pub parked_at: Option<Timestamp>,
     /// When it was completed, for kinds whose finished jobs stay listed.
@@ -214,6 +215,24 @@ impl<P> JobQueue<P> {
                 e.updated_at = now;
             }
         }
+        true
+    }
+
+    /// Gives back a job `worker` holds, untried: its lease ends at `now`
+    /// (the owner stays recorded: a claimed job never looks untouched
+    /// again), its attempts and due time unchanged. Answers whether it did.
+    pub fn give_back(&mut self, id: i64, worker: &str, error: &str, now: Timestamp) -> bool {
+        let Some(e) = self
+            .entries
+            .get_mut(&id)
+            .filter(|e| e.is_pending() && e.held_by(worker))
+        else {
+            return false;
+        };
+        if let Some(lease) = e.lease.as_mut() {
+            lease.until = now;
+        }
+        e.last_error = error.to_owned();
         true
     }
 

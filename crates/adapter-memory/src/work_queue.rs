@@ -106,6 +106,21 @@ impl<K: MemoryKind> WorkQueue<K::Job> for MemoryQueue<K> {
         }))
     }
 
+    async fn give_back(
+        &self,
+        jobs: &[K::Job],
+        worker: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<u64, QueueError> {
+        Ok(self.with_inner(|inner| {
+            let queue = K::queue(inner);
+            jobs.iter()
+                .filter(|j| queue.give_back(j.id(), worker, error, now))
+                .count() as u64
+        }))
+    }
+
     async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {
         Ok(self.with_inner(|inner| K::queue(inner).retry_parked(&ids, now)))
     }

@@ -1,9 +1,12 @@
-//! Which object storage failures are passing (the storage is down or busy:
-//! retry later) and which are not (a bug, a refusal, a misconfiguration).
+//! What an object storage failure says happened: absent objects, and the
+//! facts ([`StoreFailure`]) from which the domain decides whose fault a
+//! failure is (the store's: retry later without spending an attempt; or
+//! the key's).
 
 use std::error::Error as StdError;
 
 use object_store::client::{HttpError, HttpErrorKind};
+use vodsnap_domain::StoreFailure;
 
 /// Whether `err` says there is no object at the location. Besides
 /// `NotFound`, a directory store reports a key below a file (`ENOTDIR`) or a
@@ -32,45 +35,66 @@ pub(crate) fn is_absent(err: &object_store::Error) -> bool {
     false
 }
 
-/// Whether `err`, after object_store's own bounded retries, still means the
-/// storage could not be reached or answered with a passing failure.
-pub(crate) fn is_passing(err: &object_store::Error) -> bool {
+/// What `err`, after object_store's own bounded retries, says happened:
+/// the facts the domain judges ([`StoreFailure::blame`]). No judgement
+/// here: a status is read as the status, an S3 error code as its code.
+pub(crate) fn failure_of(err: &object_store::Error) -> StoreFailure {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(error) = current {
         if let Some(http) = error.downcast_ref::<HttpError>() {
-            return matches!(
-                http.kind(),
-                HttpErrorKind::Connect
-                    | HttpErrorKind::Request
-                    | HttpErrorKind::Timeout
-                    | HttpErrorKind::Interrupted
-            );
+            match http.kind() {
+                HttpErrorKind::Connect | HttpErrorKind::Request | HttpErrorKind::Interrupted => {
+                    return StoreFailure::Unreachable;
+                }
+                HttpErrorKind::Timeout => return StoreFailure::TimedOut,
+                // A transport failure object_store could not name: no
+                // answer came (hyper's "operation was canceled" when a
+                // pooled connection was closed under it, seen while a
+                // proxy in front of the store refused connections).
+                HttpErrorKind::Unknown => return StoreFailure::Unreachable,
+                // A body that could not be read: read on.
+                _ => {}
+            }
         }
-        if let Some(passing) = passing_response(&error.to_string()) {
-            return passing;
+        if let Some(failure) = response_failure(&error.to_string()) {
+            return failure;
         }
         current = error.source();
     }
-    false
+    StoreFailure::Other
 }
 
-/// Reads the status of object_store's response errors from their message.
+/// Reads the status or the S3 error code of object_store's response
+/// errors from their message.
 ///
-/// object_store 0.14 keeps the error type that carries the status
-/// (`client::retry::RequestError`) private, and its own classifier for
-/// `RetryPolicy` is private too, so its stable message prefixes are the only
-/// way in. The unit tests below pin those prefixes; the outage tests pin the
-/// behaviour end to end against a server answering 503.
-fn passing_response(message: &str) -> Option<bool> {
+/// object_store 0.14 keeps the error types that carry them
+/// (`client::retry::RequestError`, `aws::client::Error::DeleteFailed`)
+/// private, so their stable message prefixes are the only way in. The unit
+/// tests below pin those prefixes; the outage tests pin the behaviour end
+/// to end against a server that does not answer.
+fn response_failure(message: &str) -> Option<StoreFailure> {
     const STATUS: &str = "Server returned non-2xx status code: ";
     // S3 may answer 200 with an `InternalError` or `SlowDown` body; object_store
     // reports only those, after retrying them, under this prefix.
     const ERROR_BODY: &str = "Server returned error response: ";
-    if message.starts_with(ERROR_BODY) {
-        return Some(true);
+    // One key's error in a bulk delete's answer.
+    const DELETE_FAILED: &str = "DeleteObjects request failed for key ";
+    if let Some(body) = message.strip_prefix(ERROR_BODY) {
+        return Some(s3_code(body).map_or(StoreFailure::Status(500), StoreFailure::of_s3_code));
+    }
+    if message.starts_with(DELETE_FAILED) {
+        let code = message.rsplit_once("(code: ")?.1.strip_suffix(')')?;
+        return Some(StoreFailure::of_s3_code(code));
     }
     let code: u16 = message.strip_prefix(STATUS)?.get(..3)?.parse().ok()?;
-    Some(code >= 500 || code == 408 || code == 429)
+    Some(StoreFailure::Status(code))
+}
+
+/// The `<Code>` of an S3 error body.
+fn s3_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let len = body.get(start..)?.find("</Code>")?;
+    body.get(start..start + len)
 }
 
 #[cfg(test)]
@@ -78,32 +102,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_errors_and_throttling_are_passing() {
-        for message in [
-            "Server returned non-2xx status code: 503 Service Unavailable: <Error/>",
-            "Server returned non-2xx status code: 500 Internal Server Error: ",
-            "Server returned non-2xx status code: 429 Too Many Requests: ",
-            "Server returned error response: <Error><Code>SlowDown</Code></Error>",
+    fn statuses_and_error_codes_are_read_as_they_are() {
+        for (message, failure) in [
+            (
+                "Server returned non-2xx status code: 503 Service Unavailable: <Error/>",
+                StoreFailure::Status(503),
+            ),
+            (
+                "Server returned non-2xx status code: 429 Too Many Requests: ",
+                StoreFailure::Status(429),
+            ),
+            (
+                "Server returned non-2xx status code: 403 Forbidden: ",
+                StoreFailure::Status(403),
+            ),
+            (
+                "Server returned error response: <Error><Code>SlowDown</Code></Error>",
+                StoreFailure::Status(503),
+            ),
+            (
+                "Server returned error response: <Error>garbled",
+                StoreFailure::Status(500),
+            ),
+            (
+                "DeleteObjects request failed for key p/1.jpg: Access Denied (code: AccessDenied)",
+                StoreFailure::Status(403),
+            ),
+            (
+                "DeleteObjects request failed for key p/1.jpg: busy (code: InternalError)",
+                StoreFailure::Status(500),
+            ),
         ] {
-            assert_eq!(passing_response(message), Some(true), "{message}");
-        }
-    }
-
-    #[test]
-    fn client_errors_are_not_passing() {
-        for message in [
-            "Server returned non-2xx status code: 400 Bad Request: ",
-            "Server returned non-2xx status code: 403 Forbidden: ",
-        ] {
-            assert_eq!(passing_response(message), Some(false), "{message}");
+            assert_eq!(response_failure(message), Some(failure), "{message}");
         }
     }
 
     #[test]
     fn other_messages_say_nothing() {
-        assert_eq!(passing_response("Generic S3 error: oops"), None);
+        assert_eq!(response_failure("Generic S3 error: oops"), None);
         assert_eq!(
-            passing_response("Server returned non-2xx status code: "),
+            response_failure("Server returned non-2xx status code: "),
             None
         );
     }
@@ -128,10 +166,34 @@ mod tests {
     }
 
     #[test]
-    fn local_and_path_errors_are_not_passing() {
+    fn transport_failures_are_read_by_kind() {
+        let transport = |kind| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(HttpError::new(kind, std::io::Error::other("no answer"))),
+        };
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Connect)),
+            StoreFailure::Unreachable
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Unknown)),
+            StoreFailure::Unreachable
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Timeout)),
+            StoreFailure::TimedOut
+        );
+        assert_eq!(
+            failure_of(&transport(HttpErrorKind::Decode)),
+            StoreFailure::Other
+        );
+    }
+
+    #[test]
+    fn local_and_path_errors_are_other_failures() {
         let err = object_store::Error::NotSupported {
             source: "no".into(),
         };
-        assert!(!is_passing(&err));
+        assert_eq!(failure_of(&err), StoreFailure::Other);
     }
 }

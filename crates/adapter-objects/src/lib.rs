@@ -4,9 +4,10 @@
 //! fetch those images at ([`vodsnap_ports::SnapshotLinks`]): signed links to
 //! vodsnap itself, S3 presigned URLs, or plain links under a CDN base.
 //!
-//! Failures after a short, bounded retry become
-//! [`ImageStoreError::Unavailable`](vodsnap_ports::ImageStoreError) when the
-//! storage is unreachable or answers a server error, and `Unknown` otherwise.
+//! Failures after a short, bounded retry become an
+//! [`ImageStoreError`](vodsnap_ports::ImageStoreError) carrying what
+//! happened ([`vodsnap_domain::StoreFailure`]: no connection, a timeout, a
+//! status, an S3 error code); whose fault that is, is the domain's rule.
 //! Nothing this crate logs or returns carries an access key or secret.
 
 mod failure;

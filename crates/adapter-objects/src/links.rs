@@ -27,10 +27,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::RngCore as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
-use vodsnap_domain::{ObjectKey, Secret, Timestamp};
+use vodsnap_domain::{Blame, ObjectKey, Secret, Timestamp};
 use vodsnap_ports::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 
-use crate::failure::is_passing;
+use crate::failure::failure_of;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -277,7 +277,7 @@ impl SnapshotLinks for PresignedLinks {
                 // network; a failure there passes.
                 if err
                     .downcast_ref::<object_store::Error>()
-                    .is_some_and(is_passing)
+                    .is_some_and(|e| failure_of(e).blame() == Blame::Store)
                 {
                     Err(LinkError::Unavailable(err))
                 } else {

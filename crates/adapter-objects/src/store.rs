@@ -15,10 +15,10 @@ use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
 };
-use vodsnap_domain::ObjectKey;
+use vodsnap_domain::{ObjectKey, StoreFailure};
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
-use crate::failure::{is_absent, is_passing};
+use crate::failure::{failure_of, is_absent};
 use crate::links::{LinkTtl, PresignedLinks};
 use crate::storage_url::StorageUrl;
 
@@ -29,7 +29,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many times object_store repeats a failed request before giving up.
 pub const MAX_RETRIES: usize = 3;
 /// After this long since the first attempt no retry starts, so an outage
-/// surfaces as `Unavailable` in seconds (cleanup retries later anyway) rather
+/// surfaces in seconds as a failure of the store's (cleanup retries later anyway) rather
 /// than after object_store's default three minutes.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(10);
 
@@ -80,7 +80,8 @@ impl ObjectImageStore {
     /// process environment, which parallel tests share.
     ///
     /// A `file:` directory is created if missing. Nothing here contacts the
-    /// storage: an unreachable bucket shows up on first use, as `Unavailable`.
+    /// storage: an unreachable bucket shows up on first use, as a failure the domain
+    /// blames on the store.
     pub fn open_with_env<K, V>(
         url: &StorageUrl,
         env: impl IntoIterator<Item = (K, V)>,
@@ -244,10 +245,13 @@ fn without_userinfo(endpoint: &str) -> String {
 /// drops a trailing '/', refuses empty and '.' segments) would miss them.
 fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
     let refused = || {
-        ImageStoreError::Unknown(anyhow::anyhow!(
-            "object key {:?} cannot be stored as is (empty or '.' segment, or a trailing '/')",
-            key.as_str()
-        ))
+        ImageStoreError::new(
+            StoreFailure::MalformedKey,
+            anyhow::anyhow!(
+                "object key {:?} cannot be stored as is (empty or '.' segment, or a trailing '/')",
+                key.as_str()
+            ),
+        )
     };
     let path = Path::parse(key.as_str()).map_err(|_| refused())?;
     if path.as_ref() != key.as_str() {
@@ -256,13 +260,10 @@ fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
     Ok(path)
 }
 
-/// Sorts a failed operation into the port's two cases.
+/// A failed operation as the port says it: what happened, read from the
+/// error, and the error.
 fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
-    if is_passing(&err) {
-        ImageStoreError::Unavailable(anyhow::Error::new(err).context(doing))
-    } else {
-        ImageStoreError::Unknown(anyhow::Error::new(err).context(doing))
-    }
+    ImageStoreError::new(failure_of(&err), anyhow::Error::new(err).context(doing))
 }
 
 /// One result per key of a `delete_stream` call, in the order of `keys`.
@@ -321,9 +322,13 @@ fn per_key_results(
             }
             // None or several (a request that failed whole lists them
             // all): every key without an answer gets it.
-            _ => unnamed.push(text),
+            _ => unnamed.push((text, failure_of(&err))),
         }
     }
+    // A request that failed whole says what happened to all its keys; no
+    // error at all for a key is an answer that could not be read.
+    let unnamed_failure = unnamed.first().map_or(StoreFailure::Other, |(_, f)| *f);
+    let unnamed: Vec<String> = unnamed.into_iter().map(|(text, _)| text).collect();
     keys.iter()
         .enumerate()
         .map(|(i, key)| {
@@ -334,15 +339,20 @@ fn per_key_results(
             match named.remove(&i) {
                 Some(err) if is_absent(&err) => Ok(()),
                 Some(err) => Err(failure(err, doing())),
-                None => Err(ImageStoreError::Unavailable(anyhow::anyhow!(
-                    "{}: the storage did not confirm the removal{}",
-                    doing(),
-                    if unnamed.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", unnamed.join("; "))
-                    }
-                ))),
+                // A request that failed whole: what its error says, or
+                // no answer at all.
+                None => Err(ImageStoreError::new(
+                    unnamed_failure,
+                    anyhow::anyhow!(
+                        "{}: the storage did not confirm the removal{}",
+                        doing(),
+                        if unnamed.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", unnamed.join("; "))
+                        }
+                    ),
+                )),
             }
         })
         .collect()
@@ -382,9 +392,10 @@ impl ImageStore for ObjectImageStore {
             .into_iter()
             .map(|l| match l {
                 Ok(_) => results.next().unwrap_or_else(|| {
-                    Err(ImageStoreError::Unknown(anyhow::anyhow!(
-                        "no answer for a key of the batch"
-                    )))
+                    Err(ImageStoreError::new(
+                        StoreFailure::Other,
+                        anyhow::anyhow!("no answer for a key of the batch"),
+                    ))
                 }),
                 Err(refused) => Err(refused),
             })

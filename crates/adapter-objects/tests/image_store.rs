@@ -20,6 +20,7 @@ use support::fake_server;
 use support::moto::{self, Moto};
 use support::suite::{self, key};
 use vodsnap_adapter_objects::{ObjectImageStore, StorageUrl};
+use vodsnap_domain::{Blame, StoreFailure};
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
 /// A store under test and whatever must outlive it (a directory, a server).
@@ -144,7 +145,8 @@ image_store_suite!(moto_s3, "s3://vodsnap-images (endpoint http://127.0.0.1:");
 /// object_store would spend with its defaults.
 const OUTAGE_LIMIT: Duration = Duration::from_secs(20);
 
-/// Runs `op`, asserting it ends within `OUTAGE_LIMIT` and gives `Unavailable`.
+/// Runs `op`, asserting it ends within `OUTAGE_LIMIT` with a failure the
+/// domain blames on the store (not on the key).
 async fn assert_unavailable<T: std::fmt::Debug>(
     what: &str,
     op: impl Future<Output = Result<T, ImageStoreError>>,
@@ -154,15 +156,15 @@ async fn assert_unavailable<T: std::fmt::Debug>(
         .await
         .unwrap_or_else(|_| panic!("{what} still running after {OUTAGE_LIMIT:?}"));
     match outcome {
-        Err(ImageStoreError::Unavailable(cause)) => {
-            let chain = format!("{cause:#}");
+        Err(error) if error.blame() == Blame::Store => {
+            let chain = format!("{:#}", anyhow::Error::from(error));
             for secret in moto::SECRETS {
                 assert!(!chain.contains(secret), "{what}: the error shows a secret");
             }
         }
-        other => panic!("{what}: expected Unavailable, got {other:?}"),
+        other => panic!("{what}: expected the store's failure, got {other:?}"),
     }
-    eprintln!("{what}: Unavailable after {:?}", started.elapsed());
+    eprintln!("{what}: the store's failure after {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -187,16 +189,15 @@ async fn an_s3_endpoint_answering_503_is_unavailable() {
 
 #[tokio::test]
 async fn an_s3_endpoint_refusing_access_is_not_unavailable() {
-    // A refusal will not pass by itself: retrying cannot help, so Unknown.
+    // A refusal is read as its status; the domain blames it on the key.
     let port = fake_server::answering("403 Forbidden").await;
     let store = moto::s3_store("vodsnap-images", port);
 
     let outcome = store.delete(&key("p1/asset-1/task-1/0.jpg")).await;
 
-    assert!(
-        matches!(outcome, Err(ImageStoreError::Unknown(_))),
-        "expected Unknown, got {outcome:?}"
-    );
+    let error = outcome.expect_err("a refusal");
+    assert_eq!(error.failure(), StoreFailure::Status(403), "{error:?}");
+    assert_eq!(error.blame(), Blame::Key);
 }
 
 /// What S3 answers to a `DeleteObjects` of three keys when the middle one
@@ -224,7 +225,12 @@ async fn a_bulk_delete_names_exactly_the_keys_that_failed() {
 
     let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
     assert_eq!(failed, [false, true, false], "{results:?}");
-    let error = format!("{:#}", results[1].as_ref().unwrap_err());
+    let refused = results[1].as_ref().unwrap_err();
+    assert_eq!(refused.failure(), StoreFailure::Status(403), "{refused:?}");
+    let error = format!(
+        "{:#}",
+        anyhow::Error::from(results.into_iter().nth(1).unwrap().unwrap_err())
+    );
     assert!(error.contains("AccessDenied"), "{error}");
 }
 
@@ -239,7 +245,8 @@ async fn a_bulk_delete_that_fails_whole_fails_every_key() {
 
     assert_eq!(results.len(), 2);
     for r in results {
-        assert!(matches!(r, Err(ImageStoreError::Unavailable(_))), "{r:?}");
+        let error = r.expect_err("no answer");
+        assert_eq!(error.failure(), StoreFailure::Unreachable, "{error:?}");
     }
 }
 

@@ -47,6 +47,10 @@ pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 /// ([`Statements::fail`]).
 pub(crate) const FAIL: &str = QUEUE.fail;
 
+/// A batch's items of one project given back untried while the object
+/// store is down, in one statement ([`Statements::give_back`]).
+pub(crate) const GIVE_BACK: &str = QUEUE.give_back;
+
 /// The cleanup kind on PostgreSQL: the claim's list of projects with due
 /// items, shared by the clones (the process's workers); see
 /// [`vodsnap_domain::DueProjects`].

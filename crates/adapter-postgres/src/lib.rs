@@ -144,6 +144,7 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("COMPLETE", cleanup::COMPLETE),
         ("PURGED_OUTBOX", cleanup::PURGED_OUTBOX),
         ("FAIL", cleanup::FAIL),
+        ("GIVE_BACK", cleanup::GIVE_BACK),
         ("WEBHOOK_CREATE", webhooks::CREATE),
         ("WEBHOOK_LIST", webhooks::LIST),
         ("WEBHOOK_REMOVE", webhooks::REMOVE),

@@ -31,6 +31,7 @@ pub(crate) struct Errors {
     pub listing: &'static str,
     pub claim: &'static str,
     pub fail: &'static str,
+    pub give_back: &'static str,
     pub retry: &'static str,
     pub backlog: &'static str,
 }
@@ -59,6 +60,11 @@ pub(crate) struct Statements {
     /// an `UPDATE`'s `SET` of a table distributed by a `COLLATE "C"`
     /// column (docs/SCHEMA.md, "Scaling out with Citus").
     pub fail: &'static str,
+    /// `$1` project, `$2` ids, `$3` worker, `$4` error, `$5` now: the jobs
+    /// the worker still holds given back untried (the store they need is
+    /// down): the lease ends at `$5`, its owner stays (a claimed job never
+    /// looks untouched again), attempts and due time unchanged.
+    pub give_back: &'static str,
     /// `$1` now, `$2` ids (empty: all): parked jobs due again, their
     /// attempts reset. An operator's command: it names no project.
     pub retry_parked: &'static str,
@@ -93,6 +99,7 @@ macro_rules! queue_statements {
                 listing: concat!("failed to list the projects with due ", $what),
                 claim: concat!("failed to claim ", $what),
                 fail: concat!("failed to record failed attempts of ", $what),
+                give_back: concat!("failed to give back ", $what),
                 retry: concat!("failed to retry parked ", $what),
                 backlog: concat!("failed to read the backlog of ", $what),
             },
@@ -116,6 +123,10 @@ macro_rules! queue_statements {
                 " FROM UNNEST($2::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[]) \
                      AS f(f_id, f_error, f_retry_at, f_parked_at) \
                  WHERE project_id = $1 AND id = f.f_id AND lease_owner = $3 AND ", $pending
+            ),
+            give_back: concat!(
+                "UPDATE ", $table, " SET lease_until = $5, last_error = $4 \
+                 WHERE project_id = $1 AND id = ANY($2) AND lease_owner = $3 AND ", $pending
             ),
             retry_parked: concat!(
                 "UPDATE ", $table, " SET parked_at = NULL, attempts = 0, due_at = $1", $retry_touch,
@@ -275,6 +286,39 @@ impl Statements {
         }
         conn.release();
         Ok(recorded)
+    }
+
+    /// [`Statements::give_back`] once per project among `jobs`, each in
+    /// autocommit; answers how many were given back.
+    pub(crate) async fn give_back<J: Job>(
+        &self,
+        database: &PgDatabase,
+        jobs: &[J],
+        worker: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<u64, DbError> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let now = to_db_time(now)?;
+        let mut conn = database.acquire().await?;
+        let mut given = 0u64;
+        for (project, members) in by_project(jobs, Job::project) {
+            let ids: Vec<i64> = members.iter().map(|j| j.id()).collect();
+            given += sqlx::query(self.give_back)
+                .bind(project.as_str())
+                .bind(&ids)
+                .bind(worker)
+                .bind(error)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .db(self.errors.give_back)?
+                .rows_affected();
+        }
+        conn.release();
+        Ok(given)
     }
 
     pub(crate) async fn retry_parked(
@@ -444,6 +488,20 @@ impl<K: PgKind> WorkQueue<K::Job> for PgQueue<K> {
         now: Timestamp,
     ) -> Result<u64, QueueError> {
         Ok(K::QUEUE.fail(&self.database, failures, worker, now).await?)
+    }
+
+    /// [`Statements::give_back`] once per project among `jobs`.
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = K::Job::KIND, jobs = jobs.len()))]
+    async fn give_back(
+        &self,
+        jobs: &[K::Job],
+        worker: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<u64, QueueError> {
+        Ok(K::QUEUE
+            .give_back(&self.database, jobs, worker, error, now)
+            .await?)
     }
 
     async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError> {

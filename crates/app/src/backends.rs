@@ -253,7 +253,7 @@ pub async fn check_storage(images: &ObjectImageStore) -> anyhow::Result<()> {
         // A store that is down now may be up in a minute: the service
         // starts, and the cleanup's retries and the outage handling take
         // over, as they do for an outage later on.
-        Err(vodsnap_ports::ImageStoreError::Unavailable(e)) => {
+        Err(e) if e.blame() == vodsnap_domain::Blame::Store => {
             tracing::warn!(
                 storage = describe.as_str(),
                 error = format!("{e:#}"),

@@ -17,18 +17,11 @@ pub fn spawn_workers(
     clock: Arc<dyn Clock>,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let settings = settings(args)?;
+    // One watch on the object store for the process's workers: an outage
+    // is logged once, and every worker pauses.
+    let first = Worker::new(worker_name(0), queue, images, clock, settings(args)?);
     Ok((0..args.cleanup_workers)
-        .map(|i| {
-            let worker = Worker {
-                name: worker_name(i),
-                queue: queue.clone(),
-                images: images.clone(),
-                clock: clock.clone(),
-                settings: settings.clone(),
-            };
-            tokio::spawn(worker.run(stop.clone()))
-        })
+        .map(|i| tokio::spawn(first.renamed(worker_name(i)).run(stop.clone())))
         .collect())
 }
 
@@ -118,12 +111,12 @@ mod tests {
     }
 
     fn worker(store: Arc<MemoryStore>, images: Arc<dyn ImageStore>, max_attempts: u32) -> Worker {
-        Worker {
-            name: "test".into(),
-            queue: Arc::new(store.cleanup_queue()),
+        Worker::new(
+            "test".into(),
+            Arc::new(store.cleanup_queue()),
             images,
-            clock: Arc::new(SystemClock),
-            settings: WorkerSettings {
+            Arc::new(SystemClock),
+            WorkerSettings {
                 policy: RetryPolicy::new(
                     Duration::from_micros(1),
                     Duration::from_micros(1),
@@ -132,7 +125,7 @@ mod tests {
                 .unwrap(),
                 ..WorkerSettings::default()
             },
-        }
+        )
     }
 
     fn never() -> watch::Receiver<bool> {
@@ -198,9 +191,12 @@ mod tests {
         images.expect_delete_many().returning(|keys| {
             keys.iter()
                 .map(|_| {
-                    Err(ImageStoreError::Unavailable(anyhow::anyhow!(
-                        "connection refused"
-                    )))
+                    // A refusal of the key's own: it counts its attempts
+                    // (an outage would not: tests/store_outage.rs).
+                    Err(ImageStoreError::new(
+                        vodsnap_domain::StoreFailure::Status(403),
+                        anyhow::anyhow!("access denied"),
+                    ))
                 })
                 .collect()
         });
@@ -228,7 +224,7 @@ mod tests {
             (0, 1, 3)
         );
         let parked = store.cleanup_queue().parked(10).await.unwrap();
-        assert!(parked[0].last_error.contains("connection refused"));
+        assert!(parked[0].last_error.contains("access denied"));
     }
 
     #[tokio::test]

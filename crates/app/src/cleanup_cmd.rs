@@ -44,16 +44,26 @@ pub async fn run(command: CleanupCommand) -> anyhow::Result<()> {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             if once {
                 let (_keep, stop) = tokio::sync::watch::channel(false);
-                let worker = Worker {
-                    name: cleanup::worker_name(0),
+                let worker = Worker::new(
+                    cleanup::worker_name(0),
                     queue,
                     images,
                     clock,
-                    settings: cleanup::settings(&args)?,
-                };
+                    cleanup::settings(&args)?,
+                );
                 let mut total = Pass::default();
                 loop {
                     let pass = worker.pass(&stop).await.context("cleanup pass failed")?;
+                    // Given back untried: the store is down, and another
+                    // pass now would only give them back again.
+                    if pass.given_back > 0 {
+                        anyhow::bail!(
+                            "the image storage is down: {} items given back untried (no attempt \
+                             spent); {} removed before",
+                            pass.given_back,
+                            total.removed
+                        );
+                    }
                     total.removed += pass.removed;
                     total.kept += pass.kept;
                     total.retried += pass.retried;

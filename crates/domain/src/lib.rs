@@ -26,6 +26,7 @@ pub mod recycle;
 pub mod schema;
 pub mod secret;
 pub mod selection;
+pub mod store_outage;
 pub mod task_result;
 pub mod thumbnail;
 pub mod time;
@@ -59,6 +60,9 @@ pub use recycle::{
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
+pub use store_outage::{
+    Blame, FIRST_PAUSE, LONGEST_PAUSE, StoreChange, StoreFailure, StoreVerdict, StoreWatch,
+};
 pub use task_result::{
     Existing, ListFilter, NewTaskResult, ObjectKey, ObjectKeyError, RegistrationDecision,
     RegistrationError, Snapshot, TaskResult, TaskSummary,

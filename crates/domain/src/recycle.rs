@@ -158,7 +158,9 @@ pub struct QueuedObject {
 
 impl QueuedObject {
     /// Never handed to the cleanup: not leased (a lease is dropped only by
-    /// a failed attempt, which counts), never attempted, not parked.
+    /// a failed attempt, which counts; a job given back untried keeps its
+    /// ended lease, since its removal may have reached the store), never
+    /// attempted, not parked.
     pub fn untouched(self) -> bool {
         !self.leased && self.attempts == 0 && !self.parked
     }

@@ -1,15 +1,45 @@
 //! The image store: where snapshot image files live (object storage).
 
 use async_trait::async_trait;
-use vodsnap_domain::ObjectKey;
+use vodsnap_domain::{Blame, ObjectKey, StoreFailure};
 
+/// A failed request to the image store: what happened (the domain's
+/// [`StoreFailure`], read by the adapter from the storage's answer) and the
+/// storage's own error. Whose fault it is, the store's (down, busy: retry
+/// later, spending no attempt) or the key's, is the domain's rule:
+/// [`ImageStoreError::blame`].
 #[derive(Debug, thiserror::Error)]
-pub enum ImageStoreError {
-    /// The storage did not answer or refused for a passing reason; retry.
-    #[error("the image store is unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
+#[error("the image store failed ({failure})")]
+pub struct ImageStoreError {
+    failure: StoreFailure,
+    #[source]
+    source: anyhow::Error,
+}
+
+impl ImageStoreError {
+    pub fn new(failure: StoreFailure, source: anyhow::Error) -> Self {
+        Self { failure, source }
+    }
+
+    /// The storage could not be reached (tests and stand-ins).
+    pub fn unreachable(source: anyhow::Error) -> Self {
+        Self::new(StoreFailure::Unreachable, source)
+    }
+
+    /// What happened.
+    pub fn failure(&self) -> StoreFailure {
+        self.failure
+    }
+
+    /// Whose fault it is ([`StoreFailure::blame`]).
+    pub fn blame(&self) -> Blame {
+        self.failure.blame()
+    }
+
+    /// The storage's own error.
+    pub fn into_source(self) -> anyhow::Error {
+        self.source
+    }
 }
 
 /// Snapshot images by object key, relative to the store's root.

@@ -26,6 +26,7 @@ mockall::mock! {
         async fn claim(&self, worker: &str, max: u32, lease: Duration, now: Timestamp) -> Result<Vec<CleanupItem>, QueueError>;
         async fn complete(&self, jobs: &[CleanupItem], worker: &str, now: Timestamp, completion: &PurgePlan) -> Result<u64, QueueError>;
         async fn fail(&self, failures: &[FailedAttempt<CleanupItem>], worker: &str, now: Timestamp) -> Result<u64, QueueError>;
+        async fn give_back(&self, jobs: &[CleanupItem], worker: &str, error: &str, now: Timestamp) -> Result<u64, QueueError>;
         async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError>;
         async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError>;
     }
@@ -47,6 +48,7 @@ mockall::mock! {
         async fn claim(&self, worker: &str, max: u32, lease: Duration, now: Timestamp) -> Result<Vec<ClaimedDelivery>, QueueError>;
         async fn complete(&self, jobs: &[ClaimedDelivery], worker: &str, now: Timestamp, completion: &()) -> Result<u64, QueueError>;
         async fn fail(&self, failures: &[FailedAttempt<ClaimedDelivery>], worker: &str, now: Timestamp) -> Result<u64, QueueError>;
+        async fn give_back(&self, jobs: &[ClaimedDelivery], worker: &str, error: &str, now: Timestamp) -> Result<u64, QueueError>;
         async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError>;
         async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError>;
     }
@@ -70,6 +72,7 @@ mockall::mock! {
         async fn claim(&self, worker: &str, max: u32, lease: Duration, now: Timestamp) -> Result<Vec<PurgeJob>, QueueError>;
         async fn complete(&self, jobs: &[PurgeJob], worker: &str, now: Timestamp, completion: &()) -> Result<u64, QueueError>;
         async fn fail(&self, failures: &[FailedAttempt<PurgeJob>], worker: &str, now: Timestamp) -> Result<u64, QueueError>;
+        async fn give_back(&self, jobs: &[PurgeJob], worker: &str, error: &str, now: Timestamp) -> Result<u64, QueueError>;
         async fn retry_parked(&self, ids: Vec<i64>, now: Timestamp) -> Result<u64, QueueError>;
         async fn backlog(&self, now: Timestamp) -> Result<QueueBacklog, QueueError>;
     }

@@ -6,7 +6,8 @@
 //! under a lease ([`vodsnap_domain::Lease`]), shared fairly among projects
 //! ([`vodsnap_domain::fair_claim`]); they complete the jobs they did, and
 //! record failed attempts, each due again at its retry time or parked for an
-//! operator when the domain's [`vodsnap_domain::RetryPolicy`] says so. An
+//! operator when the domain's [`vodsnap_domain::RetryPolicy`] says so, or
+//! give jobs back without an attempt when what they need is down. An
 //! operator makes parked jobs due again. A crashed worker's lease runs out
 //! and its jobs are claimed again: a job runs at least once.
 //!
@@ -132,6 +133,24 @@ pub trait WorkQueue<J: Job>: Send + Sync + 'static {
         &self,
         failures: &[FailedAttempt<J>],
         worker: &str,
+        now: Timestamp,
+    ) -> Result<u64, QueueError>;
+
+    /// Gives jobs back untried because their dependency is down, not
+    /// because of anything of theirs (the cleanup: the object store's
+    /// outage, [`vodsnap_domain::StoreVerdict::Down`]): their leases end at
+    /// `now`, so any worker may claim them again, with their attempts and
+    /// due times unchanged and `error` as their last error. The lease's
+    /// owner stays recorded: a job once claimed never looks untouched again
+    /// ([`vodsnap_domain::QueuedObject::untouched`]; the request may have
+    /// reached the store). Jobs whose lease is no longer `worker`'s are left
+    /// unchanged. Returns how many were given back. One statement per
+    /// project among the jobs.
+    async fn give_back(
+        &self,
+        jobs: &[J],
+        worker: &str,
+        error: &str,
         now: Timestamp,
     ) -> Result<u64, QueueError>;
 

@@ -179,7 +179,12 @@ impl Purger {
             self.settings.idle,
             stop,
             "asset purge",
-            move |stop| async move { worker.pass(&stop).await.map(|pass| pass.claimed > 0) },
+            move |stop| async move {
+                worker
+                    .pass(&stop)
+                    .await
+                    .map(|pass| crate::polling::Pace::of(pass.claimed > 0))
+            },
         )
         .await;
         tracing::info!(worker = self.name.as_str(), "asset purge worker stopped");

@@ -16,22 +16,29 @@
 //! number of statements and requests, whatever its size. Workers run inside
 //! `vodsnap serve` and as `vodsnap cleanup run`, any number at once: leases
 //! keep them off each other's items, and a crashed worker's lease runs out.
+//!
+//! An object-store outage is not an item failure (issue 25): a batch whose
+//! every removal failed for the store's reason ([`StoreVerdict::Down`]) is
+//! given back untried, no attempt spent; the worker pauses (1 s doubling to
+//! 10 s, [`StoreWatch::pause`]) and probes with one item a pass until the
+//! store answers, logging the outage's start and end once each.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 use vodsnap_domain::{
-    CleanupDecision, DrainEstimate, Event, EventTask, MAX_BATCH, ObjectKey, ProjectId, RATE_WINDOW,
-    RetryPolicy, Timestamp,
+    Blame, CleanupDecision, DrainEstimate, Event, EventTask, MAX_BATCH, ObjectKey, ProjectId,
+    RATE_WINDOW, RetryPolicy, StoreChange, StoreVerdict, StoreWatch, Timestamp,
 };
 use vodsnap_ports::{
-    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, ImageStore, ParkedItem,
-    PurgePlan,
+    CleanupError, CleanupItem, CleanupQueue, CleanupStatus, Clock, ImageStore, ImageStoreError,
+    ParkedItem, PurgePlan,
 };
 
+use crate::polling::Pace;
 use crate::queue::{JobRunner, Outcome, QueueWorker};
 use crate::snapshots::new_event_id;
 
@@ -68,9 +75,13 @@ pub struct Pass {
     pub kept: usize,
     pub retried: usize,
     pub parked: usize,
+    /// Given back untried, no attempt spent: the object store was down
+    /// ([`StoreVerdict::Down`]).
+    pub given_back: usize,
 }
 
-/// One worker; cheap to clone.
+/// One worker; cheap to clone (clones, and workers made by
+/// [`Worker::renamed`], share what they know of the object store).
 #[derive(Clone)]
 pub struct Worker {
     pub name: String,
@@ -78,6 +89,9 @@ pub struct Worker {
     pub images: Arc<dyn ImageStore>,
     pub clock: Arc<dyn Clock>,
     pub settings: WorkerSettings,
+    /// Whether the object store is down, since when, and the pause before
+    /// the next probe: the domain's [`StoreWatch`].
+    store: Arc<Mutex<StoreWatch>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -91,9 +105,50 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
+    pub fn new(
+        name: String,
+        queue: Arc<dyn CleanupQueue>,
+        images: Arc<dyn ImageStore>,
+        clock: Arc<dyn Clock>,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            name,
+            queue,
+            images,
+            clock,
+            settings,
+            store: Arc::default(),
+        }
+    }
+
+    /// Another worker of the same process, named `name`, sharing this
+    /// one's watch on the object store: the process logs an outage once,
+    /// and all its workers pause.
+    pub fn renamed(&self, name: String) -> Self {
+        Self {
+            name,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this worker last found the object store down.
+    pub fn store_is_down(&self) -> bool {
+        self.watch().is_down()
+    }
+
+    /// The watch on the object store (a poisoned lock still holds a valid
+    /// one: every change to it is a single assignment).
+    fn watch(&self) -> std::sync::MutexGuard<'_, StoreWatch> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Claims one batch and works it: one reference check per project of
     /// the batch, one bulk removal, one completion and one record of the
-    /// failures (per project). When `stop` is true once the batch is
+    /// failures (per project). While the object store is down the batch is
+    /// one item, the probe ([`StoreWatch::batch`]); a batch whose every
+    /// removal failed for the store's reason is given back untried
+    /// ([`StoreVerdict::Down`]). When `stop` is true once the batch is
     /// claimed, nothing more is done: the leases run out and another pass
     /// takes the items.
     pub async fn pass(&self, stop: &watch::Receiver<bool>) -> Result<Pass, CleanupError> {
@@ -103,7 +158,7 @@ impl Worker {
             queue: &*self.queue,
             clock: &*self.clock,
             policy: self.settings.policy,
-            batch: self.settings.batch.clamp(1, MAX_BATCH),
+            batch: self.watch().batch(self.settings.batch.clamp(1, MAX_BATCH)),
             lease: self.settings.lease,
         };
         let settled = queue.pass(self, stop).await?;
@@ -113,7 +168,12 @@ impl Worker {
             kept: settled.done(KEPT),
             retried: settled.retried,
             parked: settled.parked,
+            given_back: settled.given_back,
         };
+        if pass.given_back > 0 {
+            metrics::counter!("vodsnap_cleanup_objects_total", "result" => "given_back")
+                .increment(pass.given_back as u64);
+        }
         if pass.removed + pass.kept + pass.retried + pass.parked == 0 {
             return Ok(pass);
         }
@@ -136,6 +196,7 @@ impl Worker {
             kept = pass.kept,
             retried = pass.retried,
             parked = pass.parked,
+            given_back = pass.given_back,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "cleanup batch"
         );
@@ -174,15 +235,59 @@ impl Worker {
             images = self.images.describe(),
             "cleanup worker started"
         );
+        metrics::gauge!("vodsnap_image_store_up").set(1.0);
         let worker = &self;
         crate::polling::run_passes(
             self.settings.idle,
             stop,
             "cleanup",
-            move |stop| async move { worker.pass(&stop).await.map(|pass| pass.claimed > 0) },
+            move |stop| async move { worker.pass(&stop).await.map(|pass| worker.pace(&pass)) },
         )
         .await;
         tracing::info!(worker = self.name.as_str(), "cleanup worker stopped");
+    }
+}
+
+impl Worker {
+    /// When the next pass starts: after the watch's pause when this one
+    /// gave its batch back (the store is down: the next pass is the
+    /// probe), else at once when it found work.
+    fn pace(&self, pass: &Pass) -> Pace {
+        if pass.given_back == 0 {
+            return Pace::of(pass.claimed > 0);
+        }
+        let pause = self.watch().pause();
+        metrics::counter!("vodsnap_cleanup_paused_seconds_total").increment(pause.as_secs());
+        Pace::Pause(pause)
+    }
+
+    /// Records a bulk removal's verdict on the store; logs and publishes
+    /// its going down and its coming back, once each.
+    fn judge_store(&self, verdict: StoreVerdict, first_error: &str) {
+        let now = self.clock.now();
+        let change = self.watch().record(verdict, now);
+        match change {
+            StoreChange::Same => {}
+            StoreChange::WentDown => {
+                metrics::gauge!("vodsnap_image_store_up").set(0.0);
+                tracing::warn!(
+                    worker = self.name.as_str(),
+                    images = self.images.describe(),
+                    error = first_error,
+                    "the image store is down: the cleanup gives its batches back untried \
+                     and pauses, probing with one item"
+                );
+            }
+            StoreChange::CameBack { down_for } => {
+                metrics::gauge!("vodsnap_image_store_up").set(1.0);
+                tracing::info!(
+                    worker = self.name.as_str(),
+                    images = self.images.describe(),
+                    down_for_s = down_for.as_secs(),
+                    "the image store answers again: the cleanup resumes"
+                );
+            }
+        }
     }
 }
 
@@ -234,9 +339,16 @@ impl JobRunner<CleanupItem> for Worker {
             return Ok(outcomes);
         }
         let keys: Vec<ObjectKey> = to_remove.iter().map(|i| i.object_key.clone()).collect();
+        let results = self.images.delete_many(&keys).await;
         // A store that answered for fewer keys than asked leaves the rest
         // unconfirmed: they fail like any other and are retried.
-        let mut results = self.images.delete_many(&keys).await.into_iter();
+        let verdict = StoreVerdict::of_batch((0..to_remove.len()).map(|i| {
+            results.get(i).map_or(Some(Blame::Key), |r| {
+                r.as_ref().err().map(ImageStoreError::blame)
+            })
+        }));
+        let mut results = results.into_iter();
+        let mut first_error = None;
         for item in to_remove {
             let outcome = match results.next() {
                 Some(Ok(())) => {
@@ -248,11 +360,20 @@ impl JobRunner<CleanupItem> for Worker {
                     );
                     Outcome::Done(REMOVED)
                 }
-                Some(Err(error)) => Outcome::Failed(format!("{:#}", anyhow::Error::from(error))),
+                Some(Err(error)) => {
+                    let error = format!("{:#}", anyhow::Error::from(error));
+                    first_error.get_or_insert_with(|| error.clone());
+                    if verdict == StoreVerdict::Down {
+                        Outcome::GiveBack(error)
+                    } else {
+                        Outcome::Failed(error)
+                    }
+                }
                 None => Outcome::Failed("the image store gave no answer for this key".to_owned()),
             };
             outcomes.push((item, outcome));
         }
+        self.judge_store(verdict, first_error.as_deref().unwrap_or_default());
         Ok(outcomes)
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use vodsnap_domain::{ImageFormat, ObjectKey};
+use vodsnap_domain::{Blame, ImageFormat, ObjectKey};
 use vodsnap_ports::{
     CleanupError, CleanupQueue, Clock, ImageStore, ImageStoreError, LinkError, LinkProof,
     LinkRefused, SnapshotLinks,
@@ -46,9 +46,9 @@ impl From<CleanupError> for OpenImageError {
 
 impl From<ImageStoreError> for OpenImageError {
     fn from(e: ImageStoreError) -> Self {
-        match e {
-            ImageStoreError::Unavailable(e) => Self::Unavailable(e),
-            ImageStoreError::Unknown(e) => Self::Unknown(e),
+        match e.blame() {
+            Blame::Store => Self::Unavailable(e.into()),
+            Blame::Key => Self::Unknown(e.into()),
         }
     }
 }

@@ -11,9 +11,28 @@ use tokio::sync::watch;
 /// The longest pause between failing passes.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// What a pass found, and so when the next one starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// It found work: the next pass at once.
+    Busy,
+    /// Nothing to do: the next pass after the idle pause.
+    Idle,
+    /// A dependency is down (the cleanup's object store): the next pass,
+    /// a probe, after this long.
+    Pause(Duration),
+}
+
+impl Pace {
+    /// [`Pace::Busy`] when a pass found work, else [`Pace::Idle`].
+    pub(crate) fn of(found_work: bool) -> Self {
+        if found_work { Self::Busy } else { Self::Idle }
+    }
+}
+
 /// Runs `pass` until `stop` turns true. `pass` gets its own receiver of
-/// `stop` (to end a long pass early) and answers whether it found work;
-/// `what` names the worker in the warning a failed pass logs.
+/// `stop` (to end a long pass early) and answers its [`Pace`]; `what`
+/// names the worker in the warning a failed pass logs.
 pub(crate) async fn run_passes<E, F, Fut>(
     idle: Duration,
     mut stop: watch::Receiver<bool>,
@@ -22,7 +41,7 @@ pub(crate) async fn run_passes<E, F, Fut>(
 ) where
     E: Display,
     F: FnMut(watch::Receiver<bool>) -> Fut,
-    Fut: Future<Output = Result<bool, E>>,
+    Fut: Future<Output = Result<Pace, E>>,
 {
     let mut failures = 0u32;
     loop {
@@ -30,9 +49,13 @@ pub(crate) async fn run_passes<E, F, Fut>(
             break;
         }
         let pause = match pass(stop.clone()).await {
-            Ok(found_work) => {
+            Ok(pace) => {
                 failures = 0;
-                if found_work { Duration::ZERO } else { idle }
+                match pace {
+                    Pace::Busy => Duration::ZERO,
+                    Pace::Idle => idle,
+                    Pace::Pause(pause) => pause,
+                }
             }
             Err(error) => {
                 failures = failures.saturating_add(1);

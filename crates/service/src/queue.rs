@@ -1,6 +1,7 @@
 //! The one worker of the leased work queue, for every job kind: claim a
 //! batch, run it, complete what was done, and record what failed, each
-//! failure retried or parked as the domain's [`RetryPolicy`] says. A kind
+//! failure retried or parked as the domain's [`RetryPolicy`] says, and give
+//! back untried what failed because a dependency is down. A kind
 //! brings only its [`JobRunner`] (what running a job means); the cleanup
 //! ([`crate::Worker`]) and the webhook deliveries ([`crate::Deliverer`])
 //! are two such kinds. [`crate::polling::run_passes`] repeats the passes.
@@ -26,6 +27,10 @@ pub enum Outcome {
     /// Never to be tried again: parked at once, without an attempt of the
     /// policy's.
     Park(String),
+    /// Not the job's failure: what it needs is down (the object store's
+    /// outage). Given back untried ([`WorkQueue::give_back`]): no attempt
+    /// spent, due again at once; the kind's worker pauses.
+    GiveBack(String),
 }
 
 /// What running a kind's jobs means.
@@ -54,6 +59,8 @@ pub struct Settled {
     pub done: BTreeMap<&'static str, usize>,
     pub retried: usize,
     pub parked: usize,
+    /// Given back untried ([`Outcome::GiveBack`]).
+    pub given_back: usize,
 }
 
 impl Settled {
@@ -114,6 +121,8 @@ impl<J: Job> QueueWorker<'_, J> {
         let now = self.clock.now();
         let mut done = Vec::new();
         let mut failures = Vec::new();
+        let mut given_back = Vec::new();
+        let mut give_back_error = String::new();
         for (job, outcome) in outcomes {
             let (retry_at, error) = match outcome {
                 Outcome::Done(label) => {
@@ -137,6 +146,13 @@ impl<J: Job> QueueWorker<'_, J> {
                     (retry_at, error)
                 }
                 Outcome::Park(error) => (None, error),
+                Outcome::GiveBack(error) => {
+                    if give_back_error.is_empty() {
+                        give_back_error = error;
+                    }
+                    given_back.push(job);
+                    continue;
+                }
             };
             match retry_at {
                 Some(_) => settled.retried += 1,
@@ -175,6 +191,20 @@ impl<J: Job> QueueWorker<'_, J> {
                 "some jobs failed"
             );
             self.queue.fail(&failures, self.name, now).await?;
+        }
+        if !given_back.is_empty() {
+            settled.given_back += given_back.len();
+            // One debug line: the kind's worker logs the outage once.
+            tracing::debug!(
+                kind = J::KIND,
+                worker = self.name,
+                jobs = given_back.len(),
+                error = give_back_error.as_str(),
+                "jobs given back untried"
+            );
+            self.queue
+                .give_back(&given_back, self.name, &give_back_error, now)
+                .await?;
         }
         Ok(())
     }

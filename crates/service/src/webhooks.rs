@@ -332,7 +332,12 @@ impl Deliverer {
             self.settings.idle,
             stop,
             "webhook delivery",
-            move |stop| async move { worker.pass(&stop).await.map(|pass| pass.claimed > 0) },
+            move |stop| async move {
+                worker
+                    .pass(&stop)
+                    .await
+                    .map(|pass| crate::polling::Pace::of(pass.claimed > 0))
+            },
         )
         .await;
         tracing::info!(

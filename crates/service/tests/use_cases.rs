@@ -212,16 +212,16 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
         .returning(|_, _, _| Ok(1));
     let mut images = MockImageStore::new();
     images.expect_describe().returning(|| "mock".into());
-    let worker = Worker {
-        name: "w".into(),
-        queue: Arc::new(queue),
-        images: Arc::new(images),
-        clock: clock(),
-        settings: WorkerSettings {
+    let worker = Worker::new(
+        "w".into(),
+        Arc::new(queue),
+        Arc::new(images),
+        clock(),
+        WorkerSettings {
             policy: RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 3).unwrap(),
             ..WorkerSettings::default()
         },
-    };
+    );
     let (_tx, rx) = watch::channel(false);
 
     let pass = worker.pass(&rx).await.unwrap();
@@ -242,16 +242,16 @@ fn batch_of(n: usize) -> Vec<CleanupItem> {
 }
 
 fn cleanup_worker(queue: MockCleanupQueue, images: MockImageStore) -> Worker {
-    Worker {
-        name: "w".into(),
-        queue: Arc::new(queue),
-        images: Arc::new(images),
-        clock: clock(),
-        settings: WorkerSettings {
+    Worker::new(
+        "w".into(),
+        Arc::new(queue),
+        Arc::new(images),
+        clock(),
+        WorkerSettings {
             policy: RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 3).unwrap(),
             ..WorkerSettings::default()
         },
-    }
+    )
 }
 
 #[tokio::test]
@@ -337,7 +337,7 @@ async fn a_partial_failure_retries_only_the_keys_that_failed() {
                 if i % 2 == 0 {
                     Ok(())
                 } else {
-                    Err(vodsnap_ports::ImageStoreError::Unavailable(
+                    Err(vodsnap_ports::ImageStoreError::unreachable(
                         anyhow::anyhow!("slow down"),
                     ))
                 }

@@ -114,6 +114,49 @@ pub async fn a_delete_enqueues_each_object_once(s: Stores) {
     );
 }
 
+/// Issue 25: a batch given back while the object store is down spends no
+/// attempt, is claimable again at once, and only by the holder's word.
+pub async fn a_given_back_item_is_claimed_again_with_no_attempt_spent(s: Stores) {
+    // Arrange: two items leased to w1.
+    register_and_delete(&s, "p", "t1", 2).await;
+    let items = s
+        .cleanup
+        .claim("w1", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(items.len(), 2);
+
+    // Act: another worker's word changes nothing; w1 gives them back.
+    let by_stranger = s
+        .cleanup
+        .give_back(&items, "w2", "the image store is down", at(1_000))
+        .await
+        .expect("give back");
+    let given = s
+        .cleanup
+        .give_back(&items, "w1", "the image store is down", at(1_000))
+        .await
+        .expect("give back");
+
+    // Assert: claimable again at once, attempts unchanged, nothing parked
+    // and no failed attempt counted.
+    assert_eq!((by_stranger, given), (0, 2));
+    let again = s
+        .cleanup
+        .claim("w2", 100, LEASE, at(1_000))
+        .await
+        .expect("claim");
+    assert_eq!(keys(&again), keys(&items));
+    assert!(again.iter().all(|i| i.attempts == 0), "{again:?}");
+    let status = s.cleanup.status(at(1_000)).await.expect("status");
+    assert_eq!(
+        (status.parked, status.failed_attempts),
+        (0, 0),
+        "{status:?}"
+    );
+    assert_eq!(status.queued, 2, "{status:?}");
+}
+
 pub async fn a_live_task_enqueues_nothing(s: Stores) {
     s.service(at(100))
         .register(result("p", "a", "t1", 2), &actor())

@@ -87,6 +87,7 @@ macro_rules! cleanup_queue_tests {
             a_lease_excludes_other_workers_until_it_expires,
             complete_removes_the_item,
             failures_retry_later_then_park,
+            a_given_back_item_is_claimed_again_with_no_attempt_spent,
             retry_parked_takes_only_the_named_items,
             another_workers_item_cannot_be_failed_or_completed,
             a_key_of_a_live_task_is_referenced,

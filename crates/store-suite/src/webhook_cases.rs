@@ -454,7 +454,7 @@ pub struct FlakyImages {
 impl ImageStore for FlakyImages {
     async fn delete(&self, key: &ObjectKey) -> Result<(), ImageStoreError> {
         if self.failing.lock().expect("lock").contains(key.as_str()) {
-            return Err(ImageStoreError::Unavailable(anyhow::anyhow!("down")));
+            return Err(ImageStoreError::unreachable(anyhow::anyhow!("down")));
         }
         Ok(())
     }
@@ -493,18 +493,18 @@ impl WebhookStores {
     /// A cleanup worker at `now`, taking `batch` items a pass, parking an
     /// object after its first failure.
     fn worker(&self, name: &str, images: Arc<FlakyImages>, now: i64, batch: u32) -> Worker {
-        Worker {
-            name: name.to_owned(),
-            queue: self.cleanup.clone(),
+        Worker::new(
+            name.to_owned(),
+            self.cleanup.clone(),
             images,
-            clock: Arc::new(FixedClock(at(now))),
-            settings: WorkerSettings {
+            Arc::new(FixedClock(at(now))),
+            WorkerSettings {
                 policy: RetryPolicy::new(Duration::from_secs(1), Duration::from_secs(1), 1)
                     .expect("policy"),
                 batch,
                 ..WorkerSettings::default()
             },
-        }
+        )
     }
 
     async fn events(&self, worker: &str, now: i64, kind: EventType) -> Vec<Event> {

@@ -1,7 +1,9 @@
 //! A TCP proxy between vodsnap and its storage that the test switches, to
 //! play an outage: `Down` closes every connection at once, as an
 //! unreachable storage would; `Stalled` takes connections and never answers,
-//! as a hung one would. Switching cuts the connections already open.
+//! as a hung one would; `Forbidding` answers every request 403, as a
+//! storage refusing the keys would (the keys' own failure, not an outage).
+//! Switching cuts the connections already open.
 
 use std::net::SocketAddr;
 
@@ -14,6 +16,7 @@ pub enum Mode {
     Up,
     Down,
     Stalled,
+    Forbidding,
 }
 
 #[derive(Debug)]
@@ -48,6 +51,15 @@ impl Proxy {
                             drop(inbound);
                         });
                     }
+                    Mode::Forbidding => {
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                () = forbid(inbound) => {}
+                                // Switched (or the proxy dropped): cut it.
+                                _ = mode.changed() => {}
+                            }
+                        });
+                    }
                     Mode::Up => {
                         tokio::spawn(async move {
                             let Ok(mut outbound) = TcpStream::connect(target).await else {
@@ -77,6 +89,43 @@ impl Proxy {
     /// Takes the storage away (`false`) or brings it back (`true`).
     pub fn set_up(&self, up: bool) {
         self.set(if up { Mode::Up } else { Mode::Down });
+    }
+}
+
+/// Reads each request (head and `Content-Length` body) and answers 403.
+async fn forbid(mut inbound: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match inbound.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < end + 4 + length {
+            match inbound.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..end + 4 + length);
+        let body = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if inbound.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
     }
 }
 
