@@ -19,6 +19,7 @@ pub mod outcome;
 pub mod paging;
 pub mod queue;
 pub mod recycle;
+pub mod reconcile;
 pub mod schema;
 pub mod secret;
 pub mod selection;
@@ -52,6 +53,10 @@ pub use recycle::{
     BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
     BinnedTask, DeletedTask, QueuedObject, QueuedObjects, Retention, RetentionError,
     UnchangeableTask,
+};
+pub use reconcile::{
+    Finding, HeldKey, ListedObject, Merge, OrphanAction, OutOfOrder, RECONCILE_PAGE, ReconcileTally,
+    SAMPLE_LIMIT, Step,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};
