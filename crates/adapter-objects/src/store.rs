@@ -19,6 +19,7 @@ use vodsnap_domain::ObjectKey;
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
 use crate::failure::{is_absent, is_passing};
+use crate::inventory::StoreInventory;
 use crate::links::{LinkTtl, PresignedLinks};
 use crate::storage_url::StorageUrl;
 
@@ -49,6 +50,8 @@ pub struct ObjectImageStore {
     /// Whether `delete_many` goes through object_store's `delete_stream`
     /// (S3: `DeleteObjects`, 1,000 keys a request) or one `DELETE` per key.
     bulk_delete: bool,
+    /// Whether listing must walk and sort (a directory lists in no order).
+    walk: bool,
 }
 
 /// By hand: object_store's S3 client would print its credentials.
@@ -106,6 +109,7 @@ impl ObjectImageStore {
                     s3: None,
                     description: url.to_string(),
                     bulk_delete: true,
+                    walk: true,
                 })
             }
             StorageUrl::S3 { bucket } => open_s3(bucket, aws_settings(env)),
@@ -114,6 +118,7 @@ impl ObjectImageStore {
                 s3: None,
                 description: url.to_string(),
                 bulk_delete: true,
+                walk: false,
             }),
         }
     }
@@ -126,6 +131,15 @@ impl ObjectImageStore {
     pub fn with_bulk_delete(mut self, bulk: bool) -> Self {
         self.bulk_delete = bulk;
         self
+    }
+
+    /// The store's objects, listed (`vodsnap reconcile`).
+    pub fn inventory(&self) -> StoreInventory {
+        StoreInventory {
+            objects: self.objects.clone(),
+            walk: self.walk,
+            description: self.description.clone(),
+        }
     }
 
     /// Presigned GET links to this store's objects, valid for `ttl`; `None`
@@ -223,6 +237,7 @@ fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<O
         s3: Some(s3),
         description,
         bulk_delete: true,
+        walk: false,
     })
 }
 
@@ -257,7 +272,7 @@ fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
 }
 
 /// Sorts a failed operation into the port's two cases.
-fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
+pub(crate) fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
     if is_passing(&err) {
         ImageStoreError::Unavailable(anyhow::Error::new(err).context(doing))
     } else {
