@@ -198,7 +198,10 @@ mod tests {
     async fn filled(url: StorageUrl) -> ObjectImageStore {
         let store = ObjectImageStore::open(&url).unwrap();
         for key in KEYS {
-            store.put(&ObjectKey::parse(key).unwrap(), Vec::new()).await.unwrap();
+            store
+                .put(&ObjectKey::parse(key).unwrap(), Vec::new())
+                .await
+                .unwrap();
         }
         store
     }

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
-use vodsnap_domain::{
-    AssetId, AuditStatus, EventTypes, ItemError, ObjectKey, TaskId, WebhookId,
-};
+use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, ObjectKey, TaskId, WebhookId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
 };

@@ -18,8 +18,8 @@ pub mod outbox_pruning;
 pub mod outcome;
 pub mod paging;
 pub mod queue;
-pub mod recycle;
 pub mod reconcile;
+pub mod recycle;
 pub mod schema;
 pub mod secret;
 pub mod selection;
@@ -49,14 +49,14 @@ pub use queue::{
     AfterFailure, ClaimShares, DUE_PROJECTS_TTL, DueProjects, Lease, RetryPolicy, RetryPolicyError,
     fair_claim,
 };
+pub use reconcile::{
+    Finding, HeldKey, ListedObject, Merge, OrphanAction, OutOfOrder, RECONCILE_PAGE,
+    ReconcileTally, SAMPLE_LIMIT, Step,
+};
 pub use recycle::{
     BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,
     BinnedTask, DeletedTask, QueuedObject, QueuedObjects, Retention, RetentionError,
     UnchangeableTask,
-};
-pub use reconcile::{
-    Finding, HeldKey, ListedObject, Merge, OrphanAction, OutOfOrder, RECONCILE_PAGE, ReconcileTally,
-    SAMPLE_LIMIT, Step,
 };
 pub use secret::Secret;
 pub use selection::{DeleteRequest, DeleteSelection, MAX_TASKS_PER_CALL, SelectionError};

@@ -292,8 +292,11 @@ mod tests {
 
     #[test]
     fn both_sides_equal_agree() {
-        let tally = reconcile(&listed(&["p/a", "p/b"]), &held(&[("p/a", true), ("p/b", false)]))
-            .unwrap();
+        let tally = reconcile(
+            &listed(&["p/a", "p/b"]),
+            &held(&[("p/a", true), ("p/b", false)]),
+        )
+        .unwrap();
         assert_eq!((tally.listed, tally.referenced), (2, 2));
         assert!(tally.agree());
     }
@@ -323,9 +326,11 @@ mod tests {
     #[test]
     fn order_is_bytewise_so_dot_comes_before_slash() {
         // '.' (0x2E) < '/' (0x2F): "p/a.x" sorts before "p/a/b".
-        let tally =
-            reconcile(&listed(&["p/a.x", "p/a/b"]), &held(&[("p/a.x", true), ("p/a/b", true)]))
-                .unwrap();
+        let tally = reconcile(
+            &listed(&["p/a.x", "p/a/b"]),
+            &held(&[("p/a.x", true), ("p/a/b", true)]),
+        )
+        .unwrap();
         assert!(tally.agree());
     }
 

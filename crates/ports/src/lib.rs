@@ -35,8 +35,8 @@ pub use error::StoreError;
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
-pub use reconcile::{ObjectInventory, ObjectListing, ReconcileStore};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
+pub use reconcile::{ObjectInventory, ObjectListing, ReconcileStore};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
     DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PlannedDelete,
