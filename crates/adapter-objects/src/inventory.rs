@@ -54,13 +54,15 @@ fn listed(meta: &ObjectMeta) -> ListedObject {
 struct Sorted {
     stream: BoxStream<'static, object_store::Result<ObjectMeta>>,
     project: ProjectId,
+    /// The stream ended: it must not be polled again.
+    done: bool,
 }
 
 #[async_trait]
 impl ObjectListing for Sorted {
     async fn next_page(&mut self) -> Result<Option<Vec<ListedObject>>, ImageStoreError> {
         let mut page = Vec::new();
-        while page.len() < RECONCILE_PAGE as usize {
+        while !self.done && page.len() < RECONCILE_PAGE as usize {
             match self.stream.next().await {
                 Some(Ok(meta)) => page.push(listed(&meta)),
                 Some(Err(err)) => {
@@ -69,7 +71,7 @@ impl ObjectListing for Sorted {
                         format!("failed to list the objects of project {}", self.project),
                     ));
                 }
-                None => break,
+                None => self.done = true,
             }
         }
         Ok((!page.is_empty()).then_some(page))
@@ -146,6 +148,7 @@ impl ObjectInventory for StoreInventory {
             return Ok(Box::new(Sorted {
                 stream: self.objects.list(Some(&prefix)),
                 project: project.clone(),
+                done: false,
             }));
         }
         let mut walk = Walk {
@@ -234,5 +237,6 @@ mod tests {
         let store = filled(StorageUrl::Memory).await;
 
         assert_eq!(keys_of(&store, "p").await, expected("p"));
+        assert_eq!(keys_of(&store, "p2").await, expected("p2"));
     }
 }
