@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 
 use object_store::client::{HttpError, HttpErrorKind};
+use vodsnap_ports::ImageStoreError;
 
 /// Whether `err` says there is no object at the location. Besides
 /// `NotFound`, a directory store reports a key below a file (`ENOTDIR`) or a
@@ -71,6 +72,15 @@ fn passing_response(message: &str) -> Option<bool> {
     }
     let code: u16 = message.strip_prefix(STATUS)?.get(..3)?.parse().ok()?;
     Some(code >= 500 || code == 408 || code == 429)
+}
+
+/// Sorts a failed operation into the port's two cases.
+pub(crate) fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
+    if is_passing(&err) {
+        ImageStoreError::Unavailable(anyhow::Error::new(err).context(doing))
+    } else {
+        ImageStoreError::Unknown(anyhow::Error::new(err).context(doing))
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use object_store::{ObjectMeta, ObjectStore};
 use vodsnap_domain::{ListedObject, ProjectId, RECONCILE_PAGE, Timestamp};
 use vodsnap_ports::{ImageStoreError, ObjectInventory, ObjectListing};
 
-use crate::store::failure;
+use crate::failure::failure;
 
 /// The objects of an [`crate::ObjectImageStore`], listed.
 #[derive(Clone)]

@@ -18,7 +18,7 @@ use object_store::{
 use vodsnap_domain::ObjectKey;
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
-use crate::failure::{is_absent, is_passing};
+use crate::failure::{failure, is_absent};
 use crate::inventory::StoreInventory;
 use crate::links::{LinkTtl, PresignedLinks};
 use crate::storage_url::StorageUrl;
@@ -269,15 +269,6 @@ fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
         return Err(refused());
     }
     Ok(path)
-}
-
-/// Sorts a failed operation into the port's two cases.
-pub(crate) fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
-    if is_passing(&err) {
-        ImageStoreError::Unavailable(anyhow::Error::new(err).context(doing))
-    } else {
-        ImageStoreError::Unknown(anyhow::Error::new(err).context(doing))
-    }
 }
 
 /// One result per key of a `delete_stream` call, in the order of `keys`.
