@@ -25,12 +25,12 @@ const TEMPLATE_ENV: &str = "VODSNAP_TEST_CITUS_TEMPLATE";
 const TEMPLATE: &str = "vodsnap_citus_template";
 
 /// The process tests that run on Citus: kill -9 and restart, the cleanup
-/// across instances, the recycle bin, the webhooks, and every operator
-/// command (nextest filter). Not the two that need a database without
+/// across instances, the recycle bin, the webhooks, `vodsnap reconcile`,
+/// and every operator command (nextest filter). Not the two that need a database without
 /// the schema or without the `citus` extension (every test database here
 /// is a migrated copy of the template).
 const PROCESS_TESTS: &str = "(binary(durability) | binary(cleanup) | binary(operator) \
-     | binary(recycle_bin) | binary(webhooks)) \
+     | binary(recycle_bin) | binary(webhooks) | binary(reconcile)) \
      & not test(=migrate_citus_without_the_extension_fails_clearly_and_changes_nothing) \
      & not test(=without_the_schema_every_command_names_vodsnap_migrate)";
 

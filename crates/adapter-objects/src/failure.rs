@@ -7,6 +7,7 @@ use std::error::Error as StdError;
 
 use object_store::client::{HttpError, HttpErrorKind};
 use vodsnap_domain::StoreFailure;
+use vodsnap_ports::ImageStoreError;
 
 /// Whether `err` says there is no object at the location. Besides
 /// `NotFound`, a directory store reports a key below a file (`ENOTDIR`) or a
@@ -95,6 +96,12 @@ fn s3_code(body: &str) -> Option<&str> {
     let start = body.find("<Code>")? + "<Code>".len();
     let len = body.get(start..)?.find("</Code>")?;
     body.get(start..start + len)
+}
+
+/// A failed operation as the port says it: what happened, read from the
+/// error, and the error.
+pub(crate) fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
+    ImageStoreError::new(failure_of(&err), anyhow::Error::new(err).context(doing))
 }
 
 #[cfg(test)]

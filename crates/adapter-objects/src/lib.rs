@@ -11,10 +11,12 @@
 //! Nothing this crate logs or returns carries an access key or secret.
 
 mod failure;
+mod inventory;
 mod links;
 mod storage_url;
 mod store;
 
+pub use inventory::StoreInventory;
 pub use links::{
     LinkSettingsError, LinkTtl, MAX_LINK_TTL, MIN_LINK_TTL, MIN_URL_KEY_LEN, PlainLinks,
     PresignedLinks, SignedLinks,

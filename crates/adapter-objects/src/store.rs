@@ -18,7 +18,8 @@ use object_store::{
 use vodsnap_domain::{ObjectKey, StoreFailure};
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
-use crate::failure::{failure_of, is_absent};
+use crate::failure::{failure, failure_of, is_absent};
+use crate::inventory::StoreInventory;
 use crate::links::{LinkTtl, PresignedLinks};
 use crate::storage_url::StorageUrl;
 
@@ -49,6 +50,8 @@ pub struct ObjectImageStore {
     /// Whether `delete_many` goes through object_store's `delete_stream`
     /// (S3: `DeleteObjects`, 1,000 keys a request) or one `DELETE` per key.
     bulk_delete: bool,
+    /// Whether listing must walk and sort (a directory lists in no order).
+    walk: bool,
 }
 
 /// By hand: object_store's S3 client would print its credentials.
@@ -107,6 +110,7 @@ impl ObjectImageStore {
                     s3: None,
                     description: url.to_string(),
                     bulk_delete: true,
+                    walk: true,
                 })
             }
             StorageUrl::S3 { bucket } => open_s3(bucket, aws_settings(env)),
@@ -115,6 +119,7 @@ impl ObjectImageStore {
                 s3: None,
                 description: url.to_string(),
                 bulk_delete: true,
+                walk: false,
             }),
         }
     }
@@ -127,6 +132,15 @@ impl ObjectImageStore {
     pub fn with_bulk_delete(mut self, bulk: bool) -> Self {
         self.bulk_delete = bulk;
         self
+    }
+
+    /// The store's objects, listed (`vodsnap reconcile`).
+    pub fn inventory(&self) -> StoreInventory {
+        StoreInventory {
+            objects: self.objects.clone(),
+            walk: self.walk,
+            description: self.description.clone(),
+        }
     }
 
     /// Presigned GET links to this store's objects, valid for `ttl`; `None`
@@ -224,6 +238,7 @@ fn open_s3(bucket: &str, settings: BTreeMap<String, String>) -> anyhow::Result<O
         s3: Some(s3),
         description,
         bulk_delete: true,
+        walk: false,
     })
 }
 
@@ -258,12 +273,6 @@ fn location(key: &ObjectKey) -> Result<Path, ImageStoreError> {
         return Err(refused());
     }
     Ok(path)
-}
-
-/// A failed operation as the port says it: what happened, read from the
-/// error, and the error.
-fn failure(err: object_store::Error, doing: String) -> ImageStoreError {
-    ImageStoreError::new(failure_of(&err), anyhow::Error::new(err).context(doing))
 }
 
 /// One result per key of a `delete_stream` call, in the order of `keys`.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
-use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, TaskId, WebhookId};
+use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, ObjectKey, TaskId, WebhookId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
 };
@@ -131,6 +131,7 @@ type Row = (
     Vec<String>,
     Json<Vec<StoredOutcome>>,
     Option<Json<StoredWebhook>>,
+    Option<Vec<String>>,
 );
 
 /// The audit trail in PostgreSQL (the records a change writes with itself
@@ -155,7 +156,7 @@ impl AuditLog for PgAuditLog {
         let since = query.since.map(to_db_time).transpose()?;
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT at, principal, request_id, client, action, asset_id, requested, outcomes, \
-                    webhook \
+                    webhook, objects \
              FROM audit_log \
              WHERE project_id = $1 AND ($2::timestamptz IS NULL OR at >= $2) \
                AND ($3::text IS NULL OR $3 = ANY(requested) OR $3 = ANY(touched)) \
@@ -180,6 +181,7 @@ impl AuditLog for PgAuditLog {
                     requested,
                     outcomes,
                     webhook,
+                    objects,
                 )| {
                     Ok(AuditRecord {
                         at: from_db_time(at),
@@ -212,6 +214,11 @@ impl AuditLog for PgAuditLog {
                             })
                             .collect::<Result<_, DbError>>()?,
                         webhook: webhook.map(|w| webhook_from_row(w.0)).transpose()?,
+                        objects: objects
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|k| parse_stored(ObjectKey::parse, k))
+                            .collect::<Result<_, _>>()?,
                     })
                 },
             )

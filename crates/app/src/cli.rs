@@ -43,6 +43,53 @@ pub enum Command {
     /// Manage a project's webhooks in the database (as the API does).
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Compare the object storage with the database: objects nothing
+    /// references (orphans) and keys a live task references that the
+    /// storage lacks (missing). Exit status 0: they agree; 2: they differ;
+    /// 1: an error.
+    Reconcile(Box<ReconcileArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// The project to reconcile.
+    #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+    pub project: Option<String>,
+    /// Every project: those the database knows and the storage's top-level
+    /// prefixes.
+    #[arg(long)]
+    pub all: bool,
+    /// Queue the orphans last modified longer ago than --older-than for
+    /// the cleanup (never deleted here: the cleanup checks references
+    /// first), audited as `system:reconcile`.
+    #[arg(long, requires = "older_than")]
+    pub remove_orphans: bool,
+    /// The grace period of --remove-orphans: a producer may upload before
+    /// it registers (e.g. 1h, 1d).
+    #[arg(long, requires = "remove_orphans", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
+    /// text (for people) or json (one line, the last of stdout).
+    #[arg(
+        long,
+        value_enum,
+        env = "VODSNAP_RECONCILE_FORMAT",
+        default_value = "text"
+    )]
+    pub format: ReconcileFormat,
+    /// Also write the run's counts to this file in Prometheus's text
+    /// format (atomically), for node_exporter's textfile collector.
+    #[arg(long, env = "VODSNAP_RECONCILE_METRICS_FILE")]
+    pub metrics_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReconcileFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -593,7 +640,18 @@ mod tests {
 
     /// The flags that choose what a command acts on or shows: command-line
     /// only (the module's comment says why).
-    const TARGET_FLAGS: &[&str] = &["project", "url", "event", "since", "task", "failed", "id"];
+    const TARGET_FLAGS: &[&str] = &[
+        "project",
+        "url",
+        "event",
+        "since",
+        "task",
+        "failed",
+        "id",
+        "all",
+        "remove-orphans",
+        "older-than",
+    ];
 
     #[test]
     fn every_other_flag_reads_an_environment_variable() {

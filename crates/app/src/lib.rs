@@ -10,6 +10,7 @@ mod credentials;
 mod demo;
 mod demo_image;
 mod purges;
+mod reconcile_cmd;
 pub mod report;
 mod serve;
 pub(crate) mod telemetry;
@@ -55,6 +56,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(command) => {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(webhooks_cmd::run(command))
+        }
+        Command::Reconcile(args) => {
+            telemetry::init(LogFormat::Text);
+            runtime()?.block_on(reconcile_cmd::run(*args))
         }
     }
 }

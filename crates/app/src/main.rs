@@ -12,8 +12,13 @@ fn main() -> ExitCode {
     match vodsnap_app::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // Already logged (as JSON) when it is `Reported`.
-            if error.downcast_ref::<vodsnap_app::Reported>().is_none() {
+            // Already logged (as JSON) when it is `Reported`; `Differ` is
+            // no failure: its report is on stdout.
+            if error.downcast_ref::<vodsnap_app::Reported>().is_none()
+                && error
+                    .downcast_ref::<vodsnap_app::report::Differ>()
+                    .is_none()
+            {
                 eprintln!("{}", vodsnap_app::report::render(&error));
             }
             ExitCode::from(vodsnap_app::report::exit_status(&error))

@@ -9,6 +9,8 @@ use std::fmt;
 pub const EXIT_FAILURE: u8 = 1;
 /// (clap's own: a command line it could not parse.)
 pub const EXIT_USAGE: u8 = 2;
+/// `vodsnap reconcile`: storage and database differ (its report says how).
+pub const EXIT_DIFFER: u8 = 2;
 /// The database's schema is missing, behind this binary, or ahead of it
 /// in a way it cannot run against: `vodsnap migrate` (or the newer binary)
 /// is the fix, not a retry.
@@ -66,10 +68,25 @@ where
     }
 }
 
+/// Not a failure: `vodsnap reconcile` found storage and database to
+/// differ, and has printed its report; the exit status says so.
+#[derive(Debug)]
+pub struct Differ;
+
+impl fmt::Display for Differ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("storage and database differ")
+    }
+}
+
+impl std::error::Error for Differ {}
+
 /// The exit status for `error`.
 pub fn exit_status(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<SchemaNotReady>().is_some() {
         EXIT_SCHEMA
+    } else if error.downcast_ref::<Differ>().is_some() {
+        EXIT_DIFFER
     } else {
         EXIT_FAILURE
     }

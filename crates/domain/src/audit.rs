@@ -15,6 +15,7 @@ use crate::id::{AssetId, ProjectId, TaskId};
 use crate::outcome::{DeleteStatus, ItemError, ItemOutcome};
 use crate::recycle::{BinAction, BinOutcome, BinPlan, BinSelection, BinStatus};
 use crate::selection::DeleteSelection;
+use crate::task_result::ObjectKey;
 use crate::time::Timestamp;
 use crate::webhook::WebhookId;
 use crate::webhook_url::WebhookUrl;
@@ -159,16 +160,20 @@ pub enum AuditAction {
     WebhookCreate,
     /// A webhook removed.
     WebhookDelete,
+    /// Orphans queued for the cleanup by `vodsnap reconcile
+    /// --remove-orphans` (their keys in [`AuditRecord::objects`]).
+    ReconcileQueue,
 }
 
 impl AuditAction {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Register,
         Self::Delete,
         Self::Restore,
         Self::Purge,
         Self::WebhookCreate,
         Self::WebhookDelete,
+        Self::ReconcileQueue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -179,6 +184,7 @@ impl AuditAction {
             Self::Purge => "purge",
             Self::WebhookCreate => "webhook.create",
             Self::WebhookDelete => "webhook.delete",
+            Self::ReconcileQueue => "reconcile.queue",
         }
     }
 
@@ -257,6 +263,9 @@ pub struct AuditRecord {
     /// The webhook of a `webhook.create` or `webhook.delete` record; `None`
     /// for the task results' records.
     pub webhook: Option<AuditedWebhook>,
+    /// The object keys a `reconcile.queue` record queued; empty on the
+    /// other records.
+    pub objects: Vec<ObjectKey>,
 }
 
 impl AuditRecord {
@@ -351,6 +360,19 @@ impl AuditRecord {
         }
     }
 
+    /// The record of orphans queued for the cleanup by a reconciliation.
+    pub fn orphans_queued(
+        project: &ProjectId,
+        objects: &[ObjectKey],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            objects: objects.to_vec(),
+            ..Self::of(project, AuditAction::ReconcileQueue, at, actor)
+        }
+    }
+
     /// A record of `action` that names nothing yet: each constructor
     /// above fills in what its call named.
     fn of(project: &ProjectId, action: AuditAction, at: Timestamp, actor: &Actor) -> Self {
@@ -363,6 +385,7 @@ impl AuditRecord {
             requested: Vec::new(),
             outcomes: Vec::new(),
             webhook: None,
+            objects: Vec::new(),
         }
     }
 }

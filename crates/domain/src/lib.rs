@@ -22,6 +22,7 @@ pub mod outbox_pruning;
 pub mod outcome;
 pub mod paging;
 pub mod queue;
+pub mod reconcile;
 pub mod recycle;
 pub mod schema;
 pub mod secret;
@@ -52,6 +53,10 @@ pub use paging::{DetailsPage, ListPage, PageError};
 pub use queue::{
     AfterFailure, ClaimShares, DUE_PROJECTS_TTL, DueProjects, Lease, RetryPolicy, RetryPolicyError,
     fair_claim,
+};
+pub use reconcile::{
+    Finding, HeldKey, ListedObject, Merge, OrphanAction, OutOfOrder, RECONCILE_PAGE,
+    ReconcileTally, SAMPLE_LIMIT, Step,
 };
 pub use recycle::{
     BinAction, BinOutcome, BinPlan, BinSelection, BinSelectionError, BinState, BinStatus,

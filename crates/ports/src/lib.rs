@@ -16,6 +16,7 @@ pub mod links;
 mod mocks;
 pub mod purge;
 pub mod queue;
+pub mod reconcile;
 pub mod store;
 pub mod tokens;
 pub mod webhooks;
@@ -35,6 +36,7 @@ pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
 pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
+pub use reconcile::{ObjectInventory, ObjectListing, ReconcileStore};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
     DetailsError, Inserted, ListError, Listing, PingError, PlannedBinChange, PlannedDelete,
@@ -61,6 +63,8 @@ pub use links::MockSnapshotLinks;
 pub use mocks::{MockCleanupQueue, MockPurgeQueue, MockWebhookStore};
 #[cfg(feature = "mocks")]
 pub use queue::MockWorkQueue;
+#[cfg(feature = "mocks")]
+pub use reconcile::{MockObjectInventory, MockReconcileStore};
 #[cfg(feature = "mocks")]
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod images;
 mod polling;
 pub mod queue;
+pub mod reconcile;
 pub mod recycle_bin;
 pub mod snapshots;
 pub mod webhooks;
@@ -23,6 +24,7 @@ pub use cleanup::{CleanupAdmin, Pass, Worker, WorkerSettings};
 pub use credentials::{CredentialAdmin, KeyRotation};
 pub use images::{OpenImageError, ServedImage, SnapshotImages};
 pub use queue::{JobRunner, Outcome, Settled};
+pub use reconcile::{ReconcileError, Reconciler, RemoveOrphans, Scope};
 pub use snapshots::Snapshots;
 pub use webhooks::{
     CreateWebhookError, Deliverer, DeliveryPass, DeliverySettings, MAX_DELIVERIES_LISTED, Webhooks,
