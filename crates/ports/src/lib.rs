@@ -33,7 +33,10 @@ pub use credentials::{
 pub use error::StoreError;
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
-pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
+pub use purge::{
+    PlannedPurgeBatch, PlannedPurges, PurgeBatchPlanner, PurgeFinish, PurgeJob, PurgeQueue,
+    PurgedBatch,
+};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 pub use store::{
     BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
