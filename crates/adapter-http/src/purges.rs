@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use vodsnap_domain::{AssetId, DeleteAssetsRequest, PurgeProgress};
 
+use crate::RequestId;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::query::Params;
@@ -102,6 +103,7 @@ fn dry_run_header(headers: &HeaderMap) -> Result<bool, ApiError> {
 pub(crate) async fn delete_assets(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(request_id): Extension<RequestId>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
@@ -128,7 +130,11 @@ pub(crate) async fn delete_assets(
     }
     let answer = state
         .purges
-        .delete_assets(&caller.project, request.assets())
+        .delete_assets(
+            &caller.project,
+            request.assets(),
+            &caller.actor(&request_id),
+        )
         .await?;
     metrics::counter!("vodsnap_asset_purges_recorded_total").increment(answer.len() as u64);
     tracing::info!(assets = answer.len(), "asset purges recorded");

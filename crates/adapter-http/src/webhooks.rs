@@ -28,7 +28,8 @@ pub(crate) struct CreateWebhookBody {
     /// only (unless the server allows private ones).
     url: String,
     /// The events to receive (default: all): `thumbnails.registered`,
-    /// `thumbnails.deleted`, `thumbnails.restored`, `thumbnails.purged`.
+    /// `thumbnails.deleted`, `thumbnails.restored`, `thumbnails.purged`,
+    /// `asset.purged`.
     #[serde(default)]
     events: Option<Vec<String>>,
 }

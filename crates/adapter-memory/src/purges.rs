@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use vodsnap_domain::{AssetId, FoundTask, ProjectId, PurgeProgress, TaskResult, Timestamp};
-use vodsnap_ports::{DeletePlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError};
+use vodsnap_ports::{
+    PlannedPurges, PurgeBatchPlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError,
+};
 
 use crate::purge_state::PurgePayload;
 use crate::queue::{Entry, JobQueue};
@@ -20,6 +22,17 @@ fn job(e: &Entry<PurgePayload>) -> PurgeJob {
         project: e.project.clone(),
         asset: e.payload.asset.clone(),
         attempts: e.attempts,
+    }
+}
+
+fn progress_of(e: &Entry<PurgePayload>) -> PurgeProgress {
+    PurgeProgress {
+        asset: e.payload.asset.clone(),
+        tasks_total: e.payload.tasks_total,
+        tasks_deleted: e.payload.tasks_deleted,
+        objects_queued: e.payload.objects_queued,
+        started_at: e.enqueued_at,
+        finished_at: e.finished_at,
     }
 }
 
@@ -72,14 +85,11 @@ fn live_of_asset<'a>(
 
 #[async_trait]
 impl PurgeQueue for MemoryQueue<Purges> {
-    async fn record(
-        &self,
-        project: &ProjectId,
-        assets: &[AssetId],
-        now: Timestamp,
-    ) -> Result<(), QueueError> {
+    async fn record(&self, project: &ProjectId, planned: &PlannedPurges) -> Result<(), QueueError> {
+        let now = planned.at;
         self.with_inner(|inner| {
-            for asset in assets {
+            inner.audit.extend(planned.audit.iter().cloned());
+            for asset in &planned.assets {
                 let running = inner
                     .projects
                     .get(project)
@@ -146,14 +156,7 @@ impl PurgeQueue for MemoryQueue<Purges> {
                 .entries()
                 .rev()
                 .find(|e| e.project == *project && e.payload.asset == *asset)
-                .map(|e| PurgeProgress {
-                    asset: e.payload.asset.clone(),
-                    tasks_total: e.payload.tasks_total,
-                    tasks_deleted: e.payload.tasks_deleted,
-                    objects_queued: e.payload.objects_queued,
-                    started_at: e.enqueued_at,
-                    finished_at: e.finished_at,
-                })
+                .map(progress_of)
         }))
     }
 
@@ -161,46 +164,57 @@ impl PurgeQueue for MemoryQueue<Purges> {
         &self,
         job: &PurgeJob,
         worker: &str,
-        planner: DeletePlanner<'a>,
+        planner: PurgeBatchPlanner<'a>,
         now: Timestamp,
         lease: Duration,
     ) -> Result<Option<PurgedBatch>, QueueError> {
         self.with_inner(|inner| {
-            let held = inner.purges.queue.get_mut(job.id).is_some_and(|e| {
-                e.project == job.project
-                    && e.is_pending()
-                    && e.lease.as_ref().is_some_and(|l| l.is_held_by(worker))
-            });
-            if !held {
+            let held = inner
+                .purges
+                .queue
+                .get_mut(job.id)
+                .filter(|e| {
+                    e.project == job.project
+                        && e.is_pending()
+                        && e.lease.as_ref().is_some_and(|l| l.is_held_by(worker))
+                })
+                .map(|e| progress_of(e));
+            let Some(progress) = held else {
                 return Ok(None);
-            }
+            };
             let found: Vec<FoundTask> = live_of_asset(inner, &job.project, &job.asset)
                 .into_iter()
                 .take(vodsnap_domain::PURGE_BATCH)
                 .map(|t| FoundTask::live(t.task().clone(), job.asset.clone()))
                 .collect();
             let batch_found = found.len();
-            let planned = planner(found);
+            let planned = planner(&progress, found);
             if let Some(p) = inner.projects.get(&job.project) {
-                p.check_doomed(planned.plan.doomed())
+                p.check_doomed(planned.delete.plan.doomed())
                     .map_err(|e| QueueError::Unknown(anyhow::anyhow!("{e:#}")))?;
-            } else if !planned.plan.doomed().is_empty() {
+            } else if !planned.delete.plan.doomed().is_empty() {
                 return Err(QueueError::Unknown(anyhow::anyhow!(
                     "the plan dooms tasks of a project with none"
                 )));
             }
-            let tasks = planned.plan.doomed().len() as u64;
-            let objects = inner.tombstone(&job.project, &planned);
+            let tasks = planned.delete.plan.doomed().len() as u64;
+            let objects = inner.tombstone(&job.project, &planned.delete);
             if let Some(e) = inner.purges.queue.get_mut(job.id) {
                 e.payload.tasks_deleted += tasks;
                 e.payload.objects_queued += objects;
                 e.payload.tasks_total = e.payload.tasks_total.max(e.payload.tasks_deleted);
                 e.lease = Some(vodsnap_domain::Lease::new(worker, now, lease));
             }
+            if let Some(finish) = &planned.finish {
+                // The purge's end, in the same step as its last batch.
+                Purges::complete(inner, std::slice::from_ref(job), worker, finish.at, &());
+                inner.webhooks.enqueue(&finish.events);
+            }
             Ok(Some(PurgedBatch {
                 found: batch_found,
                 tasks,
                 objects,
+                finished: planned.finish.is_some(),
             }))
         })
     }

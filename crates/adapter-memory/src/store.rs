@@ -466,6 +466,7 @@ mod tests {
                 cleanup: Arc::new(store.cleanup_queue()),
                 audit: Arc::new(store.audit_log()),
                 purges: Arc::new(store.purge_queue()),
+                webhooks: Arc::new(store.webhook_store()),
                 results: Arc::new(store),
                 keep_alive: Arc::new(()),
             }

@@ -25,7 +25,7 @@
 -- "queries must filter by the distribution argument ... forced function
 -- pushdown"); the array form is planned the same (an index condition). The callers and
 -- what each argument means are in crates/adapter-postgres/src (REGISTER,
--- TOMBSTONE, RESTORE, PURGE, COMPLETE, PURGED_OUTBOX, PURGE_RECORD, WEBHOOK_CREATE,
+-- TOMBSTONE, RESTORE, PURGE, COMPLETE, PURGED_OUTBOX, PURGE_RECORD, PURGE_CLOSE, WEBHOOK_CREATE,
 -- WEBHOOK_REMOVE). A change to a function is a new migration with
 -- CREATE OR REPLACE FUNCTION.
 
@@ -324,9 +324,12 @@ $fn$;
 -- has none unfinished, with its live tasks counted; an unfinished purge
 -- that was parked is due again, its attempts reset. A concurrent call
 -- recording the same asset waits on the unique index, then records
--- nothing. (At most 10 assets a call: one count and one insert each.)
-CREATE FUNCTION vodsnap_record_purges(p_project text, p_assets text[], p_at timestamptz)
-RETURNS void LANGUAGE plpgsql AS $fn$
+-- nothing. Then the call's audit records (`p_audit`: a JSON array of
+-- records, one `asset.delete` per asset, with the caller). At most 10
+-- assets a call: one count and one insert each.
+CREATE FUNCTION vodsnap_record_purges(
+    p_project text, p_assets text[], p_at timestamptz, p_audit jsonb
+) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
     v_asset text;
     v_live bigint;
@@ -340,5 +343,34 @@ BEGIN
         DO UPDATE SET parked_at = NULL, attempts = 0, due_at = p_at
         WHERE asset_purges.parked_at IS NOT NULL;
     END LOOP;
+    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
+                           asset_id, requested, touched, outcomes)
+    SELECT p_project, r.at, r.principal, r.request_id, r.client, r.action, r.asset_id,
+           ARRAY(SELECT jsonb_array_elements_text(r.requested)),
+           ARRAY(SELECT jsonb_array_elements_text(r.touched)), r.outcomes
+    FROM jsonb_to_recordset(p_audit) AS r(at timestamptz, principal text, request_id text,
+                                          client text, action text, asset_id text,
+                                          requested jsonb, touched jsonb, outcomes jsonb);
+END
+$fn$;
+
+-- A purge closed by its last batch, in the batch's transaction (which
+-- holds it locked), with its `asset.purged` event. Answers how many
+-- purges it closed (1, or 0 if it was closed already).
+CREATE FUNCTION vodsnap_close_purge(
+    p_project text, p_id bigint, p_at timestamptz,
+    e_ids text[], e_types text[], e_ats timestamptz[], e_data text[]
+) RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_closed bigint;
+BEGIN
+    UPDATE asset_purges SET finished_at = p_at, attempts = attempts + 1,
+        lease_owner = NULL, lease_until = NULL
+    WHERE project_id = p_project AND id = ANY(ARRAY[p_id]) AND finished_at IS NULL;
+    GET DIAGNOSTICS v_closed = ROW_COUNT;
+    IF v_closed > 0 THEN
+        PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
+    END IF;
+    RETURN v_closed;
 END
 $fn$;

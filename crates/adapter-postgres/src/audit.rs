@@ -83,15 +83,7 @@ pub(crate) fn bind<'q>(
 ) -> Result<PgQuery<'q>, DbError> {
     let requested: Vec<&str> = record.requested.iter().map(TaskId::as_str).collect();
     let touched: Vec<&str> = record.outcomes.iter().map(|o| o.task.as_str()).collect();
-    let outcomes: Vec<StoredOutcome> = record
-        .outcomes
-        .iter()
-        .map(|o| StoredOutcome {
-            task_id: o.task.as_str().to_owned(),
-            status: o.status.as_str().to_owned(),
-            reason: o.reason.map(|r| r.as_str().to_owned()),
-        })
-        .collect();
+    let outcomes: Vec<StoredOutcome> = record.outcomes.iter().map(stored_outcome).collect();
     Ok(query
         .bind(record.project.as_str())
         .bind(to_db_time(record.at)?)
@@ -103,6 +95,62 @@ pub(crate) fn bind<'q>(
         .bind(requested)
         .bind(touched)
         .bind(Json(outcomes)))
+}
+
+/// One record as `vodsnap_record_purges` (migration 0013) reads it.
+#[derive(Serialize)]
+struct StoredRecord<'a> {
+    /// RFC 3339 with microseconds.
+    at: String,
+    principal: &'a str,
+    request_id: &'a str,
+    client: Option<&'a str>,
+    action: &'static str,
+    asset_id: Option<&'a str>,
+    requested: Vec<&'a str>,
+    touched: Vec<&'a str>,
+    outcomes: Vec<StoredOutcome>,
+}
+
+/// Binds `records` (all of `project`: the statement's) as one JSON array
+/// to the next placeholder, as `vodsnap_record_purges` reads it.
+pub(crate) fn bind_many<'q>(
+    query: PgQuery<'q>,
+    project: &vodsnap_domain::ProjectId,
+    records: &'q [AuditRecord],
+) -> Result<PgQuery<'q>, DbError> {
+    let stored = records
+        .iter()
+        .map(|record| {
+            if record.project != *project || record.webhook.is_some() {
+                return Err(DbError::unknown(anyhow::anyhow!(
+                    "an audit record of project {} (or of a webhook) in a statement of project {project}",
+                    record.project
+                )));
+            }
+            Ok(StoredRecord {
+                at: to_db_time(record.at)?
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                principal: &record.actor.principal,
+                request_id: &record.actor.request_id,
+                client: record.actor.client.as_deref(),
+                action: record.action.as_str(),
+                asset_id: record.asset.as_ref().map(AssetId::as_str),
+                requested: record.requested.iter().map(TaskId::as_str).collect(),
+                touched: record.outcomes.iter().map(|o| o.task.as_str()).collect(),
+                outcomes: record.outcomes.iter().map(stored_outcome).collect(),
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(query.bind(Json(stored)))
+}
+
+fn stored_outcome(o: &AuditOutcome) -> StoredOutcome {
+    StoredOutcome {
+        task_id: o.task.as_str().to_owned(),
+        status: o.status.as_str().to_owned(),
+        reason: o.reason.map(|r| r.as_str().to_owned()),
+    }
 }
 
 /// One audit record on its own (a repeated registration's).

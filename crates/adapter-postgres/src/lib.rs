@@ -168,6 +168,7 @@ pub fn hot_statements() -> &'static [(&'static str, &'static str)] {
         ("PURGE_PICK", task_results::PICK_FOR_PURGE),
         ("PURGE_ADVANCE", purges::ADVANCE),
         ("PURGE_FINISH", purges::FINISH),
+        ("PURGE_CLOSE", purges::CLOSE),
     ];
     HOT
 }

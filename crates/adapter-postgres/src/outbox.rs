@@ -11,11 +11,15 @@ use vodsnap_domain::{AssetId, Event, EventId, EventTask, EventType, ProjectId, T
 use crate::db_error::DbError;
 use crate::rows::{PgQuery, from_db_time, parse_stored, to_db_time};
 
-/// An event's data as stored and delivered.
+/// An event's data as stored and delivered (`asset.purged`: `tasks`
+/// empty, `tasks_total` set).
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredData {
     asset_id: Option<String>,
+    #[serde(default)]
     tasks: Vec<StoredTask>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tasks_total: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,6 +39,7 @@ fn data_json(event: &Event) -> Result<String, DbError> {
                 asset_id: t.asset.as_str().to_owned(),
             })
             .collect(),
+        tasks_total: event.tasks_total,
     })
     .context("failed to serialise an event's data")
     .map_err(DbError::unknown)
@@ -91,5 +96,6 @@ pub(crate) fn event_from_row(
             .map(|a| parse_stored(AssetId::parse, a))
             .transpose()?,
         tasks,
+        tasks_total: stored.tasks_total,
     })
 }

@@ -3,7 +3,8 @@
 //! [`PurgeQueue`] port. Every statement names its project (under Citus,
 //! one shard); a batch is one transaction: lock the purge, lock the
 //! asset's oldest live tasks, write them as a delete does
-//! ([`task_results::tombstone`]), add to the progress.
+//! ([`task_results::tombstone`]), add to the progress, and, the last
+//! batch, close the purge with its `asset.purged` event ([`CLOSE`]).
 
 use std::time::Duration;
 
@@ -11,10 +12,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
 use vodsnap_domain::{AssetId, FoundTask, PURGE_BATCH, ProjectId, PurgeProgress, Timestamp};
-use vodsnap_ports::{DeletePlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError};
+use vodsnap_ports::{
+    PlannedPurges, PurgeBatchPlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError,
+};
 
+use crate::audit;
 use crate::database::PgDatabase;
 use crate::db_error::{DbError, DbResultExt as _, MAX_ATTEMPTS};
+use crate::outbox::bind_events;
 use crate::queue::{Leasing, PgKind, PgQueue, Statements, finish_by_project, queue_statements};
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 use crate::task_results::{self, PICK_FOR_PURGE};
@@ -35,15 +40,16 @@ pub(crate) const DUE_PROJECTS: &str = QUEUE.due_projects;
 /// The claim's second step, per project ([`Statements::claim_in_project`]).
 pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 
-/// `$1` project, `$2` assets, `$3` now: a purge of each asset that has
-/// none unfinished, with its live tasks counted; an unfinished purge that
-/// was parked is due again, its attempts reset (asking again is how a
-/// caller gets an asset out of a parked purge). One call of
-/// `vodsnap_record_purges` (migration 0013) for the whole request; a
-/// concurrent call recording the same asset waits on the unique index and
-/// then records nothing. A function, not an INSERT ... SELECT with the
+/// `$1` project, `$2` assets, `$3` now, `$4` the call's audit records
+/// (JSON, [`audit::bind_many`]): a purge of each asset that has none
+/// unfinished, with its live tasks counted; an unfinished purge that was
+/// parked is due again, its attempts reset (asking again is how a caller
+/// gets an asset out of a parked purge); the call's audit records. One
+/// call of `vodsnap_record_purges` (migration 0013) for the whole request;
+/// a concurrent call recording the same asset waits on the unique index
+/// and then records nothing. A function, not an INSERT ... SELECT with the
 /// counts as subqueries: Citus could not plan that one's parameters.
-pub(crate) const RECORD: &str = "SELECT vodsnap_record_purges($1, $2, $3)";
+pub(crate) const RECORD: &str = "SELECT vodsnap_record_purges($1, $2, $3, $4)";
 
 /// `$1` project, `$2` assets: each asset's live tasks, in the order given.
 pub(crate) const PREVIEW: &str = "\
@@ -56,11 +62,12 @@ pub(crate) const PROGRESS: &str = "\
     SELECT asset_id, tasks_total, tasks_deleted, objects_queued, started_at, finished_at \
     FROM asset_purges WHERE project_id = $1 AND asset_id = $2 ORDER BY id DESC LIMIT 1";
 
-/// `$1` project, `$2` purge, `$3` worker: the purge, locked, if the
-/// worker still holds it and it is unfinished: a batch's first step, so
-/// that two workers never run batches of one purge at once.
+/// `$1` project, `$2` purge, `$3` worker: the purge, locked, with its
+/// progress, if the worker still holds it and it is unfinished: a batch's
+/// first step, so that two workers never run batches of one purge at once.
 pub(crate) const LOCK_PURGE: &str = "\
-    SELECT asset_id FROM asset_purges \
+    SELECT asset_id, tasks_total, tasks_deleted, objects_queued, started_at, finished_at \
+    FROM asset_purges \
     WHERE project_id = $1 AND id = $2 AND lease_owner = $3 \
       AND finished_at IS NULL AND parked_at IS NULL \
     FOR UPDATE";
@@ -73,8 +80,16 @@ pub(crate) const ADVANCE: &str = "\
         tasks_total = GREATEST(tasks_total, tasks_deleted + $3), lease_until = $5 \
     WHERE project_id = $1 AND id = $2";
 
+/// `$1` project, `$2` purge, `$3` the end, `$4`..`$7` its events (see
+/// [`bind_events`]): the purge closed by its last batch, in the batch's
+/// transaction (which holds it locked: [`LOCK_PURGE`]), with its
+/// `asset.purged` event, in one call of `vodsnap_close_purge` (migration
+/// 0013). Answers how many purges it closed.
+pub(crate) const CLOSE: &str = "SELECT vodsnap_close_purge($1, $2, $3, $4, $5, $6, $7) AS closed";
+
 /// `$1` project, `$2` ids, `$3` worker, `$4` now: purges done, of one
-/// project, that the worker still holds.
+/// project, that the worker still holds (none, when every batch was
+/// planned by the service: the last one closes its purge, [`CLOSE`]).
 pub(crate) const FINISH: &str = "\
     UPDATE asset_purges SET finished_at = $4, attempts = attempts + 1, \
         lease_owner = NULL, lease_until = NULL \
@@ -96,6 +111,19 @@ struct ProgressRow {
     objects_queued: i64,
     started_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+}
+
+impl ProgressRow {
+    fn progress(self) -> Result<PurgeProgress, DbError> {
+        Ok(PurgeProgress {
+            asset: parse_stored(AssetId::parse, &self.asset_id)?,
+            tasks_total: count(self.tasks_total),
+            tasks_deleted: count(self.tasks_deleted),
+            objects_queued: count(self.objects_queued),
+            started_at: from_db_time(self.started_at),
+            finished_at: self.finished_at.map(from_db_time),
+        })
+    }
 }
 
 fn count(n: i64) -> u64 {
@@ -123,22 +151,23 @@ impl PgQueue<PgPurges> {
         &self,
         job: &PurgeJob,
         worker: &str,
-        planner: DeletePlanner<'_>,
+        planner: PurgeBatchPlanner<'_>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<PurgedBatch>, DbError> {
         let mut conn = self.database.acquire().await?;
         let mut tx = conn.begin().await.db("failed to begin a purge batch")?;
-        let held: Option<String> = sqlx::query_scalar(LOCK_PURGE)
+        let held: Option<ProgressRow> = sqlx::query_as(LOCK_PURGE)
             .bind(job.project.as_str())
             .bind(job.id)
             .bind(worker)
             .fetch_optional(&mut *tx)
             .await
             .db("failed to lock an asset purge")?;
-        if held.is_none() {
+        let Some(held) = held else {
             tx.rollback().await.db("failed to end a purge batch")?;
             return Ok(None);
-        }
+        };
+        let progress = held.progress()?;
         let rows: Vec<(String,)> = sqlx::query_as(PICK_FOR_PURGE)
             .bind(job.project.as_str())
             .bind(job.asset.as_str())
@@ -156,10 +185,10 @@ impl PgQueue<PgPurges> {
             })
             .collect::<Result<Vec<_>, DbError>>()?;
         let batch_found = found.len();
-        let planned = planner(found);
-        let tasks = planned.plan.doomed().len() as i64;
+        let planned = planner(&progress, found);
+        let tasks = planned.delete.plan.doomed().len() as i64;
         let objects = if tasks > 0 {
-            task_results::tombstone(&mut tx, &job.project, None, &planned)
+            task_results::tombstone(&mut tx, &job.project, None, &planned.delete)
                 .await?
                 .queued
         } else {
@@ -174,12 +203,31 @@ impl PgQueue<PgPurges> {
             .execute(&mut *tx)
             .await
             .db("failed to record a purge batch")?;
+        if let Some(finish) = &planned.finish {
+            let query = sqlx::query(CLOSE)
+                .bind(job.project.as_str())
+                .bind(job.id)
+                .bind(to_db_time(finish.at)?);
+            let closed: i64 = bind_events(query, &finish.events)?
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| sqlx::Row::try_get(&row, 0))
+                .db("failed to close an asset purge")?;
+            if closed != 1 {
+                // Rolled back when `tx` drops.
+                return Err(DbError::unknown(anyhow::anyhow!(
+                    "closed {closed} purges for purge {} locked unfinished",
+                    job.id
+                )));
+            }
+        }
         tx.commit().await.db("failed to commit a purge batch")?;
         conn.release();
         Ok(Some(PurgedBatch {
             found: batch_found,
             tasks: count(tasks),
             objects: count(objects),
+            finished: planned.finish.is_some(),
         }))
     }
 }
@@ -225,24 +273,23 @@ impl PgKind for PgPurges {
 #[async_trait]
 impl PurgeQueue for PgQueue<PgPurges> {
     #[tracing::instrument(level = "debug", skip_all, fields(project = %project))]
-    async fn record(
-        &self,
-        project: &ProjectId,
-        assets: &[AssetId],
-        now: Timestamp,
-    ) -> Result<(), QueueError> {
-        let assets: Vec<&str> = assets.iter().map(AssetId::as_str).collect();
-        let at = to_db_time(now)?;
+    async fn record(&self, project: &ProjectId, planned: &PlannedPurges) -> Result<(), QueueError> {
+        let assets: Vec<&str> = planned.assets.iter().map(AssetId::as_str).collect();
+        let at = to_db_time(planned.at)?;
         let mut attempt = 1;
         loop {
             let mut conn = self.database.acquire().await?;
-            let result = sqlx::query(RECORD)
+            let query = sqlx::query(RECORD)
                 .bind(project.as_str())
                 .bind(&assets)
-                .bind(at)
-                .execute(&mut *conn)
-                .await
-                .db("failed to record asset purges");
+                .bind(at);
+            let result = match audit::bind_many(query, project, &planned.audit) {
+                Ok(query) => query
+                    .execute(&mut *conn)
+                    .await
+                    .db("failed to record asset purges"),
+                Err(e) => Err(e),
+            };
             conn.release();
             match result {
                 Ok(_) => return Ok(()),
@@ -282,18 +329,9 @@ impl PurgeQueue for PgQueue<PgPurges> {
             .await
             .db("failed to read an asset purge")?;
         conn.release();
-        row.map(|r| {
-            Ok(PurgeProgress {
-                asset: parse_stored(AssetId::parse, &r.asset_id)?,
-                tasks_total: count(r.tasks_total),
-                tasks_deleted: count(r.tasks_deleted),
-                objects_queued: count(r.objects_queued),
-                started_at: from_db_time(r.started_at),
-                finished_at: r.finished_at.map(from_db_time),
-            })
-        })
-        .transpose()
-        .map_err(|e: DbError| e.into())
+        row.map(ProgressRow::progress)
+            .transpose()
+            .map_err(|e: DbError| e.into())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(project = %job.project, purge = job.id))]
@@ -301,7 +339,7 @@ impl PurgeQueue for PgQueue<PgPurges> {
         &self,
         job: &PurgeJob,
         worker: &str,
-        planner: DeletePlanner<'a>,
+        planner: PurgeBatchPlanner<'a>,
         now: Timestamp,
         lease: Duration,
     ) -> Result<Option<PurgedBatch>, QueueError> {

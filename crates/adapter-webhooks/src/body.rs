@@ -14,10 +14,19 @@ struct Body<'a> {
     data: Data<'a>,
 }
 
+/// `{"asset_id", "tasks"}`, or `{"asset_id", "tasks_total"}` for
+/// `asset.purged` (contract version 3).
 #[derive(Debug, Serialize)]
-struct Data<'a> {
-    asset_id: Option<&'a str>,
-    tasks: Vec<Task<'a>>,
+#[serde(untagged)]
+enum Data<'a> {
+    Tasks {
+        asset_id: Option<&'a str>,
+        tasks: Vec<Task<'a>>,
+    },
+    AssetPurged {
+        asset_id: Option<&'a str>,
+        tasks_total: u64,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -33,16 +42,22 @@ pub fn render(event: &Event) -> Vec<u8> {
         kind: event.kind.as_str(),
         project_id: event.project.as_str(),
         occurred_at: rfc3339(event.occurred_at),
-        data: Data {
-            asset_id: event.asset.as_ref().map(|a| a.as_str()),
-            tasks: event
-                .tasks
-                .iter()
-                .map(|t| Task {
-                    task_id: t.task.as_str(),
-                    asset_id: t.asset.as_str(),
-                })
-                .collect(),
+        data: match event.tasks_total {
+            Some(tasks_total) => Data::AssetPurged {
+                asset_id: event.asset.as_ref().map(|a| a.as_str()),
+                tasks_total,
+            },
+            None => Data::Tasks {
+                asset_id: event.asset.as_ref().map(|a| a.as_str()),
+                tasks: event
+                    .tasks
+                    .iter()
+                    .map(|t| Task {
+                        task_id: t.task.as_str(),
+                        asset_id: t.asset.as_str(),
+                    })
+                    .collect(),
+            },
         },
     };
     // Serialising these plain strings cannot fail.
@@ -77,6 +92,24 @@ pub fn rfc3339(at: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_asset_purged_event_carries_its_asset_and_total_not_tasks() {
+        use vodsnap_domain::{AssetId, EventId, ProjectId};
+        let event = Event::of_asset_purge(
+            EventId::from_random(1),
+            ProjectId::parse("p").unwrap(),
+            AssetId::parse("a").unwrap(),
+            12,
+            Timestamp::from_micros(0),
+        );
+        let body: serde_json::Value = serde_json::from_slice(&render(&event)).unwrap();
+        assert_eq!(body["type"], "asset.purged");
+        assert_eq!(
+            body["data"],
+            serde_json::json!({"asset_id": "a", "tasks_total": 12})
+        );
+    }
 
     #[test]
     fn rfc3339_of_known_instants() {

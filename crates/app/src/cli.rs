@@ -492,6 +492,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VODSNAP_RETENTION", default_value = "0s", value_parser = parse_retention)]
     pub retention: Retention,
 
+    /// How long an asset purge (DeleteAssets) stays with the instance that
+    /// claimed it without a batch; each batch extends it. When that
+    /// instance dies, another continues the purge once it runs out.
+    #[arg(long, env = "VODSNAP_PURGE_LEASE", default_value = "1m", value_parser = parse_duration)]
+    pub purge_lease: Duration,
+
     #[command(flatten)]
     pub webhooks: WebhookArgs,
 

@@ -10,10 +10,11 @@ use vodsnap_ports::{Clock, PurgeQueue};
 use vodsnap_service::{PurgeSettings, Purger};
 
 /// Spawns the purge worker; purged tasks stay in the recycle bin for
-/// `retention`, as deleted ones do.
+/// `retention`, as deleted ones do; a purge's claim lasts `lease`.
 pub fn spawn_worker(
     args: &crate::cli::CleanupArgs,
     retention: Retention,
+    lease: std::time::Duration,
     queue: Arc<dyn PurgeQueue>,
     clock: Arc<dyn Clock>,
     stop: &watch::Receiver<bool>,
@@ -27,6 +28,7 @@ pub fn spawn_worker(
             policy: cleanup.policy,
             idle: cleanup.idle,
             retention,
+            lease,
             ..PurgeSettings::default()
         },
     };

@@ -170,6 +170,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     workers.push(purges::spawn_worker(
         &args.cleanup,
         args.retention,
+        args.purge_lease,
         backends.purges.clone(),
         clock.clone(),
         &stop_rx,

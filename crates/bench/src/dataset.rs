@@ -59,13 +59,13 @@ impl Dataset {
         stored_thumbnail_para(&self.para)
     }
 
-    fn exec(&self, sql: &str) -> Result<()> {
+    pub fn exec(&self, sql: &str) -> Result<()> {
         output(&mut psql(&self.url, sql)).map(drop)
     }
 
     /// Task results `n` in `numbers`, ids and assets given as SQL
     /// expressions of `n`.
-    fn insert(&self, task_id_sql: &str, asset_id_sql: &str, numbers: Range<u64>) -> Result<()> {
+    pub fn insert(&self, task_id_sql: &str, asset_id_sql: &str, numbers: Range<u64>) -> Result<()> {
         let bulk = BulkTaskResults {
             project: self.project.clone(),
             task_id_sql: task_id_sql.to_owned(),

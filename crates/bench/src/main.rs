@@ -42,6 +42,7 @@
 //! `DELETED`) where success was expected, a pgbench client aborted, or the
 //! server dying. Slowness never fails it.
 
+mod asset_purge;
 mod cleanup;
 mod cpu;
 mod database;

@@ -40,7 +40,8 @@ pub struct Args {
     pub concurrency: Option<Vec<u32>>,
     /// Only these workloads, comma-separated (list, details, register,
     /// delete-tasks, delete-asset; also healthz, HTTP alone, not run by
-    /// default) [default: the first five].
+    /// default; cleanup and asset-purge, each a run of its own)
+    /// [default: the first five].
     #[arg(long, value_delimiter = ',')]
     pub workloads: Option<Vec<String>>,
     /// Passed to `vodsnap serve --database-max-connections` [default: the server's].
@@ -142,6 +143,9 @@ impl Params {
         };
         if params.workloads.contains(&Workload::Cleanup) && params.workloads.len() > 1 {
             bail!("the cleanup workload runs alone: --workloads cleanup");
+        }
+        if params.workloads.contains(&Workload::AssetPurge) && params.workloads.len() > 1 {
+            bail!("the asset-purge workload runs alone: --workloads asset-purge");
         }
         if params.tasks == 0 || params.assets == 0 || params.images == 0 || params.secs == 0 {
             bail!("--tasks, --assets, --images-per-task and --secs must be positive");

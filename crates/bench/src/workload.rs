@@ -37,6 +37,11 @@ pub enum Workload {
     /// delete, on moto and a directory (`crate::cleanup`); a run of its
     /// own, not by default (it needs moto); no pgbench counterpart.
     Cleanup,
+    /// `DeleteAssets` of a big asset against small ones, the purge's
+    /// tombstone rate and the server's memory meanwhile, and the cleanup's
+    /// drain after it (`crate::asset_purge`); a run of its own, not by
+    /// default; no pgbench counterpart.
+    AssetPurge,
 }
 
 /// What a delete workload consumes: each request does the full work once.
@@ -59,7 +64,7 @@ impl Workload {
         Self::DeleteAsset,
     ];
 
-    const EVERY: [Self; 8] = [
+    const EVERY: [Self; 9] = [
         Self::List,
         Self::ListDeep,
         Self::Details,
@@ -68,6 +73,7 @@ impl Workload {
         Self::DeleteAsset,
         Self::Healthz,
         Self::Cleanup,
+        Self::AssetPurge,
     ];
 
     /// The workload named `name` on the command line.
@@ -87,6 +93,7 @@ impl Workload {
             Self::Healthz => "healthz",
             Self::Mixed => "mixed",
             Self::Cleanup => "cleanup",
+            Self::AssetPurge => "asset-purge",
         }
     }
 
@@ -102,6 +109,7 @@ impl Workload {
             Self::Healthz => "healthz (HTTP only)",
             Self::Mixed => "mixed reads, registrations and deletes",
             Self::Cleanup => "cleanup drain",
+            Self::AssetPurge => "asset purge (DeleteAssets)",
         }
     }
 
@@ -121,7 +129,7 @@ impl Workload {
                 "delete_asset.sql",
                 include_str!("../pgbench/delete_asset.sql"),
             ),
-            Self::Healthz | Self::Mixed | Self::Cleanup => return None,
+            Self::Healthz | Self::Mixed | Self::Cleanup | Self::AssetPurge => return None,
         })
     }
 
@@ -141,7 +149,8 @@ impl Workload {
             | Self::Register
             | Self::Healthz
             | Self::Mixed
-            | Self::Cleanup => None,
+            | Self::Cleanup
+            | Self::AssetPurge => None,
         }
     }
 }

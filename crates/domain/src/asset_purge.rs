@@ -184,8 +184,21 @@ impl PurgeProgress {
     }
 }
 
+impl PurgeProgress {
+    /// `tasks_total` once a batch tombstoned `tombstoned` more: never less
+    /// than the tasks deleted (a restore during the purge may bring back
+    /// tasks that a later batch takes again). The `asset.purged` event's
+    /// figure, the same as the progress call then answers.
+    pub fn total_after(&self, tombstoned: u64) -> u64 {
+        self.tasks_total
+            .max(self.tasks_deleted.saturating_add(tombstoned))
+    }
+}
+
 /// Whether a purge whose batch found `found` live tasks has more to do: a
-/// batch that found fewer than [`PURGE_BATCH`] took the last of them.
+/// batch that found fewer than [`PURGE_BATCH`] took the last of them, and
+/// closes the purge in its own unit of work (so that nothing, a restore
+/// say, can land between the last batch and the purge's end).
 pub fn purge_has_more(found: usize) -> bool {
     found >= PURGE_BATCH
 }
@@ -314,6 +327,16 @@ mod tests {
     #[test]
     fn a_short_batch_was_the_last() {
         assert!(purge_has_more(PURGE_BATCH));
+        let progress = PurgeProgress {
+            asset: AssetId::parse("a").unwrap(),
+            tasks_total: 10,
+            tasks_deleted: 8,
+            objects_queued: 16,
+            started_at: Timestamp::from_micros(0),
+            finished_at: None,
+        };
+        assert_eq!(progress.total_after(1), 10);
+        assert_eq!(progress.total_after(5), 13, "a restore brought more back");
         assert!(!purge_has_more(PURGE_BATCH - 1));
         assert!(!purge_has_more(0));
     }

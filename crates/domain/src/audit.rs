@@ -163,10 +163,14 @@ pub enum AuditAction {
     /// Orphans queued for the cleanup by `vodsnap reconcile
     /// --remove-orphans` (their keys in [`AuditRecord::objects`]).
     ReconcileQueue,
+    /// An asset's purge asked for (`DeleteAssets`): one record per asset
+    /// of the call, with its caller; the purge's batches are `delete`
+    /// records of `system:asset-purge`.
+    AssetDelete,
 }
 
 impl AuditAction {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Register,
         Self::Delete,
         Self::Restore,
@@ -174,6 +178,7 @@ impl AuditAction {
         Self::WebhookCreate,
         Self::WebhookDelete,
         Self::ReconcileQueue,
+        Self::AssetDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +190,7 @@ impl AuditAction {
             Self::WebhookCreate => "webhook.create",
             Self::WebhookDelete => "webhook.delete",
             Self::ReconcileQueue => "reconcile.queue",
+            Self::AssetDelete => "asset.delete",
         }
     }
 
@@ -373,6 +379,25 @@ impl AuditRecord {
         }
     }
 
+    /// The records of a `DeleteAssets` call: one `asset.delete` per asset
+    /// it named (in its order), each with the caller, so that `vodsnap
+    /// audit` finds who asked for an asset's purge. They name no task:
+    /// the purge's batches record those, as `system:asset-purge`.
+    pub fn asset_deletions(
+        project: &ProjectId,
+        assets: &[AssetId],
+        at: Timestamp,
+        actor: &Actor,
+    ) -> Vec<Self> {
+        assets
+            .iter()
+            .map(|asset| Self {
+                asset: Some(asset.clone()),
+                ..Self::of(project, AuditAction::AssetDelete, at, actor)
+            })
+            .collect()
+    }
+
     /// A record of `action` that names nothing yet: each constructor
     /// above fills in what its call named.
     fn of(project: &ProjectId, action: AuditAction, at: Timestamp, actor: &Actor) -> Self {
@@ -430,6 +455,34 @@ mod tests {
             assert_eq!(AuditAction::parse(action.as_str()), Some(action));
         }
         assert_eq!(AuditAction::parse("Register"), None);
+    }
+
+    #[test]
+    fn a_delete_assets_call_records_each_asset_with_its_caller() {
+        let actor = Actor {
+            principal: "ak:AK1".into(),
+            request_id: "r1".into(),
+            client: None,
+        };
+        let records = AuditRecord::asset_deletions(&p(), &[a("x"), a("y")], at(), &actor);
+        let named: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.action.as_str(),
+                    r.asset.clone(),
+                    r.actor.principal.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("asset.delete", Some(a("x")), "ak:AK1"),
+                ("asset.delete", Some(a("y")), "ak:AK1")
+            ]
+        );
+        assert!(records.iter().all(|r| r.outcomes.is_empty()));
     }
 
     #[test]

@@ -26,15 +26,18 @@ pub enum EventType {
     Restored,
     /// A task result's objects are gone for good.
     Purged,
+    /// A whole asset's purge (`DeleteAssets`) ended: its last batch ran.
+    AssetPurged,
 }
 
 impl EventType {
     /// Every kind, in wire order.
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 5] = [
         EventType::Registered,
         EventType::Deleted,
         EventType::Restored,
         EventType::Purged,
+        EventType::AssetPurged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl EventType {
             Self::Deleted => "thumbnails.deleted",
             Self::Restored => "thumbnails.restored",
             Self::Purged => "thumbnails.purged",
+            Self::AssetPurged => "asset.purged",
         }
     }
 
@@ -138,7 +142,8 @@ pub struct EventTask {
 
 /// One event, as written to the outbox and delivered: its data is the
 /// selection's asset (`None` for a delete by task ids alone) and the tasks
-/// it is about, each with its own asset.
+/// it is about, each with its own asset; an `asset.purged` event names its
+/// asset and `tasks_total` instead of tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: EventId,
@@ -147,6 +152,8 @@ pub struct Event {
     pub occurred_at: Timestamp,
     pub asset: Option<AssetId>,
     pub tasks: Vec<EventTask>,
+    /// The purge's `tasks_total` (`asset.purged` only; `None` otherwise).
+    pub tasks_total: Option<u64>,
 }
 
 impl Event {
@@ -166,6 +173,28 @@ impl Event {
             occurred_at: at,
             asset: Some(asset.clone()),
             tasks: vec![EventTask { task, asset }],
+            tasks_total: None,
+        }
+    }
+
+    /// The `asset.purged` event of a purge of `asset` that ended at `at`
+    /// (its last batch): once per purge, even when the asset had no task,
+    /// so a subscriber learns that every purge it asked for is over.
+    pub fn of_asset_purge(
+        id: EventId,
+        project: ProjectId,
+        asset: AssetId,
+        tasks_total: u64,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            kind: EventType::AssetPurged,
+            project,
+            occurred_at: at,
+            asset: Some(asset),
+            tasks: Vec::new(),
+            tasks_total: Some(tasks_total),
         }
     }
 
@@ -214,6 +243,7 @@ impl Event {
             occurred_at: at,
             asset: None,
             tasks,
+            tasks_total: None,
         })
     }
 
@@ -237,6 +267,7 @@ impl Event {
             occurred_at: at,
             asset: selected_asset,
             tasks: tombstoned,
+            tasks_total: None,
         })
     }
 }
@@ -320,5 +351,19 @@ mod tests {
         );
         let purged = Event::of_purge(EventId::from_random(3), p, vec![task.clone()], at).unwrap();
         assert_eq!((purged.kind, purged.tasks), (EventType::Purged, vec![task]));
+    }
+
+    #[test]
+    fn an_asset_purge_names_its_asset_and_total_even_when_empty() {
+        let p = ProjectId::parse("p").unwrap();
+        let a = AssetId::parse("a").unwrap();
+        let at = Timestamp::from_micros(9);
+        let event = Event::of_asset_purge(EventId::from_random(4), p, a.clone(), 0, at);
+        assert_eq!(event.kind.as_str(), "asset.purged");
+        assert_eq!(
+            (event.asset, event.tasks.len(), event.tasks_total),
+            (Some(a), 0, Some(0))
+        );
+        assert_eq!(EventType::parse("asset.purged"), Ok(EventType::AssetPurged));
     }
 }

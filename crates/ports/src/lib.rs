@@ -34,7 +34,10 @@ pub use credentials::{
 pub use error::StoreError;
 pub use images::{ImageStore, ImageStoreError};
 pub use links::{LinkError, LinkProof, LinkRefused, SnapshotLinks};
-pub use purge::{PurgeJob, PurgeQueue, PurgedBatch};
+pub use purge::{
+    PlannedPurgeBatch, PlannedPurges, PurgeBatchPlanner, PurgeFinish, PurgeJob, PurgeQueue,
+    PurgedBatch,
+};
 pub use queue::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 pub use reconcile::{ObjectInventory, ObjectListing, ReconcileStore};
 pub use store::{

@@ -8,8 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vodsnap_domain::{AssetId, ObjectKey, ProjectId, PurgeProgress, Secret, Timestamp, WebhookId};
 
-use crate::purge::{PurgeJob, PurgeQueue, PurgedBatch};
-use crate::store::DeletePlanner;
+use crate::purge::{PlannedPurges, PurgeBatchPlanner, PurgeJob, PurgeQueue, PurgedBatch};
 
 use crate::audit::AuditRecord;
 use crate::cleanup::{
@@ -79,9 +78,9 @@ mockall::mock! {
 
     #[async_trait]
     impl PurgeQueue for PurgeQueue {
-        async fn record(&self, project: &ProjectId, assets: &[AssetId], now: Timestamp) -> Result<(), QueueError>;
+        async fn record(&self, project: &ProjectId, planned: &PlannedPurges) -> Result<(), QueueError>;
         async fn preview(&self, project: &ProjectId, assets: &[AssetId]) -> Result<Vec<u64>, QueueError>;
         async fn progress(&self, project: &ProjectId, asset: &AssetId) -> Result<Option<PurgeProgress>, QueueError>;
-        async fn purge_batch<'a>(&self, job: &PurgeJob, worker: &str, planner: DeletePlanner<'a>, now: Timestamp, lease: Duration) -> Result<Option<PurgedBatch>, QueueError>;
+        async fn purge_batch<'a>(&self, job: &PurgeJob, worker: &str, planner: PurgeBatchPlanner<'a>, now: Timestamp, lease: Duration) -> Result<Option<PurgedBatch>, QueueError>;
     }
 }

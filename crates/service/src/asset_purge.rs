@@ -16,7 +16,10 @@ use vodsnap_domain::{
     Actor, AssetId, AuditRecord, DeletePlan, DeleteSelection, DeleteStatus, Event, EventTask,
     FoundTask, ProjectId, PurgeProgress, Retention, RetryPolicy, Timestamp, purge_has_more,
 };
-use vodsnap_ports::{Clock, PlannedDelete, PurgeJob, PurgeQueue, QueueError};
+use vodsnap_ports::{
+    Clock, PlannedDelete, PlannedPurgeBatch, PlannedPurges, PurgeFinish, PurgeJob, PurgeQueue,
+    QueueError,
+};
 
 use crate::queue::{JobRunner, Outcome, QueueWorker};
 use crate::snapshots::new_event_id;
@@ -45,13 +48,22 @@ impl AssetPurges {
     /// read as deleted. An asset with nothing in the project is `DELETED`
     /// too (idempotent; it tells nothing of other projects). The purges
     /// are recorded together, so a store failure is the whole call's
-    /// error: nothing per asset is left unknown.
+    /// error: nothing per asset is left unknown. The call is audited with
+    /// its caller (`asset.delete`, one record per asset) in the same unit
+    /// of work.
     pub async fn delete_assets(
         &self,
         project: &ProjectId,
         assets: &[AssetId],
+        actor: &Actor,
     ) -> Result<Vec<(AssetId, DeleteStatus)>, QueueError> {
-        self.queue.record(project, assets, self.clock.now()).await?;
+        let at = self.clock.now();
+        let planned = PlannedPurges {
+            assets: assets.to_vec(),
+            at,
+            audit: AuditRecord::asset_deletions(project, assets, at, actor),
+        };
+        self.queue.record(project, &planned).await?;
         Ok(assets
             .iter()
             .map(|a| (a.clone(), DeleteStatus::Deleted))
@@ -207,7 +219,8 @@ impl Purger {
             }
             let at = self.clock.now();
             let purge_at = self.settings.retention.purge_at(at);
-            let planner = |found: Vec<FoundTask>| {
+            let planner = |progress: &PurgeProgress, found: Vec<FoundTask>| {
+                let last = !purge_has_more(found.len());
                 let plan = DeletePlan::of_purge(&job.asset, found);
                 let audit =
                     AuditRecord::deletion(&job.project, &selection, plan.items(), at, &actor);
@@ -219,6 +232,16 @@ impl Purger {
                         asset: job.asset.clone(),
                     })
                     .collect();
+                let finish = last.then(|| PurgeFinish {
+                    at,
+                    events: vec![Event::of_asset_purge(
+                        new_event_id(),
+                        job.project.clone(),
+                        job.asset.clone(),
+                        progress.total_after(tombstoned.len() as u64),
+                        at,
+                    )],
+                });
                 let events = Event::of_delete(
                     new_event_id(),
                     job.project.clone(),
@@ -228,12 +251,15 @@ impl Purger {
                 )
                 .into_iter()
                 .collect();
-                PlannedDelete {
-                    plan,
-                    audit,
-                    at,
-                    purge_at,
-                    events,
+                PlannedPurgeBatch {
+                    delete: PlannedDelete {
+                        plan,
+                        audit,
+                        at,
+                        purge_at,
+                        events,
+                    },
+                    finish,
                 }
             };
             let Some(batch) = self
@@ -258,7 +284,7 @@ impl Purger {
                 objects = batch.objects,
                 "purge batch"
             );
-            if !purge_has_more(batch.found) {
+            if batch.finished {
                 return Ok(Some(purged));
             }
         }
@@ -290,7 +316,8 @@ impl JobRunner<PurgeJob> for PurgeRun<'_> {
                         tasks,
                         "asset purged"
                     );
-                    outcomes.push((job, Outcome::Done(PURGED)));
+                    // Closed by its last batch.
+                    outcomes.push((job, Outcome::Closed(PURGED)));
                 }
                 // Stopped or taken over: nothing to record.
                 Ok(None) => {}

@@ -21,6 +21,10 @@ pub enum Outcome {
     /// Done: completed on the queue. The label says how (`removed`,
     /// `kept`, `delivered`), for the pass's counts.
     Done(&'static str),
+    /// Done, and already completed by the job's own last write (an asset
+    /// purge closes itself in its last batch's unit of work): counted as
+    /// done, not completed again.
+    Closed(&'static str),
     /// Failed: due again after the policy's delay, or parked after its
     /// last attempt.
     Failed(String),
@@ -128,6 +132,10 @@ impl<J: Job> QueueWorker<'_, J> {
                 Outcome::Done(label) => {
                     *settled.done.entry(label).or_default() += 1;
                     done.push(job);
+                    continue;
+                }
+                Outcome::Closed(label) => {
+                    *settled.done.entry(label).or_default() += 1;
                     continue;
                 }
                 Outcome::Failed(error) => {

@@ -163,6 +163,8 @@ macro_rules! asset_purge_tests {
             a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothing,
             deleting_an_asset_again_revives_its_parked_purge,
             a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lease,
+            each_purge_ends_with_one_asset_purged_event,
+            a_restore_right_after_the_last_batch_finds_the_purge_closed,
             an_image_of_a_live_task_of_another_asset_stays_referenced,
             with_retention_purged_tasks_go_to_the_recycle_bin,
             a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image

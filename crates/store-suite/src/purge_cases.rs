@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use vodsnap_domain::{
-    BinSelection, DeleteSelection, DetailsPage, ListFilter, ListPage, NewTaskResult, ObjectKey,
-    PurgeState, Retention, Snapshot, Timestamp,
+    AssetId, BinSelection, DeletePlan, DeleteSelection, DetailsPage, Event, EventId, EventType,
+    EventTypes, FoundTask, ListFilter, ListPage, NewTaskResult, ObjectKey, PurgeProgress,
+    PurgeState, Retention, Snapshot, Timestamp, WebhookUrl, purge_has_more,
 };
 use vodsnap_ports::{
-    AuditAction, AuditLog, AuditQuery, CleanupQueue, DeletePlanner, DetailsError, FailedAttempt,
-    PurgeQueue, RegisterError, TaskResultStore,
+    AuditAction, AuditLog, AuditQuery, AuditRecord, CleanupQueue, DetailsError, FailedAttempt,
+    PlannedDelete, PlannedPurgeBatch, PurgeBatchPlanner, PurgeFinish, PurgeJob, PurgeQueue,
+    RegisterError, TaskResultStore, WebhookStore,
 };
+use vodsnap_service::Webhooks;
 use vodsnap_service::{AssetPurges, PurgeSettings, Purger, Snapshots};
 
 use crate::fixtures::{actor, asset, at, para, project, result, task};
@@ -34,6 +37,7 @@ pub struct PurgeStores {
     pub cleanup: Arc<dyn CleanupQueue>,
     pub audit: Arc<dyn AuditLog>,
     pub purges: Arc<dyn PurgeQueue>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub keep_alive: Arc<dyn std::any::Any + Send + Sync>,
 }
 
@@ -93,6 +97,36 @@ impl PurgeStores {
         )
     }
 
+    /// Subscribes a webhook of `p` to `events`.
+    async fn subscribe(&self, p: &str, url: &str, events: &[&str]) {
+        let sender = Arc::new(crate::webhook_cases::RecordingSender::default());
+        Webhooks::new(self.webhooks.clone(), sender, Arc::new(FixedClock(at(10))))
+            .create(
+                &project(p),
+                WebhookUrl::parse(url).expect("url"),
+                EventTypes::parse(Some(events)).expect("events"),
+                &actor(),
+            )
+            .await
+            .expect("subscribe");
+    }
+
+    /// The events of every delivery due by a far future, in the order
+    /// claimed (each claimed once: a second call sees none of them).
+    async fn delivered_events(&self) -> Vec<Event> {
+        let claimed = self
+            .webhooks
+            .claim(
+                "suite-inspector",
+                1_000,
+                Duration::from_secs(1),
+                at(i64::MAX / 2),
+            )
+            .await
+            .expect("claim deliveries");
+        claimed.into_iter().map(|c| c.event).collect()
+    }
+
     /// Every queued cleanup item's key, with how often it is queued.
     async fn queued_keys(&self) -> BTreeMap<String, usize> {
         let mut keys = BTreeMap::new();
@@ -131,7 +165,7 @@ pub async fn delete_assets_hides_the_tasks_at_once_and_the_purge_tombstones_them
     // Act
     let answer = s
         .purges(at(200))
-        .delete_assets(&project("p1"), &[asset("a"), asset("never")])
+        .delete_assets(&project("p1"), &[asset("a"), asset("never")], &actor())
         .await
         .expect("delete assets");
 
@@ -248,6 +282,19 @@ pub async fn delete_assets_hides_the_tasks_at_once_and_the_purge_tombstones_them
         && r.asset == Some(asset("a"))
         && r.outcomes.len() == 3
         && r.actor.principal == "system:asset-purge"));
+    // The call itself, with its caller: one record per asset, in order.
+    let calls: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == AuditAction::AssetDelete)
+        .map(|r| (r.asset.clone(), r.actor.clone(), r.at, r.outcomes.len()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (Some(asset("a")), actor(), at(200), 0),
+            (Some(asset("never")), actor(), at(200), 0)
+        ]
+    );
     // Registration starts the asset afresh; the purged ids stay deleted.
     register(&s, "p1", "a", "fresh", 500).await;
     assert_eq!(
@@ -289,11 +336,11 @@ pub async fn a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothi
 
     let purges = s.purges(at(200));
     purges
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("first");
     s.purges(at(250))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("second");
     let progress = purges
@@ -311,7 +358,7 @@ pub async fn a_repeated_call_keeps_the_running_purge_and_a_dry_run_changes_nothi
 pub async fn deleting_an_asset_again_revives_its_parked_purge(s: PurgeStores) {
     register(&s, "p1", "a", "t1", 100).await;
     s.purges(at(200))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("delete assets");
     let claimed = s
@@ -334,7 +381,7 @@ pub async fn deleting_an_asset_again_revives_its_parked_purge(s: PurgeStores) {
     assert_eq!(s.listed("p1", Some("a")).await.0, 0, "still hidden");
 
     s.purges(at(600))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("again");
     let backlog = s.purges.backlog(at(700)).await.expect("backlog");
@@ -360,7 +407,7 @@ pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lea
         register(&s, "p1", "big", &format!("t{i:05}"), 100 + i as i64).await;
     }
     s.purges(at(10_000))
-        .delete_assets(&project("p1"), &[asset("big")])
+        .delete_assets(&project("p1"), &[asset("big")], &actor())
         .await
         .expect("record");
     let lease = Duration::from_secs(60);
@@ -371,26 +418,12 @@ pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lea
         .expect("claim");
     assert_eq!(jobs.len(), 1);
 
+    s.subscribe("p1", "https://purged.example/", &["asset.purged"])
+        .await;
+
     // Act: w1 runs one batch, then "crashes".
-    let selection = DeleteSelection::new(Some(asset("big")), vec![]).expect("selection");
-    let audit_actor = actor();
-    let planner = |found: Vec<vodsnap_domain::FoundTask>| {
-        let plan = vodsnap_domain::DeletePlan::of_purge(&asset("big"), found);
-        vodsnap_ports::PlannedDelete {
-            audit: vodsnap_ports::AuditRecord::deletion(
-                &project("p1"),
-                &selection,
-                plan.items(),
-                at(20_000),
-                &audit_actor,
-            ),
-            plan,
-            at: at(20_000),
-            purge_at: at(20_000),
-            events: vec![],
-        }
-    };
-    let planner: DeletePlanner<'_> = &planner;
+    let planner = batch_planner(&jobs[0], at(20_000));
+    let planner: PurgeBatchPlanner<'_> = &planner;
     let first = s
         .purges
         .purge_batch(&jobs[0], "w1", planner, at(20_000), lease)
@@ -399,6 +432,11 @@ pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lea
         .expect("held");
     assert_eq!(first.tasks, vodsnap_domain::PURGE_BATCH as u64);
     assert_eq!(first.found, vodsnap_domain::PURGE_BATCH);
+    assert!(!first.finished);
+    assert!(
+        s.delivered_events().await.is_empty(),
+        "no asset.purged before the last batch"
+    );
 
     // The lease (extended by the batch) keeps others away until it ends.
     assert!(
@@ -429,6 +467,195 @@ pub async fn a_purge_runs_in_batches_and_another_worker_resumes_it_after_the_lea
             .is_none()
     );
     assert_eq!(s.queued_keys().await.len(), 2 * n);
+    // One asset.purged, written with the last batch.
+    let events = s.delivered_events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (
+            events[0].kind,
+            events[0].asset.clone(),
+            events[0].tasks_total
+        ),
+        (EventType::AssetPurged, Some(asset("big")), Some(n as u64))
+    );
+    assert_eq!(events[0].occurred_at, later);
+}
+
+/// A planner as the service's purge worker plans (`Purger`): the batch a
+/// delete of the asset, and the last batch (fewer than a full one) the
+/// purge's end with its `asset.purged` event.
+fn batch_planner(
+    job: &PurgeJob,
+    now: Timestamp,
+) -> impl Fn(&PurgeProgress, Vec<FoundTask>) -> PlannedPurgeBatch + Send + Sync + 'static {
+    let job = job.clone();
+    move |progress: &PurgeProgress, found: Vec<FoundTask>| {
+        let last = !purge_has_more(found.len());
+        let selection = DeleteSelection::new(Some(job.asset.clone()), vec![]).expect("selection");
+        let plan = DeletePlan::of_purge(&job.asset, found);
+        let tombstoned = plan.doomed().len() as u64;
+        PlannedPurgeBatch {
+            delete: PlannedDelete {
+                audit: AuditRecord::deletion(&job.project, &selection, plan.items(), now, &actor()),
+                plan,
+                at: now,
+                purge_at: now,
+                events: vec![],
+            },
+            finish: last.then(|| PurgeFinish {
+                at: now,
+                events: vec![Event::of_asset_purge(
+                    EventId::from_random(u128::from(job.id.unsigned_abs())),
+                    job.project.clone(),
+                    job.asset.clone(),
+                    progress.total_after(tombstoned),
+                    now,
+                )],
+            }),
+        }
+    }
+}
+
+/// The purge's end and its `asset.purged` event, once per purge (an asset
+/// with no task included), only to the project's webhooks that ask for it.
+pub async fn each_purge_ends_with_one_asset_purged_event(s: PurgeStores) {
+    // Arrange
+    s.subscribe("p1", "https://purged.example/", &["asset.purged"])
+        .await;
+    s.subscribe("p1", "https://deleted.example/", &["thumbnails.deleted"])
+        .await;
+    s.subscribe("p2", "https://other.example/", &["asset.purged"])
+        .await;
+    for t in ["t1", "t2", "t3"] {
+        register(&s, "p1", "a", t, 100).await;
+    }
+    s.purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a"), asset("empty")], &actor())
+        .await
+        .expect("delete assets");
+    assert!(s.delivered_events().await.is_empty(), "none at the call");
+
+    // Act
+    s.purge_all(at(300), Retention::NONE).await;
+
+    // Assert
+    let events = s.delivered_events().await;
+    let mut purged: Vec<(String, Option<u64>)> = events
+        .iter()
+        .filter(|e| e.kind == EventType::AssetPurged)
+        .map(|e| {
+            assert_eq!((e.project.as_str(), e.occurred_at), ("p1", at(300)));
+            assert!(e.tasks.is_empty());
+            (
+                e.asset
+                    .as_ref()
+                    .map(AssetId::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                e.tasks_total,
+            )
+        })
+        .collect();
+    purged.sort();
+    assert_eq!(
+        purged,
+        [("a".to_owned(), Some(3)), ("empty".to_owned(), Some(0))]
+    );
+    let deleted: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == EventType::Deleted)
+        .collect();
+    assert_eq!(deleted.len(), 1, "the batch's thumbnails.deleted");
+    assert_eq!(deleted[0].tasks.len(), 3);
+    // Another purge of the same asset is another purge: one more event.
+    register(&s, "p1", "a", "t4", 400).await;
+    s.purges(at(500))
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
+        .await
+        .expect("again");
+    s.purge_all(at(600), Retention::NONE).await;
+    let again: Vec<Option<u64>> = s
+        .delivered_events()
+        .await
+        .iter()
+        .filter(|e| e.kind == EventType::AssetPurged)
+        .map(|e| e.tasks_total)
+        .collect();
+    assert_eq!(again, [Some(1)]);
+}
+
+/// The purge is closed by its last batch, in the same unit of work: a
+/// restore that lands right after that batch (before the worker records
+/// anything more) finds the asset no longer purging, and its task comes
+/// back live, with its images, for good.
+pub async fn a_restore_right_after_the_last_batch_finds_the_purge_closed(s: PurgeStores) {
+    // Arrange: t1 in the recycle bin, t2 live; the asset's purge claimed.
+    register(&s, "p1", "a", "t1", 100).await;
+    register(&s, "p1", "a", "t2", 100).await;
+    let one = DeleteSelection::new(None, vec![task("t1")]).expect("selection");
+    s.snapshots(at(150))
+        .delete(&project("p1"), &one, &actor())
+        .await
+        .expect("delete");
+    s.purges(at(200))
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
+        .await
+        .expect("record");
+    let lease = Duration::from_secs(60);
+    let jobs = s
+        .purges
+        .claim("w1", 1, lease, at(300))
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 1);
+
+    // Act: the last batch, then at once a restore of t1 (nothing else).
+    let planner = batch_planner(&jobs[0], at(300));
+    let batch = s
+        .purges
+        .purge_batch(&jobs[0], "w1", &planner, at(300), lease)
+        .await
+        .expect("batch")
+        .expect("held");
+    let bin = BinSelection::new(vec![task("t1")]).expect("selection");
+    let restored = s
+        .snapshots(at(400))
+        .restore(&project("p1"), &bin, &actor())
+        .await
+        .expect("restore");
+
+    // Assert: closed with its batch; t1 live and listed, with its images.
+    assert!(batch.finished);
+    assert_eq!(restored[0].status().as_str(), "RESTORED");
+    let progress = s
+        .purges(at(400))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(
+        (
+            progress.state(),
+            progress.finished_at,
+            progress.tasks_deleted
+        ),
+        (PurgeState::Purged, Some(at(300)), 1)
+    );
+    assert_eq!(s.listed("p1", Some("a")).await, (1, vec!["t1".to_owned()]));
+    let page = DetailsPage::new(None, None).expect("page");
+    let details = s
+        .results
+        .details(&project("p1"), &task("t1"), page)
+        .await
+        .expect("details of the restored task");
+    assert_eq!(details.total, 2);
+    // The worker finds nothing left to record, and claims nothing more.
+    assert!(s.purges.backlog(at(500)).await.expect("backlog").queued == 0);
+    let queued = s.queued_keys().await;
+    assert_eq!(
+        queued.keys().cloned().collect::<Vec<_>>(),
+        ["p1/a/t2/0.jpg", "p1/a/t2/1.jpg"]
+    );
 }
 
 pub async fn an_image_of_a_live_task_of_another_asset_stays_referenced(s: PurgeStores) {
@@ -450,7 +677,7 @@ pub async fn an_image_of_a_live_task_of_another_asset_stays_referenced(s: PurgeS
             .expect("register");
     }
     s.purges(at(200))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("record");
     s.purge_all(at(300), Retention::NONE).await;
@@ -470,7 +697,7 @@ pub async fn with_retention_purged_tasks_go_to_the_recycle_bin(s: PurgeStores) {
     register(&s, "p1", "a", "t1", 100).await;
     register(&s, "p1", "a", "t2", 100).await;
     s.purges(at(200))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("record");
     s.purge_all(at(300), Retention::new(HOUR).expect("retention"))
@@ -518,7 +745,7 @@ pub async fn a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_n
         .await
         .expect("delete");
     s.purges(at(2_000))
-        .delete_assets(&project("p1"), &[asset("a")])
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
         .await
         .expect("record");
 
@@ -576,19 +803,39 @@ pub async fn a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_n
     let created = registering.await.expect("register task");
     deleting.await.expect("delete task");
     restoring.await.expect("restore task");
-    // Whatever the race left (a restore after the last batch), a second
-    // DeleteAssets purges.
-    s.purges(at(4_000))
-        .delete_assets(&project("p1"), &[asset("a")])
-        .await
-        .expect("record again");
-    s.purge_all(at(5_000), retention).await;
 
+    // Assert: the purge is over (closed by its last batch, nothing more
+    // to run), and each task is live with its images and none of them
+    // queued, or deleted with each image queued exactly once. A task is
+    // live only if it came (back) after the last batch: a restore or a
+    // registration once the purge was closed.
+    let progress = s
+        .purges(at(4_000))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(progress.state(), PurgeState::Purged);
+    assert_eq!(
+        s.purges.backlog(at(4_000)).await.expect("backlog").queued,
+        0
+    );
     let queued = s.queued_keys().await;
     let mut all: BTreeSet<String> = (0..40).map(|i| format!("old{i:02}")).collect();
     all.extend(created);
-    for t in all {
-        let live = s.results.get(&project("p1"), &task(&t)).await.expect("get");
+    let mut live_tasks = 0;
+    let page = DetailsPage::new(None, None).expect("page");
+    for t in &all {
+        let live = s.results.get(&project("p1"), &task(t)).await.expect("get");
+        if live.is_some() {
+            live_tasks += 1;
+            let details = s
+                .results
+                .details(&project("p1"), &task(t), page)
+                .await
+                .expect("details of a live task");
+            assert_eq!(details.total, 2, "live {t} lost images");
+        }
         for i in 0..2 {
             let key = format!("p1/a/{t}/{i}.jpg");
             let times = queued.get(&key).copied().unwrap_or(0);
@@ -598,5 +845,12 @@ pub async fn a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_n
             }
         }
     }
-    assert_eq!(s.listed("p1", Some("a")).await.0, 0);
+    assert_eq!(s.listed("p1", Some("a")).await.0, live_tasks);
+    // Nothing else was queued: no image of a task unknown here.
+    assert!(
+        queued
+            .keys()
+            .all(|k| all.iter().any(|t| k.starts_with(&format!("p1/a/{t}/")))),
+        "{queued:?}"
+    );
 }

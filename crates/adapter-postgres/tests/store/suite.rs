@@ -109,6 +109,10 @@ async fn fresh_purge_stores() -> vodsnap_store_suite::purge_cases::PurgeStores {
         cleanup: Arc::new(PgCleanupQueue::new(db.pool.clone())),
         audit: Arc::new(PgAuditLog::new(db.pool.clone())),
         purges: Arc::new(vodsnap_adapter_postgres::PgPurgeQueue::new(db.pool.clone())),
+        webhooks: Arc::new(vodsnap_adapter_postgres::PgWebhookStore::new(
+            db.pool.clone(),
+            cipher_of(&[("k1", 1)]),
+        )),
         keep_alive: Arc::new(db),
     }
 }
