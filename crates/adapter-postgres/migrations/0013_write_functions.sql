@@ -75,6 +75,21 @@ BEGIN
 END
 $fn$;
 
+-- An audit record (`a_webhook`: a webhook call's webhook as the audit
+-- keeps it, never its secret; NULL for the others).
+CREATE FUNCTION vodsnap_audit(
+    a_project text, a_at timestamptz, a_principal text, a_request text, a_client text,
+    a_action text, a_asset text, a_requested text[], a_touched text[], a_outcomes jsonb,
+    a_webhook jsonb
+) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
+                           asset_id, requested, touched, outcomes, webhook)
+    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
+            a_asset, a_requested, a_touched, a_outcomes, a_webhook);
+END
+$fn$;
+
 -- A registration: the task result unless its id is taken (live or
 -- deleted) or its asset is being purged; then its snapshots, the live
 -- count, the audit record and the events. ON CONFLICT DO NOTHING waits
@@ -106,10 +121,8 @@ BEGIN
     SELECT p_project, p_task, u.offset_s, u.object_key
     FROM UNNEST(p_offsets, p_keys) AS u(offset_s, object_key);
     PERFORM vodsnap_count_live(p_project, p_task, 1);
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
     RETURN true;
 END
@@ -148,10 +161,8 @@ BEGIN
     FROM UNNEST(v_tasks, v_offsets, v_keys) AS u(task_id, offset_s, object_key);
     GET DIAGNOSTICS v_queued = ROW_COUNT;
     PERFORM vodsnap_count_live(p_project, p_tasks[1], -v_marked);
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
     RETURN QUERY
     SELECT v_marked, v_queued,
@@ -195,10 +206,8 @@ BEGIN
     FROM UNNEST(v_tasks, v_offsets, v_keys) AS u(task_id, offset_s, object_key);
     GET DIAGNOSTICS v_items = ROW_COUNT;
     PERFORM vodsnap_count_live(p_project, p_tasks[1], v_changed);
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
     RETURN QUERY SELECT v_changed, v_items;
 END
@@ -225,10 +234,8 @@ BEGIN
     WHERE project_id = p_project AND task_id = ANY(p_tasks)
       AND parked_at IS NULL AND due_at > p_at;
     GET DIAGNOSTICS v_items = ROW_COUNT;
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
     RETURN QUERY SELECT v_changed, v_items;
 END
@@ -290,10 +297,8 @@ CREATE FUNCTION vodsnap_webhook_create(
 BEGIN
     INSERT INTO webhooks (project_id, id, url, events, secret_ciphertext, nonce, key_id, created_at)
     VALUES (p_project, p_id, p_url, p_events, p_secret, p_nonce, p_key_id, p_at);
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes, webhook)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes, a_webhook);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, a_webhook);
 END
 $fn$;
 
@@ -312,10 +317,8 @@ BEGIN
     END IF;
     DELETE FROM webhook_deliveries
     WHERE project_id = p_project AND webhook_id = ANY(ARRAY[p_id]) AND delivered_at IS NULL;
-    INSERT INTO audit_log (project_id, at, principal, request_id, client, action,
-                           asset_id, requested, touched, outcomes, webhook)
-    VALUES (a_project, a_at, a_principal, a_request, a_client, a_action,
-            a_asset, a_requested, a_touched, a_outcomes, a_webhook);
+    PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
+                          a_asset, a_requested, a_touched, a_outcomes, a_webhook);
     RETURN true;
 END
 $fn$;
