@@ -39,21 +39,10 @@ pub(crate) const PROJECTS: &str = "\
 /// `$1`..`$10` the audit record (`$1` its project), `$11` now, `$12` the
 /// keys: queues each key not already queued in the project, due now and
 /// tied to no task, and writes the audit record naming them; answers how
-/// many it queued.
-pub(crate) const QUEUE_ORPHANS: &str = "\
-    WITH queued AS ( \
-        INSERT INTO cleanup_items (project_id, object_key, enqueued_at, due_at) \
-        SELECT DISTINCT $1, u.k, $11::timestamptz, $11::timestamptz \
-        FROM UNNEST($12::text[]) AS u(k) \
-        WHERE NOT EXISTS (SELECT 1 FROM cleanup_items c \
-                          WHERE c.project_id = $1 AND c.object_key = u.k) \
-        RETURNING 1 \
-    ), audited AS ( \
-        INSERT INTO audit_log (project_id, at, principal, request_id, client, action, \
-                               asset_id, requested, touched, outcomes, objects) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12::text[]) \
-    ) \
-    SELECT count(*) FROM queued";
+/// many it queued; in one call of `vodsnap_queue_orphans` (migration
+/// 0014).
+pub(crate) const QUEUE_ORPHANS: &str =
+    "SELECT vodsnap_queue_orphans($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// The reconciliation's reads and its queueing, on PostgreSQL. Cheap to
 /// clone.
