@@ -72,7 +72,7 @@ impl CleanupQueue for MemoryQueue<Cleanup> {
     ) -> Result<bool, CleanupError> {
         Ok(self.with_inner(|inner| {
             inner.projects.get(project).is_some_and(|p| {
-                p.live
+                p.live()
                     .values()
                     .any(|t| t.snapshots().iter().any(|s| s.object_key() == key))
             })
@@ -89,7 +89,7 @@ impl CleanupQueue for MemoryQueue<Cleanup> {
                 return BTreeSet::new();
             };
             let wanted: BTreeSet<&ObjectKey> = keys.iter().collect();
-            p.live
+            p.live()
                 .values()
                 .flat_map(|t| t.snapshots().iter().map(|s| s.object_key()))
                 .filter(|k| wanted.contains(k))

@@ -78,7 +78,7 @@ fn live_of_asset<'a>(
     let Some(p) = inner.projects.get(project) else {
         return Vec::new();
     };
-    let mut tasks: Vec<&TaskResult> = p.live.values().filter(|t| t.asset() == asset).collect();
+    let mut tasks: Vec<&TaskResult> = p.live().values().filter(|t| t.asset() == asset).collect();
     tasks.sort_by(|a, b| (a.created_at(), a.task()).cmp(&(b.created_at(), b.task())));
     tasks
 }
@@ -112,7 +112,10 @@ impl PurgeQueue for MemoryQueue<Purges> {
                     }
                     continue;
                 }
-                let tasks_total = live_of_asset(inner, project, asset).len() as u64;
+                let tasks_total = inner
+                    .projects
+                    .get(project)
+                    .map_or(0, |p| p.live_of_asset_count(asset));
                 let payload = PurgePayload {
                     asset: asset.clone(),
                     tasks_total,
@@ -139,7 +142,12 @@ impl PurgeQueue for MemoryQueue<Purges> {
         Ok(self.with_inner(|inner| {
             assets
                 .iter()
-                .map(|a| live_of_asset(inner, project, a).len() as u64)
+                .map(|a| {
+                    inner
+                        .projects
+                        .get(project)
+                        .map_or(0, |p| p.live_of_asset_count(a))
+                })
                 .collect()
         }))
     }

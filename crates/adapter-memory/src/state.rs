@@ -22,7 +22,13 @@ pub(crate) struct Tombstone {
 
 #[derive(Debug, Default)]
 pub(crate) struct Project {
-    pub live: HashMap<TaskId, TaskResult>,
+    /// Live task results; changed only through [`Project::insert_live`]
+    /// and [`Project::remove_live`], which keep `live_per_asset` with it.
+    live: HashMap<TaskId, TaskResult>,
+    /// Each asset's number of live task results (visible or not), so that
+    /// a list by asset answers its `total` without a scan, as PostgreSQL's
+    /// `live_asset_counts` does. An asset's entry goes when it reaches 0.
+    live_per_asset: HashMap<AssetId, u64>,
     /// Deleted task ids: ids are never reused, a repeated delete answers
     /// `DELETED` again with the task's asset, and a restore in the window
     /// brings the result back.
@@ -36,6 +42,53 @@ impl Project {
     /// Whether a live task reads as live: not of an asset being purged.
     pub fn visible(&self, task: &TaskResult) -> bool {
         !self.purging.contains(task.asset())
+    }
+
+    /// The live task results, by id.
+    pub fn live(&self) -> &HashMap<TaskId, TaskResult> {
+        &self.live
+    }
+
+    /// `result` live (a registration, or a restore of its tombstone).
+    pub fn insert_live(&mut self, result: TaskResult) {
+        let asset = result.asset().clone();
+        if let Some(replaced) = self.live.insert(result.task().clone(), result) {
+            // Not reached: a task id is inserted once, or restored from its
+            // tombstone; kept so the counts cannot drift if it were.
+            self.uncount(replaced.asset());
+        }
+        *self.live_per_asset.entry(asset).or_default() += 1;
+    }
+
+    /// `task` no longer live; its result, if it was.
+    pub fn remove_live(&mut self, task: &TaskId) -> Option<TaskResult> {
+        let removed = self.live.remove(task)?;
+        self.uncount(removed.asset());
+        Some(removed)
+    }
+
+    fn uncount(&mut self, asset: &AssetId) {
+        if let Some(n) = self.live_per_asset.get_mut(asset) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.live_per_asset.remove(asset);
+            }
+        }
+    }
+
+    /// The asset's live task results as a read sees them: 0 while it is
+    /// being purged. One map lookup, whatever the asset's size.
+    pub fn visible_of_asset(&self, asset: &AssetId) -> u64 {
+        if self.purging.contains(asset) {
+            return 0;
+        }
+        self.live_per_asset.get(asset).copied().unwrap_or(0)
+    }
+
+    /// The asset's live task results, purging or not (what a purge of it
+    /// would tombstone).
+    pub fn live_of_asset_count(&self, asset: &AssetId) -> u64 {
+        self.live_per_asset.get(asset).copied().unwrap_or(0)
     }
 }
 
@@ -59,7 +112,7 @@ impl Inner {
         let p = inner.projects.entry(project.clone()).or_default();
         let mut freed: Vec<(TaskId, ObjectKey)> = Vec::new();
         for task in planned.plan.doomed() {
-            if let Some(removed) = p.live.remove(task) {
+            if let Some(removed) = p.remove_live(task) {
                 freed.extend(
                     removed
                         .snapshots()

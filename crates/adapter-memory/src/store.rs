@@ -23,7 +23,7 @@ use crate::{MemoryAuditLog, MemoryCleanupQueue, MemoryWebhookStore};
 impl Project {
     fn live_of_asset(&self, asset: &AssetId) -> Vec<&TaskResult> {
         let mut tasks: Vec<&TaskResult> = self
-            .live
+            .live()
             .values()
             .filter(|t| t.asset() == asset && self.visible(t))
             .collect();
@@ -34,7 +34,7 @@ impl Project {
     /// Fails unless every task a plan dooms is live: a store writes only
     /// tombstones of live tasks.
     pub(crate) fn check_doomed(&self, doomed: &[TaskId]) -> Result<(), DeleteError> {
-        match doomed.iter().find(|t| !self.live.contains_key(*t)) {
+        match doomed.iter().find(|t| !self.live().contains_key(*t)) {
             Some(task) => Err(DeleteError::Unknown(anyhow::anyhow!(
                 "the plan dooms task {task}, which is not live"
             ))),
@@ -80,7 +80,7 @@ impl Project {
                         deleted: true,
                     });
                 }
-                self.live.get(task).map(|t| FoundTask {
+                self.live().get(task).map(|t| FoundTask {
                     task: task.clone(),
                     asset: t.asset().clone(),
                     // A task of an asset being purged is deleted already.
@@ -179,7 +179,7 @@ impl TaskResultStore for MemoryStore {
             if project.deleted.contains_key(new.task()) {
                 return Inserted::Taken(Stored::Deleted);
             }
-            if let Some(live) = project.live.get(new.task()) {
+            if let Some(live) = project.live().get(new.task()) {
                 if !project.visible(live) {
                     return Inserted::Taken(Stored::Deleted);
                 }
@@ -189,7 +189,7 @@ impl TaskResultStore for MemoryStore {
                 return Inserted::AssetPurging;
             }
             let stored = new.clone().into_stored(now);
-            project.live.insert(stored.task().clone(), stored.clone());
+            project.insert_live(stored.clone());
             inner.audit.push(audit.clone());
             inner.webhooks.enqueue(events);
             Inserted::Created(stored)
@@ -210,15 +210,21 @@ impl TaskResultStore for MemoryStore {
                 };
             };
             let mut matches: Vec<&TaskResult> = p
-                .live
+                .live()
                 .values()
                 .filter(|t| p.visible(t))
                 .filter(|t| filter.asset.as_ref().is_none_or(|a| a == t.asset()))
                 .filter(|t| filter.task.as_ref().is_none_or(|id| id == t.task()))
                 .collect();
             matches.sort_by(|a, b| (a.created_at(), a.task()).cmp(&(b.created_at(), b.task())));
+            // By asset alone, the total is the asset's count (as
+            // PostgreSQL's `live_asset_counts`), not the matches counted.
+            let total = match (&filter.asset, &filter.task) {
+                (Some(asset), None) => p.visible_of_asset(asset),
+                _ => matches.len() as u64,
+            };
             Listing {
-                total: matches.len() as u64,
+                total,
                 items: matches
                     .into_iter()
                     .skip(page.offset() as usize)
@@ -238,7 +244,7 @@ impl TaskResultStore for MemoryStore {
         self.with_projects(|projects| {
             let result = projects
                 .get(project)
-                .and_then(|p| p.live.get(task).filter(|t| p.visible(t)))
+                .and_then(|p| p.live().get(task).filter(|t| p.visible(t)))
                 .ok_or(DetailsError::NotFound)?;
             Ok(SnapshotPage {
                 total: result.snapshots().len() as u64,
@@ -261,7 +267,7 @@ impl TaskResultStore for MemoryStore {
         Ok(self.with_projects(|projects| {
             projects
                 .get(project)
-                .and_then(|p| p.live.get(task).filter(|t| p.visible(t)))
+                .and_then(|p| p.live().get(task).filter(|t| p.visible(t)))
                 .cloned()
         }))
     }
@@ -320,7 +326,7 @@ impl TaskResultStore for MemoryStore {
             |p, cleanup, task, _| {
                 if let Some(tombstone) = p.deleted.remove(task) {
                     cleanup.remove_task(project, task);
-                    p.live.insert(task.clone(), tombstone.result);
+                    p.insert_live(tombstone.result);
                 }
             },
         )
@@ -413,7 +419,7 @@ fn find_binned(
                     },
                 });
             }
-            p.live.get(task).map(|t| BinnedTask {
+            p.live().get(task).map(|t| BinnedTask {
                 task: task.clone(),
                 asset: t.asset().clone(),
                 state: BinState::Live,

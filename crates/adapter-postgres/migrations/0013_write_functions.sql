@@ -75,6 +75,45 @@ BEGIN
 END
 $fn$;
 
+-- Assets' live counts (`live_asset_counts`, migration 0016: resolved
+-- when called, so this file may name it) move by `sign` times the entries
+-- of `p_assets` that name them (one entry per task: the caller's
+-- RETURNING asset_id, no table read). Grouped first (an INSERT ... ON
+-- CONFLICT may not touch a row twice), and written in asset order so that
+-- two writers of the same assets queue rather than deadlock. One row per
+-- asset, not slotted as live_task_counts is: see docs/SCHEMA.md.
+CREATE FUNCTION vodsnap_count_assets(p_project text, p_assets text[], sign bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO live_asset_counts (project_id, asset_id, live)
+    SELECT p_project, u.asset_id, count(*) * sign
+    FROM UNNEST(p_assets) AS u(asset_id)
+    GROUP BY u.asset_id
+    ORDER BY u.asset_id
+    ON CONFLICT (project_id, asset_id)
+    DO UPDATE SET live = live_asset_counts.live + EXCLUDED.live;
+END
+$fn$;
+
+-- An asset's live tasks, from its count (0 while it is being purged: its
+-- tasks read as deleted; 0 for `p_asset` NULL).
+CREATE FUNCTION vodsnap_asset_live(p_project text, p_asset text)
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_live bigint;
+BEGIN
+    IF p_asset IS NULL OR EXISTS (
+        SELECT 1 FROM asset_purges p
+        WHERE p.project_id = p_project AND p.asset_id = ANY(ARRAY[p_asset]) AND p.finished_at IS NULL
+    ) THEN
+        RETURN 0;
+    END IF;
+    SELECT c.live INTO v_live FROM live_asset_counts c
+    WHERE c.project_id = p_project AND c.asset_id = ANY(ARRAY[p_asset]);
+    RETURN COALESCE(v_live, 0);
+END
+$fn$;
+
 -- An audit record (`a_webhook`: a webhook call's webhook as the audit
 -- keeps it, never its secret; NULL for the others).
 CREATE FUNCTION vodsnap_audit(
@@ -121,6 +160,7 @@ BEGIN
     SELECT p_project, p_task, u.offset_s, u.object_key
     FROM UNNEST(p_offsets, p_keys) AS u(offset_s, object_key);
     PERFORM vodsnap_count_live(p_project, p_task, 1);
+    PERFORM vodsnap_count_assets(p_project, ARRAY[p_asset], 1);
     PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
                           a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
@@ -132,7 +172,9 @@ $fn$;
 -- caller's transaction: their tombstones with their purge time, their
 -- snapshot rows moved to the cleanup queue (due at the purge time, with
 -- their task and offset for a restore), the live count, the audit record,
--- the events; and the asset's live tasks left (`p_asset` NULL: 0).
+-- the events; and the asset's live tasks left (`p_asset` NULL: 0), from
+-- its count. The tombstones' assets are counted down, each by its tasks
+-- (a delete by task ids may span several assets).
 CREATE FUNCTION vodsnap_tombstone(
     p_project text, p_tasks text[], p_at timestamptz, p_asset text,
     a_project text, a_at timestamptz, a_principal text, a_request text, a_client text,
@@ -147,10 +189,14 @@ DECLARE
     v_tasks text[];
     v_offsets integer[];
     v_keys text[];
+    v_assets text[];
 BEGIN
-    UPDATE task_results SET deleted_at = p_at, purge_at = p_purge_at
-    WHERE project_id = p_project AND task_id = ANY(p_tasks) AND deleted_at IS NULL;
-    GET DIAGNOSTICS v_marked = ROW_COUNT;
+    WITH marked AS (
+        UPDATE task_results SET deleted_at = p_at, purge_at = p_purge_at
+        WHERE project_id = p_project AND task_id = ANY(p_tasks) AND deleted_at IS NULL
+        RETURNING asset_id)
+    SELECT array_agg(asset_id) INTO v_assets FROM marked;
+    v_marked := COALESCE(cardinality(v_assets), 0);
     WITH gone AS (
         DELETE FROM snapshots WHERE project_id = p_project AND task_id = ANY(p_tasks)
         RETURNING task_id, offset_s, object_key)
@@ -161,24 +207,18 @@ BEGIN
     FROM UNNEST(v_tasks, v_offsets, v_keys) AS u(task_id, offset_s, object_key);
     GET DIAGNOSTICS v_queued = ROW_COUNT;
     PERFORM vodsnap_count_live(p_project, p_tasks[1], -v_marked);
+    PERFORM vodsnap_count_assets(p_project, v_assets, -1);
     PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
                           a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
-    RETURN QUERY
-    SELECT v_marked, v_queued,
-           (SELECT count(*) FROM task_results t
-            WHERE t.project_id = p_project AND t.asset_id = ANY(ARRAY[p_asset]) AND t.deleted_at IS NULL
-              AND NOT EXISTS (
-                  SELECT 1 FROM asset_purges p
-                  WHERE p.project_id = p_project AND p.asset_id = ANY(ARRAY[p_asset])
-                    AND p.finished_at IS NULL));
+    RETURN QUERY SELECT v_marked, v_queued, vodsnap_asset_live(p_project, p_asset);
 END
 $fn$;
 
 -- A restore of tombstones the caller's transaction has locked, intact:
 -- live again, their queued items taken back into `snapshots`, the live
--- count, the audit record, the events. Answers how many tasks and
--- snapshots came back.
+-- count and its assets' counts, the audit record, the events. Answers how
+-- many tasks and snapshots came back.
 CREATE FUNCTION vodsnap_restore(
     p_project text, p_tasks text[],
     a_project text, a_at timestamptz, a_principal text, a_request text, a_client text,
@@ -192,10 +232,14 @@ DECLARE
     v_tasks text[];
     v_offsets integer[];
     v_keys text[];
+    v_assets text[];
 BEGIN
-    UPDATE task_results SET deleted_at = NULL, purge_at = NULL
-    WHERE project_id = p_project AND task_id = ANY(p_tasks) AND deleted_at IS NOT NULL;
-    GET DIAGNOSTICS v_changed = ROW_COUNT;
+    WITH revived AS (
+        UPDATE task_results SET deleted_at = NULL, purge_at = NULL
+        WHERE project_id = p_project AND task_id = ANY(p_tasks) AND deleted_at IS NOT NULL
+        RETURNING asset_id)
+    SELECT array_agg(asset_id) INTO v_assets FROM revived;
+    v_changed := COALESCE(cardinality(v_assets), 0);
     WITH taken AS (
         DELETE FROM cleanup_items WHERE project_id = p_project AND task_id = ANY(p_tasks)
         RETURNING task_id, offset_s, object_key)
@@ -206,6 +250,7 @@ BEGIN
     FROM UNNEST(v_tasks, v_offsets, v_keys) AS u(task_id, offset_s, object_key);
     GET DIAGNOSTICS v_items = ROW_COUNT;
     PERFORM vodsnap_count_live(p_project, p_tasks[1], v_changed);
+    PERFORM vodsnap_count_assets(p_project, v_assets, 1);
     PERFORM vodsnap_audit(a_project, a_at, a_principal, a_request, a_client, a_action,
                           a_asset, a_requested, a_touched, a_outcomes, NULL);
     PERFORM vodsnap_outbox(p_project, e_ids, e_types, e_ats, e_data);
@@ -324,12 +369,13 @@ END
 $fn$;
 
 -- DeleteAssets' record: a purge of each asset (in the order given) that
--- has none unfinished, with its live tasks counted; an unfinished purge
+-- has none unfinished, with its live tasks (read from its count, so the
+-- call costs the same for an asset of any size); an unfinished purge
 -- that was parked is due again, its attempts reset. A concurrent call
 -- recording the same asset waits on the unique index, then records
 -- nothing. Then the call's audit records (`p_audit`: a JSON array of
 -- records, one `asset.delete` per asset, with the caller). At most 10
--- assets a call: one count and one insert each.
+-- assets a call: one count row read and one insert each.
 CREATE FUNCTION vodsnap_record_purges(
     p_project text, p_assets text[], p_at timestamptz, p_audit jsonb
 ) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -338,10 +384,10 @@ DECLARE
     v_live bigint;
 BEGIN
     FOREACH v_asset IN ARRAY p_assets LOOP
-        SELECT count(*) INTO v_live FROM task_results
-        WHERE project_id = p_project AND asset_id = ANY(ARRAY[v_asset]) AND deleted_at IS NULL;
+        SELECT c.live INTO v_live FROM live_asset_counts c
+        WHERE c.project_id = p_project AND c.asset_id = ANY(ARRAY[v_asset]);
         INSERT INTO asset_purges (project_id, asset_id, tasks_total, started_at, due_at)
-        VALUES (p_project, v_asset, v_live, p_at, p_at)
+        VALUES (p_project, v_asset, COALESCE(v_live, 0), p_at, p_at)
         ON CONFLICT (project_id, asset_id) WHERE finished_at IS NULL
         DO UPDATE SET parked_at = NULL, attempts = 0, due_at = p_at
         WHERE asset_purges.parked_at IS NOT NULL;

@@ -69,6 +69,12 @@ impl BulkTaskResults {
              VALUES ('{project}', 0, {end}::bigint - {start}) \
              ON CONFLICT (project_id, slot) \
              DO UPDATE SET live = live_task_counts.live + EXCLUDED.live; \
+             INSERT INTO live_asset_counts (project_id, asset_id, live) \
+             SELECT '{project}', {asset}, count(*) \
+             FROM generate_series({start}::bigint, {end}::bigint - 1) AS n \
+             GROUP BY 2 \
+             ON CONFLICT (project_id, asset_id) \
+             DO UPDATE SET live = live_asset_counts.live + EXCLUDED.live; \
              COMMIT;"
         )
     }

@@ -87,6 +87,12 @@ pub const CITUS_TABLES: &[(&str, Placement)] = &[
             colocate_with: Some("task_results"),
         },
     ),
+    (
+        "live_asset_counts",
+        Placement::Distributed {
+            colocate_with: Some("task_results"),
+        },
+    ),
     ("credentials", Placement::Reference),
 ];
 
@@ -305,7 +311,7 @@ mod tests {
 
     /// What a fresh database gets, in order: every table distributed by
     /// project, colocated, parents first; `credentials` a reference table.
-    const FRESH: [&str; 11] = [
+    const FRESH: [&str; 12] = [
         "SELECT create_distributed_table('task_results', 'project_id', colocate_with => 'none')",
         "SELECT create_distributed_table('snapshots', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('cleanup_items', 'project_id', colocate_with => 'task_results')",
@@ -316,6 +322,7 @@ mod tests {
         "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results')",
         "SELECT create_distributed_table('asset_purges', 'project_id', colocate_with => 'task_results')",
+        "SELECT create_distributed_table('live_asset_counts', 'project_id', colocate_with => 'task_results')",
         "SELECT create_reference_table('credentials')",
     ];
 
@@ -339,7 +346,7 @@ mod tests {
             done("snapshots"),
             ("credentials".to_owned(), Existing::Reference),
         ];
-        assert_eq!(plan(&existing).unwrap(), FRESH[2..10]);
+        assert_eq!(plan(&existing).unwrap(), FRESH[2..11]);
         let mut all = existing;
         all.extend([
             done("cleanup_items"),
@@ -350,6 +357,7 @@ mod tests {
             done("webhook_events"),
             done("webhook_deliveries"),
             done("asset_purges"),
+            done("live_asset_counts"),
         ]);
         assert!(plan(&all).unwrap().is_empty());
     }

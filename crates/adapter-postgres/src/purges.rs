@@ -42,7 +42,8 @@ pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 
 /// `$1` project, `$2` assets, `$3` now, `$4` the call's audit records
 /// (JSON, [`audit::bind_many`]): a purge of each asset that has none
-/// unfinished, with its live tasks counted; an unfinished purge that was
+/// unfinished, with its live tasks (its row of `live_asset_counts`,
+/// migration 0016: one row read, whatever the asset's size); an unfinished purge that was
 /// parked is due again, its attempts reset (asking again is how a caller
 /// gets an asset out of a parked purge); the call's audit records. One
 /// call of `vodsnap_record_purges` (migration 0013) for the whole request;
@@ -51,10 +52,11 @@ pub(crate) const CLAIM_IN_PROJECT: &str = QUEUE.claim_in_project;
 /// counts as subqueries: Citus could not plan that one's parameters.
 pub(crate) const RECORD: &str = "SELECT vodsnap_record_purges($1, $2, $3, $4)";
 
-/// `$1` project, `$2` assets: each asset's live tasks, in the order given.
+/// `$1` project, `$2` assets: each asset's live tasks, in the order given,
+/// from its row of `live_asset_counts` (as [`RECORD`] takes them).
 pub(crate) const PREVIEW: &str = "\
-    SELECT (SELECT count(*) FROM task_results t \
-            WHERE t.project_id = $1 AND t.asset_id = a.asset_id AND t.deleted_at IS NULL) AS live \
+    SELECT COALESCE((SELECT c.live FROM live_asset_counts c \
+            WHERE c.project_id = $1 AND c.asset_id = a.asset_id), 0) AS live \
     FROM UNNEST($2::text[]) WITH ORDINALITY AS a(asset_id, n) ORDER BY a.n";
 
 /// `$1` project, `$2` asset: its latest purge.

@@ -304,18 +304,30 @@ macro_rules! list_query {
 
 /// The whole project's list takes its total from `live_task_counts`
 /// (migration 0009): counting every live row grew with the data. Less the
-/// live tasks of assets being purged, which read as deleted already (a
-/// count of those purges' remaining tasks only; nothing without one).
+/// live tasks of assets being purged, which read as deleted already (their
+/// counts in `live_asset_counts`, one row a running purge; nothing
+/// without one).
 pub(crate) const LIST_ALL: &str = list_query!(
     "SELECT COALESCE(sum(live), 0)::bigint \
-            - (SELECT count(*) FROM asset_purges p \
-               JOIN task_results t ON t.project_id = $1 AND t.asset_id = p.asset_id \
-                                   AND t.deleted_at IS NULL \
+            - (SELECT COALESCE(sum(c.live), 0)::bigint FROM asset_purges p \
+               JOIN live_asset_counts c ON c.project_id = $1 AND c.asset_id = p.asset_id \
                WHERE p.project_id = $1 AND p.finished_at IS NULL) AS total \
      FROM live_task_counts WHERE project_id = $1",
     ""
 );
-pub(crate) const LIST_BY_ASSET: &str = list_query!("AND asset_id = $4");
+/// A list by asset takes its total from the asset's one row of
+/// `live_asset_counts` (migration 0016), so that it costs the same for an
+/// asset of 10 tasks and of 100,000; 0 while the asset is being purged.
+pub(crate) const LIST_BY_ASSET: &str = list_query!(
+    concat!(
+        "SELECT CASE WHEN",
+        not_purging!("$4"),
+        "THEN COALESCE((SELECT live FROM live_asset_counts \
+                        WHERE project_id = $1 AND asset_id = $4), 0) \
+              ELSE 0 END::bigint AS total"
+    ),
+    "AND asset_id = $4"
+);
 pub(crate) const LIST_BY_TASK: &str = list_query!("AND task_id = $4");
 pub(crate) const LIST_BY_TASK_AND_ASSET: &str = list_query!("AND task_id = $4 AND asset_id = $5");
 

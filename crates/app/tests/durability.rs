@@ -397,6 +397,7 @@ async fn migrate_citus_without_the_extension_fails_clearly_and_changes_nothing()
             "SELECT create_distributed_table('webhook_events', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('webhook_deliveries', 'project_id', colocate_with => 'task_results');",
             "SELECT create_distributed_table('asset_purges', 'project_id', colocate_with => 'task_results');",
+            "SELECT create_distributed_table('live_asset_counts', 'project_id', colocate_with => 'task_results');",
             "SELECT create_reference_table('credentials');",
         ]
     );

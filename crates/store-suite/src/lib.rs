@@ -167,7 +167,9 @@ macro_rules! asset_purge_tests {
             a_restore_right_after_the_last_batch_finds_the_purge_closed,
             an_image_of_a_live_task_of_another_asset_stays_referenced,
             with_retention_purged_tasks_go_to_the_recycle_bin,
-            a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image
+            a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image,
+            the_asset_total_stays_exact_through_every_change,
+            concurrent_writes_of_one_asset_keep_its_total_exact
         );
     };
 }

@@ -854,3 +854,187 @@ pub async fn a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_n
         "{queued:?}"
     );
 }
+
+/// Asserts the asset's list `total` (the store's count of the asset,
+/// issue 24 part 6) equals both `expected` and the live tasks it lists.
+async fn assert_asset_total(s: &PurgeStores, p: &str, a: &str, expected: u64) {
+    let (total, items) = s.listed(p, Some(a)).await;
+    assert_eq!(
+        (total, items.len() as u64),
+        (expected, expected),
+        "asset {a} of {p}: total and listed tasks"
+    );
+}
+
+/// An asset's `total` follows every kind of change: registrations,
+/// repeats that change nothing, a delete by ids spanning two assets, a
+/// delete by asset, a restore, and a purge (0 from DeleteAssets on, whose
+/// `tasks_total` is the count), then a fresh start.
+pub async fn the_asset_total_stays_exact_through_every_change(s: PurgeStores) {
+    // Arrange
+    for i in 0..15 {
+        register(&s, "p1", "a", &format!("a{i:02}"), 100 + i).await;
+    }
+    for i in 0..4 {
+        register(&s, "p1", "b", &format!("b{i}"), 100 + i).await;
+    }
+    register(&s, "p2", "a", "other", 100).await;
+    let repeat = s
+        .snapshots(at(150))
+        .register(result("p1", "a", "a00", 2), &actor())
+        .await;
+    assert!(repeat.is_ok(), "a repeated registration is answered");
+    assert_asset_total(&s, "p1", "a", 15).await;
+    assert_asset_total(&s, "p1", "b", 4).await;
+
+    // Act: a delete by ids over two assets, an unknown id, a repeat.
+    let across = DeleteSelection::new(None, vec![task("a00"), task("a01"), task("b0"), task("no")])
+        .expect("selection");
+    for when in [200, 210] {
+        s.snapshots(at(when))
+            .delete(&project("p1"), &across, &actor())
+            .await
+            .expect("delete by ids");
+    }
+    // Assert
+    assert_asset_total(&s, "p1", "a", 13).await;
+    assert_asset_total(&s, "p1", "b", 3).await;
+
+    // Act: a delete by asset (its ten oldest), whose `remaining` is the
+    // count too.
+    let by_asset = DeleteSelection::new(Some(asset("a")), vec![]).expect("selection");
+    let report = s
+        .snapshots(at(300))
+        .delete(&project("p1"), &by_asset, &actor())
+        .await
+        .expect("delete by asset");
+    // Assert
+    assert_eq!(report.remaining, 3);
+    assert_asset_total(&s, "p1", "a", 3).await;
+
+    // Act: a restore of tasks of both assets, one twice.
+    let back = BinSelection::new(vec![task("a00"), task("a05"), task("b0")]).expect("selection");
+    for when in [400, 410] {
+        s.snapshots(at(when))
+            .restore(&project("p1"), &back, &actor())
+            .await
+            .expect("restore");
+    }
+    // Assert
+    assert_asset_total(&s, "p1", "a", 5).await;
+    assert_asset_total(&s, "p1", "b", 4).await;
+
+    // Act: DeleteAssets, its dry run first.
+    let preview = s
+        .purges
+        .preview(&project("p1"), &[asset("a"), asset("b"), asset("never")])
+        .await
+        .expect("preview");
+    assert_eq!(preview, [5, 4, 0]);
+    s.purges(at(500))
+        .delete_assets(&project("p1"), &[asset("a")], &actor())
+        .await
+        .expect("delete assets");
+    // Assert: 0 at once, the purge's total from the count.
+    assert_asset_total(&s, "p1", "a", 0).await;
+    let progress = s
+        .purges(at(510))
+        .progress(&project("p1"), &asset("a"))
+        .await
+        .expect("progress")
+        .expect("a purge");
+    assert_eq!(progress.tasks_total, 5);
+    assert_eq!(s.listed("p1", None).await.0, 4);
+
+    // Act: the purge runs; then the asset starts afresh.
+    s.purge_all(at(600), Retention::new(HOUR).expect("retention"))
+        .await;
+    assert_asset_total(&s, "p1", "a", 0).await;
+    assert_eq!(s.listed("p1", None).await.0, 4);
+    register(&s, "p1", "a", "fresh", 700).await;
+    // A restore of a purged task counts it again.
+    let purged = BinSelection::new(vec![task("a14")]).expect("selection");
+    s.snapshots(at(800))
+        .restore(&project("p1"), &purged, &actor())
+        .await
+        .expect("restore");
+
+    // Assert
+    assert_asset_total(&s, "p1", "a", 2).await;
+    assert_asset_total(&s, "p1", "b", 4).await;
+    assert_asset_total(&s, "p2", "a", 1).await;
+    assert_eq!(s.listed("p1", None).await.0, 6);
+}
+
+/// Concurrent registrations and deletes (by ids and by asset) of one
+/// asset leave its `total` equal to its live tasks.
+pub async fn concurrent_writes_of_one_asset_keep_its_total_exact(s: PurgeStores) {
+    // Arrange
+    for i in 0..30 {
+        register(&s, "p1", "a", &format!("old{i:02}"), 100 + i).await;
+    }
+
+    // Act
+    let registering: Vec<_> = (0..4)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    register(&s, "p1", "a", &format!("new{w}-{i}"), 200 + i).await;
+                }
+            })
+        })
+        .collect();
+    let by_ids: Vec<_> = (0..3)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in (w..30).step_by(6) {
+                    let sel = DeleteSelection::new(None, vec![task(&format!("old{i:02}"))])
+                        .expect("selection");
+                    s.snapshots(at(300))
+                        .delete(&project("p1"), &sel, &actor())
+                        .await
+                        .expect("delete by ids");
+                }
+            })
+        })
+        .collect();
+    let by_asset: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let sel = DeleteSelection::new(Some(asset("a")), vec![]).expect("selection");
+                for _ in 0..2 {
+                    s.snapshots(at(300))
+                        .delete(&project("p1"), &sel, &actor())
+                        .await
+                        .expect("delete by asset");
+                }
+            })
+        })
+        .collect();
+    for job in registering.into_iter().chain(by_ids).chain(by_asset) {
+        job.await.expect("joined");
+    }
+
+    // Assert: the total is the live tasks listed, whatever the interleaving.
+    let page = ListPage::new(Some(0), Some(100)).expect("page");
+    let filter = ListFilter {
+        asset: Some(asset("a")),
+        task: None,
+    };
+    let listing = s
+        .results
+        .list(&project("p1"), &filter, page)
+        .await
+        .expect("list");
+    assert_eq!(listing.total, listing.items.len() as u64);
+    assert!(listing.total < 70, "the deletes took some");
+    let preview = s
+        .purges
+        .preview(&project("p1"), &[asset("a")])
+        .await
+        .expect("preview");
+    assert_eq!(preview, [listing.total]);
+}

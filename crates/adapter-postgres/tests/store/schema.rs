@@ -48,6 +48,7 @@ async fn every_project_table_is_keyed_by_project_first() {
             ("cleanup_drained".to_owned(), "project_id".to_owned()),
             ("cleanup_items".to_owned(), "project_id".to_owned()),
             ("credentials".to_owned(), "access_key".to_owned()),
+            ("live_asset_counts".to_owned(), "project_id".to_owned()),
             ("live_task_counts".to_owned(), "project_id".to_owned()),
             ("snapshots".to_owned(), "project_id".to_owned()),
             ("task_results".to_owned(), "project_id".to_owned()),
@@ -144,8 +145,8 @@ async fn ties_are_broken_by_task_id_bytes_whatever_the_server_locale() {
     .unwrap();
     // task_results: 3, snapshots: 2, cleanup_items: 2, audit_log: 2,
     // cleanup_drained: 1, live_task_counts: 1, webhooks: 1, webhook_events: 1,
-    // webhook_deliveries: 1, asset_purges: 2.
-    assert_eq!(collations.len(), 16);
+    // webhook_deliveries: 1, asset_purges: 2, live_asset_counts: 2.
+    assert_eq!(collations.len(), 18);
     for (table, column, collation) in collations {
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
