@@ -168,14 +168,17 @@ fn purge_finished(url: &str) -> Result<bool> {
     )? > 0)
 }
 
-/// Tasks deleted, objects queued, and seconds from the record to the end.
+/// Tasks deleted, objects queued, and seconds from the record to the end,
+/// of the big asset's first purge: a DeleteAssets call of the measure that
+/// lands after it finished records another (of nothing).
 fn purge_figures(url: &str) -> Result<(u64, u64, f64)> {
     let row = output(&mut psql(
         url,
         &format!(
             "SELECT tasks_deleted || ' ' || objects_queued || ' ' || \
                     extract(epoch FROM finished_at - started_at) \
-             FROM asset_purges WHERE asset_id = '{BIG}'"
+             FROM asset_purges WHERE asset_id = '{BIG}' AND finished_at IS NOT NULL \
+             ORDER BY id LIMIT 1"
         ),
     ))?;
     let parts: Vec<&str> = row.split_whitespace().collect();
