@@ -142,13 +142,7 @@ pub fn run(params: &Params, paths: &Paths) -> Result<ExitCode> {
     }
     .render(&paths.vodsnap, started.elapsed());
     println!("\n{report}");
-    let target = paths.work.join(if params.quick {
-        "asset-purge-quick.md"
-    } else {
-        "asset-purge.md"
-    });
-    std::fs::write(&target, &report).with_context(|| format!("writing {}", target.display()))?;
-    println!("written to {}", target.display());
+    crate::report::write_workload_report(&paths.work, params.quick, "asset-purge", &report)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -141,13 +141,7 @@ pub fn run(params: &Params, paths: &Paths) -> Result<ExitCode> {
 
     let report = render(&rows, &paths.vodsnap, started.elapsed());
     println!("\n{report}");
-    let target = paths.work.join(if params.quick {
-        "cleanup-quick.md"
-    } else {
-        "cleanup.md"
-    });
-    std::fs::write(&target, &report).with_context(|| format!("writing {}", target.display()))?;
-    println!("written to {}", target.display());
+    crate::report::write_workload_report(&paths.work, params.quick, "cleanup", &report)?;
     Ok(ExitCode::SUCCESS)
 }
 

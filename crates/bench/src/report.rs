@@ -303,6 +303,19 @@ fn render_cpu(md: &mut String, rows: &[Row]) {
     }
 }
 
+/// Writes a workload's own report (`cleanup`, `asset-purge`) as
+/// `{stem}.md`, or `{stem}-quick.md` for a quick run, in `work`.
+pub fn write_workload_report(work: &Path, quick: bool, stem: &str, report: &str) -> Result<()> {
+    let target = work.join(if quick {
+        format!("{stem}-quick.md")
+    } else {
+        format!("{stem}.md")
+    });
+    fs::write(&target, report).with_context(|| format!("writing {}", target.display()))?;
+    println!("written to {}", target.display());
+    Ok(())
+}
+
 /// Writes `report`, keeping the "Before/after notes" section of the file
 /// already there (the lead's notes), or starting an empty one.
 pub fn write_report(target: &Path, report: &str) -> Result<()> {

@@ -30,17 +30,12 @@ fn literal(ty: &str) -> String {
         "boolean" => "false",
         "timestamp with time zone" | "timestamp without time zone" => "2026-01-01 00:00:00+00",
         "interval" => "1 second",
-        "jsonb" | "json" if !array => "{}",
+        "jsonb" | "json" => "{}",
         "bytea" => "\\x00",
         _ => "p",
     };
     if array {
         let quoted = format!("\"{}\"", value.replace('"', "\\\""));
-        let quoted = if element == "jsonb" || element == "json" {
-            "\"{}\"".to_owned()
-        } else {
-            quoted
-        };
         format!("'{{{quoted}}}'::{ty}")
     } else {
         format!("'{}'::{ty}", value.replace('\'', "''"))
