@@ -146,3 +146,62 @@ async fn asset_deletes_from_two_processes_never_skip_or_repeat_a_task() {
     .unwrap();
     assert_eq!((tombstones, live), (total, 1));
 }
+
+#[tokio::test]
+async fn delete_assets_for_an_asset_being_purged_does_not_wait_for_the_batch() {
+    use vodsnap_adapter_postgres::PgPurgeQueue;
+    use vodsnap_ports::{PlannedPurges, PurgeQueue as _};
+
+    // Arrange: a purge of asset `a`, and a batch of it running: its
+    // transaction holds the purge's row, as a batch does for its length.
+    let db = TestDb::migrated().await;
+    let store = PgTaskResultStore::new(db.pool.clone());
+    register(&store, "a", "t1", 100).await;
+    let purges = PgPurgeQueue::new(db.pool.clone());
+    let call = |when| PlannedPurges {
+        assets: vec![asset("a")],
+        at: at(when),
+        audit: Vec::new(),
+    };
+    purges
+        .record(&project("p"), &call(200))
+        .await
+        .expect("record the purge");
+    let mut batch = db.connection().await.expect("connect the batch");
+    sqlx::query("BEGIN")
+        .execute(&mut batch)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT 1 FROM asset_purges WHERE project_id = 'p' AND asset_id = 'a' FOR UPDATE")
+        .execute(&mut batch)
+        .await
+        .expect("lock the purge");
+
+    // Act: the same DeleteAssets again while the batch runs.
+    let again = {
+        let purges = purges.clone();
+        tokio::spawn(async move { purges.record(&project("p"), &call(300)).await })
+    };
+
+    // Assert: it answers while the batch still holds the row; it never
+    // queues behind it.
+    tokio::select! {
+        answered = again => answered.expect("joined").expect("record again"),
+        () = until_a_session_waits_for_a_lock(&mut batch) => {
+            panic!("DeleteAssets waited for the running batch's lock on its purge")
+        }
+    }
+    unlock(&mut batch).await;
+    let purges_of_a: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT tasks_total, started_at FROM asset_purges WHERE project_id = 'p' AND asset_id = 'a'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        purges_of_a.len(),
+        1,
+        "the running purge was recorded again: {purges_of_a:?}"
+    );
+    assert_eq!(purges_of_a[0].0, 1, "the running purge's total changed");
+}
