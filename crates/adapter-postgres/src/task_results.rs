@@ -534,15 +534,21 @@ impl PgTaskResultStore {
 
 /// What a dry run counts, once the doomed tasks are known and locked:
 /// how many of them are live (all, or the plan is wrong), and the asset's
-/// live tasks the delete would leave (`$3`, NULL for none), excluding the
-/// doomed by id as [`TOMBSTONE`] does.
+/// live tasks the delete would leave (`$3`, NULL for none: then 0; 0
+/// while the asset is purged), as [`TOMBSTONE`] reads them: the asset's
+/// row of `live_asset_counts` (one row, whatever the asset's size), less
+/// its doomed live tasks (at most ten).
 pub(crate) const PREVIEW: &str = concat!(
     "SELECT (SELECT count(*) FROM task_results \
             WHERE project_id = $1 AND task_id = ANY($2) AND deleted_at IS NULL) AS live_doomed, \
-           (SELECT count(*) FROM task_results \
-            WHERE project_id = $1 AND asset_id = $3 AND deleted_at IS NULL AND",
+           CASE WHEN $3::text IS NULL OR NOT",
     not_purging!("$3"),
-    "AND NOT (task_id = ANY($2))) AS live_left"
+    "THEN 0 ELSE GREATEST( \
+              COALESCE((SELECT c.live FROM live_asset_counts c \
+                        WHERE c.project_id = $1 AND c.asset_id = $3), 0) \
+              - (SELECT count(*) FROM task_results WHERE project_id = $1 \
+                 AND task_id = ANY($2) AND asset_id = $3 AND deleted_at IS NULL), 0) \
+           END AS live_left"
 );
 
 #[derive(sqlx::FromRow)]

@@ -11,8 +11,9 @@
 //! 2. Small: `DeleteAssets` of each small asset once, one after the other
 //!    (token, keep-alive): p50 and p99 of the answer.
 //! 3. Big: `DeleteAssets` of `huge` (records its purge), then again
-//!    `BIG_REPEATS` times while its purge runs (a repeat records nothing,
-//!    but its statement is the same, counting the asset's live tasks):
+//!    `BIG_REPEATS` times while its purge runs (a repeat records nothing:
+//!    the same one statement, which finds the running purge by a plain
+//!    read, never waiting on the batch that holds it; migration 0018):
 //!    p50 and p99 over all of them, and the first call alone.
 //! 4. The purge: its rate is `tasks_deleted / (finished_at - started_at)`
 //!    of its `asset_purges` row (the database's clock); the server's VmRSS
@@ -20,6 +21,11 @@
 //! 5. The drain: one `vodsnap cleanup run --once` on a scratch directory
 //!    (the objects do not exist: a missing object counts as removed)
 //!    until the queue is empty; items per second of wall time.
+//! 6. kill -9 in the middle of a purge of the same size (asset `again`):
+//!    the server is killed once some batches committed, started again on
+//!    the same database, and the purge must end with no live task left,
+//!    `tasks_deleted` equal to its tasks and one queued object per image
+//!    (nothing done twice, nothing lost); the bench fails otherwise.
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -127,6 +133,8 @@ pub fn run(params: &Params, paths: &Paths) -> Result<ExitCode> {
         items as f64 / drain_secs
     );
 
+    let resumed = kill_and_resume(params, paths, &scratch, &dataset)?;
+
     small_times.sort();
     big_times.sort();
     let report = Report {
@@ -139,11 +147,110 @@ pub fn run(params: &Params, paths: &Paths) -> Result<ExitCode> {
         purge_secs: secs,
         rss: (rss_before, rss_peak, rss_after),
         drain: (items, drain_secs, passes),
+        resumed,
     }
     .render(&paths.vodsnap, started.elapsed());
     println!("\n{report}");
     crate::report::write_workload_report(&paths.work, params.quick, "asset-purge", &report)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A second asset of the same size, `RESUMED`: its purge is killed with
+/// SIGKILL once it has tombstoned some of its tasks and not all, the
+/// server is started again on the same database, and the purge must end
+/// with every task tombstoned once and every object queued once.
+struct Resumed {
+    tasks: u64,
+    /// Tasks tombstoned when the server was killed.
+    at_kill: u64,
+    /// Seconds from the restart to the purge's end.
+    secs_after_restart: f64,
+}
+
+const RESUMED: &str = "again";
+
+fn kill_and_resume(
+    params: &Params,
+    paths: &Paths,
+    scratch: &ScratchDatabase,
+    dataset: &Dataset,
+) -> Result<Resumed> {
+    let tasks = params.tasks;
+    let images = u64::from(params.images);
+    dataset.insert(
+        "'r' || lpad(n::text, 7, '0')",
+        &format!("'{RESUMED}'"),
+        0..tasks,
+    )?;
+    let queued_before = count(&scratch.url, "SELECT count(*) FROM cleanup_items")?;
+    let server = start_server(&paths.vodsnap, &scratch.url, params, &paths.work)?;
+    let token = issue_token(&paths.vodsnap)?;
+    Client::connect(server.addr(), &token)?.delete_assets(RESUMED)?;
+    let progress = format!(
+        "SELECT tasks_deleted FROM asset_purges WHERE asset_id = '{RESUMED}' ORDER BY id LIMIT 1"
+    );
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let at_kill = loop {
+        let done = count(&scratch.url, &progress)?;
+        // Killed between batches' commits somewhere past the first: a batch
+        // is one transaction, so what a kill interrupts is rolled back.
+        if done > 0 {
+            break done;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the purge of {RESUMED} never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let pid = server.detach();
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -9 {pid} failed");
+    ensure!(
+        at_kill < tasks,
+        "the purge of {RESUMED} ended before the kill ({at_kill} of {tasks}): use more --tasks"
+    );
+    println!("resume: killed the server (kill -9) with {at_kill} of {tasks} tasks purged");
+
+    let t = Instant::now();
+    let mut server = start_server(&paths.vodsnap, &scratch.url, params, &paths.work)?;
+    let finished = format!(
+        "SELECT count(*) FROM asset_purges WHERE asset_id = '{RESUMED}' AND finished_at IS NOT NULL"
+    );
+    while count(&scratch.url, &finished)? == 0 {
+        server.check_alive()?;
+        ensure!(
+            Instant::now() < deadline,
+            "the resumed purge of {RESUMED} did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let secs_after_restart = t.elapsed().as_secs_f64();
+    drop(server);
+    let live = count(
+        &scratch.url,
+        &format!(
+            "SELECT count(*) FROM task_results WHERE asset_id = '{RESUMED}' AND deleted_at IS NULL"
+        ),
+    )?;
+    let deleted = count(&scratch.url, &progress)?;
+    let queued = count(&scratch.url, "SELECT count(*) FROM cleanup_items")? - queued_before;
+    ensure!(
+        live == 0 && deleted == tasks && queued == tasks * images,
+        "after the restart the purge of {RESUMED} left {live} live tasks, counted {deleted} \
+         deleted and queued {queued} objects (expected 0, {tasks}, {})",
+        tasks * images
+    );
+    println!(
+        "resume: the purge ended {secs_after_restart:.1}s after the restart, every task and object once"
+    );
+    Ok(Resumed {
+        tasks,
+        at_kill,
+        secs_after_restart,
+    })
 }
 
 fn count(url: &str, sql: &str) -> Result<u64> {
@@ -272,6 +379,7 @@ struct Report {
     rss: (u64, u64, u64),
     /// Items, seconds, process runs.
     drain: (u64, f64, u32),
+    resumed: Resumed,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -340,6 +448,12 @@ impl Report {
             md,
             "\n| cleanup drain after it | items | seconds | items/s | `cleanup run --once` runs |\n| --- | ---: | ---: | ---: | ---: |\n| file storage, 1 worker | {items} | {secs:.1} | {:.0} | {passes} |",
             items as f64 / secs.max(1e-6)
+        );
+        let r = &self.resumed;
+        let _ = writeln!(
+            md,
+            "\n| kill -9 during a purge | tasks | purged at the kill | seconds from the restart to the end | after it |\n| --- | ---: | ---: | ---: | --- |\n| `{RESUMED}` | {} | {} | {:.1} | every task tombstoned once, every object queued once |",
+            r.tasks, r.at_kill, r.secs_after_restart
         );
         md
     }
