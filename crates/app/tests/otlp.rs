@@ -236,20 +236,22 @@ async fn one_delete_is_one_trace_from_the_request_to_its_webhook_delivery() {
         },
     )
     .await;
-    let exported = |name: &'static str| {
+    // Each batch of spans is exported when it ends: wait for the last.
+    eventually("the delete's spans exported", EVENTUALLY, || {
         let spans = collector.spans();
         async move {
-            if spans.iter().any(|s| s.name == name) {
+            let delivered = spans.iter().any(|s| s.name == "webhook delivery");
+            let cleaned = spans.iter().any(|s| {
+                s.name == "job batch"
+                    && s.attributes.get("kind").map(String::as_str) == Some("cleanup")
+                    && s.links.iter().any(|t| t == TRACE_ID)
+            });
+            if delivered && cleaned {
                 Ok(())
             } else {
-                let names: std::collections::BTreeSet<&str> =
-                    spans.iter().map(|s| s.name.as_str()).collect();
-                Err(format!("no {name} span among {names:?}"))
+                Err(format!("delivery {delivered}, cleanup batch {cleaned}"))
             }
         }
-    };
-    eventually("the delivery's span exported", EVENTUALLY, || {
-        exported("webhook delivery")
     })
     .await;
     let spans = collector.spans();
@@ -288,7 +290,9 @@ async fn one_delete_is_one_trace_from_the_request_to_its_webhook_delivery() {
     }
 
     // The cleanup batch that removed the images links to the delete's
-    // trace, and its statements are below it.
+    // trace, and its statements are below it. (Its object-store batch
+    // span, `image_store.delete_many`, is not exported yet: see
+    // docs/DEPLOY.md, "Traces".)
     let batch = spans
         .iter()
         .find(|s| {
