@@ -1,6 +1,8 @@
-//! `X-Request-Id` on every response, and a span that carries it.
+//! `X-Request-Id` on every response, and a span that carries it: the
+//! request's span (its route, status and project; never a header, a query
+//! or a body), which continues the client's W3C `traceparent` when traced.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -8,6 +10,7 @@ use rand::Rng;
 use tracing::Instrument;
 
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const MAX_LEN: usize = 128;
 
 /// The request's id: the client's when it is 1 to 128 of
@@ -43,13 +46,31 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
     let id = RequestId::from_client(request.headers().get(&X_REQUEST_ID))
         .unwrap_or_else(RequestId::generate);
     request.extensions_mut().insert(id.clone());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),
         method = %request.method(),
         path = %request.uri().path(),
+        route,
+        status = tracing::field::Empty,
+        // Recorded by the authentication once it knows the caller.
+        project = tracing::field::Empty,
     );
-    let mut response = next.run(request).instrument(span).await;
+    if vodsnap_ports::trace::is_on()
+        && let Some(parent) = request
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|value| value.to_str().ok())
+            .and_then(vodsnap_domain::TraceContext::parse)
+    {
+        vodsnap_ports::trace::set_parent(&span, &parent);
+    }
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }

@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use vodsnap_domain::{ObjectKey, ProjectId, QueuedObjects, RATE_WINDOW, TaskId, Timestamp};
-use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem};
+use vodsnap_domain::{
+    ObjectKey, ProjectId, QueuedObjects, RATE_WINDOW, TaskId, Timestamp, TraceContext,
+};
+use vodsnap_ports::{CleanupItem, CleanupStatus, ParkedItem, PlannedDelete};
 
 use crate::queue::{Entry, JobQueue};
 
@@ -15,6 +17,8 @@ use crate::queue::{Entry, JobQueue};
 pub(crate) struct Removal {
     object_key: ObjectKey,
     task: Option<TaskId>,
+    /// The trace of the delete that queued it, kept as given.
+    trace: Option<TraceContext>,
 }
 
 fn item(e: &Entry<Removal>) -> CleanupItem {
@@ -23,6 +27,7 @@ fn item(e: &Entry<Removal>) -> CleanupItem {
         project: e.project.clone(),
         object_key: e.payload.object_key.clone(),
         attempts: e.attempts,
+        trace: e.payload.trace.clone(),
     }
 }
 
@@ -39,21 +44,22 @@ pub(crate) struct CleanupState {
 }
 
 impl CleanupState {
-    /// Queues the object of a deleted task's snapshot, due at `due_at`
-    /// (the task's `purge_at`).
+    /// Queues the object of a deleted task's snapshot, as `planned` says
+    /// (queued at its `at`, with its trace), due at `due_at`.
     pub(crate) fn enqueue(
         &mut self,
         project: ProjectId,
         task: TaskId,
         object_key: ObjectKey,
-        now: Timestamp,
+        planned: &PlannedDelete,
         due_at: Timestamp,
     ) {
         let removal = Removal {
             object_key,
             task: Some(task),
+            trace: planned.trace.clone(),
         };
-        self.queue.push(project, removal, now, due_at);
+        self.queue.push(project, removal, planned.at, due_at);
     }
 
     /// Whether the task's queued items are intact ([`QueuedObjects::intact`]):

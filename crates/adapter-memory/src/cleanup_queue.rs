@@ -56,7 +56,7 @@ impl MemoryKind for Cleanup {
                 })
                 .collect();
             if let Some(event) = purged(&project, tasks) {
-                inner.webhooks.enqueue(std::slice::from_ref(&event));
+                inner.webhooks.enqueue(std::slice::from_ref(&event), None);
             }
         }
         done

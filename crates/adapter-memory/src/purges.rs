@@ -216,7 +216,7 @@ impl PurgeQueue for MemoryQueue<Purges> {
             if let Some(finish) = &planned.finish {
                 // The purge's end, in the same step as its last batch.
                 Purges::complete(inner, std::slice::from_ref(job), worker, finish.at, &());
-                inner.webhooks.enqueue(&finish.events);
+                inner.webhooks.enqueue(&finish.events, None);
             }
             Ok(Some(PurgedBatch {
                 found: batch_found,

@@ -133,10 +133,12 @@ impl Inner {
         for (task, key) in freed {
             inner
                 .cleanup
-                .enqueue(project.clone(), task, key, planned.at, planned.purge_at);
+                .enqueue(project.clone(), task, key, planned, planned.purge_at);
         }
         inner.audit.push(planned.audit.clone());
-        inner.webhooks.enqueue(&planned.events);
+        inner
+            .webhooks
+            .enqueue(&planned.events, planned.trace.as_ref());
         queued
     }
 }

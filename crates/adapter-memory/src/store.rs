@@ -159,7 +159,7 @@ impl MemoryStore {
                 change(p, &mut inner.cleanup, task, planned.at);
             }
             inner.audit.push(planned.audit.clone());
-            inner.webhooks.enqueue(&planned.events);
+            inner.webhooks.enqueue(&planned.events, None);
             Ok(planned)
         })
     }
@@ -191,7 +191,7 @@ impl TaskResultStore for MemoryStore {
             let stored = new.clone().into_stored(now);
             project.insert_live(stored.clone());
             inner.audit.push(audit.clone());
-            inner.webhooks.enqueue(events);
+            inner.webhooks.enqueue(events, None);
             Inserted::Created(stored)
         }))
     }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use vodsnap_domain::{
-    DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, WebhookId, is_prunable,
+    DeliveryState, Event, EventId, ProjectId, Secret, Timestamp, TraceContext, WebhookId,
+    is_prunable,
 };
 use vodsnap_ports::{ClaimedDelivery, Delivery, Webhook, WebhookStoreError};
 
@@ -21,6 +22,8 @@ struct Subscription {
 pub(crate) struct Sending {
     webhook: WebhookId,
     event: Event,
+    /// The trace of the change that wrote the event, kept as given.
+    trace: Option<TraceContext>,
 }
 
 /// A delivery's state, from its queue state.
@@ -51,7 +54,7 @@ pub(crate) struct WebhookState {
 impl WebhookState {
     /// Queues one delivery per event and per subscription of its project
     /// that asks for its type.
-    pub(crate) fn enqueue(&mut self, events: &[Event]) {
+    pub(crate) fn enqueue(&mut self, events: &[Event], trace: Option<&TraceContext>) {
         for event in events {
             let targets: Vec<WebhookId> = self
                 .subscriptions
@@ -65,6 +68,7 @@ impl WebhookState {
                 let sending = Sending {
                     webhook,
                     event: event.clone(),
+                    trace: trace.cloned(),
                 };
                 self.deliveries.push(
                     event.project.clone(),
@@ -177,6 +181,7 @@ impl WebhookState {
             secret: sub.secret.clone(),
             event: e.payload.event.clone(),
             attempts: e.attempts,
+            trace: e.payload.trace.clone(),
         })
     }
 

@@ -15,6 +15,7 @@ use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
 };
+use tracing::Instrument as _;
 use vodsnap_domain::{ObjectKey, StoreFailure};
 use vodsnap_ports::{ImageStore, ImageStoreError};
 
@@ -367,10 +368,9 @@ fn per_key_results(
         .collect()
 }
 
-#[async_trait]
-impl ImageStore for ObjectImageStore {
-    #[tracing::instrument(name = "image_store.delete_many", skip_all, fields(store = %self.description, keys = keys.len(), bulk = self.bulk_delete))]
-    async fn delete_many(&self, keys: &[ObjectKey]) -> Vec<Result<(), ImageStoreError>> {
+impl ObjectImageStore {
+    /// [`ImageStore::delete_many`], in its span.
+    async fn delete_batch(&self, keys: &[ObjectKey]) -> Vec<Result<(), ImageStoreError>> {
         if !self.bulk_delete {
             let deletes: Vec<_> = keys.iter().map(|key| self.delete(key)).collect();
             return futures::stream::iter(deletes)
@@ -409,6 +409,21 @@ impl ImageStore for ObjectImageStore {
                 Err(refused) => Err(refused),
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl ImageStore for ObjectImageStore {
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Vec<Result<(), ImageStoreError>> {
+        // One span per object-store batch, made here rather than by
+        // `#[instrument]`, which left this method's span disabled.
+        let span = tracing::info_span!(
+            "image_store.delete_many",
+            store = %self.description,
+            keys = keys.len(),
+            bulk = self.bulk_delete,
+        );
+        self.delete_batch(keys).instrument(span).await
     }
 
     #[tracing::instrument(name = "image_store.delete", skip_all, fields(store = %self.description, key = key.as_str()))]

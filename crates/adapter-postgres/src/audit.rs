@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
+use tracing::Instrument as _;
 use vodsnap_domain::{AssetId, AuditStatus, EventTypes, ItemError, ObjectKey, TaskId, WebhookId};
 use vodsnap_ports::{
     Actor, AuditAction, AuditError, AuditLog, AuditOutcome, AuditQuery, AuditRecord, AuditedWebhook,
@@ -164,6 +165,7 @@ pub(crate) const INSERT: &str = concat!(
 pub(crate) async fn insert(conn: &mut PgConnection, record: &AuditRecord) -> Result<(), DbError> {
     bind(sqlx::query(INSERT), record)?
         .execute(conn)
+        .instrument(crate::statement::span("AUDIT_INSERT"))
         .await
         .db("failed to write the audit record")?;
     Ok(())

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
+use tracing::Instrument as _;
 use vodsnap_domain::{
     AssetId, DueProjects, EventTask, ObjectKey, ProjectId, RATE_WINDOW, TaskId, Timestamp,
+    TraceContext,
 };
 use vodsnap_ports::{
     CleanupError, CleanupItem, CleanupQueue, CleanupStatus, ParkedItem, PurgePlan,
@@ -23,13 +25,13 @@ use crate::queue::{Leasing, PgKind, PgQueue, Statements, by_project, queue_state
 use crate::rows::{from_db_time, parse_stored, to_db_time};
 
 /// The cleanup kind's queue statements, on `cleanup_items`: a claim
-/// answers each item's id, key and attempts.
+/// answers each item's id, key, attempts and trace.
 pub(crate) const QUEUE: Statements = queue_statements!(
     what: "cleanup items",
     table: "cleanup_items",
     pending: "parked_at IS NULL",
     unfinished: "true",
-    select: "l.id, l.object_key, l.attempts",
+    select: "l.id, l.object_key, l.attempts, l.trace_context",
     joins: "",
     fail_touch: "",
     retry_touch: "",
@@ -150,6 +152,7 @@ impl PgCleanup {
             .bind(ids)
             .bind(worker)
             .execute(&mut *tx)
+            .instrument(crate::statement::span("LOCK_COMPLETED_TASKS"))
             .await
             .db("failed to lock the tasks of completed cleanup items")?;
         let completed: Completed = sqlx::query_as(COMPLETE)
@@ -159,6 +162,7 @@ impl PgCleanup {
             .bind(at)
             .bind(window_start)
             .fetch_one(&mut *tx)
+            .instrument(crate::statement::span("COMPLETE"))
             .await
             .db("failed to complete cleanup items")?;
         let finished = completed
@@ -180,6 +184,7 @@ impl PgCleanup {
                 std::slice::from_ref(&event),
             )?
             .execute(&mut *tx)
+            .instrument(crate::statement::span("PURGED_OUTBOX"))
             .await
             .db("failed to write a purged event")?;
         }
@@ -232,12 +237,13 @@ impl PgKind for PgCleanup {
                     projects,
                     room,
                     leasing,
-                    |project, (id, key, attempts): (i64, String, i32)| {
+                    |project, (id, key, attempts, trace): (i64, String, i32, Option<String>)| {
                         items.push(CleanupItem {
                             id,
                             project: project.clone(),
                             object_key: parse_stored(ObjectKey::parse, &key)?,
                             attempts: u32::try_from(attempts).unwrap_or(0),
+                            trace: trace.as_deref().and_then(TraceContext::parse),
                         });
                         Ok(())
                     },
@@ -298,7 +304,13 @@ impl CleanupQueue for PgQueue<PgCleanup> {
         let (referenced,): (bool,) = sqlx::query_as(IS_REFERENCED)
             .bind(project.as_str())
             .bind(key.as_str())
-            .fetch_one(&mut *self.database.acquire().await?)
+            .fetch_one(
+                &mut *self
+                    .database
+                    .acquire()
+                    .instrument(crate::statement::span("IS_REFERENCED"))
+                    .await?,
+            )
             .await
             .db("failed to check whether an object is still referenced")?;
         Ok(referenced)
@@ -316,7 +328,13 @@ impl CleanupQueue for PgQueue<PgCleanup> {
         let found: Vec<String> = sqlx::query_scalar(REFERENCED)
             .bind(project.as_str())
             .bind(&raw)
-            .fetch_all(&mut *self.database.acquire().await?)
+            .fetch_all(
+                &mut *self
+                    .database
+                    .acquire()
+                    .instrument(crate::statement::span("REFERENCED"))
+                    .await?,
+            )
             .await
             .db("failed to check whether objects are still referenced")?;
         Ok(found
@@ -388,6 +406,7 @@ impl CleanupQueue for PgQueue<PgCleanup> {
                         project: parse_stored(ProjectId::parse, &project)?,
                         object_key: parse_stored(ObjectKey::parse, &key)?,
                         attempts: u32::try_from(attempts).unwrap_or(0),
+                        trace: None,
                     },
                     last_error,
                     enqueued_at: from_db_time(enqueued_at),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use vodsnap_domain::{CredentialState, ProjectId, Secret, Timestamp};
 use vodsnap_ports::{
     Credential, CredentialError, CredentialInfo, CredentialSealing, CredentialStore,
@@ -184,6 +185,7 @@ impl PgCredentialStore {
         let row: Option<SealedRow> = sqlx::query_as(FIND)
             .bind(access_key)
             .fetch_optional(&mut *conn)
+            .instrument(crate::statement::span("CREDENTIAL_FIND"))
             .await
             .db("failed to read a credential")?;
         conn.release();

@@ -34,6 +34,7 @@ mod recycle_bin;
 mod reseal;
 mod rows;
 pub mod schema;
+mod statement;
 mod task_results;
 mod webhooks;
 

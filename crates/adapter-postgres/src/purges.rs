@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
+use tracing::Instrument as _;
 use vodsnap_domain::{AssetId, FoundTask, PURGE_BATCH, ProjectId, PurgeProgress, Timestamp};
 use vodsnap_ports::{
     PlannedPurges, PurgeBatchPlanner, PurgeJob, PurgeQueue, PurgedBatch, QueueError,
@@ -163,6 +164,7 @@ impl PgQueue<PgPurges> {
             .bind(job.id)
             .bind(worker)
             .fetch_optional(&mut *tx)
+            .instrument(crate::statement::span("PURGE_LOCK"))
             .await
             .db("failed to lock an asset purge")?;
         let Some(held) = held else {
@@ -175,6 +177,7 @@ impl PgQueue<PgPurges> {
             .bind(job.asset.as_str())
             .bind(i64::try_from(PURGE_BATCH).unwrap_or(1_000))
             .fetch_all(&mut *tx)
+            .instrument(crate::statement::span("PURGE_PICK"))
             .await
             .db("failed to lock an asset's task results for its purge")?;
         let found = rows
@@ -203,6 +206,7 @@ impl PgQueue<PgPurges> {
             .bind(objects)
             .bind(lease_until)
             .execute(&mut *tx)
+            .instrument(crate::statement::span("PURGE_ADVANCE"))
             .await
             .db("failed to record a purge batch")?;
         if let Some(finish) = &planned.finish {
@@ -212,6 +216,7 @@ impl PgQueue<PgPurges> {
                 .bind(to_db_time(finish.at)?);
             let closed: i64 = bind_events(query, &finish.events)?
                 .fetch_one(&mut *tx)
+                .instrument(crate::statement::span("PURGE_CLOSE"))
                 .await
                 .and_then(|row| sqlx::Row::try_get(&row, 0))
                 .db("failed to close an asset purge")?;
@@ -288,6 +293,7 @@ impl PurgeQueue for PgQueue<PgPurges> {
             let result = match audit::bind_many(query, project, &planned.audit) {
                 Ok(query) => query
                     .execute(&mut *conn)
+                    .instrument(crate::statement::span("PURGE_RECORD"))
                     .await
                     .db("failed to record asset purges"),
                 Err(e) => Err(e),
@@ -312,6 +318,7 @@ impl PurgeQueue for PgQueue<PgPurges> {
             .bind(project.as_str())
             .bind(&names)
             .fetch_all(&mut *conn)
+            .instrument(crate::statement::span("PURGE_PREVIEW"))
             .await
             .db("failed to count what a purge would delete")?;
         conn.release();
@@ -328,6 +335,7 @@ impl PurgeQueue for PgQueue<PgPurges> {
             .bind(project.as_str())
             .bind(asset.as_str())
             .fetch_optional(&mut *conn)
+            .instrument(crate::statement::span("PURGE_PROGRESS"))
             .await
             .db("failed to read an asset purge")?;
         conn.release();

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
+use tracing::Instrument as _;
 use vodsnap_domain::{ClaimShares, ProjectId, Timestamp};
 use vodsnap_ports::{FailedAttempt, Job, QueueBacklog, QueueError, WorkQueue};
 
@@ -175,6 +176,7 @@ impl Statements {
             .bind(now)
             .bind(i64::from(max))
             .fetch_all(conn)
+            .instrument(crate::statement::span("DUE_PROJECTS"))
             .await
             .db(self.errors.listing)?;
         projects
@@ -211,6 +213,7 @@ impl Statements {
                     .bind(lease.worker)
                     .bind(lease.until)
                     .fetch_all(&mut *conn)
+                    .instrument(crate::statement::span("CLAIM_IN_PROJECT"))
                     .await
                     .db(self.errors.claim)?;
                 shares.took(&project, asked, u32::try_from(rows.len()).unwrap_or(asked));
@@ -280,6 +283,7 @@ impl Statements {
                 .bind(&retry_at)
                 .bind(&parked_at)
                 .execute(&mut *conn)
+                .instrument(crate::statement::span("FAIL"))
                 .await
                 .db(self.errors.fail)?
                 .rows_affected();
@@ -313,6 +317,7 @@ impl Statements {
                 .bind(error)
                 .bind(now)
                 .execute(&mut *conn)
+                .instrument(crate::statement::span("GIVE_BACK"))
                 .await
                 .db(self.errors.give_back)?
                 .rows_affected();
@@ -332,6 +337,7 @@ impl Statements {
             .bind(to_db_time(now)?)
             .bind(ids)
             .execute(&mut *conn)
+            .instrument(crate::statement::span("RETRY_PARKED"))
             .await
             .db(self.errors.retry)?
             .rows_affected();
@@ -349,6 +355,7 @@ impl Statements {
             sqlx::query_as(self.backlog)
                 .bind(to_db_time(now)?)
                 .fetch_one(&mut *conn)
+                .instrument(crate::statement::span("BACKLOG"))
                 .await
                 .db(self.errors.backlog)?;
         conn.release();
@@ -382,6 +389,7 @@ pub(crate) async fn finish_by_project<J: Job>(
             .bind(worker)
             .bind(at)
             .execute(&mut *conn)
+            .instrument(crate::statement::span("FINISH"))
             .await
             .db(failed)?
             .rows_affected();

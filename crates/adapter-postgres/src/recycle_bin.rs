@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection as _, PgConnection};
+use tracing::Instrument as _;
 use vodsnap_domain::{
     AssetId, BinAction, BinSelection, BinState, BinnedTask, DeletedTask, ListPage, ProjectId,
     QueuedObjects, TaskId, Timestamp,
@@ -157,6 +158,7 @@ async fn lock_binned(
         .bind(project.as_str())
         .bind(&ids)
         .fetch_all(&mut *tx)
+        .instrument(crate::statement::span("LOCK_BINNED"))
         .await
         .db("failed to lock the named task results")?;
     let tombstones: Vec<&str> = rows
@@ -171,6 +173,7 @@ async fn lock_binned(
             .bind(project.as_str())
             .bind(&tombstones)
             .fetch_all(&mut *tx)
+            .instrument(crate::statement::span("LOCK_BIN_ITEMS"))
             .await
             .db("failed to lock the queued objects of deleted task results")?
     };
@@ -241,6 +244,7 @@ impl PgTaskResultStore {
                 let query = sqlx::query(RESTORE).bind(project.as_str()).bind(&ids);
                 let row = bind_events(audit::bind(query, &planned.audit)?, &planned.events)?
                     .fetch_one(&mut *tx)
+                    .instrument(crate::statement::span("RESTORE"))
                     .await
                     .db("failed to restore task results")?;
                 <Changed as sqlx::FromRow<_>>::from_row(&row).db("failed to read a restore")?
@@ -252,6 +256,7 @@ impl PgTaskResultStore {
                     .bind(to_db_time(planned.at)?);
                 let row = bind_events(audit::bind(query, &planned.audit)?, &planned.events)?
                     .fetch_one(&mut *tx)
+                    .instrument(crate::statement::span("PURGE"))
                     .await
                     .db("failed to purge task results")?;
                 <Changed as sqlx::FromRow<_>>::from_row(&row).db("failed to read a purge")?

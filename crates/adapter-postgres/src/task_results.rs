@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
+use tracing::Instrument as _;
 use vodsnap_domain::{
     AssetId, BinSelection, DeleteSelection, DetailsPage, Event, FoundTask, ListFilter, ListPage,
     MAX_TASKS_PER_CALL, NewTaskResult, ObjectKey, ProjectId, Snapshot, TaskId, TaskResult,
-    TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp,
+    TaskSummary, ThumbnailPara, ThumbnailParaInput, Timestamp, TraceContext,
 };
 use vodsnap_ports::{
     AuditRecord, BinError, BinPlanner, CommittedDelete, DeleteError, DeletePlanner, DeletedListing,
@@ -199,6 +200,7 @@ impl PgTaskResultStore {
             .bind(project.as_str())
             .bind(task.as_str())
             .fetch_optional(&mut *conn)
+            .instrument(crate::statement::span("READ_ONE"))
             .await
             .db("failed to read a task result")?;
         conn.release();
@@ -255,7 +257,11 @@ impl PgTaskResultStore {
             .bind(offsets)
             .bind(keys);
         let query = bind_events(audit::bind(query, record)?, events)?;
-        let mut conn = self.database.acquire().await?;
+        let mut conn = self
+            .database
+            .acquire()
+            .instrument(crate::statement::span("REGISTER"))
+            .await?;
         let inserted: bool = query
             .fetch_one(&mut *conn)
             .await
@@ -454,6 +460,7 @@ async fn lock_selected(
             .bind(asset.as_str())
             .bind(i64::try_from(MAX_TASKS_PER_CALL).unwrap_or(10))
             .fetch_all(&mut *tx)
+            .instrument(crate::statement::span("PICK_OLDEST_OF_ASSET"))
             .await
             .db("failed to pick the asset's oldest task results")?,
         _ => {
@@ -462,6 +469,7 @@ async fn lock_selected(
                 .bind(project.as_str())
                 .bind(ids)
                 .fetch_all(&mut *tx)
+                .instrument(crate::statement::span("LOCK_SELECTED"))
                 .await
                 .db("failed to lock the selected task results")?
         }
@@ -512,6 +520,7 @@ impl PgTaskResultStore {
             .bind(&doomed)
             .bind(selection.asset().map(AssetId::as_str))
             .fetch_one(&mut *tx)
+            .instrument(crate::statement::span("PREVIEW"))
             .await
             .db("failed to count what a delete would leave")?;
         tx.rollback().await.db("failed to end a dry run")?;
@@ -564,8 +573,9 @@ struct Previewed {
 /// that a durable DELETED always comes with the removal of its objects),
 /// the project's live count, the audit record, the events (`$16`..`$19`,
 /// see [`bind_events`]), and the asset's live tasks left (`$4`, NULL for
-/// none: then 0).
-pub(crate) const TOMBSTONE: &str = "SELECT marked, queued, live_left FROM vodsnap_tombstone($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+/// none: then 0); its 20-argument overload (migration 0017) stores the
+/// delete's trace (`$20`, NULL when untraced) with its items and events.
+pub(crate) const TOMBSTONE: &str = "SELECT marked, queued, live_left FROM vodsnap_tombstone($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct Tombstoned {
@@ -590,7 +600,9 @@ pub(crate) async fn tombstone(
         .bind(asset.map(AssetId::as_str));
     let query = audit::bind(query, &planned.audit)?.bind(to_db_time(planned.purge_at)?);
     let row = bind_events(query, &planned.events)?
+        .bind(planned.trace.as_ref().map(TraceContext::as_str))
         .fetch_one(conn)
+        .instrument(crate::statement::span("TOMBSTONE"))
         .await
         .db("failed to mark task results deleted")?;
     let done =
@@ -671,7 +683,11 @@ impl TaskResultStore for PgTaskResultStore {
         if let Some(asset) = &filter.asset {
             query = query.bind(asset.as_str());
         }
-        let mut conn = self.database.acquire().await?;
+        let mut conn = self
+            .database
+            .acquire()
+            .instrument(crate::statement::span("FINISH"))
+            .await?;
         let rows = query
             .fetch_all(&mut *conn)
             .await
@@ -701,6 +717,7 @@ impl TaskResultStore for PgTaskResultStore {
             .bind(i64::from(page.limit()))
             .bind(i64::from(page.offset()))
             .fetch_all(&mut *conn)
+            .instrument(crate::statement::span("DETAILS"))
             .await
             .db("failed to read a task result's snapshots")?;
         conn.release();
@@ -807,6 +824,7 @@ impl TaskResultStore for PgTaskResultStore {
         let mut conn = self.database.acquire().await?;
         sqlx::query("SELECT 1")
             .execute(&mut *conn)
+            .instrument(crate::statement::span("PING"))
             .await
             .db("failed to reach the database")?;
         conn.release();

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 use vodsnap_domain::{
-    DeliveryState, EventTypes, ProjectId, Secret, Timestamp, WebhookId, WebhookUrl,
+    DeliveryState, EventTypes, ProjectId, Secret, Timestamp, TraceContext, WebhookId, WebhookUrl,
 };
 use vodsnap_ports::{
     AuditRecord, ClaimedDelivery, Delivery, Webhook, WebhookStore, WebhookStoreError,
@@ -105,7 +106,8 @@ pub(crate) const QUEUE: Statements = queue_statements!(
     pending: "delivered_at IS NULL AND parked_at IS NULL",
     unfinished: "delivered_at IS NULL",
     select: "l.id, l.attempts, w.id AS webhook_id, w.url, w.secret_ciphertext, w.nonce, \
-             w.key_id, e.id AS event_id, e.type, e.occurred_at, e.data::text AS data",
+             w.key_id, e.id AS event_id, e.type, e.occurred_at, e.data::text AS data, \
+             e.trace_context",
     joins: "JOIN webhooks w ON w.project_id = $1 AND w.id = l.webhook_id \
             JOIN webhook_events e ON e.project_id = $1 AND e.id = l.event_id",
     fail_touch: ", updated_at = COALESCE(f.f_retry_at, f.f_parked_at)",
@@ -183,6 +185,7 @@ struct ClaimRow {
     kind: String,
     occurred_at: DateTime<Utc>,
     data: String,
+    trace_context: Option<String>,
 }
 
 impl PgQueue<PgDeliveries> {
@@ -203,6 +206,7 @@ impl PgQueue<PgDeliveries> {
             .bind(project.as_str())
             .bind(id.as_str())
             .fetch_one(&mut *conn)
+            .instrument(crate::statement::span("WEBHOOK_EXISTS"))
             .await
             .db("failed to look a webhook up")?;
         conn.release();
@@ -235,6 +239,7 @@ impl PgDeliveries {
                 &row.data,
             )?,
             attempts: u32::try_from(row.attempts).unwrap_or(0),
+            trace: row.trace_context.as_deref().and_then(TraceContext::parse),
         })
     }
 }
@@ -322,7 +327,11 @@ impl WebhookStore for PgQueue<PgDeliveries> {
             .bind(sealed.key_id)
             .bind(to_db_time(webhook.created_at)?);
         let query = audit::bind_webhook(audit::bind(query, audit)?, audit);
-        let mut conn = self.database.acquire().await?;
+        let mut conn = self
+            .database
+            .acquire()
+            .instrument(crate::statement::span("WEBHOOK_CREATE"))
+            .await?;
         query
             .execute(&mut *conn)
             .await
@@ -336,6 +345,7 @@ impl WebhookStore for PgQueue<PgDeliveries> {
         let rows: Vec<ListRow> = sqlx::query_as(LIST)
             .bind(project.as_str())
             .fetch_all(&mut *conn)
+            .instrument(crate::statement::span("WEBHOOK_LIST"))
             .await
             .db("failed to list webhooks")?;
         conn.release();
@@ -361,7 +371,11 @@ impl WebhookStore for PgQueue<PgDeliveries> {
     ) -> Result<(), WebhookStoreError> {
         let query = sqlx::query(REMOVE).bind(project.as_str()).bind(id.as_str());
         let query = audit::bind_webhook(audit::bind(query, audit)?, audit);
-        let mut conn = self.database.acquire().await?;
+        let mut conn = self
+            .database
+            .acquire()
+            .instrument(crate::statement::span("WEBHOOK_REMOVE"))
+            .await?;
         let removed: bool = query
             .fetch_one(&mut *conn)
             .await
@@ -393,6 +407,7 @@ impl WebhookStore for PgQueue<PgDeliveries> {
             .bind(failed_only)
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
+            .instrument(crate::statement::span("WEBHOOK_DELIVERIES"))
             .await
             .db("failed to list a webhook's deliveries")?;
         conn.release();
@@ -430,6 +445,7 @@ impl WebhookStore for PgQueue<PgDeliveries> {
             .bind(delivery)
             .bind(to_db_time(now)?)
             .execute(&mut *conn)
+            .instrument(crate::statement::span("WEBHOOK_REDELIVER"))
             .await
             .db("failed to redeliver a webhook delivery")?
             .rows_affected();
@@ -451,6 +467,7 @@ impl WebhookStore for PgQueue<PgDeliveries> {
             .bind(cutoff)
             .bind(i64::from(max))
             .fetch_all(&mut *conn)
+            .instrument(crate::statement::span("WEBHOOK_PRUNE_PROJECTS"))
             .await
             .db("failed to list the projects with old webhook events")?;
         let mut left = i64::from(max);
@@ -464,6 +481,7 @@ impl WebhookStore for PgQueue<PgDeliveries> {
                 .bind(cutoff)
                 .bind(left)
                 .fetch_one(&mut *conn)
+                .instrument(crate::statement::span("WEBHOOK_PRUNE"))
                 .await
                 .db("failed to prune webhook events")?;
             left -= n;

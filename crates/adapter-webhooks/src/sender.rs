@@ -11,6 +11,9 @@ use vodsnap_ports::{CheckUrlError, SendError, WebhookSender};
 
 use crate::{body, signature};
 
+/// The W3C Trace Context header a traced delivery carries.
+pub const TRACEPARENT: &str = "traceparent";
+
 /// The sender's limits.
 #[derive(Debug, Clone, Copy)]
 pub struct SenderSettings {
@@ -175,16 +178,19 @@ impl WebhookSender for HttpWebhookSender {
         }
         let body = body::render(event);
         let header = signature::sign(secret.expose(), now.as_secs(), &body);
-        let answer = self
+        let mut request = self
             .client
             .post(url.as_str())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(signature::HEADER, header)
             .header("X-Vodsnap-Event", event.kind.as_str())
-            .header("X-Vodsnap-Event-Id", event.id.as_str())
-            .body(body)
-            .send()
-            .await;
+            .header("X-Vodsnap-Event-Id", event.id.as_str());
+        // The delivery's span (W3C Trace Context), when traced: the
+        // receiver's spans continue the trace of the change.
+        if let Some(trace) = vodsnap_ports::trace::current() {
+            request = request.header(TRACEPARENT, trace.as_str());
+        }
+        let answer = request.body(body).send().await;
         match answer {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(SendError::Status(response.status().as_u16())),

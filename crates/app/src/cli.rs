@@ -453,6 +453,14 @@ pub struct ServeArgs {
     #[arg(long, env = "VODSNAP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// OpenTelemetry collector to export traces to, over OTLP/HTTP
+    /// (protobuf) at {endpoint}/v1/traces, e.g. http://collector:4318:
+    /// a span per request, database statement, object-store batch, job
+    /// batch and webhook delivery. Off without it, at no cost. The
+    /// standard OTEL_BSP_* and OTEL_SERVICE_NAME variables apply.
+    #[arg(long, env = "VODSNAP_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
     /// PostgreSQL URL. Without it, the embedded in-memory store with demo
     /// data: nothing outlives the process.
     #[arg(long, env = "DATABASE_URL", value_parser = secret, hide_env_values = true)]

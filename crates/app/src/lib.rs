@@ -26,8 +26,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let format = args.log_format;
-            telemetry::init(format);
+            let traces = telemetry::init_serve(format, args.otlp_endpoint.as_deref())?;
             let served = runtime()?.block_on(serve::serve(*args));
+            // Outside the runtime: the exporter's client blocks.
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
             match served {
                 Err(error) if format == LogFormat::Json => {
                     tracing::error!(error = format!("{error:#}"), "vodsnap failed");

@@ -31,6 +31,7 @@ pub mod store_outage;
 pub mod task_result;
 pub mod thumbnail;
 pub mod time;
+pub mod trace_context;
 pub mod webhook;
 pub mod webhook_url;
 
@@ -74,5 +75,6 @@ pub use task_result::{
 };
 pub use thumbnail::{ThumbnailKind, ThumbnailPara, ThumbnailParaError, ThumbnailParaInput};
 pub use time::Timestamp;
+pub use trace_context::TraceContext;
 pub use webhook::{WebhookError, WebhookId};
 pub use webhook_url::{UrlHost, WebhookUrl};

@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use vodsnap_domain::{Event, EventTask, ObjectKey, ProjectId, Timestamp};
+use vodsnap_domain::{Event, EventTask, ObjectKey, ProjectId, Timestamp, TraceContext};
 
 use crate::queue::{QueueError, WorkQueue};
 
@@ -24,9 +24,11 @@ pub struct CleanupItem {
     pub object_key: ObjectKey,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// The trace of the delete that queued it, if it was traced.
+    pub trace: Option<TraceContext>,
 }
 
-crate::impl_job!(CleanupItem, PurgePlan, "cleanup");
+crate::impl_job!(CleanupItem, PurgePlan, "cleanup", traced);
 
 /// An item that ran out of attempts and waits for an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod store;
 pub mod tokens;
+pub mod trace;
 pub mod webhooks;
 
 pub use audit::{

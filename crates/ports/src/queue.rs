@@ -41,13 +41,31 @@ pub trait Job: Clone + Debug + Send + Sync + 'static {
 
     /// Failed attempts so far.
     fn attempts(&self) -> u32;
+
+    /// The trace of the call that queued it (see [`crate::trace`]): the
+    /// batch that runs it links to it. `None` for a kind that keeps none.
+    fn trace(&self) -> Option<&vodsnap_domain::TraceContext> {
+        None
+    }
 }
 
 /// Implements [`Job`] for a struct with `id: i64`, `project: ProjectId`
-/// and `attempts: u32` fields: `impl_job!(Type, Completion, "kind")`.
+/// and `attempts: u32` fields: `impl_job!(Type, Completion, "kind")`;
+/// `impl_job!(Type, Completion, "kind", traced)` for one that also has a
+/// `trace: Option<TraceContext>` field.
 #[macro_export]
 macro_rules! impl_job {
     ($job:ty, $completion:ty, $kind:literal) => {
+        $crate::impl_job!($job, $completion, $kind, {});
+    };
+    ($job:ty, $completion:ty, $kind:literal, traced) => {
+        $crate::impl_job!($job, $completion, $kind, {
+            fn trace(&self) -> Option<&vodsnap_domain::TraceContext> {
+                self.trace.as_ref()
+            }
+        });
+    };
+    ($job:ty, $completion:ty, $kind:literal, { $($trace:item)* }) => {
         impl $crate::queue::Job for $job {
             type Completion = $completion;
             const KIND: &'static str = $kind;
@@ -63,6 +81,8 @@ macro_rules! impl_job {
             fn attempts(&self) -> u32 {
                 self.attempts
             }
+
+            $($trace)*
         }
     };
 }

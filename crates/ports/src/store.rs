@@ -10,7 +10,7 @@ use crate::error::StoreError;
 use vodsnap_domain::{
     AssetId, BinPlan, BinSelection, BinnedTask, DeletePlan, DeleteSelection, DeletedTask,
     DetailsPage, Event, FoundTask, ListFilter, ListPage, NewTaskResult, ProjectId, Snapshot,
-    TaskId, TaskResult, TaskSummary, Timestamp,
+    TaskId, TaskResult, TaskSummary, Timestamp, TraceContext,
 };
 
 /// What a store holds under a task id it refused to insert.
@@ -46,6 +46,10 @@ pub struct PlannedDelete {
     /// Written with the change: one delivery per event and per webhook of
     /// the project that asks for its type (see [`crate::webhooks`]).
     pub events: Vec<Event>,
+    /// The trace of the call that asked for it, stored with its cleanup
+    /// items and its events so that the work they queue continues it
+    /// (see [`crate::trace`]); `None` when nothing is traced.
+    pub trace: Option<TraceContext>,
 }
 
 /// A committed delete: what was planned, and the live task results of the

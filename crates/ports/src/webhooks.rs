@@ -12,7 +12,8 @@
 
 use async_trait::async_trait;
 use vodsnap_domain::{
-    DeliveryState, Event, EventTypes, ProjectId, Secret, Timestamp, WebhookId, WebhookUrl,
+    DeliveryState, Event, EventTypes, ProjectId, Secret, Timestamp, TraceContext, WebhookId,
+    WebhookUrl,
 };
 
 use crate::audit::AuditRecord;
@@ -57,9 +58,11 @@ pub struct ClaimedDelivery {
     pub event: Event,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// The trace of the change that wrote the event, if it was traced.
+    pub trace: Option<TraceContext>,
 }
 
-crate::impl_job!(ClaimedDelivery, (), "webhook delivery");
+crate::impl_job!(ClaimedDelivery, (), "webhook delivery", traced);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookStoreError {

@@ -258,6 +258,7 @@ impl Purger {
                         at,
                         purge_at,
                         events,
+                        trace: None,
                     },
                     finish,
                 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 use tokio::sync::watch;
+use tracing::Instrument;
 use vodsnap_domain::{RetryPolicy, Timestamp};
 use vodsnap_ports::{Clock, FailedAttempt, Job, QueueError, WorkQueue};
 
@@ -108,8 +109,13 @@ impl<J: Job> QueueWorker<'_, J> {
             if next.is_empty() {
                 break;
             }
-            let outcomes = runner.run(next).await?;
-            self.settle(runner, outcomes, &mut settled).await?;
+            let span = batch_span::<J>(&next);
+            async {
+                let outcomes = runner.run(next).await?;
+                self.settle(runner, outcomes, &mut settled).await
+            }
+            .instrument(span)
+            .await?;
         }
         Ok(settled)
     }
@@ -216,4 +222,22 @@ impl<J: Job> QueueWorker<'_, J> {
         }
         Ok(())
     }
+}
+
+/// The span of one batch of a kind (the run, and the statements that
+/// complete it), linked to the traces of the calls that queued its jobs:
+/// links, not a parent, as one batch does the work of many requests (each
+/// distinct trace once). A debug span: nothing is made for it unless a
+/// tracer (or `RUST_LOG=debug`) asks.
+fn batch_span<J: Job>(jobs: &[J]) -> tracing::Span {
+    let span = tracing::debug_span!("job batch", kind = J::KIND, jobs = jobs.len());
+    if !span.is_disabled() && vodsnap_ports::trace::is_on() {
+        let mut linked = std::collections::BTreeSet::new();
+        for trace in jobs.iter().filter_map(Job::trace) {
+            if linked.insert(trace.as_str()) {
+                vodsnap_ports::trace::link(&span, trace);
+            }
+        }
+    }
+    span
 }

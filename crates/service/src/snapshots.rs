@@ -167,6 +167,7 @@ impl Snapshots {
     ) -> Result<DeleteReport, DeleteError> {
         let at = self.clock.now();
         let purge_at = self.retention.purge_at(at);
+        let trace = vodsnap_ports::trace::current();
         let planner = |found: Vec<FoundTask>| {
             let plan = DeletePlan::decide(selection, found);
             let audit = AuditRecord::deletion(project, selection, plan.items(), at, actor);
@@ -179,6 +180,7 @@ impl Snapshots {
                 at,
                 purge_at,
                 events,
+                trace: trace.clone(),
             }
         };
         match self.store.delete(project, selection, &planner).await {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+use tracing::Instrument;
 use vodsnap_domain::{
     DEFAULT_EVENT_RETENTION, EventTypes, PRUNE_BATCH, ProjectId, RetryPolicy, Secret, Timestamp,
     WebhookId, WebhookUrl, prune_cutoff,
@@ -364,6 +365,20 @@ impl JobRunner<ClaimedDelivery> for Deliverer {
     ) -> Result<Vec<(ClaimedDelivery, Outcome)>, QueueError> {
         let mut outcomes = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
+            // A child of the change that wrote the event: one event, one
+            // cause (the sender puts this span's `traceparent` on the
+            // request).
+            let span = tracing::debug_span!(
+                "webhook delivery",
+                project = delivery.project.as_str(),
+                webhook = delivery.webhook.as_str(),
+                event = delivery.event.id.as_str(),
+                event_type = delivery.event.kind.as_str(),
+                attempt = delivery.attempts.saturating_add(1),
+            );
+            if let Some(parent) = &delivery.trace {
+                vodsnap_ports::trace::set_parent(&span, parent);
+            }
             let sent = self
                 .sender
                 .send(
@@ -372,6 +387,7 @@ impl JobRunner<ClaimedDelivery> for Deliverer {
                     &delivery.secret,
                     self.clock.now(),
                 )
+                .instrument(span)
                 .await;
             let outcome = match sent {
                 Ok(()) => {

@@ -195,6 +195,7 @@ async fn the_cleanup_parks_a_key_outside_its_project_without_touching_storage() 
             project: ProjectId::parse("p").unwrap(),
             object_key: ObjectKey::parse("other/a/0.jpg").unwrap(),
             attempts: 0,
+            trace: None,
         }])
     });
     // Neither the reference check nor the object store may be asked.
@@ -237,6 +238,7 @@ fn batch_of(n: usize) -> Vec<CleanupItem> {
             project: p(),
             object_key: ObjectKey::parse(&format!("p/a/t/{i}.jpg")).unwrap(),
             attempts: 0,
+            trace: None,
         })
         .collect()
 }

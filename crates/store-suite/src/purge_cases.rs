@@ -496,6 +496,7 @@ fn batch_planner(
         let tombstoned = plan.doomed().len() as u64;
         PlannedPurgeBatch {
             delete: PlannedDelete {
+                trace: None,
                 audit: AuditRecord::deletion(&job.project, &selection, plan.items(), now, &actor()),
                 plan,
                 at: now,

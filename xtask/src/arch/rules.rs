@@ -49,6 +49,8 @@ const SERVER_PROCESS: &str = "vodsnap-server-process";
 const TEST_SUPPORT: &str = "vodsnap-test-support";
 const STORE_SUITE: &str = "vodsnap-store-suite";
 
+// Only `app` knows OpenTelemetry (its telemetry.rs): the others open
+// plain `tracing` spans and reach the tracer through `vodsnap_ports::trace`.
 pub const RULES: &[Rule] = &[
     // Pure rules: no I/O, no runtime, no framework, no JSON.
     Rule {
@@ -64,6 +66,7 @@ pub const RULES: &[Rule] = &[
             "hyper",
             "reqwest",
             "async-trait",
+            "opentelemetry",
         ],
     },
     Rule {
@@ -71,7 +74,7 @@ pub const RULES: &[Rule] = &[
         ring: 1,
         uses: &[DOMAIN],
         tests_use: &[],
-        forbidden: &["axum", "sqlx", "hyper"],
+        forbidden: &["axum", "sqlx", "hyper", "opentelemetry"],
     },
     // The use cases: domain and ports only, no framework. Their tests run
     // on the ports' mocks.
@@ -80,7 +83,14 @@ pub const RULES: &[Rule] = &[
         ring: 2,
         uses: &[DOMAIN, PORTS],
         tests_use: &[],
-        forbidden: &["axum", "sqlx", "hyper", "object_store", "reqwest"],
+        forbidden: &[
+            "axum",
+            "sqlx",
+            "hyper",
+            "object_store",
+            "reqwest",
+            "opentelemetry",
+        ],
     },
     // The store ports' behavioural suite, through the use cases: a
     // dev-dependency of each store adapter (`TEST_ONLY`).
@@ -89,7 +99,7 @@ pub const RULES: &[Rule] = &[
         ring: 3,
         uses: &[DOMAIN, PORTS, SERVICE],
         tests_use: &[],
-        forbidden: &["axum", "sqlx"],
+        forbidden: &["axum", "sqlx", "opentelemetry"],
     },
     // No adapter depends on another adapter, nor on the service (which
     // calls them); only adapter-http knows axum, only adapter-postgres sqlx.
@@ -98,21 +108,21 @@ pub const RULES: &[Rule] = &[
         ring: 3,
         uses: &[DOMAIN, PORTS],
         tests_use: &[STORE_SUITE],
-        forbidden: &["axum", "sqlx"],
+        forbidden: &["axum", "sqlx", "opentelemetry"],
     },
     Rule {
         package: POSTGRES,
         ring: 3,
         uses: &[DOMAIN, PORTS],
         tests_use: &[SERVICE, STORE_SUITE, TEST_SUPPORT],
-        forbidden: &["axum"],
+        forbidden: &["axum", "opentelemetry"],
     },
     Rule {
         package: OBJECTS,
         ring: 3,
         uses: &[DOMAIN, PORTS],
         tests_use: &[TEST_SUPPORT],
-        forbidden: &["axum", "sqlx"],
+        forbidden: &["axum", "sqlx", "opentelemetry"],
     },
     // The webhook sender: reqwest (and so hyper's client), no server
     // framework, no database.
@@ -121,7 +131,7 @@ pub const RULES: &[Rule] = &[
         ring: 3,
         uses: &[DOMAIN, PORTS],
         tests_use: &[],
-        forbidden: &["axum", "sqlx", "object_store"],
+        forbidden: &["axum", "sqlx", "object_store", "opentelemetry"],
     },
     // The driving adapter: it calls the use cases. Its tests serve the
     // embedded store.
@@ -130,7 +140,7 @@ pub const RULES: &[Rule] = &[
         ring: 3,
         uses: &[DOMAIN, PORTS, SERVICE, SIGNATURE],
         tests_use: &[MEMORY],
-        forbidden: &["sqlx"],
+        forbidden: &["sqlx", "opentelemetry"],
     },
     // The signer is for any Rust client: `http` types, no framework, no
     // runtime, not the domain.

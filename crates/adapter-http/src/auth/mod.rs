@@ -253,6 +253,8 @@ async fn admit(gate: &Gate, request: Request) -> Result<(Request, Held), ApiErro
         return Err(ApiError::rate_limited(wait));
     }
     tracing::debug!(principal = ?principal, "authenticated");
+    // The request's span (`request_id::assign`) names the project.
+    tracing::Span::current().record("project", project.as_str());
     let client = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

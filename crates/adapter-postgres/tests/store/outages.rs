@@ -19,6 +19,7 @@ async fn a_closed_pool_is_unavailable_not_unknown() {
     );
     // The port itself, not the service (which answers UNKNOW items).
     let plan_nothing = |found| vodsnap_ports::PlannedDelete {
+        trace: None,
         plan: vodsnap_domain::DeletePlan::decide(&by_tasks(&["t".to_owned()]), found),
         audit: AuditRecord::deletion(&project("p"), &by_tasks(&[]), &[], at(1), &actor()),
         at: at(1),
