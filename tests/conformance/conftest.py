@@ -4,6 +4,14 @@ Environment:
   VODSNAP_BIN                        path of the binary (default /work/main/target/debug/vodsnap)
   VODSNAP_CONFORMANCE_STORE          memory (default) or postgres
   VODSNAP_CONFORMANCE_DATABASE_URL   PostgreSQL URL, required for postgres
+
+Or, against a server started elsewhere (`cargo xtask image` runs a subset of
+the suite against the container image this way; nothing is started here):
+  VODSNAP_CONFORMANCE_URL            its base URL, e.g. http://127.0.0.1:49153
+  VODSNAP_CONFORMANCE_SEED           its seeded credentials, as given to it:
+                                     AK1:SK1:PROJ_A:PROJ_B,AK2:SK2:PROJ_C
+The tests that need the binary itself (tokens, a second server, signals)
+fail in that mode, saying so: choose the subset accordingly.
 """
 
 from __future__ import annotations
@@ -37,7 +45,16 @@ def _bin_path() -> str:
     return os.environ.get("VODSNAP_BIN", DEFAULT_BIN)
 
 
+def _external_url() -> str:
+    return os.environ.get("VODSNAP_CONFORMANCE_URL", "").rstrip("/")
+
+
 def pytest_configure(config):
+    if _external_url():
+        if not os.environ.get("VODSNAP_CONFORMANCE_SEED"):
+            raise pytest.UsageError("VODSNAP_CONFORMANCE_URL needs VODSNAP_CONFORMANCE_SEED "
+                                    "(AK1:SK1:PROJ_A:PROJ_B,AK2:SK2:PROJ_C)")
+        return
     path = _bin_path()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise pytest.UsageError(
@@ -134,7 +151,27 @@ def _stop(server: Server):
         proc.wait(timeout=5)
 
 
+def _external() -> Server:
+    """The server of VODSNAP_CONFORMANCE_URL, with the credentials it was seeded with."""
+    url = _external_url()
+    host = url.split("://", 1)[-1]
+    seeds = [c.split(":") for c in os.environ["VODSNAP_CONFORMANCE_SEED"].split(",")]
+    if len(seeds) != 2 or len(seeds[0]) != 4 or len(seeds[1]) != 3:
+        raise pytest.UsageError("VODSNAP_CONFORMANCE_SEED must be AK1:SK1:PROJ_A:PROJ_B,AK2:SK2:PROJ_C")
+    (ak1, sk1, proj_a, proj_b), (ak2, sk2, proj_c) = seeds
+    log_dir = tempfile.mkdtemp(prefix="vodsnap-conformance-external-")
+    return Server(bin="", host=host, token_key="", log_dir=log_dir, proc=None,
+                  stdout_path=os.path.join(log_dir, "none"), stderr_path=os.path.join(log_dir, "none"),
+                  ak1=ak1, sk1=sk1, proj_a=proj_a, proj_b=proj_b, ak2=ak2, sk2=sk2, proj_c=proj_c)
+
+
 def _serve(links: bool):
+    if _external_url():
+        if links:
+            pytest.fail("this test needs a second server of its own (linked_server): it cannot run "
+                        "against VODSNAP_CONFORMANCE_URL", pytrace=False)
+        yield _external()
+        return
     bin_path = _bin_path()
     log_dir = tempfile.mkdtemp(prefix="vodsnap-conformance-")
     srv = None
@@ -168,7 +205,11 @@ def _server_still_alive(request):
     yield
     if "server" in request.fixturenames:
         srv = request.getfixturevalue("server")
-        if srv.proc.poll() is not None:
+        if srv.proc is None:  # a server started elsewhere: it must still answer
+            if not srv.alive():
+                pytest.fail(f"the server at {srv.base_url} stopped answering GET /healthz during this test",
+                            pytrace=False)
+        elif srv.proc.poll() is not None:
             pytest.fail(f"vodsnap died during this test (exit {srv.proc.returncode}):\n{srv.logs()[-4000:]}",
                         pytrace=False)
 

@@ -167,7 +167,7 @@ impl Seed {
 }
 
 /// `bytes` random bytes in hex, from the kernel (xtask has no `rand`).
-fn random_hex(bytes: usize) -> Result<String> {
+pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0_u8; bytes];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))

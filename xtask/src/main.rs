@@ -7,9 +7,13 @@
 //!   test (headless Chromium), the README's and DEPLOY.md's marked blocks
 //!   run as written (`cargo xtask docs` alone; see `doc_blocks`), then the
 //!   conformance suite once per store, then the Node SDK's suite
-//!   (`tests/conformance-node`) once per store. Every step runs even when an earlier one failed (except
+//!   (`tests/conformance-node`) once per store, then the container image
+//!   (`image`). Every step runs even when an earlier one failed (except
 //!   those that need what failed); a summary closes the run and the exit code
 //!   is non-zero if any step failed.
+//! - `cargo xtask image`: the container image alone (`image.rs`): the
+//!   Dockerfile's runtime settings, `migrate` and `serve` against a
+//!   PostgreSQL container, a subset of the SDK suite, `docker stop`.
 //! - `cargo xtask node`: the Node SDK's suite alone (`conformance_node`),
 //!   on both stores.
 //! - `cargo xtask lint`: `cargo fmt --check`, clippy with warnings denied,
@@ -28,6 +32,10 @@
 //! - `VODSNAP_XTASK_PG_IMAGE=name:tag`: the image for testcontainers (default
 //!   the official `postgres:16-alpine`; CI builds its own, see `.ci/pg-image`).
 //! - `VODSNAP_XTASK_NO_DOCKER=1`: never try testcontainers.
+//! - `VODSNAP_XTASK_IMAGE=name:tag`: the image the `image` step runs
+//!   (default `vodsnap-ci/vodsnap:ci`, from `.ci/vodsnap-image`);
+//!   `VODSNAP_XTASK_IMAGE_OPTIONAL=1`: without an engine or that image the
+//!   step is not a failure under `CI=true` either.
 //! - `VODSNAP_XTASK_LOCAL_PG=host:port`: the local server's address (default
 //!   `127.0.0.1:5432`); `127.0.0.1:1` simulates "no server answers".
 //! - `CARGO_TARGET_DIR`: honoured (read back from `cargo metadata`).
@@ -42,6 +50,7 @@ mod db;
 mod doc_blocks;
 mod domain_crate;
 mod fuzz;
+mod image;
 mod proc;
 mod workspace;
 
@@ -59,6 +68,10 @@ const ENV_HELP: &str = "Environment:
   VODSNAP_XTASK_PG_IMAGE    name:tag of the testcontainers image (default postgres:16-alpine)
   VODSNAP_XTASK_NO_DOCKER   set to 1 to never try testcontainers
   VODSNAP_XTASK_LOCAL_PG    host:port of the local server (default 127.0.0.1:5432)
+  VODSNAP_XTASK_IMAGE       name:tag of the image `test` and `image` run (default
+                            vodsnap-ci/vodsnap:ci, built by .ci/vodsnap-image)
+  VODSNAP_XTASK_IMAGE_OPTIONAL  set to 1 where no image can be there: its step is then
+                            not a failure under CI=true
   VODSNAP_XTASK_PYTHON      `cargo xtask docs` only: a venv's python to use as it is
   VODSNAP_TEST_CITUS_URL    a Citus coordinator (e.g. from .ci/citus-cluster): `test` and
                             `citus` run the store suite, the process tests and the SDK
@@ -91,6 +104,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// The Citus steps of `test` alone, on the cluster of VODSNAP_TEST_CITUS_URL.
     Citus,
+    /// The container image (VODSNAP_XTASK_IMAGE) against a PostgreSQL container:
+    /// migrate, serve, a subset of the SDK suite, docker stop (a step of `test`).
+    Image,
     /// Fuzzing of the HTTP API from docs/openapi.json with schemathesis, with and without credentials.
     Fuzz(fuzz::FuzzArgs),
 }
@@ -104,6 +120,7 @@ fn main() -> ExitCode {
         Cmd::Docs => docs(),
         Cmd::Citus => citus_only(),
         Cmd::Node => node(),
+        Cmd::Image => image_only(),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
     };
@@ -199,7 +216,7 @@ fn test() -> Result<ExitCode> {
     // The operator's first hour, as the documents tell it (doc_blocks.rs).
     docs_step(&mut report, &ws, &env, python.as_deref());
 
-    let prepared = python.and_then(|python| {
+    let prepared = python.clone().and_then(|python| {
         report.step("conformance setup", || {
             conformance::setup(&ws, &env, python)
         })
@@ -218,6 +235,15 @@ fn test() -> Result<ExitCode> {
             }
         }
     }
+
+    // The binary as the image ships it, in a container.
+    image_step(
+        &mut report,
+        &ws,
+        &env,
+        python.as_deref(),
+        database.image.as_deref(),
+    );
 
     // The same calls through Huawei's Node SDK, on the same two stores.
     node_sdk_step(&mut report, &ws, &env, &database.url);
@@ -262,6 +288,57 @@ fn citus_steps(report: &mut Report, env: &Env, prepared: Option<&conformance::Pr
     report.step("Citus: conformance (postgres)", || {
         citus::conformance(env, prepared, &url)
     });
+}
+
+/// The container image (image.rs): "NOT RUN image" without an engine or
+/// the image, a failure under `CI=true` unless `.ci/run` (or the workflow)
+/// said the image cannot be there. `pg_image` is the testcontainers
+/// path's image, if it was taken; else `VODSNAP_XTASK_PG_IMAGE` or the
+/// official one.
+fn image_step(
+    report: &mut Report,
+    ws: &Workspace,
+    env: &Env,
+    python: Option<&std::path::Path>,
+    pg_image: Option<&str>,
+) {
+    let image = image::image_name();
+    let pg_image = match pg_image {
+        Some(pg) => pg.to_owned(),
+        None => match db::image(std::env::var(db::IMAGE_ENV).ok().as_deref()) {
+            Ok(pg) => pg.to_string(),
+            Err(err) => {
+                report.not_run(image::STEP, &format!("{err:#}"));
+                return;
+            }
+        },
+    };
+    if let Some(why) = image::missing(&image, &pg_image) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") && !image::optional() {
+            println!("\n{}: not run: {why}", image::STEP);
+            report.not_run(image::STEP, &why);
+        } else {
+            report.skipped(image::STEP, &why);
+        }
+        return;
+    }
+    let Some(python) = python else {
+        report.not_run(image::STEP, "no Python venv (the SDK suite needs it)");
+        return;
+    };
+    report.step(
+        &format!("{} ({image}, PostgreSQL {pg_image})", image::STEP),
+        || image::run(ws, env, python, &image, &pg_image),
+    );
+}
+
+fn image_only() -> Result<ExitCode> {
+    let ws = Workspace::load()?;
+    let env = Env::new(&ws.root);
+    let mut report = Report::new("image");
+    let python = report.step("python venv", || conformance::ensure_venv(&env));
+    image_step(&mut report, &ws, &env, python.as_deref(), None);
+    Ok(report.finish())
 }
 
 fn citus_only() -> Result<ExitCode> {

@@ -279,8 +279,9 @@ pub fn free_port() -> Result<u16> {
         .port())
 }
 
-/// Status of `GET path` on `addr`, `None` if nothing answers.
-fn http_status(addr: &str, path: &str) -> Option<u16> {
+/// Status of `GET path` on `addr`, `None` if nothing answers (xtask polls
+/// a container's `/readyz` with it).
+pub fn http_status(addr: &str, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
