@@ -62,6 +62,50 @@ impl CleanupState {
         self.queue.push(project, removal, planned.at, due_at);
     }
 
+    /// Queues orphans of `project` (`vodsnap reconcile --remove-orphans`),
+    /// due at `now` and tied to no task: each of `keys` the project has no
+    /// item of yet, once. Answers how many it queued.
+    pub(crate) fn enqueue_orphans(
+        &mut self,
+        project: &ProjectId,
+        keys: &[ObjectKey],
+        now: Timestamp,
+    ) -> u64 {
+        let mut held: BTreeSet<ObjectKey> = self.queued_keys(project).cloned().collect();
+        let mut queued = 0;
+        for key in keys {
+            if held.insert(key.clone()) {
+                let removal = Removal {
+                    object_key: key.clone(),
+                    task: None,
+                };
+                self.queue.push(project.clone(), removal, now, now);
+                queued += 1;
+            }
+        }
+        queued
+    }
+
+    /// The keys of `project`'s items, parked included, in queue order
+    /// (a key may repeat: two deleted tasks may have shared it).
+    pub(crate) fn queued_keys<'a>(
+        &'a self,
+        project: &'a ProjectId,
+    ) -> impl Iterator<Item = &'a ObjectKey> + 'a {
+        self.queue
+            .entries()
+            .filter(move |e| e.project == *project && e.finished_at.is_none())
+            .map(|e| &e.payload.object_key)
+    }
+
+    /// The projects with items, parked included.
+    pub(crate) fn projects(&self) -> impl Iterator<Item = &ProjectId> {
+        self.queue
+            .entries()
+            .filter(|e| e.finished_at.is_none())
+            .map(|e| &e.project)
+    }
+
     /// Whether the task's queued items are intact ([`QueuedObjects::intact`]):
     /// a restore may then take them back.
     pub(crate) fn task_intact(&self, project: &ProjectId, task: &TaskId, expected: usize) -> bool {

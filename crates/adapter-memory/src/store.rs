@@ -126,6 +126,12 @@ impl MemoryStore {
         MemoryWebhookStore::new(self.shared.clone())
     }
 
+    /// What `vodsnap reconcile` reads of this store, and its queueing of
+    /// orphans.
+    pub fn reconcile_store(&self) -> crate::MemoryReconcileStore {
+        crate::MemoryReconcileStore::new(self.shared.clone())
+    }
+
     fn with_inner<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         self.shared.with(f)
     }
@@ -473,6 +479,23 @@ mod tests {
                 audit: Arc::new(store.audit_log()),
                 purges: Arc::new(store.purge_queue()),
                 webhooks: Arc::new(store.webhook_store()),
+                results: Arc::new(store),
+                keep_alive: Arc::new(()),
+            }
+        });
+    }
+
+    mod reconcile {
+        use crate::MemoryStore;
+        use std::sync::Arc;
+        use vodsnap_store_suite::reconcile_cases::ReconcileStores;
+
+        vodsnap_store_suite::reconcile_store_tests!(|| async {
+            let store = MemoryStore::new();
+            ReconcileStores {
+                cleanup: Arc::new(store.cleanup_queue()),
+                audit: Arc::new(store.audit_log()),
+                reconcile: Arc::new(store.reconcile_store()),
                 results: Arc::new(store),
                 keep_alive: Arc::new(()),
             }

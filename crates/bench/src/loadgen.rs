@@ -439,7 +439,7 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
         }
         Workload::Mixed => return None,
         // Not an HTTP workload: `crate::cleanup` runs it on its own.
-        Workload::Cleanup | Workload::AssetPurge => return None,
+        Workload::Cleanup | Workload::AssetPurge | Workload::Reconcile => return None,
     })
 }
 

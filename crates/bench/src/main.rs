@@ -50,6 +50,7 @@ mod dataset;
 mod loadgen;
 mod params;
 mod pgbench;
+mod reconcile;
 mod report;
 mod run;
 mod server;

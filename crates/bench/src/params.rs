@@ -19,6 +19,9 @@ pub struct Args {
     /// [default: 100000, quick: 5000].
     #[arg(long)]
     pub cleanup_objects: Option<u64>,
+    /// Objects the `reconcile` workload lists [default: 1000000, quick: 20000].
+    #[arg(long)]
+    pub reconcile_objects: Option<u64>,
     /// CI mode: 5,000 tasks over 500 assets, 2 s per point, 1 and 8 clients;
     /// writes target/bench/quick.md instead of docs/benchmarks.md.
     #[arg(long)]
@@ -40,7 +43,7 @@ pub struct Args {
     pub concurrency: Option<Vec<u32>>,
     /// Only these workloads, comma-separated (list, details, register,
     /// delete-tasks, delete-asset; also healthz, HTTP alone, not run by
-    /// default; cleanup and asset-purge, each a run of its own)
+    /// default; cleanup, asset-purge and reconcile, each a run of its own)
     /// [default: the first five].
     #[arg(long, value_delimiter = ',')]
     pub workloads: Option<Vec<String>>,
@@ -110,6 +113,8 @@ pub struct Params {
     pub cleanup_objects: u64,
     /// The database is distributed on the Citus cluster of DATABASE_URL.
     pub citus: bool,
+    /// Objects of the `reconcile` workload.
+    pub reconcile_objects: u64,
 }
 
 impl Params {
@@ -140,12 +145,23 @@ impl Params {
                 .cleanup_objects
                 .unwrap_or(if quick { 5_000 } else { 100_000 }),
             citus: args.citus,
+            reconcile_objects: args.reconcile_objects.unwrap_or(if quick {
+                20_000
+            } else {
+                1_000_000
+            }),
         };
         if params.workloads.contains(&Workload::Cleanup) && params.workloads.len() > 1 {
             bail!("the cleanup workload runs alone: --workloads cleanup");
         }
         if params.workloads.contains(&Workload::AssetPurge) && params.workloads.len() > 1 {
             bail!("the asset-purge workload runs alone: --workloads asset-purge");
+        }
+        if params.workloads.contains(&Workload::Reconcile) && params.workloads.len() > 1 {
+            bail!("the reconcile workload runs alone: --workloads reconcile");
+        }
+        if params.reconcile_objects < 1_000 {
+            bail!("--reconcile-objects is at least 1000");
         }
         if params.tasks == 0 || params.assets == 0 || params.images == 0 || params.secs == 0 {
             bail!("--tasks, --assets, --images-per-task and --secs must be positive");

@@ -46,6 +46,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if params.workloads.contains(&Workload::AssetPurge) {
         return crate::asset_purge::run(&params, &paths);
     }
+    if params.workloads.contains(&Workload::Reconcile) {
+        return crate::reconcile::run(&params, &paths);
+    }
     let started = Instant::now();
 
     if params.pgbench && !available("pgbench") {

@@ -42,6 +42,10 @@ pub enum Workload {
     /// drain after it (`crate::asset_purge`); a run of its own, not by
     /// default; no pgbench counterpart.
     AssetPurge,
+    /// `vodsnap reconcile --all` on the file store against PostgreSQL, a
+    /// million objects, its rate and peak memory (`crate::reconcile`); a
+    /// run of its own, not by default; no pgbench counterpart.
+    Reconcile,
 }
 
 /// What a delete workload consumes: each request does the full work once.
@@ -64,7 +68,7 @@ impl Workload {
         Self::DeleteAsset,
     ];
 
-    const EVERY: [Self; 9] = [
+    const EVERY: [Self; 10] = [
         Self::List,
         Self::ListDeep,
         Self::Details,
@@ -74,6 +78,7 @@ impl Workload {
         Self::Healthz,
         Self::Cleanup,
         Self::AssetPurge,
+        Self::Reconcile,
     ];
 
     /// The workload named `name` on the command line.
@@ -94,6 +99,7 @@ impl Workload {
             Self::Mixed => "mixed",
             Self::Cleanup => "cleanup",
             Self::AssetPurge => "asset-purge",
+            Self::Reconcile => "reconcile",
         }
     }
 
@@ -110,6 +116,7 @@ impl Workload {
             Self::Mixed => "mixed reads, registrations and deletes",
             Self::Cleanup => "cleanup drain",
             Self::AssetPurge => "asset purge (DeleteAssets)",
+            Self::Reconcile => "reconcile, storage against database",
         }
     }
 
@@ -129,7 +136,9 @@ impl Workload {
                 "delete_asset.sql",
                 include_str!("../pgbench/delete_asset.sql"),
             ),
-            Self::Healthz | Self::Mixed | Self::Cleanup | Self::AssetPurge => return None,
+            Self::Healthz | Self::Mixed | Self::Cleanup | Self::AssetPurge | Self::Reconcile => {
+                return None;
+            }
         })
     }
 
@@ -150,7 +159,8 @@ impl Workload {
             | Self::Healthz
             | Self::Mixed
             | Self::Cleanup
-            | Self::AssetPurge => None,
+            | Self::AssetPurge
+            | Self::Reconcile => None,
         }
     }
 }

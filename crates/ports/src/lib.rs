@@ -68,7 +68,7 @@ pub use mocks::{MockCleanupQueue, MockPurgeQueue, MockWebhookStore};
 #[cfg(feature = "mocks")]
 pub use queue::MockWorkQueue;
 #[cfg(feature = "mocks")]
-pub use reconcile::{MockObjectInventory, MockReconcileStore};
+pub use reconcile::{MockObjectInventory, MockObjectListing, MockReconcileStore};
 #[cfg(feature = "mocks")]
 pub use store::MockTaskResultStore;
 #[cfg(feature = "mocks")]

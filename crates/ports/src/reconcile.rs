@@ -14,6 +14,7 @@ use crate::error::StoreError;
 use crate::images::ImageStoreError;
 
 /// One project's objects, a page at a time.
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait ObjectListing: Send {
     /// The next objects, at most [`vodsnap_domain::RECONCILE_PAGE`] (an S3

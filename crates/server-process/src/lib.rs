@@ -207,12 +207,7 @@ impl ServerProcess {
 
     /// Peak resident set size so far (VmHWM), KiB; 0 if unreadable (not Linux).
     pub fn peak_rss_kib(&self) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        peak_rss_kib(self.pid()).unwrap_or(0)
     }
 
     /// Resident set size now (VmRSS), KiB; `None` if unreadable (not Linux,
@@ -263,10 +258,21 @@ fn stop(mut child: Child) {
 /// The resident set size (VmRSS) of process `pid`, KiB; `None` if
 /// unreadable (not Linux, or the process is gone).
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The peak resident set size so far (VmHWM) of process `pid`, KiB; `None`
+/// if unreadable (not Linux, or the process is gone).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A `kB` field of `/proc/{pid}/status`.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 

@@ -18,6 +18,7 @@ pub mod cleanup_cases;
 pub mod credential_cases;
 pub mod fixtures;
 pub mod purge_cases;
+pub mod reconcile_cases;
 pub mod recycle_cases;
 pub mod use_cases;
 pub mod webhook_cases;
@@ -170,6 +171,24 @@ macro_rules! asset_purge_tests {
             a_purge_racing_registrations_deletes_and_restores_loses_and_leaks_no_image,
             the_asset_total_stays_exact_through_every_change,
             concurrent_writes_of_one_asset_keep_its_total_exact
+        );
+    };
+}
+
+/// One test per case of [`reconcile_cases`]. `$make` returns a future of
+/// [`reconcile_cases::ReconcileStores`]: the ports of one fresh, empty
+/// adapter.
+#[macro_export]
+macro_rules! reconcile_store_tests {
+    ($make:expr) => {
+        $crate::__suite_tests!(
+            $make,
+            reconcile_cases;
+            held_keys_are_live_binned_and_queued_keys_in_byte_order,
+            pages_list_every_key_once_in_order,
+            a_live_key_queued_is_held_once_and_stays_referenced,
+            orphans_are_queued_once_due_now_and_audited,
+            projects_are_those_with_task_results_or_queued_items
         );
     };
 }

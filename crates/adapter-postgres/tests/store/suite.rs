@@ -123,6 +123,25 @@ mod asset_purge_suite {
     vodsnap_store_suite::asset_purge_tests!(fresh_purge_stores);
 }
 
+async fn fresh_reconcile_stores() -> vodsnap_store_suite::reconcile_cases::ReconcileStores {
+    let db = TestDb::migrated().await;
+    vodsnap_store_suite::reconcile_cases::ReconcileStores {
+        results: Arc::new(PgTaskResultStore::new(db.pool.clone())),
+        cleanup: Arc::new(PgCleanupQueue::new(db.pool.clone())),
+        audit: Arc::new(PgAuditLog::new(db.pool.clone())),
+        reconcile: Arc::new(vodsnap_adapter_postgres::PgReconcileStore::new(
+            db.pool.clone(),
+        )),
+        keep_alive: Arc::new(db),
+    }
+}
+
+mod reconcile_suite {
+    use super::*;
+
+    vodsnap_store_suite::reconcile_store_tests!(fresh_reconcile_stores);
+}
+
 mod credential_suite {
     use super::*;
 
