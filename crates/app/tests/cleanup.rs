@@ -194,7 +194,7 @@ impl S3World {
     async fn start(serve_flags: &[(&str, &str)], tasks: Tasks) -> Self {
         let db = TestDb::create().await;
         let (secrets, moto) = tokio::join!(Secrets::generate(), Moto::start());
-        let proxy = Proxy::start(moto.addr).await;
+        let proxy = Proxy::start(moto.addr).await.expect("start the proxy");
         for key in tasks.all_keys() {
             moto.put(&key).await;
         }

@@ -107,7 +107,7 @@ async fn an_outage_parks_nothing_and_the_drain_resumes(stores: Stores) -> Durati
     // Arrange: moto behind a proxy; 6 deleted tasks of 4 images each, a
     // live task, and a deleted task sharing one image with the live one.
     let moto = Moto::start().await;
-    let proxy = Proxy::start(moto.addr).await;
+    let proxy = Proxy::start(moto.addr).await.expect("start the proxy");
     let doomed: Vec<String> = (0..6)
         .flat_map(|t| (0..4).map(move |i| key(&format!("doomed{t}"), i)))
         .collect();

@@ -34,7 +34,7 @@ use crate::database::{ScratchDatabase, admin_url, output, psql};
 use crate::params::{Params, Paths};
 
 const PROJECT: &str = "bench";
-const BUCKET: &str = "vodsnap-bench";
+pub const BUCKET: &str = "vodsnap-bench";
 const WORKERS: [usize; 2] = [1, 4];
 /// Uploads in flight while the objects are created.
 const UPLOADS_IN_FLIGHT: usize = 32;
@@ -147,14 +147,21 @@ pub fn run(params: &Params, paths: &Paths) -> Result<ExitCode> {
 
 /// Uploads `n` small objects under `prefix/`, a few at a time.
 async fn upload(store: &Store, prefix: &str, n: u64) -> Result<Vec<ObjectKey>> {
-    let t = Instant::now();
     let keys: Vec<ObjectKey> = (0..n)
         .map(|i| ObjectKey::parse(&format!("{prefix}/{}/{i}.jpg", i % 100)))
         .collect::<Result<_, _>>()
         .context("a bench key")?;
+    upload_keys(&store.images, &keys).await?;
+    Ok(keys)
+}
+
+/// Uploads a small object at each key, a few at a time.
+pub async fn upload_keys(images: &Arc<ObjectImageStore>, keys: &[ObjectKey]) -> Result<()> {
+    let t = Instant::now();
+    let n = keys.len();
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in keys.chunks(keys.len().div_ceil(UPLOADS_IN_FLIGHT).max(1)) {
-        let images = store.images.clone();
+        let images = images.clone();
         let chunk = chunk.to_vec();
         tasks.spawn(async move {
             for key in chunk {
@@ -170,7 +177,7 @@ async fn upload(store: &Store, prefix: &str, n: u64) -> Result<Vec<ObjectKey>> {
         done.context("an upload task")??;
     }
     println!("uploaded {n} objects in {:.1}s", t.elapsed().as_secs_f64());
-    Ok(keys)
+    Ok(())
 }
 
 /// The store's own bulk rate: `delete_many` of 1,000 keys at a time, one
@@ -277,14 +284,15 @@ fn render(rows: &[Row], vodsnap: &Path, took: Duration) -> String {
     md
 }
 
-/// moto's S3 server on a free loopback port, killed when dropped.
-struct Moto {
+/// moto's S3 server on a free loopback port with the bucket [`BUCKET`],
+/// killed when dropped (the soak's store too).
+pub struct Moto {
     child: std::process::Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Moto {
-    fn start(workspace: &Path) -> Result<Self> {
+    pub fn start(workspace: &Path) -> Result<Self> {
         let exe = std::env::var_os("VODSNAP_MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace.join(".venv/bin/moto_server"));
@@ -331,12 +339,15 @@ impl Moto {
         Ok(())
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    /// The environment that points the S3 adapter at moto.
+    pub fn env(&self) -> Vec<(String, String)> {
+        Self::env_at(self.port)
+    }
+
+    /// The same, through another port (a proxy in front of moto).
+    pub fn env_at(port: u16) -> Vec<(String, String)> {
         [
-            (
-                "AWS_ENDPOINT_URL",
-                format!("http://127.0.0.1:{}", self.port),
-            ),
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
             ("AWS_ALLOW_HTTP", "true".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "bench-not-a-secret".to_owned()),

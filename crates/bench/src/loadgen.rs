@@ -20,10 +20,22 @@
 //!
 //! The delete workloads stop early, and say so (`exhausted`), when their
 //! pool runs out; the rate is then over the time actually run.
+//!
+//! A registration that failed is sent again (the same task, the same
+//! asset) before the client's next request, as an SDK retries a 503, and
+//! then a 200 (a repeated registration) counts as well as a 201; the mixed
+//! workload deletes only registrations that succeeded. So a failure leaves
+//! no unregistered id behind to fail a later delete.
+//!
+//! The soak (`drive_with`, [`Extras`]) adds a producer, who uploads each
+//! registration's images to the object store before registering them, and
+//! a [`Tally`] of successes and failures (each with its time and class),
+//! read while the point runs.
 
+use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -37,6 +49,9 @@ use crate::workload::{Workload, deep_offset};
 /// The `thumbnail_para` of every registration: `{"type":"time","time":12}`
 /// (the data set is loaded with the same, see `dataset`).
 pub const REGISTER_TIME: i64 = 12;
+
+/// How long after the deadline a failed registration is still retried.
+const RETRY_AFTER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The server and the credential to call it with.
 #[derive(Debug, Clone)]
@@ -106,8 +121,66 @@ pub struct Measured {
     pub exhausted: bool,
 }
 
+/// What the soak adds to a point.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Upload each registration's images here first, as a producer does.
+    pub producer: Option<Producer>,
+    /// Successes and failures as they happen.
+    pub tally: Option<Arc<Tally>>,
+}
+
+/// An S3 endpoint that takes unsigned requests (moto), and its bucket.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    /// `host:port`.
+    pub addr: String,
+    pub bucket: String,
+}
+
+/// Live counts of a point: requests that succeeded, and every failure.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub ok: AtomicU64,
+    failures: Mutex<Vec<Failure>>,
+}
+
+/// A failed request: when, and its class (`HTTP 503 VOD.10052`,
+/// `200 with UNKNOW items`, `connection`, `upload`...).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub at: Instant,
+    pub class: String,
+}
+
+impl Tally {
+    /// The failures so far, in the order they were counted.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.failures
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    fn fail(&self, class: String) {
+        let failure = Failure {
+            at: Instant::now(),
+            class,
+        };
+        match self.failures.lock() {
+            Ok(mut f) => f.push(failure),
+            Err(poisoned) => poisoned.into_inner().push(failure),
+        }
+    }
+}
+
 /// Runs one point to its end on a current-thread runtime.
 pub fn drive(target: &Target, drive: &Drive) -> Result<Measured> {
+    drive_with(target, drive, &Extras::default())
+}
+
+/// [`drive`], with a soak's extras.
+pub fn drive_with(target: &Target, drive: &Drive, extras: &Extras) -> Result<Measured> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -115,6 +188,7 @@ pub fn drive(target: &Target, drive: &Drive) -> Result<Measured> {
         .block_on(run(Arc::new(Shared {
             target: target.clone(),
             drive: drive.clone(),
+            extras: extras.clone(),
             next: AtomicU64::new(0),
             samples: AtomicU64::new(0),
         })))
@@ -136,6 +210,7 @@ struct Stats {
 struct Shared {
     target: Target,
     drive: Drive,
+    extras: Extras,
     /// Next pool slot (deletes).
     next: AtomicU64,
     /// Error samples printed so far (a few are enough to diagnose).
@@ -201,13 +276,38 @@ async fn client_loop(
     let mut stats = Stats::default();
     let mut conn = Some(conn);
     // xorshift64*, seeded per client: no dependency, and reproducible.
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((client as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut rng =
+        Rng(0x9E37_79B9_7F4A_7C15 ^ (client as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut own = Own::default();
-    while Instant::now() < deadline {
+    let mut producer: Option<Conn> = None;
+    let tally = shared.extras.tally.as_deref();
+    // A registration still failing at the deadline is retried a little
+    // longer: its image is uploaded already.
+    let retries_until = deadline + RETRY_AFTER_DEADLINE;
+    while Instant::now() < deadline || (own.retry.is_some() && Instant::now() < retries_until) {
         let Some(request) = next_request(&shared, client, &mut rng, &mut own) else {
             stats.exhausted = true;
             break;
         };
+        if let Some(store) = &shared.extras.producer
+            && let Err(err) = upload(store, &mut producer, &request.uploads).await
+        {
+            stats.errors += 1;
+            producer = None;
+            sample(&shared, &format!("upload to {}: {err:#}", store.addr));
+            if let Some(t) = tally {
+                let why = format!("{err:#}");
+                t.fail(format!(
+                    "upload (producer): {}",
+                    why.chars().take(100).collect::<String>()
+                ));
+            }
+            if let Some((n, asset)) = request.registers {
+                own.retry = Some((n, asset, false));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
         let wire = request.to_wire(target);
         let begin = Instant::now();
         let outcome = match conn.as_mut() {
@@ -218,17 +318,24 @@ async fn client_loop(
             },
         };
         let took = begin.elapsed();
-        match outcome {
+        let succeeded = match outcome {
             Ok(response) => match request.expect.check(&response) {
-                Ok(()) => stats
-                    .latencies
-                    .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX)),
+                Ok(()) => {
+                    stats
+                        .latencies
+                        .push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+                    true
+                }
                 Err(why) => {
                     stats.errors += 1;
                     sample(
                         &shared,
                         &format!("{} {}: {why}", request.method, request.query),
                     );
+                    if let Some(t) = tally {
+                        t.fail(class_of(&response));
+                    }
+                    false
                 }
             },
             Err(err) => {
@@ -238,8 +345,24 @@ async fn client_loop(
                     &shared,
                     &format!("{} {}: {err:#}", request.method, request.query),
                 );
+                if let Some(t) = tally {
+                    t.fail("connection".to_owned());
+                }
                 // Do not spin on a dead server.
                 tokio::time::sleep(Duration::from_millis(10)).await;
+                false
+            }
+        };
+        if succeeded && let Some(t) = tally {
+            t.ok.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some((n, asset)) = request.registers {
+            if succeeded {
+                own.live.push_back(n);
+            } else {
+                // Its images are uploaded: moto refuses to overwrite an
+                // object with an unsigned PUT (403).
+                own.retry = Some((n, asset, true));
             }
         }
         if response_closes(&conn) {
@@ -248,6 +371,57 @@ async fn client_loop(
     }
     stats.finished = started.elapsed();
     stats
+}
+
+/// Puts each key (a few bytes of JPEG markers) with unsigned requests, on
+/// the producer's connection (made again when lost).
+async fn upload(store: &Producer, conn: &mut Option<Conn>, keys: &[String]) -> Result<()> {
+    const IMAGE: &[u8] = b"\xff\xd8 vodsnap soak \xff\xd9";
+    for key in keys {
+        let mut wire = format!(
+            "PUT /{}/{key} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            store.bucket,
+            store.addr,
+            IMAGE.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(IMAGE);
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(Conn::connect(&store.addr).await?),
+        };
+        let response = c.roundtrip(&wire).await?;
+        if c.closed {
+            *conn = None;
+        }
+        if response.status != 200 {
+            bail!("PUT {key}: HTTP {}", response.status);
+        }
+    }
+    Ok(())
+}
+
+/// A failed answer's class: its status and error code, or what was wrong
+/// with a 200 delete answer.
+fn class_of(response: &Response) -> String {
+    let body = String::from_utf8_lossy(&response.body);
+    let code = body
+        .split_once("\"error_code\"")
+        .and_then(|(_, rest)| rest.split('"').nth(1))
+        .unwrap_or("");
+    if response.status == 200 {
+        for item in ["UNKNOW", "FAILED"] {
+            if body.contains(&format!("\"{item}\"")) {
+                return format!("200 with {item} items {code}")
+                    .trim_end()
+                    .to_owned();
+            }
+        }
+        return "200 unexpected".to_owned();
+    }
+    format!("HTTP {} {code}", response.status)
+        .trim_end()
+        .to_owned()
 }
 
 fn response_closes(conn: &Option<Conn>) -> bool {
@@ -276,6 +450,8 @@ impl Rng {
 #[derive(Debug, Clone, Copy)]
 enum Expect {
     Status(u16),
+    /// A registration sent again: 201, or 200 if the first one was stored.
+    Registered,
     /// A 200 delete answer with exactly this many `DELETED` items and no
     /// `FAILED`/`UNKNOW` one; `0` means "at least one".
     Deleted(usize),
@@ -285,6 +461,8 @@ impl Expect {
     fn check(self, response: &Response) -> Result<(), String> {
         let want = match self {
             Self::Status(s) => s,
+            Self::Registered if response.status == 200 => 200,
+            Self::Registered => 201,
             Self::Deleted(_) => 200,
         };
         if response.status != want {
@@ -314,30 +492,46 @@ struct Request {
     query: String,
     body: Vec<u8>,
     expect: Expect,
+    /// A registration's task number and asset.
+    registers: Option<(u64, String)>,
+    /// The keys the producer uploads first (a registration's images).
+    uploads: Vec<String>,
 }
 
-/// What one client registered (task ids `{prefix}_{client}_{n}` for `n`
-/// in `1..=registered`) and, of those, deleted (`n <= deleted`).
+/// What one client registered: task ids `{prefix}_{client}_{n}`, `n`
+/// counting from 1.
 #[derive(Debug, Default)]
 struct Own {
-    registered: u64,
-    deleted: u64,
+    /// The last number given out.
+    issued: u64,
+    /// Registered and not deleted yet, oldest first.
+    live: VecDeque<u64>,
+    /// A registration that failed, sent again next: its number, its
+    /// asset, and whether its images were uploaded.
+    retry: Option<(u64, String, bool)>,
 }
 
 fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) -> Option<Request> {
     let args = &shared.drive;
     let project = &shared.target.project;
     let thumbnails = format!("/v1/{project}/asset/thumbnails");
+    if let Some((n, asset, uploaded)) = own.retry.take() {
+        let mut again = registration(shared, client, n, asset, Expect::Registered);
+        if uploaded {
+            again.uploads.clear();
+        }
+        return Some(again);
+    }
     let workload = match args.workload {
         Workload::Mixed => match rng.below(100) {
             0..45 => Workload::List,
             45..70 => Workload::Details,
             70..85 => Workload::Register,
-            _ if own.registered > own.deleted => {
-                let first = own.deleted + 1;
-                let last = own.registered.min(own.deleted + 10);
-                own.deleted = last;
-                let query = (first..=last)
+            _ if !own.live.is_empty() => {
+                let take = own.live.len().min(10);
+                let query = own
+                    .live
+                    .drain(..take)
                     .map(|n| format!("task_id={}_{client}_{n}", args.prefix))
                     .collect::<Vec<_>>()
                     .join("&");
@@ -346,7 +540,9 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
                     path: thumbnails,
                     query,
                     body: Vec::new(),
-                    expect: Expect::Deleted(usize::try_from(last - first + 1).unwrap_or(0)),
+                    expect: Expect::Deleted(take),
+                    registers: None,
+                    uploads: Vec::new(),
                 });
             }
             _ => Workload::List,
@@ -360,6 +556,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
             query: format!("asset_id=a{}", rng.below(args.assets)),
             body: Vec::new(),
             expect: Expect::Status(200),
+            registers: None,
+            uploads: Vec::new(),
         },
         Workload::ListDeep => Request {
             method: "GET",
@@ -367,6 +565,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
             query: format!("offset={}&limit=10", deep_offset(args.tasks)),
             body: Vec::new(),
             expect: Expect::Status(200),
+            registers: None,
+            uploads: Vec::new(),
         },
         Workload::Healthz => Request {
             method: "GET",
@@ -374,6 +574,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
             query: String::new(),
             body: Vec::new(),
             expect: Expect::Status(200),
+            registers: None,
+            uploads: Vec::new(),
         },
         Workload::Details => Request {
             method: "GET",
@@ -381,30 +583,13 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
             query: format!("task_id=t{}", rng.below(args.tasks)),
             body: Vec::new(),
             expect: Expect::Status(200),
+            registers: None,
+            uploads: Vec::new(),
         },
         Workload::Register => {
-            own.registered += 1;
-            let task = format!("{}_{client}_{}", args.prefix, own.registered);
+            own.issued += 1;
             let asset = format!("a{}", rng.below(args.assets));
-            let snapshots: Vec<String> = (0..args.images)
-                .map(|k| {
-                    format!(
-                        r#"{{"offset":{},"object_key":"{project}/{asset}/{task}/{k}.jpg"}}"#,
-                        k * 10
-                    )
-                })
-                .collect();
-            let body = format!(
-                r#"{{"asset_id":"{asset}","task_id":"{task}","thumbnail_para":{{"type":"time","time":{REGISTER_TIME}}},"thumbnails":[{}]}}"#,
-                snapshots.join(",")
-            );
-            Request {
-                method: "POST",
-                path: thumbnails,
-                query: String::new(),
-                body: body.into_bytes(),
-                expect: Expect::Status(201),
-            }
+            registration(shared, client, own.issued, asset, Expect::Status(201))
         }
         Workload::DeleteTasks => {
             let batch = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -422,6 +607,8 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
                 query,
                 body: Vec::new(),
                 expect: Expect::Deleted(10),
+                registers: None,
+                uploads: Vec::new(),
             }
         }
         Workload::DeleteAsset => {
@@ -435,12 +622,47 @@ fn next_request(shared: &Shared, client: usize, rng: &mut Rng, own: &mut Own) ->
                 query: format!("asset_id={}{n}", args.prefix),
                 body: Vec::new(),
                 expect: Expect::Deleted(0),
+                registers: None,
+                uploads: Vec::new(),
             }
         }
         Workload::Mixed => return None,
         // Not an HTTP workload: `crate::cleanup` runs it on its own.
         Workload::Cleanup | Workload::AssetPurge | Workload::Reconcile => return None,
     })
+}
+
+/// The registration of task `{prefix}_{client}_{n}` on `asset`, its images
+/// `{project}/{asset}/{task}/{k}.jpg`.
+fn registration(shared: &Shared, client: usize, n: u64, asset: String, expect: Expect) -> Request {
+    let args = &shared.drive;
+    let project = &shared.target.project;
+    let task = format!("{}_{client}_{n}", args.prefix);
+    let keys: Vec<String> = (0..args.images)
+        .map(|k| format!("{project}/{asset}/{task}/{k}.jpg"))
+        .collect();
+    let snapshots: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| format!(r#"{{"offset":{},"object_key":"{key}"}}"#, k * 10))
+        .collect();
+    let body = format!(
+        r#"{{"asset_id":"{asset}","task_id":"{task}","thumbnail_para":{{"type":"time","time":{REGISTER_TIME}}},"thumbnails":[{}]}}"#,
+        snapshots.join(",")
+    );
+    Request {
+        method: "POST",
+        path: format!("/v1/{project}/asset/thumbnails"),
+        query: String::new(),
+        body: body.into_bytes(),
+        expect,
+        uploads: if shared.extras.producer.is_some() {
+            keys
+        } else {
+            Vec::new()
+        },
+        registers: Some((n, asset)),
+    }
 }
 
 impl Request {
@@ -634,5 +856,46 @@ mod tests {
         };
         assert!(Expect::Deleted(0).check(&failed).is_err());
         assert!(Expect::Status(201).check(&ok).is_err());
+    }
+
+    #[test]
+    fn a_registration_sent_again_may_find_it_stored() {
+        for status in [200, 201] {
+            let answer = Response {
+                status,
+                body: Vec::new(),
+            };
+            assert!(Expect::Registered.check(&answer).is_ok(), "{status}");
+        }
+        let unavailable = Response {
+            status: 503,
+            body: Vec::new(),
+        };
+        assert!(Expect::Registered.check(&unavailable).is_err());
+    }
+
+    #[test]
+    fn failures_are_classed_by_status_and_code() {
+        let class = |status, body: &str| {
+            class_of(&Response {
+                status,
+                body: body.as_bytes().to_vec(),
+            })
+        };
+        assert_eq!(
+            class(
+                503,
+                r#"{"error_code":"VOD.10052","error_msg":"the database is unavailable"}"#
+            ),
+            "HTTP 503 VOD.10052"
+        );
+        assert_eq!(
+            class(
+                200,
+                r#"{"delete_result_array":[{"task_id":"t","status":"UNKNOW","error_code":"VOD.10052"}]}"#
+            ),
+            "200 with UNKNOW items VOD.10052"
+        );
+        assert_eq!(class(502, ""), "HTTP 502");
     }
 }

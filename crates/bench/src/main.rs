@@ -35,8 +35,11 @@
 //! stops early (its rate is over the time it ran), a pgbench point whose
 //! clients ran past their share is flagged in the table.
 //!
-//! `--soak DURATION` runs instead one long point of mixed traffic and
-//! judges whether the server's memory keeps growing (`soak`).
+//! `--soak DURATION` runs instead one long point of mixed traffic under
+//! fire (a private PostgreSQL restarted, S3 on moto through a proxy that
+//! plays an outage, the cleanup, webhooks to a receiver failing a tenth)
+//! and judges memory, errors, the drain, webhook delivery and a reconcile
+//! (`fire`); with `--soak-plain`, the traffic alone, memory only (`soak`).
 //!
 //! The run fails (non-zero) only on errors: a non-2xx (or a delete item not
 //! `DELETED`) where success was expected, a pgbench client aborted, or the
@@ -47,9 +50,12 @@ mod cleanup;
 mod cpu;
 mod database;
 mod dataset;
+mod fire;
 mod loadgen;
 mod params;
 mod pgbench;
+mod pgcluster;
+mod receiver;
 mod reconcile;
 mod report;
 mod run;

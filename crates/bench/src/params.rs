@@ -74,13 +74,20 @@ pub struct Args {
     /// [default: where this program was built from].
     #[arg(long)]
     pub workspace: Option<PathBuf>,
-    /// Soak instead: mixed reads, registrations and deletes at 64 clients
-    /// (or the first --concurrency) for DURATION (600s, 10m, 1h), sampling
-    /// the server's RSS; fails when it keeps growing. Writes
-    /// target/bench/soak.md. The data set defaults to 10000 tasks over 1000
-    /// assets.
+    /// Soak instead, under fire: mixed reads, registrations and deletes at
+    /// 64 clients (or the first --concurrency) for DURATION (600s, 10m, 1h)
+    /// on a private PostgreSQL and S3 (moto), with the cleanup, webhook
+    /// deliveries to a receiver failing a tenth, a store outage and a
+    /// PostgreSQL restart; fails on memory growth, an undocumented or
+    /// out-of-window error, queues not drained, a webhook event not
+    /// delivered once, or a reconcile that differs. Writes
+    /// target/bench/soak.md. Data set: 2000 tasks x 1 image over 200 assets.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub soak: Option<Duration>,
+    /// With --soak: the traffic alone on the local PostgreSQL (no storage,
+    /// cleanup, webhooks or outages); data set 10000 tasks over 1000 assets.
+    #[arg(long)]
+    pub soak_plain: bool,
     /// Seconds between two RSS samples of a soak.
     #[arg(long, default_value_t = 5)]
     pub soak_interval: u64,

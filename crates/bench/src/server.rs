@@ -27,27 +27,41 @@ pub fn start_server(
     work: &Path,
 ) -> Result<ServerProcess> {
     let help = output(Command::new(vodsnap).args(["serve", "--help"]))?;
-    let key = output(Command::new(vodsnap).args(["credentials", "keygen"]))?
-        .trim()
-        .to_owned();
-    let mut cmd = Command::new(vodsnap);
-    cmd.arg("serve")
-        .args(["--database-url", database_url])
-        .args(["--credential-keys", &key])
-        .args(["--token-key", TOKEN_KEY])
-        .args([
-            "--seed-credential",
-            &format!("{ACCESS_KEY}:{SECRET_KEY}:{PROJECT}"),
-        ]);
+    let key = credential_key(vodsnap)?;
+    let mut cmd = serve_command(vodsnap, database_url, params, &key);
     if help.contains("--cleanup-workers") {
         cmd.args(["--cleanup-workers", "0"]);
     } else {
         println!("server: `vodsnap serve` has no --cleanup-workers: no cleanup runs anyway");
     }
+    ServerProcess::start(cmd, &work.join("server.log"), Duration::from_secs(60))
+}
+
+/// A fresh `--credential-keys` value, from `vodsnap credentials keygen`.
+pub fn credential_key(vodsnap: &Path) -> Result<String> {
+    Ok(
+        output(Command::new(vodsnap).args(["credentials", "keygen"]))?
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// `vodsnap serve` on `database_url` with the bench's credential seeded,
+/// SKs sealed under `key`, and the bench's token key.
+pub fn serve_command(vodsnap: &Path, database_url: &str, params: &Params, key: &str) -> Command {
+    let mut cmd = Command::new(vodsnap);
+    cmd.arg("serve")
+        .args(["--database-url", database_url])
+        .args(["--credential-keys", key])
+        .args(["--token-key", TOKEN_KEY])
+        .args([
+            "--seed-credential",
+            &format!("{ACCESS_KEY}:{SECRET_KEY}:{PROJECT}"),
+        ]);
     if let Some(n) = params.max_connections {
         cmd.args(["--database-max-connections", &n.to_string()]);
     }
-    ServerProcess::start(cmd, &work.join("server.log"), Duration::from_secs(60))
+    cmd
 }
 
 /// A token for the bench's project, issued by `vodsnap token issue` with

@@ -1,4 +1,7 @@
-//! `--soak DURATION`: does the server's memory stay flat under traffic?
+//! `--soak DURATION --soak-plain`: does the server's memory stay flat under
+//! traffic alone? (`--soak` without `--soak-plain` is the soak under fire,
+//! `fire`: the same traffic with the cleanup, webhooks and two outages;
+//! its RSS verdict is this module's.)
 //!
 //! One long point of the `mixed` workload (reads, registrations, deletes of
 //! what each client registered; see [`Workload::Mixed`]) at 64 clients (or
@@ -92,6 +95,9 @@ impl Verdict {
 }
 
 pub fn run(args: &Args, soak: Duration) -> Result<ExitCode> {
+    if !args.soak_plain {
+        return crate::fire::run(args, soak);
+    }
     let params = Params::from(args)?;
     let paths = Paths::from(args)?;
     let clients = args
@@ -203,7 +209,7 @@ pub fn run(args: &Args, soak: Duration) -> Result<ExitCode> {
 }
 
 /// Samples the RSS of `pid` every `interval` until `stop`, the first at once.
-fn sample_rss(pid: u32, interval: Duration, stop: &AtomicBool) -> Vec<Sample> {
+pub fn sample_rss(pid: u32, interval: Duration, stop: &AtomicBool) -> Vec<Sample> {
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut next = started;
@@ -224,7 +230,7 @@ fn sample_rss(pid: u32, interval: Duration, stop: &AtomicBool) -> Vec<Sample> {
 }
 
 /// `/proc/loadavg`'s three figures, or "unknown".
-fn load_average() -> String {
+pub fn load_average() -> String {
     fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -245,7 +251,7 @@ struct Rendered<'a> {
     verdict: &'a Verdict,
 }
 
-fn mib(kib: f64) -> String {
+pub fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 

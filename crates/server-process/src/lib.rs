@@ -16,9 +16,13 @@
 //! what tests want.
 //!
 //! Standard library only (plus `anyhow`): xtask uses it, and xtask should
-//! not build an async runtime or an HTTP client to start a server.
+//! not build an async runtime or an HTTP client to start a server. The
+//! exception, behind the `proxy` feature: [`proxy::Proxy`], the TCP proxy
+//! that plays a storage outage for the app's tests and the soak (tokio).
 
 pub mod child;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod scratch;
 
 pub use child::ChildProcess;

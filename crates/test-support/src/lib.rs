@@ -20,6 +20,8 @@ pub mod db;
 pub mod moto;
 
 pub use vodsnap_server_process::free_port as try_free_port;
+/// The TCP proxy that plays a storage outage (shared with the soak).
+pub use vodsnap_server_process::proxy;
 /// The real binary as a child process: `serve` on a free port with its
 /// output in memory ([`ServerProcess::start_captured`]), or any other
 /// command ([`ChildProcess`]); the tools' own helper, one for all.

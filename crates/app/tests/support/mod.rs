@@ -13,7 +13,6 @@
 
 pub mod db;
 pub mod http;
-pub mod proxy;
 pub mod server;
 pub mod storage;
 
@@ -21,6 +20,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+/// The outage proxy, shared with the soak (`vodsnap-server-process`).
+pub use vodsnap_test_support::proxy;
 
 /// The project every test works in.
 pub const PROJECT: &str = "proj_1";

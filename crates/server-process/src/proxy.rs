@@ -1,9 +1,12 @@
-//! A TCP proxy between vodsnap and its storage that the test switches, to
-//! play an outage: `Down` closes every connection at once, as an
+//! A TCP proxy between vodsnap and its storage that a test or the soak
+//! (`cargo xtask bench --soak`) switches, to play an outage: `Down` closes every connection at once, as an
 //! unreachable storage would; `Stalled` takes connections and never answers,
 //! as a hung one would; `Forbidding` answers every request 403, as a
 //! storage refusing the keys would (the keys' own failure, not an outage).
 //! Switching cuts the connections already open.
+//!
+//! Behind the `proxy` feature: it needs tokio, which xtask, the other user
+//! of this crate, does without.
 
 use std::net::SocketAddr;
 
@@ -27,12 +30,11 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy to `target`, up, on a free loopback port.
-    pub async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
+    /// A proxy to `target`, up, on a free loopback port (in the current
+    /// tokio runtime, until dropped).
+    pub async fn start(target: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let (mode, _) = watch::channel(Mode::Up);
         let state = mode.clone();
         let accepting = tokio::spawn(async move {
@@ -75,11 +77,11 @@ impl Proxy {
                 }
             }
         });
-        Self {
+        Ok(Self {
             addr,
             mode,
             accepting,
-        }
+        })
     }
 
     pub fn set(&self, mode: Mode) {
