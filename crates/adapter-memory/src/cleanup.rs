@@ -78,6 +78,8 @@ impl CleanupState {
                 let removal = Removal {
                     object_key: key.clone(),
                     task: None,
+                    // Queued by an operator's run, in no request's trace.
+                    trace: None,
                 };
                 self.queue.push(project.clone(), removal, now, now);
                 queued += 1;

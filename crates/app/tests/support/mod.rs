@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 /// The outage proxy, shared with the soak (`vodsnap-server-process`).
+#[allow(
+    unused_imports,
+    reason = "each test binary uses a different part of the shared support"
+)]
 pub use vodsnap_test_support::proxy;
 
 /// The project every test works in.
