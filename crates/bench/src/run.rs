@@ -36,7 +36,11 @@ pub struct Runner {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(soak) = args.soak {
-        return crate::soak::run(args, soak);
+        return if args.soak_plain {
+            crate::soak::run(args, soak)
+        } else {
+            crate::fire::run(args, soak)
+        };
     }
     let params = Params::from(args)?;
     let paths = Paths::from(args)?;

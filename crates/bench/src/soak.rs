@@ -94,10 +94,9 @@ impl Verdict {
     }
 }
 
+/// The plain soak (`--soak-plain`); `run::run` sends `--soak` to
+/// [`crate::fire`] otherwise.
 pub fn run(args: &Args, soak: Duration) -> Result<ExitCode> {
-    if !args.soak_plain {
-        return crate::fire::run(args, soak);
-    }
     let params = Params::from(args)?;
     let paths = Paths::from(args)?;
     let clients = args

@@ -20,7 +20,9 @@ pub mod db;
 pub mod moto;
 
 pub use vodsnap_server_process::free_port as try_free_port;
-/// The TCP proxy that plays a storage outage (shared with the soak).
+/// The TCP proxy that plays a storage outage (shared with the soak;
+/// feature `proxy`).
+#[cfg(feature = "proxy")]
 pub use vodsnap_server_process::proxy;
 /// The real binary as a child process: `serve` on a free port with its
 /// output in memory ([`ServerProcess::start_captured`]), or any other

@@ -161,7 +161,8 @@ pub const RULES: &[Rule] = &[
         forbidden: &["tokio", "sqlx", "axum", "hyper"],
     },
     // Any crate's tests may use it (`TEST_ONLY`): no runtime, no driver,
-    // no service crate.
+    // no service crate (checked with its default features; its `proxy`
+    // feature, which the app's outage tests turn on, brings tokio).
     Rule {
         package: TEST_SUPPORT,
         ring: 1,
